@@ -1,0 +1,247 @@
+//! Events (CONTRACT §3): their types, their payloads and the CloudEvents 1.0 envelope.
+//!
+//! [`EventPayload`] ties a payload type to its [`EventType`] at compile time, so a publisher
+//! cannot put a `submitted` payload on an `approved` subject.
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::ids::{ApplicationId, EventId, PartnerId};
+use crate::model::{ApplicationBody, ApplicationDraft, Programme};
+use crate::names::ServiceName;
+use crate::subjects;
+
+macro_rules! event_types {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every event type. The name is the last subject token and the middle of the CloudEvents
+        /// `type` (`dev.sandpiper.{name}.v1`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum EventType { $($variant,)* }
+
+        impl EventType {
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(EventType::$variant => $name,)* }
+            }
+
+            pub fn parse(name: &str) -> Option<EventType> {
+                match name { $($name => Some(EventType::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+event_types! {
+    Drafted => "drafted",
+    DraftUpdated => "draft_updated",
+    Submitted => "submitted",
+    Classified => "classified",
+    Redirected => "redirected",
+    Approved => "approved",
+    Rejected => "rejected",
+    CreditsApplied => "credits_applied",
+    TrancheReleased => "tranche_released",
+    TrancheWithheld => "tranche_withheld",
+    OfficeHoursScheduled => "office_hours_scheduled",
+    ConcernRecorded => "concern_recorded",
+    FeedbackRecorded => "feedback_recorded",
+    ConsumptionRecorded => "consumption_recorded",
+    ClawbackWarning => "clawback_warning",
+    WindowClosed => "window_closed",
+    ClawedBack => "clawed_back",
+    DecisionReminder => "decision_reminder",
+    Graduated => "graduated",
+    Retired => "retired",
+    CreditsForfeited => "credits_forfeited",
+    CreditsExpired => "credits_expired",
+}
+
+impl EventType {
+    /// The CloudEvents `type` attribute.
+    pub fn cloudevents_type(self) -> String {
+        format!("dev.sandpiper.{}.v1", self.as_str())
+    }
+
+    /// Parses a CloudEvents `type` attribute back.
+    pub fn from_cloudevents_type(value: &str) -> Option<EventType> {
+        EventType::parse(value.strip_prefix("dev.sandpiper.")?.strip_suffix(".v1")?)
+    }
+}
+
+/// A payload type and the event type it travels as.
+pub trait EventPayload: Serialize + DeserializeOwned {
+    const TYPE: EventType;
+}
+
+/// A CloudEvents 1.0 envelope in structured JSON mode, with the `partnerid` extension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Envelope {
+    /// Always `1.0`.
+    pub specversion: String,
+    /// Unique per event; also the `Nats-Msg-Id` header, so JetStream drops a re-published copy.
+    pub id: EventId,
+    /// `/sandpiper/{service}`.
+    pub source: String,
+    /// `dev.sandpiper.{type}.v1`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The application id.
+    pub subject: ApplicationId,
+    /// When it happened on the system clock (simulated or wall, CONTRACT §5).
+    pub time: DateTime<Utc>,
+    pub datacontenttype: String,
+    /// The partner the application belongs to.
+    pub partnerid: PartnerId,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// Why an envelope could not be built or read.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the event payload could not be encoded: {0}")]
+    Encode(#[source] serde_json::Error),
+    #[error("the event is not a valid envelope: {0}")]
+    Decode(#[source] serde_json::Error),
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    #[error("expected a {expected} event, got {actual}")]
+    WrongType { expected: &'static str, actual: String },
+}
+
+impl Envelope {
+    /// Wraps a payload for an application.
+    pub fn new<P: EventPayload>(
+        id: EventId,
+        source: ServiceName,
+        partner: PartnerId,
+        application: ApplicationId,
+        time: DateTime<Utc>,
+        payload: &P,
+    ) -> Result<Envelope, EnvelopeError> {
+        Ok(Envelope {
+            specversion: "1.0".into(),
+            id,
+            source: source.event_source(),
+            event_type: P::TYPE.cloudevents_type(),
+            subject: application,
+            time,
+            datacontenttype: "application/json".into(),
+            partnerid: partner,
+            data: serde_json::to_value(payload).map_err(EnvelopeError::Encode)?,
+        })
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
+        serde_json::from_slice(bytes).map_err(EnvelopeError::Decode)
+    }
+
+    pub fn to_json(&self) -> Result<Vec<u8>, EnvelopeError> {
+        serde_json::to_vec(self).map_err(EnvelopeError::Encode)
+    }
+
+    pub fn kind(&self) -> Result<EventType, EnvelopeError> {
+        EventType::from_cloudevents_type(&self.event_type).ok_or_else(|| EnvelopeError::UnknownType(self.event_type.clone()))
+    }
+
+    /// The NATS subject this event is published on.
+    pub fn nats_subject(&self) -> Result<String, EnvelopeError> {
+        Ok(subjects::event(&self.partnerid, &self.subject, self.kind()?))
+    }
+
+    /// The payload, typed; fails if the envelope holds another type.
+    pub fn payload<P: EventPayload>(&self) -> Result<P, EnvelopeError> {
+        let kind = self.kind()?;
+        if kind != P::TYPE {
+            return Err(EnvelopeError::WrongType { expected: P::TYPE.as_str(), actual: kind.as_str().into() });
+        }
+        serde_json::from_value(self.data.clone()).map_err(EnvelopeError::Decode)
+    }
+}
+
+/// A draft was created (`POST /v1/applications`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Drafted {
+    pub draft: ApplicationDraft,
+}
+impl EventPayload for Drafted {
+    const TYPE: EventType = EventType::Drafted;
+}
+
+/// A draft was changed (`PATCH`); carries the whole draft as it now stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DraftUpdated {
+    pub draft: ApplicationDraft,
+}
+impl EventPayload for DraftUpdated {
+    const TYPE: EventType = EventType::DraftUpdated;
+}
+
+/// The partner submitted a valid application; carries the body as submitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Submitted {
+    pub application: ApplicationBody,
+}
+impl EventPayload for Submitted {
+    const TYPE: EventType = EventType::Submitted;
+}
+
+/// The classifier placed the application in a pool; it is now in review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Classified {
+    pub pool: Programme,
+    /// The rule ids applied (DOMAIN.md).
+    pub rules: Vec<String>,
+    /// Why, in words a partner reads.
+    pub reasons: Vec<String>,
+    /// The catalog version the decision used (K4).
+    pub catalog_version: String,
+}
+impl EventPayload for Classified {
+    const TYPE: EventType = EventType::Classified;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_round_trips_through_its_names() {
+        assert_eq!(EventType::ALL.len(), 22);
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(*t));
+            assert_eq!(EventType::from_cloudevents_type(&t.cloudevents_type()), Some(*t));
+            assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(t.as_str()));
+        }
+        assert_eq!(EventType::from_cloudevents_type("dev.sandpiper.approved.v2"), None);
+    }
+
+    #[test]
+    fn the_envelope_is_cloudevents_structured_json() {
+        let partner = PartnerId::parse("acme").unwrap();
+        let app = ApplicationId::generate();
+        let id = EventId::generate();
+        let time = "2026-06-01T12:00:00Z".parse().unwrap();
+        let payload = Drafted { draft: ApplicationDraft { service: Some("bedrock-agents".into()), ..Default::default() } };
+        let envelope = Envelope::new(id, ServiceName::Intake, partner.clone(), app, time, &payload).unwrap();
+        let json = serde_json::to_value(&envelope).unwrap();
+        assert_eq!(json["specversion"], "1.0");
+        assert_eq!(json["id"], id.to_string());
+        assert_eq!(json["source"], "/sandpiper/intake");
+        assert_eq!(json["type"], "dev.sandpiper.drafted.v1");
+        assert_eq!(json["subject"], app.to_string());
+        assert_eq!(json["time"], "2026-06-01T12:00:00Z");
+        assert_eq!(json["datacontenttype"], "application/json");
+        assert_eq!(json["partnerid"], "acme");
+        assert_eq!(json["data"]["draft"]["service"], "bedrock-agents");
+        assert_eq!(envelope.nats_subject().unwrap(), format!("sandpiper.v1.events.acme.{app}.drafted"));
+
+        let back = Envelope::from_json(&envelope.to_json().unwrap()).unwrap();
+        assert_eq!(back.payload::<Drafted>().unwrap(), payload);
+        assert!(matches!(back.payload::<Submitted>(), Err(EnvelopeError::WrongType { .. })));
+    }
+}

@@ -1,0 +1,23 @@
+//! Sandpiper's shared contracts: everything two services (or a service and a client) must agree on.
+//!
+//! Nothing here does I/O; the NATS plumbing that uses these types lives in `sandpiper-runtime`.
+//!
+//! # Layout
+//!
+//! - [`ids`]: partner, application and event ids, validated so they are always safe NATS tokens.
+//! - [`subjects`]: the one module that spells NATS subjects (CONTRACT §3).
+//! - [`names`]: stream, consumer and key-value bucket names.
+//! - [`events`]: event types, their payloads and the CloudEvents 1.0 envelope.
+//! - [`state`]: the application state machine of CONTRACT §4, refusing illegal transitions.
+//! - [`model`]: the application body (draft and submitted forms) and its validation.
+//! - [`catalog`]: the emerging-service catalog (DOMAIN §2) shipped as data.
+//! - [`view`]: the application view served by the API, folded from the event log.
+
+pub mod catalog;
+pub mod events;
+pub mod ids;
+pub mod model;
+pub mod names;
+pub mod state;
+pub mod subjects;
+pub mod view;

@@ -1,0 +1,687 @@
+//! The application body (CONTRACT §2) in its two forms, and its validation.
+//!
+//! A [`ApplicationDraft`] is what a partner is still editing: every field may be missing, but every
+//! field present has the right type and no unknown field is accepted (a typo is an error, not a
+//! silently dropped value). [`ApplicationDraft::validate`] turns a complete draft into an
+//! [`ApplicationBody`] or lists every failing field at once, with the rule id behind each failure.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::catalog::Catalog;
+
+/// Upper bounds that keep one application a reasonable size. A request body limit also applies.
+pub mod limits {
+    pub const SHORT_TEXT_CHARS: usize = 200;
+    pub const METRIC_CHARS: usize = 500;
+    pub const USE_CASE_CHARS: usize = 10_000;
+    pub const LIST_ITEMS: usize = 50;
+    pub const MAX_USD: i64 = 100_000_000;
+    pub const MAX_TEAM_SIZE: i64 = 10_000_000;
+    pub const WINDOW_DAYS: std::ops::RangeInclusive<i64> = 30..=60;
+}
+
+/// A credit pool (DOMAIN §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Programme {
+    InnovationSandbox,
+    BedrockPoc,
+    ActivatePortfolio,
+    BuildForStartups,
+}
+
+impl Programme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Programme::InnovationSandbox => "innovation_sandbox",
+            Programme::BedrockPoc => "bedrock_poc",
+            Programme::ActivatePortfolio => "activate_portfolio",
+            Programme::BuildForStartups => "build_for_startups",
+        }
+    }
+
+    /// Only these two are reviewed and run here; the others are recorded in a startup's stack.
+    pub fn is_filed_here(self) -> bool {
+        matches!(self, Programme::InnovationSandbox | Programme::BedrockPoc)
+    }
+}
+
+/// What a budget line pays for (DOMAIN §5 B, C2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetCategory {
+    EmergingService,
+    ModelInference,
+    Supporting,
+    Other,
+}
+
+/// Where a stack entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StackStatus {
+    Approved,
+    Pending,
+}
+
+/// A quantitative target the use case commits to (U2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetMetric {
+    pub name: String,
+    pub target: String,
+}
+
+/// Another credit programme the startup holds or applied for (C4, CP1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StackEntry {
+    pub programme: Programme,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_usd: Option<i64>,
+    /// The workload label, compared with the application's for stacking overlap (C4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    pub status: StackStatus,
+}
+
+/// The startup as drafted: every field optional until submission.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartupDraft {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Twelve digits (E1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_recurring_revenue_usd: Option<i64>,
+}
+
+/// A monthly budget line as drafted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetLineDraft {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<BudgetCategory>,
+    /// An exact monthly amount; exactly one of this and `monthly_usd_range`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd: Option<i64>,
+    /// A range estimate `[low, high]`; reviewers downgrade it (B).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd_range: Option<[i64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+}
+
+/// An application as a partner drafts it (CONTRACT §2, "the application body").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationDraft {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<StartupDraft>,
+    /// Defaults to `innovation_sandbox` at submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub programme: Option<Programme>,
+    /// The one emerging service under evaluation: a catalog id (E5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_case: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_metrics: Option<Vec<TargetMetric>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feedback_checkpoints_days: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_window_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Vec<BudgetLineDraft>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_monthly_usd: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<Vec<StackEntry>>,
+}
+
+/// The startup of a submitted application.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Startup {
+    pub name: String,
+    pub aws_account_id: String,
+    pub industry: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_size: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_recurring_revenue_usd: Option<i64>,
+}
+
+/// A validated budget line: exactly one of `monthly_usd` and `monthly_usd_range` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BudgetLine {
+    pub item: String,
+    pub category: BudgetCategory,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monthly_usd_range: Option<[i64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+}
+
+/// A submitted application: complete and valid as a form (the review judges the rest).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationBody {
+    pub startup: Startup,
+    pub programme: Programme,
+    pub service: String,
+    pub workload: String,
+    pub use_case: String,
+    pub target_metrics: Vec<TargetMetric>,
+    pub metrics: Vec<String>,
+    pub feedback_checkpoints_days: Vec<i64>,
+    pub evaluation_window_days: i64,
+    pub budget: Vec<BudgetLine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_monthly_usd: Option<i64>,
+    pub stack: Vec<StackEntry>,
+}
+
+/// One failing field: the JSON path of the field, what is wrong, and the rule behind it if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+/// Every failing field of one draft.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} field(s) failed validation", .0.len())]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+/// Collects field errors while a validation walks the draft.
+#[derive(Default)]
+struct Collector(Vec<FieldError>);
+
+impl Collector {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>, rule: Option<&str>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+            rule: rule.map(str::to_owned),
+        });
+    }
+
+    /// A required text: present, not blank, at most `max` characters.
+    fn text(&mut self, field: &str, value: &Option<String>, max: usize, rule: Option<&str>) -> String {
+        match value {
+            None => {
+                self.push(field, "is required", rule);
+                String::new()
+            }
+            Some(v) => {
+                self.bounded_text(field, v, max);
+                if v.trim().is_empty() {
+                    self.push(field, "must not be blank", rule);
+                }
+                v.clone()
+            }
+        }
+    }
+
+    fn bounded_text(&mut self, field: &str, value: &str, max: usize) {
+        let chars = value.chars().count();
+        if chars > max {
+            self.push(field, format!("is {chars} characters; at most {max} are allowed"), None);
+        }
+    }
+
+    fn bounded_list<T>(&mut self, field: &str, list: &[T]) {
+        if list.len() > limits::LIST_ITEMS {
+            self.push(
+                field,
+                format!("has {} items; at most {} are allowed", list.len(), limits::LIST_ITEMS),
+                None,
+            );
+        }
+    }
+
+    fn money(&mut self, field: &str, value: i64, allow_zero: bool) {
+        if value < 0 || (value == 0 && !allow_zero) {
+            let floor = if allow_zero { "zero or more" } else { "a positive whole number of dollars" };
+            self.push(field, format!("is {value}; it must be {floor}"), None);
+        } else if value > limits::MAX_USD {
+            self.push(field, format!("is {value}; at most {} is accepted", limits::MAX_USD), None);
+        }
+    }
+}
+
+impl ApplicationDraft {
+    /// Checks that only bound sizes, so a draft can be stored while still incomplete.
+    pub fn check_bounds(&self) -> Result<(), ValidationErrors> {
+        let mut c = Collector::default();
+        self.bounds(&mut c);
+        if c.0.is_empty() { Ok(()) } else { Err(ValidationErrors(c.0)) }
+    }
+
+    fn bounds(&self, c: &mut Collector) {
+        let short = limits::SHORT_TEXT_CHARS;
+        if let Some(s) = &self.startup {
+            for (field, value) in [
+                ("startup.name", &s.name),
+                ("startup.aws_account_id", &s.aws_account_id),
+                ("startup.industry", &s.industry),
+                ("startup.stage", &s.stage),
+            ] {
+                if let Some(v) = value {
+                    c.bounded_text(field, v, short);
+                }
+            }
+        }
+        for (field, value, max) in [
+            ("service", &self.service, short),
+            ("workload", &self.workload, short),
+            ("use_case", &self.use_case, limits::USE_CASE_CHARS),
+        ] {
+            if let Some(v) = value {
+                c.bounded_text(field, v, max);
+            }
+        }
+        if let Some(list) = &self.target_metrics {
+            c.bounded_list("target_metrics", list);
+            for (i, t) in list.iter().enumerate() {
+                c.bounded_text(&format!("target_metrics[{i}].name"), &t.name, limits::METRIC_CHARS);
+                c.bounded_text(&format!("target_metrics[{i}].target"), &t.target, short);
+            }
+        }
+        if let Some(list) = &self.metrics {
+            c.bounded_list("metrics", list);
+            for (i, m) in list.iter().enumerate() {
+                c.bounded_text(&format!("metrics[{i}]"), m, limits::METRIC_CHARS);
+            }
+        }
+        if let Some(list) = &self.feedback_checkpoints_days {
+            c.bounded_list("feedback_checkpoints_days", list);
+        }
+        if let Some(list) = &self.budget {
+            c.bounded_list("budget", list);
+            for (i, line) in list.iter().enumerate() {
+                for (name, value) in [("item", &line.item), ("basis", &line.basis)] {
+                    if let Some(v) = value {
+                        c.bounded_text(&format!("budget[{i}].{name}"), v, limits::METRIC_CHARS);
+                    }
+                }
+            }
+        }
+        if let Some(list) = &self.stack {
+            c.bounded_list("stack", list);
+            for (i, entry) in list.iter().enumerate() {
+                if let Some(v) = &entry.workload {
+                    c.bounded_text(&format!("stack[{i}].workload"), v, short);
+                }
+            }
+        }
+    }
+
+    /// Validates everything a form can (E1, E5, the window range W, budget line shapes, amounts,
+    /// sizes) as of `at` against `catalog`, listing every failing field. E3 (a filing partner) is
+    /// the caller's to check: the partner comes from credentials, not the body.
+    pub fn validate(&self, catalog: &Catalog, at: DateTime<Utc>) -> Result<ApplicationBody, ValidationErrors> {
+        let mut c = Collector::default();
+        self.bounds(&mut c);
+        let short = limits::SHORT_TEXT_CHARS;
+
+        let empty_startup = StartupDraft::default();
+        if self.startup.is_none() {
+            c.push("startup", "is required", None);
+        }
+        let s = self.startup.as_ref().unwrap_or(&empty_startup);
+        let startup = Startup {
+            name: c.text("startup.name", &s.name, short, None),
+            aws_account_id: c.text("startup.aws_account_id", &s.aws_account_id, short, Some("E1")),
+            industry: c.text("startup.industry", &s.industry, short, None),
+            stage: s.stage.clone(),
+            team_size: s.team_size,
+            monthly_recurring_revenue_usd: s.monthly_recurring_revenue_usd,
+        };
+        if !startup.aws_account_id.is_empty()
+            && !(startup.aws_account_id.len() == 12 && startup.aws_account_id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            c.push("startup.aws_account_id", "must be exactly 12 digits", Some("E1"));
+        }
+        if let Some(size) = startup.team_size
+            && !(1..=limits::MAX_TEAM_SIZE).contains(&size)
+        {
+            c.push("startup.team_size", format!("is {size}; it must be between 1 and {}", limits::MAX_TEAM_SIZE), None);
+        }
+        if let Some(mrr) = startup.monthly_recurring_revenue_usd {
+            c.money("startup.monthly_recurring_revenue_usd", mrr, true);
+        }
+
+        let programme = self.programme.unwrap_or(Programme::InnovationSandbox);
+        if !programme.is_filed_here() {
+            c.push(
+                "programme",
+                format!("{} is recorded in a startup's stack, not filed here; use innovation_sandbox or bedrock_poc", programme.as_str()),
+                None,
+            );
+        }
+
+        let service = c.text("service", &self.service, short, Some("E5"));
+        if !service.trim().is_empty() {
+            match catalog.service(&service) {
+                None => {
+                    let hint = catalog
+                        .resolve_alias(&service)
+                        .map(|s| format!("; did you mean {:?}?", s.id))
+                        .unwrap_or_else(|| format!("; known services: {}", catalog.ids().join(", ")));
+                    c.push("service", format!("{service:?} is not in the emerging-service catalog{hint}"), Some("E5"));
+                }
+                Some(entry) if entry.emerging_from > at.date_naive() => c.push(
+                    "service",
+                    format!("{service:?} enters the catalog on {}", entry.emerging_from),
+                    Some("K2"),
+                ),
+                Some(_) => {}
+            }
+        }
+
+        let workload = c.text("workload", &self.workload, short, Some("C4"));
+        let use_case = c.text("use_case", &self.use_case, limits::USE_CASE_CHARS, Some("U"));
+
+        let target_metrics = self.target_metrics.clone().unwrap_or_default();
+        for (i, t) in target_metrics.iter().enumerate() {
+            if t.name.trim().is_empty() {
+                c.push(format!("target_metrics[{i}].name"), "must not be blank", None);
+            }
+            if t.target.trim().is_empty() {
+                c.push(format!("target_metrics[{i}].target"), "must not be blank", None);
+            }
+        }
+        let metrics = self.metrics.clone().unwrap_or_default();
+        for (i, m) in metrics.iter().enumerate() {
+            if m.trim().is_empty() {
+                c.push(format!("metrics[{i}]"), "must not be blank", None);
+            }
+        }
+
+        let window = self.evaluation_window_days;
+        match window {
+            None => c.push("evaluation_window_days", "is required", Some("W")),
+            Some(days) if !limits::WINDOW_DAYS.contains(&days) => c.push(
+                "evaluation_window_days",
+                format!("is {days} days; the evaluation window must be 30 to 60 days inclusive"),
+                Some("W"),
+            ),
+            Some(_) => {}
+        }
+        let feedback_checkpoints_days = self.feedback_checkpoints_days.clone().unwrap_or_default();
+        for (i, day) in feedback_checkpoints_days.iter().enumerate() {
+            if *day < 1 {
+                c.push(format!("feedback_checkpoints_days[{i}]"), format!("is {day}; a checkpoint is a day of the window, 1 or later"), Some("M"));
+            }
+        }
+
+        let mut budget = Vec::new();
+        match &self.budget {
+            None => c.push("budget", "is required", Some("B")),
+            Some(lines) if lines.is_empty() => c.push("budget", "needs at least one monthly line", Some("B")),
+            Some(lines) => {
+                for (i, line) in lines.iter().enumerate() {
+                    let at = |name: &str| format!("budget[{i}].{name}");
+                    let item = c.text(&at("item"), &line.item, limits::METRIC_CHARS, None);
+                    if line.category.is_none() {
+                        c.push(at("category"), "is required (emerging_service, model_inference, supporting or other)", Some("B"));
+                    }
+                    match (line.monthly_usd, line.monthly_usd_range) {
+                        (Some(_), Some(_)) => c.push(at("monthly_usd"), "give exactly one of monthly_usd and monthly_usd_range, not both", Some("B")),
+                        (None, None) => c.push(at("monthly_usd"), "give exactly one of monthly_usd (exact) and monthly_usd_range ([low, high])", Some("B")),
+                        (Some(amount), None) => c.money(&at("monthly_usd"), amount, false),
+                        (None, Some([low, high])) => {
+                            c.money(&at("monthly_usd_range[0]"), low, false);
+                            c.money(&at("monthly_usd_range[1]"), high, false);
+                            if low > high {
+                                c.push(at("monthly_usd_range"), format!("low {low} is above high {high}"), Some("B"));
+                            }
+                        }
+                    }
+                    if let Some(category) = line.category {
+                        budget.push(BudgetLine {
+                            item,
+                            category,
+                            monthly_usd: line.monthly_usd,
+                            monthly_usd_range: line.monthly_usd_range,
+                            basis: line.basis.clone(),
+                        });
+                    }
+                }
+            }
+        }
+
+        if let Some(amount) = self.production_monthly_usd {
+            c.money("production_monthly_usd", amount, false);
+        }
+        let stack = self.stack.clone().unwrap_or_default();
+        for (i, entry) in stack.iter().enumerate() {
+            if let Some(amount) = entry.amount_usd {
+                c.money(&format!("stack[{i}].amount_usd"), amount, false);
+            }
+            if entry.workload.as_deref().is_some_and(|w| w.trim().is_empty()) {
+                c.push(format!("stack[{i}].workload"), "must not be blank when given", Some("C4"));
+            }
+        }
+
+        if !c.0.is_empty() {
+            return Err(ValidationErrors(c.0));
+        }
+        Ok(ApplicationBody {
+            startup,
+            programme,
+            service,
+            workload,
+            use_case,
+            target_metrics,
+            metrics,
+            feedback_checkpoints_days,
+            evaluation_window_days: window.unwrap_or_default(),
+            budget,
+            production_monthly_usd: self.production_monthly_usd,
+            stack,
+        })
+    }
+}
+
+/// Parses a JSON document into `T`, naming the failing field's path in the error.
+pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let field = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            JsonError::Syntax(inner.to_string())
+        } else {
+            JsonError::Shape(FieldError {
+                field: if field == "." { String::new() } else { field },
+                message: inner.to_string(),
+                rule: None,
+            })
+        }
+    })?;
+    deserializer.end().map_err(|err| JsonError::Syntax(err.to_string()))?;
+    Ok(value)
+}
+
+/// Why a JSON body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    /// Not JSON at all (400).
+    #[error("the body is not valid JSON: {0}")]
+    Syntax(String),
+    /// JSON of the wrong shape: a wrong type, an unknown or a missing field (422).
+    #[error("{}: {}", .0.field, .0.message)]
+    Shape(FieldError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn now() -> DateTime<Utc> {
+        "2026-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn example(name: &str) -> ApplicationDraft {
+        let path = format!("{}/../../../shared/examples/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        parse_json(&bytes).unwrap()
+    }
+
+    fn fields(err: ValidationErrors) -> Vec<String> {
+        err.0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn the_shared_examples_are_valid_forms() {
+        let catalog = Catalog::builtin().unwrap();
+        for name in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"] {
+            let body = example(name).validate(&catalog, now());
+            assert!(body.is_ok(), "{name}: {body:?}");
+        }
+    }
+
+    #[test]
+    fn programme_defaults_to_innovation_sandbox() {
+        let body = example("exploring-agents").validate(&Catalog::builtin().unwrap(), now()).unwrap();
+        assert_eq!(body.programme, Programme::InnovationSandbox);
+    }
+
+    #[test]
+    fn an_empty_draft_lists_every_required_field() {
+        let err = ApplicationDraft::default().validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
+        let fields = fields(err);
+        for f in ["startup", "startup.name", "startup.aws_account_id", "service", "workload", "use_case", "evaluation_window_days", "budget"] {
+            assert!(fields.contains(&f.to_owned()), "{f} missing from {fields:?}");
+        }
+    }
+
+    #[test]
+    fn every_failing_field_is_listed_with_its_rule() {
+        let mut draft = example("bedrock-agents-support");
+        draft.evaluation_window_days = Some(90);
+        draft.startup.as_mut().unwrap().aws_account_id = Some("12345".into());
+        draft.service = Some("bedrock-agent".into());
+        let budget = draft.budget.as_mut().unwrap();
+        budget[0].monthly_usd_range = Some([100, 200]);
+        budget[1].monthly_usd = Some(-5);
+        budget[2].monthly_usd = None;
+        budget[3].monthly_usd = None;
+        budget[3].monthly_usd_range = Some([300, 200]);
+        let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
+        let by_field: Vec<(String, Option<String>)> = err.0.iter().map(|e| (e.field.clone(), e.rule.clone())).collect();
+        for (field, rule) in [
+            ("evaluation_window_days", Some("W")),
+            ("startup.aws_account_id", Some("E1")),
+            ("service", Some("E5")),
+            ("budget[0].monthly_usd", Some("B")),
+            ("budget[1].monthly_usd", None),
+            ("budget[2].monthly_usd", Some("B")),
+            ("budget[3].monthly_usd_range", Some("B")),
+        ] {
+            assert!(by_field.contains(&(field.to_owned(), rule.map(str::to_owned))), "{field} {rule:?} not in {by_field:?}");
+        }
+    }
+
+    #[test]
+    fn window_bounds_are_inclusive() {
+        let catalog = Catalog::builtin().unwrap();
+        for (days, ok) in [(29, false), (30, true), (45, true), (60, true), (61, false), (90, false)] {
+            let mut draft = example("bedrock-agents-support");
+            draft.evaluation_window_days = Some(days);
+            assert_eq!(draft.validate(&catalog, now()).is_ok(), ok, "{days} days");
+        }
+    }
+
+    #[test]
+    fn an_alias_is_refused_with_a_hint() {
+        let mut draft = example("bedrock-agents-support");
+        draft.service = Some("Agents for Amazon Bedrock".into());
+        let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
+        assert!(err.0[0].message.contains("did you mean \"bedrock-agents\""), "{:?}", err.0);
+    }
+
+    #[test]
+    fn oversized_fields_are_refused_even_in_drafts() {
+        let draft = ApplicationDraft {
+            use_case: Some("x".repeat(limits::USE_CASE_CHARS + 1)),
+            metrics: Some(vec!["m".into(); limits::LIST_ITEMS + 1]),
+            ..Default::default()
+        };
+        assert_eq!(fields(draft.check_bounds().unwrap_err()), ["use_case", "metrics"]);
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let err = parse_json::<ApplicationDraft>(br#"{"evaluation_window_days": "sixty"}"#).unwrap_err();
+        assert!(matches!(err, JsonError::Shape(ref f) if f.field == "evaluation_window_days"), "{err:?}");
+        let err = parse_json::<ApplicationDraft>(br#"{"budget": [{"item": "x", "colour": 1}]}"#).unwrap_err();
+        assert!(matches!(err, JsonError::Shape(ref f) if f.field == "budget[0].colour" && f.message.contains("unknown field")), "{err:?}");
+        assert!(matches!(parse_json::<ApplicationDraft>(b"{\"use_case\": "), Err(JsonError::Syntax(_))));
+        assert!(matches!(parse_json::<ApplicationDraft>(b"{} trailing"), Err(JsonError::Syntax(_))));
+    }
+}
+
+impl From<ApplicationBody> for ApplicationDraft {
+    /// A submitted body in the draft shape: what the API shows as "the body as submitted".
+    fn from(body: ApplicationBody) -> Self {
+        let s = body.startup;
+        ApplicationDraft {
+            startup: Some(StartupDraft {
+                name: Some(s.name),
+                aws_account_id: Some(s.aws_account_id),
+                industry: Some(s.industry),
+                stage: s.stage,
+                team_size: s.team_size,
+                monthly_recurring_revenue_usd: s.monthly_recurring_revenue_usd,
+            }),
+            programme: Some(body.programme),
+            service: Some(body.service),
+            workload: Some(body.workload),
+            use_case: Some(body.use_case),
+            target_metrics: Some(body.target_metrics),
+            metrics: Some(body.metrics),
+            feedback_checkpoints_days: Some(body.feedback_checkpoints_days),
+            evaluation_window_days: Some(body.evaluation_window_days),
+            budget: Some(
+                body.budget
+                    .into_iter()
+                    .map(|l| BudgetLineDraft {
+                        item: Some(l.item),
+                        category: Some(l.category),
+                        monthly_usd: l.monthly_usd,
+                        monthly_usd_range: l.monthly_usd_range,
+                        basis: l.basis,
+                    })
+                    .collect(),
+            ),
+            production_monthly_usd: body.production_monthly_usd,
+            stack: Some(body.stack),
+        }
+    }
+}

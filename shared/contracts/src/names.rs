@@ -1,0 +1,64 @@
+//! Names of the JetStream stream, consumers and key-value buckets, and of the services.
+//! Like subjects, these are spelled here and nowhere else.
+
+use std::fmt;
+
+/// The one stream holding every event: the source of truth (CONTRACT §3).
+pub const EVENTS_STREAM: &str = "SANDPIPER_EVENTS";
+
+/// Idempotency records of `POST /v1/applications` (`Idempotency-Key`), shared by intake replicas.
+pub const IDEMPOTENCY_BUCKET: &str = "sandpiper_idempotency";
+
+/// The simulated clock's current time (CONTRACT §5), shared by every service.
+pub const CLOCK_BUCKET: &str = "sandpiper_clock";
+
+/// The key holding the simulated time in [`CLOCK_BUCKET`].
+pub const CLOCK_KEY: &str = "now";
+
+/// The five services. The name is the CloudEvents `source` suffix, the durable consumer name
+/// and the binary's suffix (`sandpiper-<name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceName {
+    Intake,
+    Classifier,
+    Reviewer,
+    Scheduler,
+    Notifier,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 5] = [
+        ServiceName::Intake,
+        ServiceName::Classifier,
+        ServiceName::Reviewer,
+        ServiceName::Scheduler,
+        ServiceName::Notifier,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceName::Intake => "intake",
+            ServiceName::Classifier => "classifier",
+            ServiceName::Reviewer => "reviewer",
+            ServiceName::Scheduler => "scheduler",
+            ServiceName::Notifier => "notifier",
+        }
+    }
+
+    /// The CloudEvents `source` of the events this service publishes.
+    pub fn event_source(self) -> String {
+        format!("/sandpiper/{}", self.as_str())
+    }
+
+    /// The durable pull consumer this service's replicas share: two replicas of one service
+    /// split its work, they never both process one event.
+    pub fn durable_consumer(self) -> String {
+        format!("sandpiper-{}", self.as_str())
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
