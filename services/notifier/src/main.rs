@@ -1,0 +1,14 @@
+//! `sandpiper-notifier`: the notifier service as its own process (containers, Kubernetes).
+//! Configured by `SANDPIPER_*` environment variables; stops cleanly on SIGINT/SIGTERM.
+
+use anyhow::Context;
+use sandpiper_runtime::config::{CommonConfig, Environment};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    sandpiper_runtime::telemetry::init();
+    let config = CommonConfig::load(&Environment, sandpiper_notifier::DEFAULT_PORT).context("invalid configuration")?;
+    let service = sandpiper_notifier::build(&config).await.context("sandpiper-notifier could not start")?;
+    tracing::info!(http = %service.local_addr(), "sandpiper-notifier started");
+    service.run_until_stopped(sandpiper_runtime::shutdown::signal()).await.context("sandpiper-notifier failed")
+}

@@ -1,0 +1,14 @@
+//! `sandpiper-reviewer`: the reviewer service as its own process (containers, Kubernetes).
+//! Configured by `SANDPIPER_*` environment variables; stops cleanly on SIGINT/SIGTERM.
+
+use anyhow::Context;
+use sandpiper_runtime::config::{CommonConfig, Environment};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    sandpiper_runtime::telemetry::init();
+    let config = CommonConfig::load(&Environment, sandpiper_reviewer::DEFAULT_PORT).context("invalid configuration")?;
+    let service = sandpiper_reviewer::build(&config).await.context("sandpiper-reviewer could not start")?;
+    tracing::info!(http = %service.local_addr(), "sandpiper-reviewer started");
+    service.run_until_stopped(sandpiper_runtime::shutdown::signal()).await.context("sandpiper-reviewer failed")
+}

@@ -1,0 +1,105 @@
+//! The connection to NATS and the idempotent provisioning of what Sandpiper stores there: the event
+//! stream and the key-value buckets. Every replica of every service calls [`Bus::connect`]; the
+//! first creates, the rest find (`get_or_create_*`).
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, stream};
+use sandpiper_contracts::names::{self, ServiceName};
+use sandpiper_contracts::subjects;
+
+use crate::config::CommonConfig;
+
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a re-published copy. A handler that
+/// crashed after publishing is redelivered its input within the consumer's ack wait, far inside this.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// How long an `Idempotency-Key` of `POST /v1/applications` is remembered.
+pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("cannot connect to NATS at {url}: {source}")]
+    Connect { url: String, source: async_nats::ConnectError },
+    #[error("cannot provision stream {name}: {source}")]
+    Stream { name: &'static str, source: async_nats::jetstream::context::CreateStreamError },
+    #[error("cannot provision key-value bucket {name}: {source}")]
+    Bucket { name: &'static str, source: async_nats::jetstream::context::CreateKeyValueError },
+    #[error("cannot open key-value bucket {name}: {source}")]
+    OpenBucket { name: &'static str, source: async_nats::jetstream::context::KeyValueError },
+}
+
+/// A service's connection to NATS, with the stream provisioned.
+#[derive(Clone)]
+pub struct Bus {
+    pub client: async_nats::Client,
+    pub jetstream: jetstream::Context,
+    /// Replicas for what this service provisions (1 on a single server, 3 on a cluster).
+    replicas: usize,
+}
+
+impl Bus {
+    /// Connects as `service` and makes sure the event stream exists. The connection retries
+    /// forever in the background after the first success, so a NATS restart is ridden out.
+    pub async fn connect(config: &CommonConfig, service: ServiceName) -> Result<Bus, BusError> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(format!("sandpiper-{service}"))
+            .connection_timeout(Duration::from_secs(5));
+        if let Some((user, password)) = &config.nats_user {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        let client = options
+            .connect(&config.nats_url)
+            .await
+            .map_err(|source| BusError::Connect { url: config.nats_url.clone(), source })?;
+        let jetstream = jetstream::new(client.clone());
+        let bus = Bus { client, jetstream, replicas: config.stream_replicas };
+        bus.events_stream().await?;
+        Ok(bus)
+    }
+
+    /// The event stream, created on first use (file storage, every event subject, de-duplication).
+    pub async fn events_stream(&self) -> Result<stream::Stream, BusError> {
+        self.jetstream
+            .get_or_create_stream(stream::Config {
+                name: names::EVENTS_STREAM.to_owned(),
+                description: Some("Every Sandpiper event: the source of truth (CONTRACT §3).".into()),
+                subjects: vec![subjects::all_events()],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::Limits,
+                duplicate_window: DUPLICATE_WINDOW,
+                num_replicas: self.replicas,
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(|source| BusError::Stream { name: names::EVENTS_STREAM, source })
+    }
+
+    /// A key-value bucket, created on first use.
+    pub async fn bucket(&self, name: &'static str, history: i64, max_age: Duration) -> Result<kv::Store, BusError> {
+        match self.jetstream.get_key_value(name).await {
+            Ok(store) => Ok(store),
+            Err(err) if err.kind() == async_nats::jetstream::context::KeyValueErrorKind::GetBucket => self
+                .jetstream
+                .create_key_value(kv::Config {
+                    bucket: name.to_owned(),
+                    history,
+                    max_age,
+                    storage: stream::StorageType::File,
+                    num_replicas: self.replicas,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|source| BusError::Bucket { name, source }),
+            Err(source) => Err(BusError::OpenBucket { name, source }),
+        }
+    }
+
+    /// Drains the connection: pending publishes are flushed and subscriptions closed.
+    pub async fn drain(&self) {
+        if let Err(err) = self.client.drain().await {
+            tracing::warn!(error = %err, "draining the NATS connection failed");
+        }
+    }
+}

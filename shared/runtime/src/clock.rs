@@ -1,0 +1,132 @@
+//! The one clock every service reads (CONTRACT §5).
+//!
+//! In `wall` mode it is the system time. In `simulated` mode the current time lives in a NATS
+//! key-value bucket shared by all services: it starts at `SANDPIPER_CLOCK_START` the first time the
+//! system runs (and keeps its value across restarts), and moves only through [`Clock::advance`].
+//! Each service watches the key, so reading the time is a local, non-blocking call.
+
+use std::sync::Arc;
+
+use async_nats::jetstream::kv;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use sandpiper_contracts::names;
+use tokio::sync::watch;
+
+use crate::bus::{Bus, BusError};
+use crate::config::ClockMode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClockError {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("the simulated clock's stored time is unreadable: {0}")]
+    Corrupt(String),
+    #[error("the simulated clock store failed: {0}")]
+    Store(String),
+    #[error("the clock is the wall clock; only a simulated clock can be advanced")]
+    NotSimulated,
+    #[error("the clock can only move forward")]
+    Backwards,
+}
+
+/// The system clock: cheap to clone, shared by a service's tasks.
+#[derive(Clone)]
+pub enum Clock {
+    Wall,
+    Simulated(Arc<SimulatedClock>),
+}
+
+/// The shared simulated time, mirrored locally from the key-value bucket.
+pub struct SimulatedClock {
+    store: kv::Store,
+    current: watch::Receiver<DateTime<Utc>>,
+}
+
+impl Clock {
+    /// Opens the clock of the given mode; a simulated one is created at `start` if the system has
+    /// none yet, and otherwise continues from the stored time.
+    pub async fn open(bus: &Bus, mode: ClockMode) -> Result<Clock, ClockError> {
+        let start = match mode {
+            ClockMode::Wall => return Ok(Clock::Wall),
+            ClockMode::Simulated { start } => start,
+        };
+        let store = bus.bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO).await?;
+        match store.create(names::CLOCK_KEY, encode(start)).await {
+            Ok(_) => {}
+            Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
+            Err(err) => return Err(ClockError::Store(err.to_string())),
+        }
+        let stored = read(&store).await?.map(|(time, _)| time).unwrap_or(start);
+        let (sender, current) = watch::channel(stored);
+        let mut updates = store.watch(names::CLOCK_KEY).await.map_err(|e| ClockError::Store(e.to_string()))?;
+        // Follows the shared time until the process ends; the watch reconnects with the client.
+        tokio::spawn(async move {
+            while let Some(entry) = updates.next().await {
+                match entry.map_err(|e| e.to_string()).and_then(|e| decode(&e.value)) {
+                    Ok(time) => {
+                        sender.send_if_modified(|now| {
+                            let later = time > *now;
+                            if later {
+                                *now = time;
+                            }
+                            later
+                        });
+                    }
+                    Err(err) => tracing::warn!(error = %err, "ignoring an unreadable simulated-clock update"),
+                }
+            }
+        });
+        Ok(Clock::Simulated(Arc::new(SimulatedClock { store, current })))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Clock::Wall => Utc::now(),
+            Clock::Simulated(sim) => *sim.current.borrow(),
+        }
+    }
+
+    pub fn is_simulated(&self) -> bool {
+        matches!(self, Clock::Simulated(_))
+    }
+
+    /// Moves the simulated clock forward by `by` for every service and returns the new time,
+    /// once this process sees it. Concurrent advances compose (compare-and-set on the stored time).
+    pub async fn advance(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
+        let Clock::Simulated(sim) = self else { return Err(ClockError::NotSimulated) };
+        if by < Duration::zero() {
+            return Err(ClockError::Backwards);
+        }
+        let target = loop {
+            let (now, revision) = read(&sim.store).await?.ok_or_else(|| ClockError::Corrupt("the clock key is missing".into()))?;
+            let target = now + by;
+            match sim.store.update(names::CLOCK_KEY, encode(target), revision).await {
+                Ok(_) => break target,
+                Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
+                Err(err) => return Err(ClockError::Store(err.to_string())),
+            }
+        };
+        let mut current = sim.current.clone();
+        current.wait_for(|now| *now >= target).await.map_err(|e| ClockError::Store(e.to_string()))?;
+        Ok(target)
+    }
+}
+
+fn encode(time: DateTime<Utc>) -> Bytes {
+    Bytes::from(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn decode(bytes: &[u8]) -> Result<DateTime<Utc>, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| format!("{text:?}: {e}"))
+}
+
+async fn read(store: &kv::Store) -> Result<Option<(DateTime<Utc>, u64)>, ClockError> {
+    let entry = store.entry(names::CLOCK_KEY).await.map_err(|e| ClockError::Store(e.to_string()))?;
+    match entry {
+        None => Ok(None),
+        Some(entry) => Ok(Some((decode(&entry.value).map_err(ClockError::Corrupt)?, entry.revision))),
+    }
+}

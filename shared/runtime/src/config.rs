@@ -1,0 +1,157 @@
+//! Configuration from environment variables. Every service reads [`CommonConfig`]; the intake and
+//! notifier add their own. A missing default is filled in; a present but invalid value is an error
+//! naming the variable, so a misconfigured pod fails at start-up, not at its first request.
+
+use std::net::SocketAddr;
+
+use chrono::{DateTime, Utc};
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}={value:?} is invalid: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Where configuration values come from: the process environment, or a map in tests.
+pub trait Source {
+    fn get(&self, variable: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, variable: &str) -> Option<String> {
+        std::env::var(variable).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl<S: ::std::hash::BuildHasher> Source for std::collections::HashMap<String, String, S> {
+    fn get(&self, variable: &str) -> Option<String> {
+        std::collections::HashMap::get(self, variable).cloned()
+    }
+}
+
+/// Reads and parses one variable, with a default when it is unset.
+pub fn parse_or<T, E: std::fmt::Display>(
+    source: &dyn Source,
+    variable: &'static str,
+    default: T,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, ConfigError> {
+    match source.get(variable) {
+        None => Ok(default),
+        Some(value) => parse(&value).map_err(|err| ConfigError { variable, value, reason: err.to_string() }),
+    }
+}
+
+/// Which clock the system runs on (CONTRACT §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockMode {
+    Wall,
+    /// Starts at the given time (or the stored one, if the system already ran) and moves only
+    /// through `POST /v1/clock/advance`.
+    Simulated { start: DateTime<Utc> },
+}
+
+/// What every service needs.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    /// `SANDPIPER_NATS_URL`: the NATS server (default `nats://127.0.0.1:4222`).
+    pub nats_url: String,
+    /// `SANDPIPER_NATS_USER` / `SANDPIPER_NATS_PASSWORD`: optional credentials.
+    pub nats_user: Option<(String, String)>,
+    /// `SANDPIPER_HTTP_ADDR`: where the service's HTTP endpoints listen.
+    pub http_addr: SocketAddr,
+    /// `SANDPIPER_CLOCK` (`wall` | `simulated`) and `SANDPIPER_CLOCK_START` (RFC 3339).
+    pub clock: ClockMode,
+    /// `SANDPIPER_STREAM_REPLICAS`: replicas of the event stream and buckets (3 on a NATS cluster).
+    pub stream_replicas: usize,
+}
+
+impl CommonConfig {
+    /// Reads the common settings; `default_port` is the service's own default HTTP port.
+    pub fn load(source: &dyn Source, default_port: u16) -> Result<CommonConfig, ConfigError> {
+        let nats_url = parse_or(source, "SANDPIPER_NATS_URL", "nats://127.0.0.1:4222".to_owned(), |v| {
+            if v.contains("://") || !v.contains(' ') { Ok(v.to_owned()) } else { Err("not a NATS URL") }
+        })?;
+        let nats_user = match (source.get("SANDPIPER_NATS_USER"), source.get("SANDPIPER_NATS_PASSWORD")) {
+            (Some(user), Some(password)) => Some((user, password)),
+            (None, None) => None,
+            (Some(user), None) => {
+                return Err(ConfigError {
+                    variable: "SANDPIPER_NATS_PASSWORD",
+                    value: String::new(),
+                    reason: format!("SANDPIPER_NATS_USER={user:?} is set, so a password is required"),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    variable: "SANDPIPER_NATS_USER",
+                    value: String::new(),
+                    reason: "SANDPIPER_NATS_PASSWORD is set, so a user is required".into(),
+                });
+            }
+        };
+        let http_addr = parse_or(source, "SANDPIPER_HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], default_port)), |v| {
+            v.parse::<SocketAddr>().map_err(|e| format!("{e}; expected host:port such as 0.0.0.0:{default_port}"))
+        })?;
+        let start = parse_or(source, "SANDPIPER_CLOCK_START", Utc::now(), |v| {
+            DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|e| format!("{e}; expected RFC 3339"))
+        })?;
+        let clock = parse_or(source, "SANDPIPER_CLOCK", ClockMode::Wall, |v| match v {
+            "wall" => Ok(ClockMode::Wall),
+            "simulated" => Ok(ClockMode::Simulated { start }),
+            _ => Err("expected wall or simulated"),
+        })?;
+        let stream_replicas = parse_or(source, "SANDPIPER_STREAM_REPLICAS", 1, |v| match v.parse::<usize>() {
+            Ok(n @ 1..=5) => Ok(n),
+            _ => Err("expected 1 to 5"),
+        })?;
+        Ok(CommonConfig { nats_url, nats_user, http_addr, clock, stream_replicas })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_fill_an_empty_environment() {
+        let config = CommonConfig::load(&source(&[]), 8082).unwrap();
+        assert_eq!(config.nats_url, "nats://127.0.0.1:4222");
+        assert_eq!(config.http_addr.port(), 8082);
+        assert_eq!(config.clock, ClockMode::Wall);
+        assert_eq!(config.stream_replicas, 1);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        for (variable, value) in [
+            ("SANDPIPER_HTTP_ADDR", "localhost"),
+            ("SANDPIPER_CLOCK", "lunar"),
+            ("SANDPIPER_CLOCK_START", "tomorrow"),
+            ("SANDPIPER_STREAM_REPLICAS", "7"),
+        ] {
+            let err = CommonConfig::load(&source(&[(variable, value)]), 1).unwrap_err();
+            assert_eq!(err.variable, variable);
+            assert!(err.to_string().starts_with(variable), "{err}");
+        }
+        let err = CommonConfig::load(&source(&[("SANDPIPER_NATS_USER", "intake")]), 1).unwrap_err();
+        assert_eq!(err.variable, "SANDPIPER_NATS_PASSWORD");
+    }
+
+    #[test]
+    fn the_simulated_clock_takes_its_start() {
+        let config = CommonConfig::load(&source(&[("SANDPIPER_CLOCK", "simulated"), ("SANDPIPER_CLOCK_START", "2026-03-01T09:00:00Z")]), 1).unwrap();
+        assert_eq!(config.clock, ClockMode::Simulated { start: "2026-03-01T09:00:00Z".parse().unwrap() });
+    }
+}

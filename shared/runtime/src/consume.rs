@@ -1,0 +1,150 @@
+//! The durable pull-consumer loop every event-driven service runs.
+//!
+//! One durable consumer per service (its replicas share it, so each event goes to one replica),
+//! explicit acks, messages handled one at a time in stream order. A handler must be idempotent:
+//! an event is redelivered if the process dies between handling it and acking it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::{self, pull};
+use futures::StreamExt;
+use tracing::Instrument;
+use sandpiper_contracts::events::{Envelope, EventType};
+use sandpiper_contracts::names::ServiceName;
+use sandpiper_contracts::subjects;
+
+use crate::bus::Bus;
+use crate::health::Gate;
+use crate::shutdown::Shutdown;
+
+/// How long a handler may hold an event before it is redelivered elsewhere.
+pub const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Deliveries before an event is given up on (the last failure is logged as an error).
+pub const MAX_DELIVER: i64 = 20;
+/// How long one pull waits for events; bounds how quickly an idle consumer notices shutdown.
+const PULL_EXPIRY: Duration = Duration::from_millis(500);
+const PULL_BATCH: usize = 64;
+
+/// An event as a handler receives it.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub envelope: Envelope,
+    pub event_type: EventType,
+    pub stream_sequence: u64,
+    /// 1 on first delivery.
+    pub delivered: i64,
+}
+
+/// Why a handler did not finish an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Worth retrying (NATS hiccup, a dependency down): the event is redelivered after a backoff.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Retrying cannot help (the event itself is wrong): it is acknowledged as terminated.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+/// A service's reaction to events.
+pub trait Handler: Send + Sync + 'static {
+    /// The event types this handler consumes.
+    fn event_types(&self) -> Vec<EventType>;
+
+    fn handle(&self, delivery: Delivery) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    #[error("cannot set up durable consumer {name}: {reason}")]
+    Setup { name: String, reason: String },
+}
+
+/// Consumes until `shutdown`: stops pulling, finishes the events already pulled, returns.
+/// `running` is opened once the consumer exists.
+pub async fn run<H: Handler>(bus: Bus, service: ServiceName, handler: H, shutdown: Shutdown, running: Gate) -> Result<(), ConsumeError> {
+    let name = service.durable_consumer();
+    let setup = |reason: String| ConsumeError::Setup { name: name.clone(), reason };
+    let stream = bus.events_stream().await.map_err(|e| setup(e.to_string()))?;
+    let consumer: consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            &name,
+            pull::Config {
+                durable_name: Some(name.clone()),
+                description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
+                filter_subjects: handler.event_types().into_iter().map(subjects::events_of_type).collect(),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                max_deliver: MAX_DELIVER,
+                deliver_policy: consumer::DeliverPolicy::All,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| setup(e.to_string()))?;
+    running.set(true);
+    tracing::info!(consumer = %name, "consuming");
+
+    while !shutdown.is_triggered() {
+        let batch = consumer.batch().max_messages(PULL_BATCH).expires(PULL_EXPIRY).messages().await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::warn!(error = %err, "pull request failed; retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
+        // Every message of a pull already belongs to this replica: handle them all, even when a
+        // shutdown arrives meanwhile, rather than leave them to wait out the ack timeout.
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(message) => handle_one(&handler, message).await,
+                Err(err) => tracing::warn!(error = %err, "receiving from the consumer failed"),
+            }
+        }
+    }
+    running.set(false);
+    tracing::info!(consumer = %name, "stopped consuming");
+    Ok(())
+}
+
+async fn handle_one<H: Handler>(handler: &H, message: async_nats::jetstream::Message) {
+    let (stream_sequence, delivered) = match message.info() {
+        Ok(info) => (info.stream_sequence, info.delivered),
+        Err(err) => {
+            tracing::warn!(error = %err, subject = %message.subject, "message without JetStream metadata; skipped");
+            return;
+        }
+    };
+    let decoded = Envelope::from_json(&message.payload).and_then(|envelope| Ok((envelope.kind()?, envelope)));
+    let outcome = match decoded {
+        Err(err) => Err(HandlerError::Permanent(err.to_string())),
+        Ok((event_type, envelope)) => {
+            let span = tracing::info_span!("handle", event_type = event_type.as_str(), application_id = %envelope.subject, subject = %message.subject, stream_sequence, delivered);
+            handler.handle(Delivery { envelope, event_type, stream_sequence, delivered }).instrument(span).await
+        }
+    };
+    let ack = match outcome {
+        Ok(()) => AckKind::Ack,
+        Err(HandlerError::Transient(reason)) => {
+            if delivered >= MAX_DELIVER {
+                tracing::error!(stream_sequence, delivered, %reason, "giving up on an event after its last delivery");
+            } else {
+                tracing::warn!(stream_sequence, delivered, %reason, "event failed; it will be redelivered");
+            }
+            let backoff = Duration::from_millis(200u64.saturating_mul(1 << delivered.clamp(0, 7)));
+            AckKind::Nak(Some(backoff))
+        }
+        Err(HandlerError::Permanent(reason)) => {
+            tracing::error!(stream_sequence, %reason, subject = %message.subject, "event cannot be handled; terminated");
+            AckKind::Term
+        }
+    };
+    if let Err(err) = message.ack_with(ack).await {
+        // The event will be redelivered after the ack wait; handlers are idempotent.
+        tracing::warn!(error = %err, stream_sequence, "acknowledging failed");
+    }
+}

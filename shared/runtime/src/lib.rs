@@ -1,0 +1,30 @@
+//! What every Sandpiper service runs on.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed configuration from `SANDPIPER_*` variables; a bad value fails start-up
+//!   naming the variable.
+//! - [`bus`]: connecting to NATS and provisioning the stream and buckets idempotently.
+//! - [`publish`]: publishing events (awaiting the JetStream ack, `Nats-Msg-Id` = event id).
+//! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into.
+//! - [`clock`]: the one clock of CONTRACT §5, wall or simulated.
+//! - [`health`]: `/healthz` and `/readyz`.
+//! - [`shutdown`]: SIGINT/SIGTERM as a future, and the signal that fans it out to a service's tasks.
+//! - [`telemetry`]: logging set up once per process.
+//! - [`worker`]: a service that consumes events and serves only health endpoints, built from a
+//!   handler (classifier, reviewer, scheduler, notifier).
+//!
+//! # Error policy
+//!
+//! Library code returns typed errors (`thiserror`); binaries add context with `anyhow` at their
+//! edge. Nothing a client or the network sends may panic a service.
+
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod consume;
+pub mod health;
+pub mod publish;
+pub mod shutdown;
+pub mod telemetry;
+pub mod worker;

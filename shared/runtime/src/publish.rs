@@ -1,0 +1,93 @@
+//! Publishing events: the only way an event reaches the stream. Each publish awaits JetStream's
+//! ack and carries `Nats-Msg-Id` = event id, so publishing the same event twice stores it once.
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::context::PublishErrorKind;
+use chrono::{DateTime, Utc};
+use sandpiper_contracts::events::{Envelope, EnvelopeError, EventPayload};
+use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+use sandpiper_contracts::names::ServiceName;
+use sandpiper_contracts::subjects;
+
+use crate::clock::Clock;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// Another event of the application was stored since the caller last looked: the caller's
+    /// view is stale (optimistic concurrency).
+    #[error("application {0} changed meanwhile")]
+    Conflict(ApplicationId),
+    #[error("publishing to JetStream failed: {0}")]
+    Nats(#[source] async_nats::jetstream::context::PublishError),
+}
+
+/// What the stream said about a publish.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub envelope: Envelope,
+    /// The event's stream sequence (the original one when `duplicate`).
+    pub sequence: u64,
+    /// The stream already held this event id: nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// An event about to be published.
+pub struct Outgoing<'a, P: EventPayload> {
+    pub id: EventId,
+    pub partner: &'a PartnerId,
+    pub application: ApplicationId,
+    pub payload: &'a P,
+    /// When set, the publish succeeds only if the application's last stored event has this
+    /// stream sequence (0: it has none). Guards read-check-write commands against races.
+    pub expected_version: Option<u64>,
+    /// The event's time; the clock's now when unset.
+    pub time: Option<DateTime<Utc>>,
+}
+
+/// Publishes events as one service.
+#[derive(Clone)]
+pub struct Publisher {
+    jetstream: async_nats::jetstream::Context,
+    source: ServiceName,
+    clock: Clock,
+}
+
+impl Publisher {
+    pub fn new(jetstream: async_nats::jetstream::Context, source: ServiceName, clock: Clock) -> Publisher {
+        Publisher { jetstream, source, clock }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Publishes one event and waits for the stream to store it.
+    pub async fn publish<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
+        let time = event.time.unwrap_or_else(|| self.clock.now());
+        let envelope = Envelope::new(event.id, self.source, event.partner.clone(), event.application, time, event.payload)?;
+        let subject = subjects::event(event.partner, &event.application, P::TYPE);
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+        if let Some(version) = event.expected_version {
+            headers.insert("Nats-Expected-Last-Subject-Sequence", version.to_string().as_str());
+            headers.insert(
+                "Nats-Expected-Last-Subject-Sequence-Subject",
+                subjects::events_of_application(event.partner, &event.application).as_str(),
+            );
+        }
+        let payload = envelope.to_json()?;
+        let ack = self
+            .jetstream
+            .publish_with_headers(subject, headers, payload.into())
+            .await
+            .map_err(PublishError::Nats)?
+            .await
+            .map_err(|err| match err.kind() {
+                PublishErrorKind::WrongLastSequence => PublishError::Conflict(event.application),
+                _ => PublishError::Nats(err),
+            })?;
+        Ok(Published { envelope, sequence: ack.sequence, duplicate: ack.duplicate })
+    }
+}
