@@ -27,11 +27,16 @@ impl Handler for Classifier {
     }
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        let submitted: Submitted = delivery.envelope.payload().map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let submitted: Submitted = delivery
+            .envelope
+            .payload()
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let classified = Classified {
             pool: submitted.application.programme,
             rules: Vec::new(),
-            reasons: vec!["Pool rules (C1–C4, K1) are not applied yet: the filed programme is kept.".into()],
+            reasons: vec![
+                "Pool rules (C1–C4, K1) are not applied yet: the filed programme is kept.".into(),
+            ],
             catalog_version: self.catalog.version.clone(),
         };
         let published = self
@@ -51,7 +56,11 @@ impl Handler for Classifier {
                 PublishError::Envelope(e) => HandlerError::Permanent(e.to_string()),
                 other => HandlerError::Transient(other.to_string()),
             })?;
-        tracing::info!(pool = classified.pool.as_str(), duplicate = published.duplicate, "classified");
+        tracing::info!(
+            pool = classified.pool.as_str(),
+            duplicate = published.duplicate,
+            "classified"
+        );
         Ok(())
     }
 }
@@ -59,5 +68,11 @@ impl Handler for Classifier {
 /// Builds the classifier service.
 pub async fn build(config: &CommonConfig) -> Result<Worker<Classifier>, WorkerError> {
     let catalog = Catalog::builtin().map_err(|e| WorkerError::Config(e.to_string()))?;
-    Worker::build(ServiceName::Classifier, config, |ctx: WorkerContext| Classifier { publisher: ctx.publisher, catalog }).await
+    Worker::build(ServiceName::Classifier, config, |ctx: WorkerContext| {
+        Classifier {
+            publisher: ctx.publisher,
+            catalog,
+        }
+    })
+    .await
 }

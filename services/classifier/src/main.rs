@@ -7,8 +7,14 @@ use sandpiper_runtime::config::{CommonConfig, Environment};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandpiper_runtime::telemetry::init();
-    let config = CommonConfig::load(&Environment, sandpiper_classifier::DEFAULT_PORT).context("invalid configuration")?;
-    let service = sandpiper_classifier::build(&config).await.context("sandpiper-classifier could not start")?;
+    let config = CommonConfig::load(&Environment, sandpiper_classifier::DEFAULT_PORT)
+        .context("invalid configuration")?;
+    let service = sandpiper_classifier::build(&config)
+        .await
+        .context("sandpiper-classifier could not start")?;
     tracing::info!(http = %service.local_addr(), "sandpiper-classifier started");
-    service.run_until_stopped(sandpiper_runtime::shutdown::signal()).await.context("sandpiper-classifier failed")
+    service
+        .run_until_stopped(sandpiper_runtime::shutdown::signal())
+        .await
+        .context("sandpiper-classifier failed")
 }

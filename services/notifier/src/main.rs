@@ -7,8 +7,14 @@ use sandpiper_runtime::config::{CommonConfig, Environment};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandpiper_runtime::telemetry::init();
-    let config = CommonConfig::load(&Environment, sandpiper_notifier::DEFAULT_PORT).context("invalid configuration")?;
-    let service = sandpiper_notifier::build(&config).await.context("sandpiper-notifier could not start")?;
+    let config = CommonConfig::load(&Environment, sandpiper_notifier::DEFAULT_PORT)
+        .context("invalid configuration")?;
+    let service = sandpiper_notifier::build(&config)
+        .await
+        .context("sandpiper-notifier could not start")?;
     tracing::info!(http = %service.local_addr(), "sandpiper-notifier started");
-    service.run_until_stopped(sandpiper_runtime::shutdown::signal()).await.context("sandpiper-notifier failed")
+    service
+        .run_until_stopped(sandpiper_runtime::shutdown::signal())
+        .await
+        .context("sandpiper-notifier failed")
 }

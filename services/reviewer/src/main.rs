@@ -7,8 +7,14 @@ use sandpiper_runtime::config::{CommonConfig, Environment};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandpiper_runtime::telemetry::init();
-    let config = CommonConfig::load(&Environment, sandpiper_reviewer::DEFAULT_PORT).context("invalid configuration")?;
-    let service = sandpiper_reviewer::build(&config).await.context("sandpiper-reviewer could not start")?;
+    let config = CommonConfig::load(&Environment, sandpiper_reviewer::DEFAULT_PORT)
+        .context("invalid configuration")?;
+    let service = sandpiper_reviewer::build(&config)
+        .await
+        .context("sandpiper-reviewer could not start")?;
     tracing::info!(http = %service.local_addr(), "sandpiper-reviewer started");
-    service.run_until_stopped(sandpiper_runtime::shutdown::signal()).await.context("sandpiper-reviewer failed")
+    service
+        .run_until_stopped(sandpiper_runtime::shutdown::signal())
+        .await
+        .context("sandpiper-reviewer failed")
 }

@@ -7,8 +7,14 @@ use sandpiper_runtime::config::{CommonConfig, Environment};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandpiper_runtime::telemetry::init();
-    let config = CommonConfig::load(&Environment, sandpiper_scheduler::DEFAULT_PORT).context("invalid configuration")?;
-    let service = sandpiper_scheduler::build(&config).await.context("sandpiper-scheduler could not start")?;
+    let config = CommonConfig::load(&Environment, sandpiper_scheduler::DEFAULT_PORT)
+        .context("invalid configuration")?;
+    let service = sandpiper_scheduler::build(&config)
+        .await
+        .context("sandpiper-scheduler could not start")?;
     tracing::info!(http = %service.local_addr(), "sandpiper-scheduler started");
-    service.run_until_stopped(sandpiper_runtime::shutdown::signal()).await.context("sandpiper-scheduler failed")
+    service
+        .run_until_stopped(sandpiper_runtime::shutdown::signal())
+        .await
+        .context("sandpiper-scheduler failed")
 }

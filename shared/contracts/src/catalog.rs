@@ -93,7 +93,10 @@ impl Catalog {
             if !seen.insert(service.id.as_str()) {
                 return Err(CatalogError::DuplicateService(service.id.clone()));
             }
-            if service.matured_at.is_some_and(|m| m <= service.emerging_from) {
+            if service
+                .matured_at
+                .is_some_and(|m| m <= service.emerging_from)
+            {
                 return Err(CatalogError::MaturesBeforeEmerging(service.id.clone()));
             }
         }
@@ -109,7 +112,8 @@ impl Catalog {
     pub fn resolve_alias(&self, name: &str) -> Option<&CatalogService> {
         let name = name.trim();
         self.services.iter().find(|s| {
-            s.display_name.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            s.display_name.eq_ignore_ascii_case(name)
+                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
         })
     }
 
@@ -127,24 +131,47 @@ mod tests {
         let catalog = Catalog::from_toml(BUILTIN).unwrap();
         assert_eq!(
             catalog.ids(),
-            ["bedrock-agents", "bedrock-knowledge-bases-v2", "amazon-q-business", "amazon-q-developer", "sagemaker-hyperpod-recipes", "sagemaker-unified-studio"]
+            [
+                "bedrock-agents",
+                "bedrock-knowledge-bases-v2",
+                "amazon-q-business",
+                "amazon-q-developer",
+                "sagemaker-hyperpod-recipes",
+                "sagemaker-unified-studio"
+            ]
         );
         let agents = catalog.service("bedrock-agents").unwrap();
-        assert_eq!(agents.split_preference, SplitPreference::SplitForLargerScope);
+        assert_eq!(
+            agents.split_preference,
+            SplitPreference::SplitForLargerScope
+        );
         assert_eq!(agents.office_hours_participants.len(), 4);
     }
 
     #[test]
     fn aliases_resolve_case_insensitively() {
         let catalog = Catalog::builtin().unwrap();
-        assert_eq!(catalog.resolve_alias("agents for amazon bedrock").map(|s| s.id.as_str()), Some("bedrock-agents"));
+        assert_eq!(
+            catalog
+                .resolve_alias("agents for amazon bedrock")
+                .map(|s| s.id.as_str()),
+            Some("bedrock-agents")
+        );
         assert!(catalog.resolve_alias("Lambda").is_none());
     }
 
     #[test]
     fn bad_catalogs_are_refused() {
-        let dup = format!("{BUILTIN}\n[[services]]\nid = \"bedrock-agents\"\ndisplay_name = \"x\"\naliases = []\nfamily = \"q\"\nsplit_preference = \"single\"\ngraduation_target = \"bedrock_poc\"\ntypical_metrics = []\noffice_hours_participants = []\nemerging_from = \"2026-01-01\"\n");
-        assert!(matches!(Catalog::from_toml(&dup), Err(CatalogError::DuplicateService(_))));
-        assert!(matches!(Catalog::from_toml("version = 1"), Err(CatalogError::Parse(_))));
+        let dup = format!(
+            "{BUILTIN}\n[[services]]\nid = \"bedrock-agents\"\ndisplay_name = \"x\"\naliases = []\nfamily = \"q\"\nsplit_preference = \"single\"\ngraduation_target = \"bedrock_poc\"\ntypical_metrics = []\noffice_hours_participants = []\nemerging_from = \"2026-01-01\"\n"
+        );
+        assert!(matches!(
+            Catalog::from_toml(&dup),
+            Err(CatalogError::DuplicateService(_))
+        ));
+        assert!(matches!(
+            Catalog::from_toml("version = 1"),
+            Err(CatalogError::Parse(_))
+        ));
     }
 }

@@ -110,7 +110,10 @@ pub enum EnvelopeError {
     #[error("unknown event type {0:?}")]
     UnknownType(String),
     #[error("expected a {expected} event, got {actual}")]
-    WrongType { expected: &'static str, actual: String },
+    WrongType {
+        expected: &'static str,
+        actual: String,
+    },
 }
 
 impl Envelope {
@@ -145,19 +148,27 @@ impl Envelope {
     }
 
     pub fn kind(&self) -> Result<EventType, EnvelopeError> {
-        EventType::from_cloudevents_type(&self.event_type).ok_or_else(|| EnvelopeError::UnknownType(self.event_type.clone()))
+        EventType::from_cloudevents_type(&self.event_type)
+            .ok_or_else(|| EnvelopeError::UnknownType(self.event_type.clone()))
     }
 
     /// The NATS subject this event is published on.
     pub fn nats_subject(&self) -> Result<String, EnvelopeError> {
-        Ok(subjects::event(&self.partnerid, &self.subject, self.kind()?))
+        Ok(subjects::event(
+            &self.partnerid,
+            &self.subject,
+            self.kind()?,
+        ))
     }
 
     /// The payload, typed; fails if the envelope holds another type.
     pub fn payload<P: EventPayload>(&self) -> Result<P, EnvelopeError> {
         let kind = self.kind()?;
         if kind != P::TYPE {
-            return Err(EnvelopeError::WrongType { expected: P::TYPE.as_str(), actual: kind.as_str().into() });
+            return Err(EnvelopeError::WrongType {
+                expected: P::TYPE.as_str(),
+                actual: kind.as_str().into(),
+            });
         }
         serde_json::from_value(self.data.clone()).map_err(EnvelopeError::Decode)
     }
@@ -214,10 +225,19 @@ mod tests {
         assert_eq!(EventType::ALL.len(), 22);
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
-            assert_eq!(EventType::from_cloudevents_type(&t.cloudevents_type()), Some(*t));
-            assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(t.as_str()));
+            assert_eq!(
+                EventType::from_cloudevents_type(&t.cloudevents_type()),
+                Some(*t)
+            );
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                serde_json::json!(t.as_str())
+            );
         }
-        assert_eq!(EventType::from_cloudevents_type("dev.sandpiper.approved.v2"), None);
+        assert_eq!(
+            EventType::from_cloudevents_type("dev.sandpiper.approved.v2"),
+            None
+        );
     }
 
     #[test]
@@ -226,8 +246,21 @@ mod tests {
         let app = ApplicationId::generate();
         let id = EventId::generate();
         let time = "2026-06-01T12:00:00Z".parse().unwrap();
-        let payload = Drafted { draft: ApplicationDraft { service: Some("bedrock-agents".into()), ..Default::default() } };
-        let envelope = Envelope::new(id, ServiceName::Intake, partner.clone(), app, time, &payload).unwrap();
+        let payload = Drafted {
+            draft: ApplicationDraft {
+                service: Some("bedrock-agents".into()),
+                ..Default::default()
+            },
+        };
+        let envelope = Envelope::new(
+            id,
+            ServiceName::Intake,
+            partner.clone(),
+            app,
+            time,
+            &payload,
+        )
+        .unwrap();
         let json = serde_json::to_value(&envelope).unwrap();
         assert_eq!(json["specversion"], "1.0");
         assert_eq!(json["id"], id.to_string());
@@ -238,10 +271,16 @@ mod tests {
         assert_eq!(json["datacontenttype"], "application/json");
         assert_eq!(json["partnerid"], "acme");
         assert_eq!(json["data"]["draft"]["service"], "bedrock-agents");
-        assert_eq!(envelope.nats_subject().unwrap(), format!("sandpiper.v1.events.acme.{app}.drafted"));
+        assert_eq!(
+            envelope.nats_subject().unwrap(),
+            format!("sandpiper.v1.events.acme.{app}.drafted")
+        );
 
         let back = Envelope::from_json(&envelope.to_json().unwrap()).unwrap();
         assert_eq!(back.payload::<Drafted>().unwrap(), payload);
-        assert!(matches!(back.payload::<Submitted>(), Err(EnvelopeError::WrongType { .. })));
+        assert!(matches!(
+            back.payload::<Submitted>(),
+            Err(EnvelopeError::WrongType { .. })
+        ));
     }
 }

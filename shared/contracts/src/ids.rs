@@ -131,7 +131,10 @@ impl EventId {
         let digest = hasher.finalize();
         let mut random = [0u8; 16];
         random[6..16].copy_from_slice(&digest[..10]);
-        EventId(Ulid::from_parts(cause.0.timestamp_ms(), u128::from_be_bytes(random)))
+        EventId(Ulid::from_parts(
+            cause.0.timestamp_ms(),
+            u128::from_be_bytes(random),
+        ))
     }
 }
 
@@ -182,7 +185,17 @@ mod tests {
         for ok in ["acme", "a", "0day", "acme-partners-2", &"a".repeat(63)] {
             assert!(PartnerId::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-acme", "Acme", "ac.me", "ac*", "a>", "a b", "acme_x", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "-acme",
+            "Acme",
+            "ac.me",
+            "ac*",
+            "a>",
+            "a b",
+            "acme_x",
+            &"a".repeat(64),
+        ] {
             assert!(PartnerId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -199,9 +212,18 @@ mod tests {
     #[test]
     fn derived_event_ids_are_stable_and_distinct() {
         let cause = EventId::generate();
-        assert_eq!(EventId::derived(&cause, "classified"), EventId::derived(&cause, "classified"));
-        assert_ne!(EventId::derived(&cause, "classified"), EventId::derived(&cause, "redirected"));
+        assert_eq!(
+            EventId::derived(&cause, "classified"),
+            EventId::derived(&cause, "classified")
+        );
+        assert_ne!(
+            EventId::derived(&cause, "classified"),
+            EventId::derived(&cause, "redirected")
+        );
         assert_ne!(EventId::derived(&cause, "classified"), cause);
-        assert_eq!(EventId::derived(&cause, "x").ulid().timestamp_ms(), cause.ulid().timestamp_ms());
+        assert_eq!(
+            EventId::derived(&cause, "x").ulid().timestamp_ms(),
+            cause.ulid().timestamp_ms()
+        );
     }
 }

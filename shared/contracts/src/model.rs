@@ -229,7 +229,13 @@ impl Collector {
     }
 
     /// A required text: present, not blank, at most `max` characters.
-    fn text(&mut self, field: &str, value: &Option<String>, max: usize, rule: Option<&str>) -> String {
+    fn text(
+        &mut self,
+        field: &str,
+        value: &Option<String>,
+        max: usize,
+        rule: Option<&str>,
+    ) -> String {
         match value {
             None => {
                 self.push(field, "is required", rule);
@@ -248,7 +254,11 @@ impl Collector {
     fn bounded_text(&mut self, field: &str, value: &str, max: usize) {
         let chars = value.chars().count();
         if chars > max {
-            self.push(field, format!("is {chars} characters; at most {max} are allowed"), None);
+            self.push(
+                field,
+                format!("is {chars} characters; at most {max} are allowed"),
+                None,
+            );
         }
     }
 
@@ -256,7 +266,11 @@ impl Collector {
         if list.len() > limits::LIST_ITEMS {
             self.push(
                 field,
-                format!("has {} items; at most {} are allowed", list.len(), limits::LIST_ITEMS),
+                format!(
+                    "has {} items; at most {} are allowed",
+                    list.len(),
+                    limits::LIST_ITEMS
+                ),
                 None,
             );
         }
@@ -264,10 +278,18 @@ impl Collector {
 
     fn money(&mut self, field: &str, value: i64, allow_zero: bool) {
         if value < 0 || (value == 0 && !allow_zero) {
-            let floor = if allow_zero { "zero or more" } else { "a positive whole number of dollars" };
+            let floor = if allow_zero {
+                "zero or more"
+            } else {
+                "a positive whole number of dollars"
+            };
             self.push(field, format!("is {value}; it must be {floor}"), None);
         } else if value > limits::MAX_USD {
-            self.push(field, format!("is {value}; at most {} is accepted", limits::MAX_USD), None);
+            self.push(
+                field,
+                format!("is {value}; at most {} is accepted", limits::MAX_USD),
+                None,
+            );
         }
     }
 }
@@ -277,7 +299,11 @@ impl ApplicationDraft {
     pub fn check_bounds(&self) -> Result<(), ValidationErrors> {
         let mut c = Collector::default();
         self.bounds(&mut c);
-        if c.0.is_empty() { Ok(()) } else { Err(ValidationErrors(c.0)) }
+        if c.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(c.0))
+        }
     }
 
     fn bounds(&self, c: &mut Collector) {
@@ -306,7 +332,11 @@ impl ApplicationDraft {
         if let Some(list) = &self.target_metrics {
             c.bounded_list("target_metrics", list);
             for (i, t) in list.iter().enumerate() {
-                c.bounded_text(&format!("target_metrics[{i}].name"), &t.name, limits::METRIC_CHARS);
+                c.bounded_text(
+                    &format!("target_metrics[{i}].name"),
+                    &t.name,
+                    limits::METRIC_CHARS,
+                );
                 c.bounded_text(&format!("target_metrics[{i}].target"), &t.target, short);
             }
         }
@@ -342,7 +372,11 @@ impl ApplicationDraft {
     /// Validates everything a form can (E1, E5, the window range W, budget line shapes, amounts,
     /// sizes) as of `at` against `catalog`, listing every failing field. E3 (a filing partner) is
     /// the caller's to check: the partner comes from credentials, not the body.
-    pub fn validate(&self, catalog: &Catalog, at: DateTime<Utc>) -> Result<ApplicationBody, ValidationErrors> {
+    pub fn validate(
+        &self,
+        catalog: &Catalog,
+        at: DateTime<Utc>,
+    ) -> Result<ApplicationBody, ValidationErrors> {
         let mut c = Collector::default();
         self.bounds(&mut c);
         let short = limits::SHORT_TEXT_CHARS;
@@ -354,21 +388,37 @@ impl ApplicationDraft {
         let s = self.startup.as_ref().unwrap_or(&empty_startup);
         let startup = Startup {
             name: c.text("startup.name", &s.name, short, None),
-            aws_account_id: c.text("startup.aws_account_id", &s.aws_account_id, short, Some("E1")),
+            aws_account_id: c.text(
+                "startup.aws_account_id",
+                &s.aws_account_id,
+                short,
+                Some("E1"),
+            ),
             industry: c.text("startup.industry", &s.industry, short, None),
             stage: s.stage.clone(),
             team_size: s.team_size,
             monthly_recurring_revenue_usd: s.monthly_recurring_revenue_usd,
         };
-        if !startup.aws_account_id.is_empty()
-            && !(startup.aws_account_id.len() == 12 && startup.aws_account_id.bytes().all(|b| b.is_ascii_digit()))
-        {
-            c.push("startup.aws_account_id", "must be exactly 12 digits", Some("E1"));
+        let account = startup.aws_account_id.as_str();
+        let twelve_digits = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        if !account.is_empty() && !twelve_digits {
+            c.push(
+                "startup.aws_account_id",
+                "must be exactly 12 digits",
+                Some("E1"),
+            );
         }
         if let Some(size) = startup.team_size
             && !(1..=limits::MAX_TEAM_SIZE).contains(&size)
         {
-            c.push("startup.team_size", format!("is {size}; it must be between 1 and {}", limits::MAX_TEAM_SIZE), None);
+            c.push(
+                "startup.team_size",
+                format!(
+                    "is {size}; it must be between 1 and {}",
+                    limits::MAX_TEAM_SIZE
+                ),
+                None,
+            );
         }
         if let Some(mrr) = startup.monthly_recurring_revenue_usd {
             c.money("startup.monthly_recurring_revenue_usd", mrr, true);
@@ -390,8 +440,14 @@ impl ApplicationDraft {
                     let hint = catalog
                         .resolve_alias(&service)
                         .map(|s| format!("; did you mean {:?}?", s.id))
-                        .unwrap_or_else(|| format!("; known services: {}", catalog.ids().join(", ")));
-                    c.push("service", format!("{service:?} is not in the emerging-service catalog{hint}"), Some("E5"));
+                        .unwrap_or_else(|| {
+                            format!("; known services: {}", catalog.ids().join(", "))
+                        });
+                    c.push(
+                        "service",
+                        format!("{service:?} is not in the emerging-service catalog{hint}"),
+                        Some("E5"),
+                    );
                 }
                 Some(entry) if entry.emerging_from > at.date_naive() => c.push(
                     "service",
@@ -403,15 +459,28 @@ impl ApplicationDraft {
         }
 
         let workload = c.text("workload", &self.workload, short, Some("C4"));
-        let use_case = c.text("use_case", &self.use_case, limits::USE_CASE_CHARS, Some("U"));
+        let use_case = c.text(
+            "use_case",
+            &self.use_case,
+            limits::USE_CASE_CHARS,
+            Some("U"),
+        );
 
         let target_metrics = self.target_metrics.clone().unwrap_or_default();
         for (i, t) in target_metrics.iter().enumerate() {
             if t.name.trim().is_empty() {
-                c.push(format!("target_metrics[{i}].name"), "must not be blank", None);
+                c.push(
+                    format!("target_metrics[{i}].name"),
+                    "must not be blank",
+                    None,
+                );
             }
             if t.target.trim().is_empty() {
-                c.push(format!("target_metrics[{i}].target"), "must not be blank", None);
+                c.push(
+                    format!("target_metrics[{i}].target"),
+                    "must not be blank",
+                    None,
+                );
             }
         }
         let metrics = self.metrics.clone().unwrap_or_default();
@@ -434,20 +503,30 @@ impl ApplicationDraft {
         let feedback_checkpoints_days = self.feedback_checkpoints_days.clone().unwrap_or_default();
         for (i, day) in feedback_checkpoints_days.iter().enumerate() {
             if *day < 1 {
-                c.push(format!("feedback_checkpoints_days[{i}]"), format!("is {day}; a checkpoint is a day of the window, 1 or later"), Some("M"));
+                c.push(
+                    format!("feedback_checkpoints_days[{i}]"),
+                    format!("is {day}; a checkpoint is a day of the window, 1 or later"),
+                    Some("M"),
+                );
             }
         }
 
         let mut budget = Vec::new();
         match &self.budget {
             None => c.push("budget", "is required", Some("B")),
-            Some(lines) if lines.is_empty() => c.push("budget", "needs at least one monthly line", Some("B")),
+            Some(lines) if lines.is_empty() => {
+                c.push("budget", "needs at least one monthly line", Some("B"))
+            }
             Some(lines) => {
                 for (i, line) in lines.iter().enumerate() {
                     let at = |name: &str| format!("budget[{i}].{name}");
                     let item = c.text(&at("item"), &line.item, limits::METRIC_CHARS, None);
                     if line.category.is_none() {
-                        c.push(at("category"), "is required (emerging_service, model_inference, supporting or other)", Some("B"));
+                        c.push(
+                            at("category"),
+                            "is required (emerging_service, model_inference, supporting or other)",
+                            Some("B"),
+                        );
                     }
                     match (line.monthly_usd, line.monthly_usd_range) {
                         (Some(_), Some(_)) => c.push(at("monthly_usd"), "give exactly one of monthly_usd and monthly_usd_range, not both", Some("B")),
@@ -482,8 +561,16 @@ impl ApplicationDraft {
             if let Some(amount) = entry.amount_usd {
                 c.money(&format!("stack[{i}].amount_usd"), amount, false);
             }
-            if entry.workload.as_deref().is_some_and(|w| w.trim().is_empty()) {
-                c.push(format!("stack[{i}].workload"), "must not be blank when given", Some("C4"));
+            if entry
+                .workload
+                .as_deref()
+                .is_some_and(|w| w.trim().is_empty())
+            {
+                c.push(
+                    format!("stack[{i}].workload"),
+                    "must not be blank when given",
+                    Some("C4"),
+                );
             }
         }
 
@@ -518,12 +605,18 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Jso
         } else {
             JsonError::Shape(FieldError {
                 field: if field == "." { String::new() } else { field },
-                message: inner.to_string(),
+                // Speak of JSON, not of Rust's integer types.
+                message: inner
+                    .to_string()
+                    .replace("i64", "a whole number")
+                    .replace("u64", "a whole number"),
                 rule: None,
             })
         }
     })?;
-    deserializer.end().map_err(|err| JsonError::Syntax(err.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|err| JsonError::Syntax(err.to_string()))?;
     Ok(value)
 }
 
@@ -536,115 +629,6 @@ pub enum JsonError {
     /// JSON of the wrong shape: a wrong type, an unknown or a missing field (422).
     #[error("{}: {}", .0.field, .0.message)]
     Shape(FieldError),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::Catalog;
-
-    fn now() -> DateTime<Utc> {
-        "2026-06-01T00:00:00Z".parse().unwrap()
-    }
-
-    fn example(name: &str) -> ApplicationDraft {
-        let path = format!("{}/../../../shared/examples/{name}.json", env!("CARGO_MANIFEST_DIR"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        parse_json(&bytes).unwrap()
-    }
-
-    fn fields(err: ValidationErrors) -> Vec<String> {
-        err.0.into_iter().map(|e| e.field).collect()
-    }
-
-    #[test]
-    fn the_shared_examples_are_valid_forms() {
-        let catalog = Catalog::builtin().unwrap();
-        for name in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"] {
-            let body = example(name).validate(&catalog, now());
-            assert!(body.is_ok(), "{name}: {body:?}");
-        }
-    }
-
-    #[test]
-    fn programme_defaults_to_innovation_sandbox() {
-        let body = example("exploring-agents").validate(&Catalog::builtin().unwrap(), now()).unwrap();
-        assert_eq!(body.programme, Programme::InnovationSandbox);
-    }
-
-    #[test]
-    fn an_empty_draft_lists_every_required_field() {
-        let err = ApplicationDraft::default().validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
-        let fields = fields(err);
-        for f in ["startup", "startup.name", "startup.aws_account_id", "service", "workload", "use_case", "evaluation_window_days", "budget"] {
-            assert!(fields.contains(&f.to_owned()), "{f} missing from {fields:?}");
-        }
-    }
-
-    #[test]
-    fn every_failing_field_is_listed_with_its_rule() {
-        let mut draft = example("bedrock-agents-support");
-        draft.evaluation_window_days = Some(90);
-        draft.startup.as_mut().unwrap().aws_account_id = Some("12345".into());
-        draft.service = Some("bedrock-agent".into());
-        let budget = draft.budget.as_mut().unwrap();
-        budget[0].monthly_usd_range = Some([100, 200]);
-        budget[1].monthly_usd = Some(-5);
-        budget[2].monthly_usd = None;
-        budget[3].monthly_usd = None;
-        budget[3].monthly_usd_range = Some([300, 200]);
-        let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
-        let by_field: Vec<(String, Option<String>)> = err.0.iter().map(|e| (e.field.clone(), e.rule.clone())).collect();
-        for (field, rule) in [
-            ("evaluation_window_days", Some("W")),
-            ("startup.aws_account_id", Some("E1")),
-            ("service", Some("E5")),
-            ("budget[0].monthly_usd", Some("B")),
-            ("budget[1].monthly_usd", None),
-            ("budget[2].monthly_usd", Some("B")),
-            ("budget[3].monthly_usd_range", Some("B")),
-        ] {
-            assert!(by_field.contains(&(field.to_owned(), rule.map(str::to_owned))), "{field} {rule:?} not in {by_field:?}");
-        }
-    }
-
-    #[test]
-    fn window_bounds_are_inclusive() {
-        let catalog = Catalog::builtin().unwrap();
-        for (days, ok) in [(29, false), (30, true), (45, true), (60, true), (61, false), (90, false)] {
-            let mut draft = example("bedrock-agents-support");
-            draft.evaluation_window_days = Some(days);
-            assert_eq!(draft.validate(&catalog, now()).is_ok(), ok, "{days} days");
-        }
-    }
-
-    #[test]
-    fn an_alias_is_refused_with_a_hint() {
-        let mut draft = example("bedrock-agents-support");
-        draft.service = Some("Agents for Amazon Bedrock".into());
-        let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
-        assert!(err.0[0].message.contains("did you mean \"bedrock-agents\""), "{:?}", err.0);
-    }
-
-    #[test]
-    fn oversized_fields_are_refused_even_in_drafts() {
-        let draft = ApplicationDraft {
-            use_case: Some("x".repeat(limits::USE_CASE_CHARS + 1)),
-            metrics: Some(vec!["m".into(); limits::LIST_ITEMS + 1]),
-            ..Default::default()
-        };
-        assert_eq!(fields(draft.check_bounds().unwrap_err()), ["use_case", "metrics"]);
-    }
-
-    #[test]
-    fn parse_errors_name_the_field() {
-        let err = parse_json::<ApplicationDraft>(br#"{"evaluation_window_days": "sixty"}"#).unwrap_err();
-        assert!(matches!(err, JsonError::Shape(ref f) if f.field == "evaluation_window_days"), "{err:?}");
-        let err = parse_json::<ApplicationDraft>(br#"{"budget": [{"item": "x", "colour": 1}]}"#).unwrap_err();
-        assert!(matches!(err, JsonError::Shape(ref f) if f.field == "budget[0].colour" && f.message.contains("unknown field")), "{err:?}");
-        assert!(matches!(parse_json::<ApplicationDraft>(b"{\"use_case\": "), Err(JsonError::Syntax(_))));
-        assert!(matches!(parse_json::<ApplicationDraft>(b"{} trailing"), Err(JsonError::Syntax(_))));
-    }
 }
 
 impl From<ApplicationBody> for ApplicationDraft {
@@ -683,5 +667,176 @@ impl From<ApplicationBody> for ApplicationDraft {
             production_monthly_usd: body.production_monthly_usd,
             stack: Some(body.stack),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn now() -> DateTime<Utc> {
+        "2026-06-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn example(name: &str) -> ApplicationDraft {
+        let path = format!(
+            "{}/../../../shared/examples/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        parse_json(&bytes).unwrap()
+    }
+
+    fn fields(err: ValidationErrors) -> Vec<String> {
+        err.0.into_iter().map(|e| e.field).collect()
+    }
+
+    #[test]
+    fn the_shared_examples_are_valid_forms() {
+        let catalog = Catalog::builtin().unwrap();
+        for name in [
+            "bedrock-agents-support",
+            "amazon-q-business-docs",
+            "exploring-agents",
+        ] {
+            let body = example(name).validate(&catalog, now());
+            assert!(body.is_ok(), "{name}: {body:?}");
+        }
+    }
+
+    #[test]
+    fn programme_defaults_to_innovation_sandbox() {
+        let body = example("exploring-agents")
+            .validate(&Catalog::builtin().unwrap(), now())
+            .unwrap();
+        assert_eq!(body.programme, Programme::InnovationSandbox);
+    }
+
+    #[test]
+    fn an_empty_draft_lists_every_required_field() {
+        let err = ApplicationDraft::default()
+            .validate(&Catalog::builtin().unwrap(), now())
+            .unwrap_err();
+        let fields = fields(err);
+        for f in [
+            "startup",
+            "startup.name",
+            "startup.aws_account_id",
+            "service",
+            "workload",
+            "use_case",
+            "evaluation_window_days",
+            "budget",
+        ] {
+            assert!(
+                fields.contains(&f.to_owned()),
+                "{f} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_failing_field_is_listed_with_its_rule() {
+        let mut draft = example("bedrock-agents-support");
+        draft.evaluation_window_days = Some(90);
+        draft.startup.as_mut().unwrap().aws_account_id = Some("12345".into());
+        draft.service = Some("bedrock-agent".into());
+        let budget = draft.budget.as_mut().unwrap();
+        budget[0].monthly_usd_range = Some([100, 200]);
+        budget[1].monthly_usd = Some(-5);
+        budget[2].monthly_usd = None;
+        budget[3].monthly_usd = None;
+        budget[3].monthly_usd_range = Some([300, 200]);
+        let err = draft
+            .validate(&Catalog::builtin().unwrap(), now())
+            .unwrap_err();
+        let by_field: Vec<(String, Option<String>)> = err
+            .0
+            .iter()
+            .map(|e| (e.field.clone(), e.rule.clone()))
+            .collect();
+        for (field, rule) in [
+            ("evaluation_window_days", Some("W")),
+            ("startup.aws_account_id", Some("E1")),
+            ("service", Some("E5")),
+            ("budget[0].monthly_usd", Some("B")),
+            ("budget[1].monthly_usd", None),
+            ("budget[2].monthly_usd", Some("B")),
+            ("budget[3].monthly_usd_range", Some("B")),
+        ] {
+            assert!(
+                by_field.contains(&(field.to_owned(), rule.map(str::to_owned))),
+                "{field} {rule:?} not in {by_field:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn window_bounds_are_inclusive() {
+        let catalog = Catalog::builtin().unwrap();
+        for (days, ok) in [
+            (29, false),
+            (30, true),
+            (45, true),
+            (60, true),
+            (61, false),
+            (90, false),
+        ] {
+            let mut draft = example("bedrock-agents-support");
+            draft.evaluation_window_days = Some(days);
+            assert_eq!(draft.validate(&catalog, now()).is_ok(), ok, "{days} days");
+        }
+    }
+
+    #[test]
+    fn an_alias_is_refused_with_a_hint() {
+        let mut draft = example("bedrock-agents-support");
+        draft.service = Some("Agents for Amazon Bedrock".into());
+        let err = draft
+            .validate(&Catalog::builtin().unwrap(), now())
+            .unwrap_err();
+        assert!(
+            err.0[0].message.contains("did you mean \"bedrock-agents\""),
+            "{:?}",
+            err.0
+        );
+    }
+
+    #[test]
+    fn oversized_fields_are_refused_even_in_drafts() {
+        let draft = ApplicationDraft {
+            use_case: Some("x".repeat(limits::USE_CASE_CHARS + 1)),
+            metrics: Some(vec!["m".into(); limits::LIST_ITEMS + 1]),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(draft.check_bounds().unwrap_err()),
+            ["use_case", "metrics"]
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_field() {
+        let err =
+            parse_json::<ApplicationDraft>(br#"{"evaluation_window_days": "sixty"}"#).unwrap_err();
+        assert!(
+            matches!(err, JsonError::Shape(ref f) if f.field == "evaluation_window_days"),
+            "{err:?}"
+        );
+        let err = parse_json::<ApplicationDraft>(br#"{"budget": [{"item": "x", "colour": 1}]}"#)
+            .unwrap_err();
+        assert!(
+            matches!(err, JsonError::Shape(ref f) if f.field == "budget[0].colour" && f.message.contains("unknown field")),
+            "{err:?}"
+        );
+        assert!(matches!(
+            parse_json::<ApplicationDraft>(b"{\"use_case\": "),
+            Err(JsonError::Syntax(_))
+        ));
+        assert!(matches!(
+            parse_json::<ApplicationDraft>(b"{} trailing"),
+            Err(JsonError::Syntax(_))
+        ));
     }
 }

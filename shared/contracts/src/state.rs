@@ -77,13 +77,19 @@ impl State {
     pub fn initial(event: EventType) -> Result<State, IllegalTransition> {
         match event {
             EventType::Drafted => Ok(State::Draft),
-            other => Err(IllegalTransition { from: "nonexistent", event: other.as_str() }),
+            other => Err(IllegalTransition {
+                from: "nonexistent",
+                event: other.as_str(),
+            }),
         }
     }
 
     /// Credits are live: consumption, concerns, feedback and tranche events are recorded.
     fn has_credits(self) -> bool {
-        matches!(self, State::Active | State::WindowClosed | State::Graduated | State::Retired)
+        matches!(
+            self,
+            State::Active | State::WindowClosed | State::Graduated | State::Retired
+        )
     }
 
     /// The state after `event`, or why the event is not allowed now.
@@ -101,11 +107,14 @@ impl State {
             (S::InReview, E::Approved) => S::Approved,
             (S::Approved, E::CreditsApplied) => S::Active,
             (S::Active, E::OfficeHoursScheduled | E::ClawbackWarning) => S::Active,
-            (s, E::TrancheReleased | E::TrancheWithheld | E::ConcernRecorded | E::FeedbackRecorded | E::ConsumptionRecorded)
-                if s.has_credits() =>
-            {
-                s
-            }
+            (
+                s,
+                E::TrancheReleased
+                | E::TrancheWithheld
+                | E::ConcernRecorded
+                | E::FeedbackRecorded
+                | E::ConsumptionRecorded,
+            ) if s.has_credits() => s,
             (S::Active, E::WindowClosed) => S::WindowClosed,
             // TR6: no consumption in the window → the balance is clawed back at window close.
             (S::Active | S::WindowClosed, E::ClawedBack) => S::ClawedBack,
@@ -114,8 +123,15 @@ impl State {
             (S::WindowClosed, E::Retired) => S::Retired,
             (S::Retired, E::CreditsForfeited) => S::Retired,
             // TR4: validity ends; whatever is left expires and the engagement is closed.
-            (S::WindowClosed | S::Graduated | S::Retired | S::ClawedBack, E::CreditsExpired) => S::Closed,
-            (from, event) => return Err(IllegalTransition { from: from.as_str(), event: event.as_str() }),
+            (S::WindowClosed | S::Graduated | S::Retired | S::ClawedBack, E::CreditsExpired) => {
+                S::Closed
+            }
+            (from, event) => {
+                return Err(IllegalTransition {
+                    from: from.as_str(),
+                    event: event.as_str(),
+                });
+            }
         };
         Ok(next)
     }
@@ -127,35 +143,87 @@ mod tests {
     use EventType as E;
 
     fn run(events: &[EventType]) -> Result<State, IllegalTransition> {
-        let (first, rest) = events.split_first().ok_or(IllegalTransition { from: "nonexistent", event: "none" })?;
-        rest.iter().try_fold(State::initial(*first)?, |s, e| s.apply(*e))
+        let (first, rest) = events.split_first().ok_or(IllegalTransition {
+            from: "nonexistent",
+            event: "none",
+        })?;
+        rest.iter()
+            .try_fold(State::initial(*first)?, |s, e| s.apply(*e))
     }
 
     #[test]
     fn the_happy_path_reaches_closed() {
         let path = [
-            E::Drafted, E::DraftUpdated, E::Submitted, E::Classified, E::Approved, E::CreditsApplied,
-            E::TrancheReleased, E::OfficeHoursScheduled, E::ConsumptionRecorded, E::ConcernRecorded,
-            E::TrancheReleased, E::ClawbackWarning, E::FeedbackRecorded, E::WindowClosed,
-            E::DecisionReminder, E::Graduated, E::ConsumptionRecorded, E::CreditsExpired,
+            E::Drafted,
+            E::DraftUpdated,
+            E::Submitted,
+            E::Classified,
+            E::Approved,
+            E::CreditsApplied,
+            E::TrancheReleased,
+            E::OfficeHoursScheduled,
+            E::ConsumptionRecorded,
+            E::ConcernRecorded,
+            E::TrancheReleased,
+            E::ClawbackWarning,
+            E::FeedbackRecorded,
+            E::WindowClosed,
+            E::DecisionReminder,
+            E::Graduated,
+            E::ConsumptionRecorded,
+            E::CreditsExpired,
         ];
         assert_eq!(run(&path), Ok(State::Closed));
     }
 
     #[test]
     fn side_exits() {
-        assert_eq!(run(&[E::Drafted, E::Submitted, E::Redirected]), Ok(State::Redirected));
-        assert_eq!(run(&[E::Drafted, E::Submitted, E::Rejected]), Ok(State::Rejected));
-        assert_eq!(run(&[E::Drafted, E::Submitted, E::Classified, E::Rejected]), Ok(State::Rejected));
-        let clawback = [E::Drafted, E::Submitted, E::Classified, E::Approved, E::CreditsApplied, E::WindowClosed, E::ClawedBack, E::CreditsExpired];
+        assert_eq!(
+            run(&[E::Drafted, E::Submitted, E::Redirected]),
+            Ok(State::Redirected)
+        );
+        assert_eq!(
+            run(&[E::Drafted, E::Submitted, E::Rejected]),
+            Ok(State::Rejected)
+        );
+        assert_eq!(
+            run(&[E::Drafted, E::Submitted, E::Classified, E::Rejected]),
+            Ok(State::Rejected)
+        );
+        let clawback = [
+            E::Drafted,
+            E::Submitted,
+            E::Classified,
+            E::Approved,
+            E::CreditsApplied,
+            E::WindowClosed,
+            E::ClawedBack,
+            E::CreditsExpired,
+        ];
         assert_eq!(run(&clawback), Ok(State::Closed));
-        let retire = [E::Drafted, E::Submitted, E::Classified, E::Approved, E::CreditsApplied, E::WindowClosed, E::Retired, E::CreditsForfeited, E::CreditsExpired];
+        let retire = [
+            E::Drafted,
+            E::Submitted,
+            E::Classified,
+            E::Approved,
+            E::CreditsApplied,
+            E::WindowClosed,
+            E::Retired,
+            E::CreditsForfeited,
+            E::CreditsExpired,
+        ];
         assert_eq!(run(&retire), Ok(State::Closed));
     }
 
     #[test]
     fn illegal_transitions_are_refused() {
-        assert_eq!(State::initial(E::Submitted), Err(IllegalTransition { from: "nonexistent", event: "submitted" }));
+        assert_eq!(
+            State::initial(E::Submitted),
+            Err(IllegalTransition {
+                from: "nonexistent",
+                event: "submitted"
+            })
+        );
         for (from, event) in [
             (State::Draft, E::Approved),
             (State::Draft, E::Drafted),
@@ -169,15 +237,29 @@ mod tests {
             (State::Closed, E::ConsumptionRecorded),
             (State::Graduated, E::Retired),
         ] {
-            assert_eq!(from.apply(event), Err(IllegalTransition { from: from.as_str(), event: event.as_str() }));
+            assert_eq!(
+                from.apply(event),
+                Err(IllegalTransition {
+                    from: from.as_str(),
+                    event: event.as_str()
+                })
+            );
         }
     }
 
     #[test]
     fn names_round_trip() {
-        for s in [State::Draft, State::InReview, State::WindowClosed, State::ClawedBack] {
+        for s in [
+            State::Draft,
+            State::InReview,
+            State::WindowClosed,
+            State::ClawedBack,
+        ] {
             assert_eq!(State::parse(s.as_str()), Some(s));
-            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
         }
     }
 }

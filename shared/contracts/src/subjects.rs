@@ -12,7 +12,10 @@ const EVENTS_ROOT: &str = "sandpiper.v1.events";
 
 /// The subject of one event.
 pub fn event(partner: &PartnerId, application: &ApplicationId, event_type: EventType) -> String {
-    format!("{EVENTS_ROOT}.{partner}.{application}.{}", event_type.as_str())
+    format!(
+        "{EVENTS_ROOT}.{partner}.{application}.{}",
+        event_type.as_str()
+    )
 }
 
 /// Every event: what the stream stores.
@@ -70,7 +73,11 @@ mod tests {
         assert_eq!(subject, format!("sandpiper.v1.events.acme.{app}.approved"));
         assert_eq!(
             parse_event(&subject),
-            Some(EventSubject { partner: partner.clone(), application: app, event_type: EventType::Approved })
+            Some(EventSubject {
+                partner: partner.clone(),
+                application: app,
+                event_type: EventType::Approved
+            })
         );
     }
 
@@ -79,8 +86,14 @@ mod tests {
         let partner = PartnerId::parse("acme").unwrap();
         let app = ApplicationId::generate();
         assert_eq!(all_events(), "sandpiper.v1.events.>");
-        assert_eq!(events_of_type(EventType::Submitted), "sandpiper.v1.events.*.*.submitted");
-        assert_eq!(events_of_application(&partner, &app), format!("sandpiper.v1.events.acme.{app}.*"));
+        assert_eq!(
+            events_of_type(EventType::Submitted),
+            "sandpiper.v1.events.*.*.submitted"
+        );
+        assert_eq!(
+            events_of_application(&partner, &app),
+            format!("sandpiper.v1.events.acme.{app}.*")
+        );
         assert_eq!(events_of_partner(&partner), "sandpiper.v1.events.acme.>");
     }
 

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::events::{Classified, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, Submitted};
+use crate::events::{
+    Classified, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, Submitted,
+};
 use crate::ids::{ApplicationId, PartnerId};
 use crate::model::{ApplicationDraft, Programme};
 use crate::state::{IllegalTransition, State};
@@ -72,7 +74,11 @@ pub enum FoldError {
     #[error(transparent)]
     Illegal(#[from] IllegalTransition),
     #[error("event {event} belongs to application {event_application}, not {application}")]
-    OtherApplication { event: String, event_application: ApplicationId, application: ApplicationId },
+    OtherApplication {
+        event: String,
+        event_application: ApplicationId,
+        application: ApplicationId,
+    },
 }
 
 impl ApplicationView {
@@ -151,42 +157,101 @@ mod tests {
 
     fn envelope<P: crate::events::EventPayload>(app: ApplicationId, payload: &P) -> Envelope {
         let partner = PartnerId::parse("acme").unwrap();
-        Envelope::new(EventId::generate(), ServiceName::Intake, partner, app, Utc::now(), payload).unwrap()
+        Envelope::new(
+            EventId::generate(),
+            ServiceName::Intake,
+            partner,
+            app,
+            Utc::now(),
+            payload,
+        )
+        .unwrap()
     }
 
     fn body() -> ApplicationBody {
-        let path = format!("{}/../../../shared/examples/bedrock-agents-support.json", env!("CARGO_MANIFEST_DIR"));
-        let draft: ApplicationDraft = crate::model::parse_json(&std::fs::read(path).unwrap()).unwrap();
-        draft.validate(&crate::catalog::Catalog::builtin().unwrap(), Utc::now()).unwrap()
+        let path = format!(
+            "{}/../../../shared/examples/bedrock-agents-support.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let draft: ApplicationDraft =
+            crate::model::parse_json(&std::fs::read(path).unwrap()).unwrap();
+        draft
+            .validate(&crate::catalog::Catalog::builtin().unwrap(), Utc::now())
+            .unwrap()
     }
 
     #[test]
     fn folding_follows_the_state_machine_and_is_idempotent() {
         let app = ApplicationId::generate();
-        let mut view = ApplicationView::create(&envelope(app, &Drafted { draft: ApplicationDraft::default() }), 1).unwrap();
+        let mut view = ApplicationView::create(
+            &envelope(
+                app,
+                &Drafted {
+                    draft: ApplicationDraft::default(),
+                },
+            ),
+            1,
+        )
+        .unwrap();
         assert_eq!(view.state, State::Draft);
 
-        let submitted = envelope(app, &Submitted { application: body() });
+        let submitted = envelope(
+            app,
+            &Submitted {
+                application: body(),
+            },
+        );
         assert!(view.apply(&submitted, 5).unwrap());
-        assert!(!view.apply(&submitted, 5).unwrap(), "a redelivered event changes nothing");
-        assert_eq!((view.state, view.version, view.event_count), (State::Submitted, 5, 2));
+        assert!(
+            !view.apply(&submitted, 5).unwrap(),
+            "a redelivered event changes nothing"
+        );
+        assert_eq!(
+            (view.state, view.version, view.event_count),
+            (State::Submitted, 5, 2)
+        );
         assert_eq!(view.body.service.as_deref(), Some("bedrock-agents"));
         assert!(view.submitted_at.is_some());
 
-        let classified = Classified { pool: Programme::InnovationSandbox, rules: vec![], reasons: vec![], catalog_version: "2026.1".into() };
+        let classified = Classified {
+            pool: Programme::InnovationSandbox,
+            rules: vec![],
+            reasons: vec![],
+            catalog_version: "2026.1".into(),
+        };
         view.apply(&envelope(app, &classified), 9).unwrap();
         assert_eq!(view.state, State::InReview);
-        assert_eq!(view.decision.as_ref().map(|d| d.pool), Some(Programme::InnovationSandbox));
+        assert_eq!(
+            view.decision.as_ref().map(|d| d.pool),
+            Some(Programme::InnovationSandbox)
+        );
 
-        let late_update = envelope(app, &DraftUpdated { draft: ApplicationDraft::default() });
-        assert!(matches!(view.apply(&late_update, 10), Err(FoldError::Illegal(_))));
+        let late_update = envelope(
+            app,
+            &DraftUpdated {
+                draft: ApplicationDraft::default(),
+            },
+        );
+        assert!(matches!(
+            view.apply(&late_update, 10),
+            Err(FoldError::Illegal(_))
+        ));
         assert_eq!(view.version, 9, "a refused event leaves the view as it was");
     }
 
     #[test]
     fn the_view_serialises_the_body_at_top_level() {
         let app = ApplicationId::generate();
-        let view = ApplicationView::create(&envelope(app, &Drafted { draft: body().into() }), 1).unwrap();
+        let view = ApplicationView::create(
+            &envelope(
+                app,
+                &Drafted {
+                    draft: body().into(),
+                },
+            ),
+            1,
+        )
+        .unwrap();
         let json = serde_json::to_value(&view).unwrap();
         assert_eq!(json["state"], "draft");
         assert_eq!(json["service"], "bedrock-agents");

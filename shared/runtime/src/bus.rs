@@ -20,13 +20,25 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("cannot connect to NATS at {url}: {source}")]
-    Connect { url: String, source: async_nats::ConnectError },
+    Connect {
+        url: String,
+        source: async_nats::ConnectError,
+    },
     #[error("cannot provision stream {name}: {source}")]
-    Stream { name: &'static str, source: async_nats::jetstream::context::CreateStreamError },
+    Stream {
+        name: &'static str,
+        source: async_nats::jetstream::context::CreateStreamError,
+    },
     #[error("cannot provision key-value bucket {name}: {source}")]
-    Bucket { name: &'static str, source: async_nats::jetstream::context::CreateKeyValueError },
+    Bucket {
+        name: &'static str,
+        source: async_nats::jetstream::context::CreateKeyValueError,
+    },
     #[error("cannot open key-value bucket {name}: {source}")]
-    OpenBucket { name: &'static str, source: async_nats::jetstream::context::KeyValueError },
+    OpenBucket {
+        name: &'static str,
+        source: async_nats::jetstream::context::KeyValueError,
+    },
 }
 
 /// A service's connection to NATS, with the stream provisioned.
@@ -48,12 +60,20 @@ impl Bus {
         if let Some((user, password)) = &config.nats_user {
             options = options.user_and_password(user.clone(), password.clone());
         }
-        let client = options
-            .connect(&config.nats_url)
-            .await
-            .map_err(|source| BusError::Connect { url: config.nats_url.clone(), source })?;
+        let client =
+            options
+                .connect(&config.nats_url)
+                .await
+                .map_err(|source| BusError::Connect {
+                    url: config.nats_url.clone(),
+                    source,
+                })?;
         let jetstream = jetstream::new(client.clone());
-        let bus = Bus { client, jetstream, replicas: config.stream_replicas };
+        let bus = Bus {
+            client,
+            jetstream,
+            replicas: config.stream_replicas,
+        };
         bus.events_stream().await?;
         Ok(bus)
     }
@@ -63,7 +83,9 @@ impl Bus {
         self.jetstream
             .get_or_create_stream(stream::Config {
                 name: names::EVENTS_STREAM.to_owned(),
-                description: Some("Every Sandpiper event: the source of truth (CONTRACT §3).".into()),
+                description: Some(
+                    "Every Sandpiper event: the source of truth (CONTRACT §3).".into(),
+                ),
                 subjects: vec![subjects::all_events()],
                 storage: stream::StorageType::File,
                 retention: stream::RetentionPolicy::Limits,
@@ -73,25 +95,36 @@ impl Bus {
                 ..Default::default()
             })
             .await
-            .map_err(|source| BusError::Stream { name: names::EVENTS_STREAM, source })
+            .map_err(|source| BusError::Stream {
+                name: names::EVENTS_STREAM,
+                source,
+            })
     }
 
     /// A key-value bucket, created on first use.
-    pub async fn bucket(&self, name: &'static str, history: i64, max_age: Duration) -> Result<kv::Store, BusError> {
+    pub async fn bucket(
+        &self,
+        name: &'static str,
+        history: i64,
+        max_age: Duration,
+    ) -> Result<kv::Store, BusError> {
         match self.jetstream.get_key_value(name).await {
             Ok(store) => Ok(store),
-            Err(err) if err.kind() == async_nats::jetstream::context::KeyValueErrorKind::GetBucket => self
-                .jetstream
-                .create_key_value(kv::Config {
-                    bucket: name.to_owned(),
-                    history,
-                    max_age,
-                    storage: stream::StorageType::File,
-                    num_replicas: self.replicas,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|source| BusError::Bucket { name, source }),
+            Err(err)
+                if err.kind() == async_nats::jetstream::context::KeyValueErrorKind::GetBucket =>
+            {
+                self.jetstream
+                    .create_key_value(kv::Config {
+                        bucket: name.to_owned(),
+                        history,
+                        max_age,
+                        storage: stream::StorageType::File,
+                        num_replicas: self.replicas,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|source| BusError::Bucket { name, source })
+            }
             Err(source) => Err(BusError::OpenBucket { name, source }),
         }
     }

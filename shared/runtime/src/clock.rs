@@ -52,7 +52,9 @@ impl Clock {
             ClockMode::Wall => return Ok(Clock::Wall),
             ClockMode::Simulated { start } => start,
         };
-        let store = bus.bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO).await?;
+        let store = bus
+            .bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO)
+            .await?;
         match store.create(names::CLOCK_KEY, encode(start)).await {
             Ok(_) => {}
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
@@ -60,11 +62,17 @@ impl Clock {
         }
         let stored = read(&store).await?.map(|(time, _)| time).unwrap_or(start);
         let (sender, current) = watch::channel(stored);
-        let mut updates = store.watch(names::CLOCK_KEY).await.map_err(|e| ClockError::Store(e.to_string()))?;
+        let mut updates = store
+            .watch(names::CLOCK_KEY)
+            .await
+            .map_err(|e| ClockError::Store(e.to_string()))?;
         // Follows the shared time until the process ends; the watch reconnects with the client.
         tokio::spawn(async move {
             while let Some(entry) = updates.next().await {
-                match entry.map_err(|e| e.to_string()).and_then(|e| decode(&e.value)) {
+                match entry
+                    .map_err(|e| e.to_string())
+                    .and_then(|e| decode(&e.value))
+                {
                     Ok(time) => {
                         sender.send_if_modified(|now| {
                             let later = time > *now;
@@ -74,11 +82,16 @@ impl Clock {
                             later
                         });
                     }
-                    Err(err) => tracing::warn!(error = %err, "ignoring an unreadable simulated-clock update"),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "ignoring an unreadable simulated-clock update")
+                    }
                 }
             }
         });
-        Ok(Clock::Simulated(Arc::new(SimulatedClock { store, current })))
+        Ok(Clock::Simulated(Arc::new(SimulatedClock {
+            store,
+            current,
+        })))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -95,21 +108,32 @@ impl Clock {
     /// Moves the simulated clock forward by `by` for every service and returns the new time,
     /// once this process sees it. Concurrent advances compose (compare-and-set on the stored time).
     pub async fn advance(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
-        let Clock::Simulated(sim) = self else { return Err(ClockError::NotSimulated) };
+        let Clock::Simulated(sim) = self else {
+            return Err(ClockError::NotSimulated);
+        };
         if by < Duration::zero() {
             return Err(ClockError::Backwards);
         }
         let target = loop {
-            let (now, revision) = read(&sim.store).await?.ok_or_else(|| ClockError::Corrupt("the clock key is missing".into()))?;
+            let (now, revision) = read(&sim.store)
+                .await?
+                .ok_or_else(|| ClockError::Corrupt("the clock key is missing".into()))?;
             let target = now + by;
-            match sim.store.update(names::CLOCK_KEY, encode(target), revision).await {
+            match sim
+                .store
+                .update(names::CLOCK_KEY, encode(target), revision)
+                .await
+            {
                 Ok(_) => break target,
                 Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
                 Err(err) => return Err(ClockError::Store(err.to_string())),
             }
         };
         let mut current = sim.current.clone();
-        current.wait_for(|now| *now >= target).await.map_err(|e| ClockError::Store(e.to_string()))?;
+        current
+            .wait_for(|now| *now >= target)
+            .await
+            .map_err(|e| ClockError::Store(e.to_string()))?;
         Ok(target)
     }
 }
@@ -120,13 +144,21 @@ fn encode(time: DateTime<Utc>) -> Bytes {
 
 fn decode(bytes: &[u8]) -> Result<DateTime<Utc>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).map_err(|e| format!("{text:?}: {e}"))
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{text:?}: {e}"))
 }
 
 async fn read(store: &kv::Store) -> Result<Option<(DateTime<Utc>, u64)>, ClockError> {
-    let entry = store.entry(names::CLOCK_KEY).await.map_err(|e| ClockError::Store(e.to_string()))?;
+    let entry = store
+        .entry(names::CLOCK_KEY)
+        .await
+        .map_err(|e| ClockError::Store(e.to_string()))?;
     match entry {
         None => Ok(None),
-        Some(entry) => Ok(Some((decode(&entry.value).map_err(ClockError::Corrupt)?, entry.revision))),
+        Some(entry) => Ok(Some((
+            decode(&entry.value).map_err(ClockError::Corrupt)?,
+            entry.revision,
+        ))),
     }
 }

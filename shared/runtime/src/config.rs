@@ -44,7 +44,11 @@ pub fn parse_or<T, E: std::fmt::Display>(
 ) -> Result<T, ConfigError> {
     match source.get(variable) {
         None => Ok(default),
-        Some(value) => parse(&value).map_err(|err| ConfigError { variable, value, reason: err.to_string() }),
+        Some(value) => parse(&value).map_err(|err| ConfigError {
+            variable,
+            value,
+            reason: err.to_string(),
+        }),
     }
 }
 
@@ -54,7 +58,9 @@ pub enum ClockMode {
     Wall,
     /// Starts at the given time (or the stored one, if the system already ran) and moves only
     /// through `POST /v1/clock/advance`.
-    Simulated { start: DateTime<Utc> },
+    Simulated {
+        start: DateTime<Utc>,
+    },
 }
 
 /// What every service needs.
@@ -75,17 +81,31 @@ pub struct CommonConfig {
 impl CommonConfig {
     /// Reads the common settings; `default_port` is the service's own default HTTP port.
     pub fn load(source: &dyn Source, default_port: u16) -> Result<CommonConfig, ConfigError> {
-        let nats_url = parse_or(source, "SANDPIPER_NATS_URL", "nats://127.0.0.1:4222".to_owned(), |v| {
-            if v.contains("://") || !v.contains(' ') { Ok(v.to_owned()) } else { Err("not a NATS URL") }
-        })?;
-        let nats_user = match (source.get("SANDPIPER_NATS_USER"), source.get("SANDPIPER_NATS_PASSWORD")) {
+        let nats_url = parse_or(
+            source,
+            "SANDPIPER_NATS_URL",
+            "nats://127.0.0.1:4222".to_owned(),
+            |v| {
+                if v.contains("://") || !v.contains(' ') {
+                    Ok(v.to_owned())
+                } else {
+                    Err("not a NATS URL")
+                }
+            },
+        )?;
+        let nats_user = match (
+            source.get("SANDPIPER_NATS_USER"),
+            source.get("SANDPIPER_NATS_PASSWORD"),
+        ) {
             (Some(user), Some(password)) => Some((user, password)),
             (None, None) => None,
             (Some(user), None) => {
                 return Err(ConfigError {
                     variable: "SANDPIPER_NATS_PASSWORD",
                     value: String::new(),
-                    reason: format!("SANDPIPER_NATS_USER={user:?} is set, so a password is required"),
+                    reason: format!(
+                        "SANDPIPER_NATS_USER={user:?} is set, so a password is required"
+                    ),
                 });
             }
             (None, Some(_)) => {
@@ -96,22 +116,38 @@ impl CommonConfig {
                 });
             }
         };
-        let http_addr = parse_or(source, "SANDPIPER_HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], default_port)), |v| {
-            v.parse::<SocketAddr>().map_err(|e| format!("{e}; expected host:port such as 0.0.0.0:{default_port}"))
-        })?;
+        let http_addr = parse_or(
+            source,
+            "SANDPIPER_HTTP_ADDR",
+            SocketAddr::from(([0, 0, 0, 0], default_port)),
+            |v| {
+                v.parse::<SocketAddr>()
+                    .map_err(|e| format!("{e}; expected host:port such as 0.0.0.0:{default_port}"))
+            },
+        )?;
         let start = parse_or(source, "SANDPIPER_CLOCK_START", Utc::now(), |v| {
-            DateTime::parse_from_rfc3339(v).map(|t| t.with_timezone(&Utc)).map_err(|e| format!("{e}; expected RFC 3339"))
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| format!("{e}; expected RFC 3339"))
         })?;
         let clock = parse_or(source, "SANDPIPER_CLOCK", ClockMode::Wall, |v| match v {
             "wall" => Ok(ClockMode::Wall),
             "simulated" => Ok(ClockMode::Simulated { start }),
             _ => Err("expected wall or simulated"),
         })?;
-        let stream_replicas = parse_or(source, "SANDPIPER_STREAM_REPLICAS", 1, |v| match v.parse::<usize>() {
-            Ok(n @ 1..=5) => Ok(n),
-            _ => Err("expected 1 to 5"),
+        let stream_replicas = parse_or(source, "SANDPIPER_STREAM_REPLICAS", 1, |v| {
+            match v.parse::<usize>() {
+                Ok(n @ 1..=5) => Ok(n),
+                _ => Err("expected 1 to 5"),
+            }
         })?;
-        Ok(CommonConfig { nats_url, nats_user, http_addr, clock, stream_replicas })
+        Ok(CommonConfig {
+            nats_url,
+            nats_user,
+            http_addr,
+            clock,
+            stream_replicas,
+        })
     }
 }
 
@@ -121,7 +157,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -151,7 +190,19 @@ mod tests {
 
     #[test]
     fn the_simulated_clock_takes_its_start() {
-        let config = CommonConfig::load(&source(&[("SANDPIPER_CLOCK", "simulated"), ("SANDPIPER_CLOCK_START", "2026-03-01T09:00:00Z")]), 1).unwrap();
-        assert_eq!(config.clock, ClockMode::Simulated { start: "2026-03-01T09:00:00Z".parse().unwrap() });
+        let config = CommonConfig::load(
+            &source(&[
+                ("SANDPIPER_CLOCK", "simulated"),
+                ("SANDPIPER_CLOCK_START", "2026-03-01T09:00:00Z"),
+            ]),
+            1,
+        )
+        .unwrap();
+        assert_eq!(
+            config.clock,
+            ClockMode::Simulated {
+                start: "2026-03-01T09:00:00Z".parse().unwrap()
+            }
+        );
     }
 }

@@ -10,10 +10,10 @@ use std::time::Duration;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{self, pull};
 use futures::StreamExt;
-use tracing::Instrument;
 use sandpiper_contracts::events::{Envelope, EventType};
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::subjects;
+use tracing::Instrument;
 
 use crate::bus::Bus;
 use crate::health::Gate;
@@ -64,17 +64,35 @@ pub enum ConsumeError {
 
 /// Consumes until `shutdown`: stops pulling, finishes the events already pulled, returns.
 /// `running` is opened once the consumer exists.
-pub async fn run<H: Handler>(bus: Bus, service: ServiceName, handler: H, shutdown: Shutdown, running: Gate) -> Result<(), ConsumeError> {
+pub async fn run<H: Handler>(
+    bus: Bus,
+    service: ServiceName,
+    handler: H,
+    shutdown: Shutdown,
+    running: Gate,
+) -> Result<(), ConsumeError> {
     let name = service.durable_consumer();
-    let setup = |reason: String| ConsumeError::Setup { name: name.clone(), reason };
-    let stream = bus.events_stream().await.map_err(|e| setup(e.to_string()))?;
+    let setup = |reason: String| ConsumeError::Setup {
+        name: name.clone(),
+        reason,
+    };
+    let stream = bus
+        .events_stream()
+        .await
+        .map_err(|e| setup(e.to_string()))?;
     let consumer: consumer::PullConsumer = stream
         .get_or_create_consumer(
             &name,
             pull::Config {
                 durable_name: Some(name.clone()),
-                description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
-                filter_subjects: handler.event_types().into_iter().map(subjects::events_of_type).collect(),
+                description: Some(format!(
+                    "sandpiper-{service}: every replica shares this consumer"
+                )),
+                filter_subjects: handler
+                    .event_types()
+                    .into_iter()
+                    .map(subjects::events_of_type)
+                    .collect(),
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: ACK_WAIT,
                 max_deliver: MAX_DELIVER,
@@ -88,7 +106,12 @@ pub async fn run<H: Handler>(bus: Bus, service: ServiceName, handler: H, shutdow
     tracing::info!(consumer = %name, "consuming");
 
     while !shutdown.is_triggered() {
-        let batch = consumer.batch().max_messages(PULL_BATCH).expires(PULL_EXPIRY).messages().await;
+        let batch = consumer
+            .batch()
+            .max_messages(PULL_BATCH)
+            .expires(PULL_EXPIRY)
+            .messages()
+            .await;
         let mut batch = match batch {
             Ok(batch) => batch,
             Err(err) => {
@@ -119,12 +142,21 @@ async fn handle_one<H: Handler>(handler: &H, message: async_nats::jetstream::Mes
             return;
         }
     };
-    let decoded = Envelope::from_json(&message.payload).and_then(|envelope| Ok((envelope.kind()?, envelope)));
+    let decoded =
+        Envelope::from_json(&message.payload).and_then(|envelope| Ok((envelope.kind()?, envelope)));
     let outcome = match decoded {
         Err(err) => Err(HandlerError::Permanent(err.to_string())),
         Ok((event_type, envelope)) => {
             let span = tracing::info_span!("handle", event_type = event_type.as_str(), application_id = %envelope.subject, subject = %message.subject, stream_sequence, delivered);
-            handler.handle(Delivery { envelope, event_type, stream_sequence, delivered }).instrument(span).await
+            handler
+                .handle(Delivery {
+                    envelope,
+                    event_type,
+                    stream_sequence,
+                    delivered,
+                })
+                .instrument(span)
+                .await
         }
     };
     let ack = match outcome {

@@ -23,7 +23,10 @@ pub struct Gate {
 
 impl Gate {
     pub fn new(name: &'static str) -> Gate {
-        Gate { name, open: Arc::new(AtomicBool::new(false)) }
+        Gate {
+            name,
+            open: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     pub fn set(&self, open: bool) {
@@ -52,10 +55,19 @@ impl Readiness {
         if self.bus.client.connection_state() != async_nats::connection::State::Connected {
             return Err("not connected to NATS".into());
         }
-        let stream = tokio::time::timeout(Duration::from_secs(2), self.bus.jetstream.get_stream_no_info(names::EVENTS_STREAM)).await;
+        let stream = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.bus.jetstream.get_stream_no_info(names::EVENTS_STREAM),
+        )
+        .await;
         match stream {
             Ok(Ok(_)) => {}
-            Ok(Err(err)) => return Err(format!("event stream {} unavailable: {err}", names::EVENTS_STREAM)),
+            Ok(Err(err)) => {
+                return Err(format!(
+                    "event stream {} unavailable: {err}",
+                    names::EVENTS_STREAM
+                ));
+            }
             Err(_) => return Err("JetStream did not answer within 2 s".into()),
         }
         match self.gates.iter().find(|g| !g.is_open()) {
@@ -83,7 +95,12 @@ async fn readyz(State(readiness): State<Readiness>) -> Response {
                 "status": 503,
                 "detail": reason,
             });
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "application/problem+json")],
+                body.to_string(),
+            )
+                .into_response()
         }
     }
 }

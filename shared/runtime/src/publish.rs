@@ -55,8 +55,16 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(jetstream: async_nats::jetstream::Context, source: ServiceName, clock: Clock) -> Publisher {
-        Publisher { jetstream, source, clock }
+    pub fn new(
+        jetstream: async_nats::jetstream::Context,
+        source: ServiceName,
+        clock: Clock,
+    ) -> Publisher {
+        Publisher {
+            jetstream,
+            source,
+            clock,
+        }
     }
 
     pub fn clock(&self) -> &Clock {
@@ -64,14 +72,27 @@ impl Publisher {
     }
 
     /// Publishes one event and waits for the stream to store it.
-    pub async fn publish<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
+    pub async fn publish<P: EventPayload>(
+        &self,
+        event: Outgoing<'_, P>,
+    ) -> Result<Published, PublishError> {
         let time = event.time.unwrap_or_else(|| self.clock.now());
-        let envelope = Envelope::new(event.id, self.source, event.partner.clone(), event.application, time, event.payload)?;
+        let envelope = Envelope::new(
+            event.id,
+            self.source,
+            event.partner.clone(),
+            event.application,
+            time,
+            event.payload,
+        )?;
         let subject = subjects::event(event.partner, &event.application, P::TYPE);
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
         if let Some(version) = event.expected_version {
-            headers.insert("Nats-Expected-Last-Subject-Sequence", version.to_string().as_str());
+            headers.insert(
+                "Nats-Expected-Last-Subject-Sequence",
+                version.to_string().as_str(),
+            );
             headers.insert(
                 "Nats-Expected-Last-Subject-Sequence-Subject",
                 subjects::events_of_application(event.partner, &event.application).as_str(),
@@ -88,6 +109,10 @@ impl Publisher {
                 PublishErrorKind::WrongLastSequence => PublishError::Conflict(event.application),
                 _ => PublishError::Nats(err),
             })?;
-        Ok(Published { envelope, sequence: ack.sequence, duplicate: ack.duplicate })
+        Ok(Published {
+            envelope,
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
     }
 }

@@ -25,7 +25,10 @@ pub enum WorkerError {
     #[error(transparent)]
     Clock(#[from] ClockError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Consume(#[from] ConsumeError),
     #[error("the HTTP server failed: {0}")]
@@ -59,20 +62,37 @@ impl<H: Handler> Worker<H> {
         let clock = Clock::open(&bus, config.clock).await?;
         let listener = TcpListener::bind(config.http_addr)
             .await
-            .map_err(|source| WorkerError::Listen { addr: config.http_addr, source })?;
+            .map_err(|source| WorkerError::Listen {
+                addr: config.http_addr,
+                source,
+            })?;
         let publisher = Publisher::new(bus.jetstream.clone(), service, clock.clone());
-        let handler = make_handler(WorkerContext { bus: bus.clone(), clock, publisher });
-        Ok(Worker { service, bus, listener, handler })
+        let handler = make_handler(WorkerContext {
+            bus: bus.clone(),
+            clock,
+            publisher,
+        });
+        Ok(Worker {
+            service,
+            bus,
+            listener,
+            handler,
+        })
     }
 
     /// The bound HTTP address (port 0 in tests becomes a real port here).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
     /// Serves and consumes until `stop` resolves; then finishes in-flight events, stops the HTTP
     /// server and drains the NATS connection.
-    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), WorkerError> {
         let shutdown = Shutdown::on(stop);
         let running = Gate::new("consumer running");
         let readiness = Readiness::new(self.bus.clone(), vec![running.clone()]);
@@ -82,7 +102,14 @@ impl<H: Handler> Worker<H> {
                 .with_graceful_shutdown(async move { http_shutdown.triggered().await })
                 .await
         });
-        let consumed = consume::run(self.bus.clone(), self.service, self.handler, shutdown, running).await;
+        let consumed = consume::run(
+            self.bus.clone(),
+            self.service,
+            self.handler,
+            shutdown,
+            running,
+        )
+        .await;
         if consumed.is_err() {
             // The consumer could not start: nothing to serve, so do not wait for a stop signal.
             http.abort();

@@ -1,0 +1,59 @@
+//! The intake's configuration: the common settings plus the API tokens and the body size limit.
+
+use sandpiper_runtime::config::{CommonConfig, ConfigError, Source, parse_or};
+
+use crate::auth::Tokens;
+
+/// The intake's default HTTP port.
+pub const DEFAULT_PORT: u16 = 8080;
+
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    pub common: CommonConfig,
+    /// `SANDPIPER_API_TOKENS`: `principal:token,…` (required: an API nobody can call is a mistake).
+    pub tokens: Tokens,
+    /// `SANDPIPER_MAX_BODY_BYTES`: larger request bodies get 413 (default 256 KiB).
+    pub max_body_bytes: usize,
+}
+
+impl IntakeConfig {
+    pub fn load(source: &dyn Source) -> Result<IntakeConfig, ConfigError> {
+        let common = CommonConfig::load(source, DEFAULT_PORT)?;
+        let tokens = match source.get("SANDPIPER_API_TOKENS") {
+            None => {
+                return Err(ConfigError {
+                    variable: "SANDPIPER_API_TOKENS",
+                    value: String::new(),
+                    reason: "is required: a comma-separated list of principal:token (principal = a partner id or admin)".into(),
+                });
+            }
+            Some(list) => Tokens::parse(&list).map_err(|e| ConfigError {
+                variable: "SANDPIPER_API_TOKENS",
+                value: "(not shown: it holds secrets)".into(),
+                reason: e.to_string(),
+            })?,
+        };
+        if tokens.is_empty() {
+            return Err(ConfigError {
+                variable: "SANDPIPER_API_TOKENS",
+                value: String::new(),
+                reason: "lists no token".into(),
+            });
+        }
+        let max_body_bytes =
+            parse_or(
+                source,
+                "SANDPIPER_MAX_BODY_BYTES",
+                256 * 1024,
+                |v| match v.parse::<usize>() {
+                    Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
+                    _ => Err("expected a byte count from 1024 to 16777216"),
+                },
+            )?;
+        Ok(IntakeConfig {
+            common,
+            tokens,
+            max_body_bytes,
+        })
+    }
+}

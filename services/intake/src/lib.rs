@@ -1,0 +1,179 @@
+//! The intake: Sandpiper's HTTP API (CONTRACT §2). Partners draft, submit and follow their
+//! applications here; every change is an event on the stream, and what the API reads is a
+//! projection of that stream.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings, including the API tokens.
+//! - [`auth`]: bearer tokens and partner tenancy.
+//! - [`problem`]: RFC 9457 problem+json, the shape of every error.
+//! - [`extract`]: request extractors that turn client mistakes into problems, never panics.
+//! - [`projection`]: the in-memory views, replayed from the stream and kept following it.
+//! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
+//! - [`history`]: one application's events, read from the stream.
+//! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
+
+pub mod auth;
+pub mod config;
+pub mod extract;
+pub mod history;
+pub mod idempotency;
+pub mod openapi;
+pub mod problem;
+pub mod projection;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use sandpiper_contracts::catalog::{Catalog, CatalogError};
+use sandpiper_contracts::names::{self, ServiceName};
+use sandpiper_runtime::bus::{Bus, BusError, IDEMPOTENCY_TTL};
+use sandpiper_runtime::clock::{Clock, ClockError};
+use sandpiper_runtime::health::{self, Gate, Readiness};
+use sandpiper_runtime::publish::Publisher;
+use sandpiper_runtime::shutdown::Shutdown;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::config::IntakeConfig;
+use crate::idempotency::IdempotencyStore;
+use crate::problem::Problem;
+use crate::projection::Projection;
+use crate::state::{AppState, Shared};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+    #[error("the built-in catalog is invalid: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// The intake, built and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    max_body_bytes: usize,
+}
+
+impl Application {
+    /// Connects, provisions and binds; fails fast on anything missing.
+    pub async fn build(config: IntakeConfig) -> Result<Application, StartError> {
+        let bus = Bus::connect(&config.common, ServiceName::Intake).await?;
+        let clock = Clock::open(&bus, config.common.clock).await?;
+        let idempotency = IdempotencyStore::new(
+            bus.bucket(names::IDEMPOTENCY_BUCKET, 1, IDEMPOTENCY_TTL)
+                .await?,
+        );
+        let listener = TcpListener::bind(config.common.http_addr)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.common.http_addr,
+                source,
+            })?;
+        let state = AppState(Arc::new(Shared {
+            tokens: config.tokens,
+            publisher: Publisher::new(bus.jetstream.clone(), ServiceName::Intake, clock.clone()),
+            bus,
+            clock,
+            projection: Arc::new(Projection::default()),
+            idempotency,
+            catalog: Catalog::builtin()?,
+        }));
+        Ok(Application {
+            listener,
+            state,
+            max_body_bytes: config.max_body_bytes,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Serves until `stop` resolves, then finishes in-flight requests and drains NATS.
+    pub async fn run_until_stopped(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let shutdown = Shutdown::on(stop);
+        let caught_up = Gate::new("projection caught up with the stream");
+        let readiness = Readiness::new(self.state.bus.clone(), vec![caught_up.clone()]);
+
+        let projection = self.state.projection.clone();
+        let follow_bus = self.state.bus.clone();
+        let follow_shutdown = shutdown.clone();
+        let follower = tokio::spawn(async move {
+            projection
+                .follow(follow_bus, follow_shutdown, caught_up)
+                .await
+        });
+
+        let router = router(self.state.clone(), readiness, self.max_body_bytes);
+        let http_shutdown = shutdown.clone();
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move { http_shutdown.triggered().await })
+            .await;
+        if tokio::time::timeout(Duration::from_secs(5), follower)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the projection follower did not stop within 5 s");
+        }
+        self.state.bus.drain().await;
+        tracing::info!("intake stopped");
+        served.map_err(StartError::Serve)
+    }
+}
+
+/// The whole HTTP surface: documented API routes, `/openapi.json`, health, and problem+json for
+/// unknown routes, wrong methods and (defensively) panics.
+pub fn router(state: AppState, readiness: Readiness, max_body_bytes: usize) -> Router {
+    let (api, document) = openapi::router(state);
+    let document = Arc::new(document);
+    api.route(
+        "/openapi.json",
+        get(move || async move { Json(document.as_ref().clone()) }),
+    )
+    .merge(health::routes(readiness))
+    .fallback(|uri: Uri| async move { Problem::not_found(format!("no route {}", uri.path())) })
+    .method_not_allowed_fallback(|| async {
+        Problem::http(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "this route does not accept that method",
+        )
+    })
+    .layer(DefaultBodyLimit::max(max_body_bytes))
+    .layer(CatchPanicLayer::custom(
+        |_: Box<dyn std::any::Any + Send>| -> Response {
+            tracing::error!("a request handler panicked");
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
+            )
+            .into_response()
+        },
+    ))
+}

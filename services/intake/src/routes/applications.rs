@@ -1,0 +1,416 @@
+//! `/v1/applications`: create, read, change, submit and list applications, and read their history.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, Submitted};
+use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+use sandpiper_contracts::model::{ApplicationDraft, FieldError, Programme, parse_json};
+use sandpiper_contracts::state::State as Lifecycle;
+use sandpiper_contracts::view::ApplicationView;
+use sandpiper_runtime::publish::Outgoing;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Principal;
+use crate::extract::{ApiQuery, AppId, JsonBody};
+use crate::history;
+use crate::idempotency::{Claim, IdempotencyError};
+use crate::problem::{ApiResult, Problem};
+use crate::projection::Filter;
+use crate::state::AppState;
+
+/// Listings return at most this many per page.
+pub const MAX_PAGE: usize = 200;
+const DEFAULT_PAGE: usize = 50;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateParams {
+    /// The partner to file for; required with an admin token (E3), refused with a partner token.
+    partner_id: Option<String>,
+}
+
+/// Creates a draft application.
+#[utoipa::path(
+    post, path = "/v1/applications", tag = "applications",
+    params(CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body give the same answer for 24 h; the same key with another body is 422.")),
+    request_body = ApplicationDraft,
+    responses(
+        (status = 201, description = "The draft", body = ApplicationView, headers(("Location" = String, description = "The application's URL"))),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field of the wrong type or size, an unknown field, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create(
+    State(app): State<AppState>,
+    caller: Principal,
+    ApiQuery(params): ApiQuery<CreateParams>,
+    headers: HeaderMap,
+    body: JsonBody<ApplicationDraft>,
+) -> ApiResult<Response> {
+    let partner = filing_partner(&caller, params.partner_id.as_deref())?;
+    body.value
+        .check_bounds()
+        .map_err(|e| Problem::validation(e.0))?;
+
+    let (application, event_id) = match headers.get("idempotency-key") {
+        None => (ApplicationId::generate(), EventId::generate()),
+        Some(key) => {
+            let key = key
+                .to_str()
+                .map_err(|_| idempotency_problem(IdempotencyError::InvalidKey))?;
+            match app
+                .idempotency
+                .claim(&partner, key, &body.raw)
+                .await
+                .map_err(idempotency_problem)?
+            {
+                Claim::Fresh(record) => (record.application_id, record.event_id),
+                Claim::Mismatch => {
+                    return Err(Problem::validation(vec![FieldError {
+                        field: "Idempotency-Key".into(),
+                        message: "this key was already used with a different body; use a new key for a new application".into(),
+                        rule: None,
+                    }]));
+                }
+                Claim::Replay(record) => match app.projection.get(&record.application_id) {
+                    Some(view) => return Ok(created(view)),
+                    // The first attempt claimed the key but its event may not be stored: publish
+                    // the very same event; the stream drops it if it was.
+                    None => (record.application_id, record.event_id),
+                },
+            }
+        }
+    };
+    let view = app
+        .publish_then_view(Outgoing {
+            id: event_id,
+            partner: &partner,
+            application,
+            payload: &Drafted { draft: body.value },
+            expected_version: None,
+            time: None,
+        })
+        .await?;
+    Ok(created(view))
+}
+
+fn created(view: ApplicationView) -> Response {
+    let location = format!("/v1/applications/{}", view.id);
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(view),
+    )
+        .into_response()
+}
+
+fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<PartnerId> {
+    let field = |message: String| {
+        Problem::validation(vec![FieldError {
+            field: "partner_id".into(),
+            message,
+            rule: Some("E3".into()),
+        }])
+    };
+    match (caller, requested) {
+        (Principal::Partner(own), None) => Ok(own.clone()),
+        (Principal::Partner(own), Some(other)) if other == own.as_str() => Ok(own.clone()),
+        (Principal::Partner(_), Some(_)) => Err(field(
+            "a partner token files only for its own partner".into(),
+        )),
+        (Principal::Admin, None) => Err(field(
+            "an admin token must name the filing partner with ?partner_id=".into(),
+        )),
+        (Principal::Admin, Some(id)) => PartnerId::parse(id).map_err(|e| field(e.to_string())),
+    }
+}
+
+fn idempotency_problem(err: IdempotencyError) -> Problem {
+    match err {
+        IdempotencyError::InvalidKey => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-idempotency-key",
+            err.to_string(),
+        ),
+        IdempotencyError::Store(reason) => {
+            tracing::error!(%reason, "idempotency store failed");
+            Problem::unavailable(
+                "the idempotency store is unavailable; nothing was created, retry shortly",
+            )
+        }
+    }
+}
+
+/// The application as it stands.
+#[utoipa::path(
+    get, path = "/v1/applications/{id}", tag = "applications",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    responses(
+        (status = 200, description = "The application", body = ApplicationView),
+        (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn get_one(
+    State(app): State<AppState>,
+    caller: Principal,
+    AppId(id): AppId,
+) -> ApiResult<Json<ApplicationView>> {
+    app.visible(&caller, &id).map(Json)
+}
+
+/// Changes a draft with a JSON merge patch (RFC 7396); `null` removes a field.
+#[utoipa::path(
+    patch, path = "/v1/applications/{id}", tag = "applications",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    request_body(content = Object, content_type = "application/merge-patch+json", description = "A JSON merge patch of the draft body"),
+    responses(
+        (status = 200, description = "The changed draft", body = ApplicationView),
+        (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted, or changed concurrently", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The patched draft has a field of the wrong type or size", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn patch(
+    State(app): State<AppState>,
+    caller: Principal,
+    AppId(id): AppId,
+    body: JsonBody<serde_json::Value>,
+) -> ApiResult<Json<ApplicationView>> {
+    let view = app.visible(&caller, &id)?;
+    if view.state != Lifecycle::Draft {
+        return Err(Problem::conflict(format!(
+            "application {id} is {}; only a draft can be changed",
+            view.state.as_str()
+        )));
+    }
+    if !body.value.is_object() {
+        return Err(Problem::validation(vec![FieldError {
+            field: String::new(),
+            message: "a merge patch must be a JSON object".into(),
+            rule: None,
+        }]));
+    }
+    let mut merged = serde_json::to_value(&view.body)
+        .map_err(|_| Problem::unavailable("the draft could not be read"))?;
+    merge_patch(&mut merged, &body.value);
+    let bytes = serde_json::to_vec(&merged)
+        .map_err(|_| Problem::unavailable("the draft could not be written"))?;
+    let draft: ApplicationDraft = parse_json(&bytes).map_err(|err| match err {
+        sandpiper_contracts::model::JsonError::Shape(field) => Problem::validation(vec![field]),
+        sandpiper_contracts::model::JsonError::Syntax(detail) => {
+            Problem::validation(vec![FieldError {
+                field: String::new(),
+                message: detail,
+                rule: None,
+            }])
+        }
+    })?;
+    draft.check_bounds().map_err(|e| Problem::validation(e.0))?;
+    if draft == view.body {
+        return Ok(Json(view));
+    }
+    let view = app
+        .publish_then_view(Outgoing {
+            id: EventId::generate(),
+            partner: &view.partner_id,
+            application: id,
+            payload: &DraftUpdated { draft },
+            expected_version: Some(view.version),
+            time: None,
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let serde_json::Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let serde_json::Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge_patch(
+                    target.entry(key.clone()).or_insert(serde_json::Value::Null),
+                    value,
+                );
+            }
+        }
+    }
+}
+
+/// Validates and submits a draft; it then moves on to classification and review.
+#[utoipa::path(
+    post, path = "/v1/applications/{id}/submit", tag = "applications",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    responses(
+        (status = 202, description = "Submitted; classification and review follow", body = ApplicationView),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Every failing field, with the rule behind it", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit(
+    State(app): State<AppState>,
+    caller: Principal,
+    AppId(id): AppId,
+) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
+    let view = app.visible(&caller, &id)?;
+    if view.state != Lifecycle::Draft {
+        return Err(Problem::conflict(format!(
+            "application {id} is already {}; only a draft can be submitted",
+            view.state.as_str()
+        )));
+    }
+    let application = view
+        .body
+        .validate(&app.catalog, app.clock.now())
+        .map_err(|e| Problem::validation(e.0))?;
+    let view = app
+        .publish_then_view(Outgoing {
+            id: EventId::generate(),
+            partner: &view.partner_id,
+            application: id,
+            payload: &Submitted { application },
+            expected_version: Some(view.version),
+            time: None,
+        })
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only applications in this state.
+    #[param(value_type = Option<String>)]
+    state: Option<Lifecycle>,
+    /// Only applications in this pool (the decided one, or the filed programme before).
+    #[param(value_type = Option<String>)]
+    pool: Option<Programme>,
+    /// Only applications evaluating this service.
+    service: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Admin tokens only: one partner's applications.
+    partner_id: Option<String>,
+}
+
+/// A page of applications, oldest first.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationPage {
+    pub items: Vec<ApplicationView>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists the caller's applications.
+#[utoipa::path(
+    get, path = "/v1/applications", tag = "applications",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of applications", body = ApplicationPage),
+        (status = 400, description = "A bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Principal,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ApplicationPage>> {
+    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "bad-query", detail);
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(bad(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let cursor = params
+        .cursor
+        .as_deref()
+        .map(ApplicationId::parse)
+        .transpose()
+        .map_err(|_| bad("cursor is not one this API returned".into()))?;
+    let partner = match (&caller, params.partner_id) {
+        (Principal::Partner(own), _) => Some(own.clone()),
+        (Principal::Admin, Some(id)) => {
+            Some(PartnerId::parse(&id).map_err(|e| bad(e.to_string()))?)
+        }
+        (Principal::Admin, None) => None,
+    };
+    let filter = Filter {
+        partner,
+        state: params.state,
+        pool: params.pool,
+        service: params.service,
+    };
+    let page = app.projection.list(&filter, cursor, limit);
+    Ok(Json(ApplicationPage {
+        items: page.items,
+        next_cursor: page.next.map(|id| id.to_string()),
+    }))
+}
+
+/// The application's whole event history, oldest first (CloudEvents envelopes).
+#[utoipa::path(
+    get, path = "/v1/applications/{id}/events", tag = "applications",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    responses(
+        (status = 200, description = "Every event, oldest first", body = Vec<Envelope>),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn events(
+    State(app): State<AppState>,
+    caller: Principal,
+    AppId(id): AppId,
+) -> ApiResult<Json<Vec<Envelope>>> {
+    let view = app.visible(&caller, &id)?;
+    history::read(&app.bus, &view.partner_id, &id)
+        .await
+        .map(Json)
+        .map_err(|reason| {
+            tracing::error!(%reason, application_id = %id, "reading the history failed");
+            Problem::unavailable("the event history is unavailable; retry shortly")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_patch;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
+        merge_patch(
+            &mut doc,
+            &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}),
+        );
+        assert_eq!(
+            doc,
+            json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}})
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! The HTTP routes, each documented for the OpenAPI document with `#[utoipa::path]`.
+
+pub mod applications;
+pub mod system;

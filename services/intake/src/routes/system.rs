@@ -1,0 +1,132 @@
+//! The catalog in force and the system clock.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, Utc};
+use sandpiper_contracts::catalog::Catalog;
+use sandpiper_contracts::model::FieldError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::extract::JsonBody;
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+/// The emerging-service catalog in force, with its version.
+#[utoipa::path(
+    get, path = "/v1/catalog", tag = "system",
+    responses(
+        (status = 200, description = "The catalog in force", body = Catalog),
+        (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn catalog(State(app): State<AppState>, _caller: Principal) -> Json<Catalog> {
+    Json(app.catalog.clone())
+}
+
+/// The system's time.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClockReading {
+    pub now: DateTime<Utc>,
+    /// `wall` or `simulated`.
+    pub mode: String,
+}
+
+fn reading(app: &AppState) -> ClockReading {
+    let mode = if app.clock.is_simulated() {
+        "simulated"
+    } else {
+        "wall"
+    };
+    ClockReading {
+        now: app.clock.now(),
+        mode: mode.into(),
+    }
+}
+
+/// The system's current time (CONTRACT §5).
+#[utoipa::path(
+    get, path = "/v1/clock", tag = "system",
+    responses(
+        (status = 200, description = "The current time", body = ClockReading),
+        (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn clock(State(app): State<AppState>, _caller: Principal) -> Json<ClockReading> {
+    Json(reading(&app))
+}
+
+/// How far to move the simulated clock.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Advance {
+    pub days: Option<i64>,
+    pub hours: Option<i64>,
+}
+
+/// The furthest one advance may move the clock.
+const MAX_ADVANCE_DAYS: i64 = 3_660;
+
+/// Moves the simulated clock forward (admin token, simulated mode only).
+#[utoipa::path(
+    post, path = "/v1/clock/advance", tag = "system",
+    request_body = Advance,
+    responses(
+        (status = 200, description = "The new time", body = ClockReading),
+        (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The system runs on the wall clock", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither days nor hours, or out of range", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn advance_clock(
+    State(app): State<AppState>,
+    caller: Principal,
+    body: JsonBody<Advance>,
+) -> ApiResult<Json<ClockReading>> {
+    if caller != Principal::Admin {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin token can move the clock",
+        ));
+    }
+    if !app.clock.is_simulated() {
+        return Err(Problem::conflict(
+            "the system runs on the wall clock (SANDPIPER_CLOCK=wall); only a simulated clock can be advanced",
+        ));
+    }
+    let Advance { days, hours } = body.value;
+    let field = |name: &str, message: String| FieldError {
+        field: name.into(),
+        message,
+        rule: None,
+    };
+    let mut errors = Vec::new();
+    if days.is_none() && hours.is_none() {
+        errors.push(field("days", "give days or hours (or both)".into()));
+    }
+    for (name, value, max) in [
+        ("days", days, MAX_ADVANCE_DAYS),
+        ("hours", hours, MAX_ADVANCE_DAYS * 24),
+    ] {
+        if let Some(v) = value
+            && !(0..=max).contains(&v)
+        {
+            errors.push(field(name, format!("is {v}; it must be 0 to {max}")));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let by = Duration::days(days.unwrap_or(0)) + Duration::hours(hours.unwrap_or(0));
+    app.clock.advance(by).await.map_err(|err| {
+        tracing::error!(error = %err, "advancing the clock failed");
+        Problem::unavailable("the clock store is unavailable; the clock did not move")
+    })?;
+    Ok(Json(reading(&app)))
+}
