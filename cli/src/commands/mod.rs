@@ -1,0 +1,66 @@
+//! The `sandpiper` subcommands.
+
+pub mod status;
+pub mod submit;
+pub mod up;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where `sandpiper up` keeps its state by default (relative to the working directory).
+pub const DEFAULT_DATA_DIR: &str = ".sandpiper";
+
+/// What `sandpiper up` writes for the other commands: where the API is and the dev tokens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackFile {
+    pub api: String,
+    pub notifier: String,
+    pub nats_url: String,
+    /// The demo partner's token, when `up` generated it.
+    pub demo_token: Option<String>,
+    pub admin_token: Option<String>,
+}
+
+impl StackFile {
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join("stack.json")
+    }
+
+    pub fn read(data_dir: &Path) -> Option<StackFile> {
+        let text = std::fs::read(StackFile::path(data_dir)).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+}
+
+/// How `submit` and `status` reach the API: flags and variables first, then what `up` wrote.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ApiArgs {
+    /// The API's base URL [default: the running `sandpiper up`'s, else http://127.0.0.1:8080]
+    #[arg(long, env = "SANDPIPER_API_URL")]
+    pub api: Option<String>,
+    /// A bearer token [default: the demo token `sandpiper up` printed]
+    #[arg(long, env = "SANDPIPER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Where `sandpiper up` keeps its state
+    #[arg(long, default_value = DEFAULT_DATA_DIR, env = "SANDPIPER_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Print the API's JSON as it is
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ApiArgs {
+    pub fn client(&self) -> anyhow::Result<crate::client::ApiClient> {
+        let stack = StackFile::read(&self.data_dir);
+        let api = self
+            .api
+            .clone()
+            .or_else(|| stack.as_ref().map(|s| s.api.clone()))
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let token = self.token.clone().or_else(|| stack.and_then(|s| s.demo_token)).ok_or_else(|| {
+            anyhow::anyhow!("no token: pass --token or set SANDPIPER_TOKEN (sandpiper up prints a demo token when SANDPIPER_API_TOKENS is unset)")
+        })?;
+        Ok(crate::client::ApiClient::new(&api, &token)?)
+    }
+}

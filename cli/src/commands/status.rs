@@ -1,0 +1,71 @@
+//! `sandpiper status ID`: where an application stands, what was decided, and its history.
+
+use serde_json::Value;
+
+use super::ApiArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The application id
+    id: String,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let client = args.api.client()?;
+    let view = client.get(&format!("/v1/applications/{}", args.id)).await?;
+    let events = client.get(&format!("/v1/applications/{}/events", args.id)).await?;
+    if args.api.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"application": view, "events": events}))?);
+    } else {
+        print!("{}", render(&view, &events));
+    }
+    Ok(())
+}
+
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or("-")
+}
+
+/// The status as a person reads it.
+pub fn render(view: &Value, events: &Value) -> String {
+    let mut out = String::new();
+    out += &format!("{}  {}\n", text(&view["id"]), text(&view["startup"]["name"]));
+    out += &format!("  state:     {}\n", text(&view["state"]));
+    out += &format!("  partner:   {}\n", text(&view["partner_id"]));
+    out += &format!("  service:   {}  ({} days)\n", text(&view["service"]), view["evaluation_window_days"]);
+    out += &format!("  submitted: {}\n", view["submitted_at"].as_str().unwrap_or("not yet"));
+    if let Some(decision) = view["decision"].as_object() {
+        let tier = decision.get("tier_usd").and_then(Value::as_i64).map(|t| format!("${t}")).unwrap_or_else(|| "not yet reviewed".into());
+        out += &format!("  pool:      {}  tier: {tier}  (catalog {})\n", text(&decision["pool"]), text(&decision["catalog_version"]));
+        for reason in decision.get("reasons").and_then(Value::as_array).into_iter().flatten() {
+            out += &format!("             - {}\n", text(reason));
+        }
+    }
+    out += "  history:\n";
+    for event in events.as_array().into_iter().flatten() {
+        let kind = text(&event["type"]).trim_start_matches("dev.sandpiper.").trim_end_matches(".v1");
+        out += &format!("    {}  {:<24} {}\n", text(&event["time"]), kind, text(&event["source"]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_state_decision_and_history() {
+        let view = json!({"id": "01J", "state": "in_review", "partner_id": "demo", "service": "bedrock-agents",
+            "evaluation_window_days": 60, "startup": {"name": "Helpdesk"}, "submitted_at": "2026-01-01T00:00:00Z",
+            "decision": {"pool": "innovation_sandbox", "tier_usd": null, "catalog_version": "2026.1", "reasons": ["kept"]}});
+        let events = json!([{"type": "dev.sandpiper.submitted.v1", "time": "2026-01-01T00:00:00Z", "source": "/sandpiper/intake"}]);
+        let out = render(&view, &events);
+        assert!(out.contains("state:     in_review"), "{out}");
+        assert!(out.contains("pool:      innovation_sandbox  tier: not yet reviewed"), "{out}");
+        assert!(out.contains("submitted"), "{out}");
+        assert!(out.contains("- kept"), "{out}");
+    }
+}

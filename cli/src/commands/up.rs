@@ -1,0 +1,153 @@
+//! `sandpiper up`: the whole stack on this machine, in the foreground (CONTRACT §6).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sandpiper_runtime::config::ClockMode;
+
+use super::{DEFAULT_DATA_DIR, StackFile};
+use crate::local_nats::LocalNats;
+use crate::stack::{Stack, StackConfig};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ClockArg {
+    Wall,
+    Simulated,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// The clock every service reads: the wall clock, or a simulated one moved by POST /v1/clock/advance
+    #[arg(long, value_enum, default_value = "wall")]
+    clock: ClockArg,
+    /// Where a simulated clock starts (RFC 3339) [default: now]; a data dir that ran before keeps its time
+    #[arg(long)]
+    clock_start: Option<String>,
+    /// The API's port
+    #[arg(long, default_value_t = 8080)]
+    http_port: u16,
+    /// The notifier's port
+    #[arg(long, default_value_t = 8081)]
+    notifier_port: u16,
+    /// Use this NATS server instead of starting one
+    #[arg(long)]
+    nats_url: Option<String>,
+    /// The port of the NATS server `up` starts (0: any free port)
+    #[arg(long, default_value_t = 4222)]
+    nats_port: u16,
+    /// Where NATS stores the event log and `up` its state
+    #[arg(long, default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    /// The address the API and notifier listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+}
+
+fn new_token(prefix: &str) -> String {
+    let bytes: [u8; 24] = rand::rng().random();
+    format!("{prefix}-{}", hex::encode(bytes))
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let clock = match args.clock {
+        ClockArg::Wall => {
+            if args.clock_start.is_some() {
+                bail!("--clock-start needs --clock simulated");
+            }
+            ClockMode::Wall
+        }
+        ClockArg::Simulated => {
+            let start = match &args.clock_start {
+                None => Utc::now(),
+                Some(text) => DateTime::parse_from_rfc3339(text)
+                    .with_context(|| format!("--clock-start {text:?} is not an RFC 3339 time such as 2026-03-01T09:00:00Z"))?
+                    .with_timezone(&Utc),
+            };
+            ClockMode::Simulated { start }
+        }
+    };
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+
+    let (nats, nats_url) = match &args.nats_url {
+        Some(url) => (None, url.clone()),
+        None => {
+            if args.nats_port != 0 && std::net::TcpListener::bind(("127.0.0.1", args.nats_port)).is_err() {
+                bail!("port {} is in use: pass --nats-port 0 for any free port, or --nats-url to use a running NATS", args.nats_port);
+            }
+            let nats = LocalNats::start(&args.data_dir.join("nats"), args.nats_port).await.context("cannot start nats-server")?;
+            let url = nats.url();
+            (Some(nats), url)
+        }
+    };
+
+    // Tokens: SANDPIPER_API_TOKENS, else dev tokens kept in the data dir across runs.
+    let previous = StackFile::read(&args.data_dir);
+    let (api_tokens, demo_token, admin_token) = match std::env::var("SANDPIPER_API_TOKENS").ok().filter(|v| !v.is_empty()) {
+        Some(list) => (list, None, None),
+        None => {
+            let demo = previous.as_ref().and_then(|p| p.demo_token.clone()).unwrap_or_else(|| new_token("demo"));
+            let admin = previous.as_ref().and_then(|p| p.admin_token.clone()).unwrap_or_else(|| new_token("admin"));
+            (format!("demo:{demo},admin:{admin}"), Some(demo), Some(admin))
+        }
+    };
+
+    let config = StackConfig {
+        nats_url: nats_url.clone(),
+        clock,
+        api_tokens,
+        api_addr: SocketAddr::new(args.bind, args.http_port),
+        notifier_addr: SocketAddr::new(args.bind, args.notifier_port),
+        max_body_bytes: 256 * 1024,
+    };
+    let stack = match Stack::start(config).await {
+        Ok(stack) => stack,
+        Err(err) => {
+            if let Some(nats) = nats {
+                nats.stop().await;
+            }
+            return Err(err).context("the stack could not start");
+        }
+    };
+    if let Err(err) = stack.wait_ready(Duration::from_secs(30)).await {
+        stack.stop().await;
+        if let Some(nats) = nats {
+            nats.stop().await;
+        }
+        return Err(err).context("the stack did not become ready");
+    }
+
+    let file = StackFile { api: stack.api_url(), notifier: stack.notifier_url(), nats_url: nats_url.clone(), demo_token, admin_token };
+    write_stack_file(&args.data_dir, &file)?;
+    if let (Some(demo), Some(admin)) = (&file.demo_token, &file.admin_token) {
+        println!("SANDPIPER_API_TOKENS is unset; dev tokens (kept in {}):", StackFile::path(&args.data_dir).display());
+        println!("  demo partner: {demo}");
+        println!("  admin:        {admin}");
+    }
+    println!("nats={nats_url} data-dir={}", args.data_dir.display());
+    println!("ready api={} notifier={}", file.api, file.notifier);
+
+    sandpiper_runtime::shutdown::signal().await;
+    stack.stop().await;
+    if let Some(nats) = nats {
+        nats.stop().await;
+    }
+    println!("stopped");
+    Ok(())
+}
+
+fn write_stack_file(data_dir: &std::path::Path, file: &StackFile) -> anyhow::Result<()> {
+    let path = StackFile::path(data_dir);
+    let text = serde_json::to_vec_pretty(file)?;
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // It holds tokens.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}

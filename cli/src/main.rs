@@ -1,0 +1,45 @@
+//! `sandpiper`: run the whole stack on this machine, submit applications, follow them.
+
+use clap::{Parser, Subcommand};
+use sandpiper_cli::commands::{status, submit, up};
+
+#[derive(Parser)]
+#[command(name = "sandpiper", version, about = "Sandpiper: AWS Innovation Sandbox credit applications, end to end")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole stack in the foreground: nats-server and the five services (Ctrl-C stops all)
+    Up(up::UpArgs),
+    /// Create an application from a JSON file and submit it
+    Submit(submit::SubmitArgs),
+    /// Show where an application stands and its history
+    Status(status::StatusArgs),
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Up(_)) {
+        sandpiper_runtime::telemetry::init();
+    }
+    let result = match cli.command {
+        Command::Up(args) => up::run(args).await,
+        Command::Submit(args) => submit::run(args).await,
+        Command::Status(args) => status::run(args).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // The message and its causes, for a person; no backtrace.
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
