@@ -10,7 +10,11 @@ pub enum ClientError {
     #[error("cannot reach the Sandpiper API at {url}: {reason} (is `sandpiper up` running?)")]
     Unreachable { url: String, reason: String },
     #[error("{status}: {detail}{fields}")]
-    Problem { status: u16, detail: String, fields: String },
+    Problem {
+        status: u16,
+        detail: String,
+        fields: String,
+    },
     #[error("the API answered something that is not JSON: {0}")]
     Body(String),
 }
@@ -26,8 +30,15 @@ impl ApiClient {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| ClientError::Unreachable { url: base.into(), reason: e.to_string() })?;
-        Ok(ApiClient { base: base.trim_end_matches('/').to_owned(), token: token.to_owned(), http })
+            .map_err(|e| ClientError::Unreachable {
+                url: base.into(),
+                reason: e.to_string(),
+            })?;
+        Ok(ApiClient {
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+            http,
+        })
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, ClientError> {
@@ -35,7 +46,13 @@ impl ApiClient {
     }
 
     pub async fn post_json(&self, path: &str, body: Vec<u8>) -> Result<Value, ClientError> {
-        self.send(self.http.post(self.url(path)).header("content-type", "application/json").body(body)).await
+        self.send(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await
     }
 
     fn url(&self, path: &str) -> String {
@@ -43,14 +60,19 @@ impl ApiClient {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
-        let response = request
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| ClientError::Unreachable { url: self.base.clone(), reason: e.to_string() })?;
+        let response = request.bearer_auth(&self.token).send().await.map_err(|e| {
+            ClientError::Unreachable {
+                url: self.base.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| ClientError::Body(e.to_string()))?;
-        let body: Value = serde_json::from_str(&text).map_err(|_| ClientError::Body(text.chars().take(200).collect()))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| ClientError::Body(e.to_string()))?;
+        let body: Value = serde_json::from_str(&text)
+            .map_err(|_| ClientError::Body(text.chars().take(200).collect()))?;
         if status.is_success() {
             return Ok(body);
         }
@@ -61,12 +83,23 @@ impl ApiClient {
                 errors
                     .iter()
                     .map(|e| {
-                        let rule = e["rule"].as_str().map(|r| format!(" [{r}]")).unwrap_or_default();
-                        format!("\n  - {}: {}{rule}", e["field"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or(""))
+                        let rule = e["rule"]
+                            .as_str()
+                            .map(|r| format!(" [{r}]"))
+                            .unwrap_or_default();
+                        format!(
+                            "\n  - {}: {}{rule}",
+                            e["field"].as_str().unwrap_or(""),
+                            e["message"].as_str().unwrap_or("")
+                        )
                     })
                     .collect()
             })
             .unwrap_or_default();
-        Err(ClientError::Problem { status: status.as_u16(), detail, fields })
+        Err(ClientError::Problem {
+            status: status.as_u16(),
+            detail,
+            fields,
+        })
     }
 }

@@ -15,11 +15,17 @@ pub enum LocalNatsError {
     )]
     NotFound,
     #[error("cannot start {binary}: {source}")]
-    Spawn { binary: PathBuf, source: std::io::Error },
+    Spawn {
+        binary: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot find a free port: {0}")]
     Port(std::io::Error),
     #[error("cannot create the data directory {dir}: {source}")]
-    DataDir { dir: PathBuf, source: std::io::Error },
+    DataDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("nats-server exited before accepting connections ({0}); see its log at {1}")]
     Exited(std::process::ExitStatus, PathBuf),
     #[error("nats-server did not accept connections on {0} within 10 s")]
@@ -30,17 +36,28 @@ pub enum LocalNatsError {
 pub fn find_binary() -> Result<PathBuf, LocalNatsError> {
     if let Some(path) = std::env::var_os("SANDPIPER_NATS_SERVER") {
         let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { Err(LocalNatsError::NotFound) };
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(LocalNatsError::NotFound)
+        };
     }
     std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("nats-server")).find(|p| p.is_file()))
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nats-server"))
+                .find(|p| p.is_file())
+        })
         .unwrap_or(None)
         .ok_or(LocalNatsError::NotFound)
 }
 
 /// A free TCP port on loopback (the OS's pick; free at the time of asking).
 pub fn free_port() -> Result<u16, LocalNatsError> {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).map_err(LocalNatsError::Port)
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(LocalNatsError::Port)
 }
 
 /// A running nats-server; stopped (SIGTERM, then SIGKILL) by [`LocalNats::stop`] or on drop.
@@ -55,7 +72,10 @@ impl LocalNats {
     pub async fn start(data_dir: &Path, port: u16) -> Result<LocalNats, LocalNatsError> {
         let binary = find_binary()?;
         let port = if port == 0 { free_port()? } else { port };
-        std::fs::create_dir_all(data_dir).map_err(|source| LocalNatsError::DataDir { dir: data_dir.to_owned(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| LocalNatsError::DataDir {
+            dir: data_dir.to_owned(),
+            source,
+        })?;
         let log = data_dir.join("nats-server.log");
         let child = Command::new(&binary)
             .arg("--jetstream")
@@ -72,7 +92,10 @@ impl LocalNats {
             // stops the services first and the server last, so nothing is cut off mid-drain.
             .process_group(0)
             .spawn()
-            .map_err(|source| LocalNatsError::Spawn { binary: binary.clone(), source })?;
+            .map_err(|source| LocalNatsError::Spawn {
+                binary: binary.clone(),
+                source,
+            })?;
         let mut nats = LocalNats { child, port };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -101,9 +124,15 @@ impl LocalNats {
     /// Stops the server cleanly (SIGTERM lets JetStream flush), killing it after 10 s.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok()) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
         }
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }

@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use sandpiper_cli::commands::{status, submit, up};
 
 #[derive(Parser)]
-#[command(name = "sandpiper", version, about = "Sandpiper: AWS Innovation Sandbox credit applications, end to end")]
+#[command(
+    name = "sandpiper",
+    version,
+    about = "Sandpiper: AWS Innovation Sandbox credit applications, end to end"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

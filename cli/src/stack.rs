@@ -32,7 +32,10 @@ pub enum StackError {
     #[error("the API tokens are invalid: {0}")]
     Tokens(String),
     #[error("sandpiper-{service} could not start: {reason}")]
-    Start { service: ServiceName, reason: String },
+    Start {
+        service: ServiceName,
+        reason: String,
+    },
     #[error("not ready within {timeout:?}: {pending}")]
     NotReady { timeout: Duration, pending: String },
 }
@@ -55,7 +58,11 @@ impl Stack {
     /// Starts all five services.
     pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         Tokens::parse(&config.api_tokens).map_err(|e| StackError::Tokens(e.to_string()))?;
-        let mut stack = Stack { config, running: HashMap::new(), addrs: HashMap::new() };
+        let mut stack = Stack {
+            config,
+            running: HashMap::new(),
+            addrs: HashMap::new(),
+        };
         for service in ServiceName::ALL {
             if let Err(err) = stack.start_service(service).await {
                 stack.stop().await;
@@ -93,26 +100,80 @@ impl Stack {
         let failed = |reason: String| StackError::Start { service, reason };
         let (addr, task): (SocketAddr, JoinHandle<Result<(), String>>) = match service {
             ServiceName::Intake => {
-                let tokens = Tokens::parse(&self.config.api_tokens).map_err(|e| failed(e.to_string()))?;
-                let config = IntakeConfig { common, tokens, max_body_bytes: self.config.max_body_bytes };
-                let app = sandpiper_intake::Application::build(config).await.map_err(|e| failed(e.to_string()))?;
-                (app.local_addr(), tokio::spawn(async move { app.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }))
+                let tokens =
+                    Tokens::parse(&self.config.api_tokens).map_err(|e| failed(e.to_string()))?;
+                let config = IntakeConfig {
+                    common,
+                    tokens,
+                    max_body_bytes: self.config.max_body_bytes,
+                };
+                let app = sandpiper_intake::Application::build(config)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                (
+                    app.local_addr(),
+                    tokio::spawn(async move {
+                        app.run_until_stopped(stop_future)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }),
+                )
             }
             ServiceName::Classifier => {
-                let worker = sandpiper_classifier::build(&common).await.map_err(|e| failed(e.to_string()))?;
-                (worker.local_addr(), tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }))
+                let worker = sandpiper_classifier::build(&common)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                (
+                    worker.local_addr(),
+                    tokio::spawn(async move {
+                        worker
+                            .run_until_stopped(stop_future)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }),
+                )
             }
             ServiceName::Reviewer => {
-                let worker = sandpiper_reviewer::build(&common).await.map_err(|e| failed(e.to_string()))?;
-                (worker.local_addr(), tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }))
+                let worker = sandpiper_reviewer::build(&common)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                (
+                    worker.local_addr(),
+                    tokio::spawn(async move {
+                        worker
+                            .run_until_stopped(stop_future)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }),
+                )
             }
             ServiceName::Scheduler => {
-                let worker = sandpiper_scheduler::build(&common).await.map_err(|e| failed(e.to_string()))?;
-                (worker.local_addr(), tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }))
+                let worker = sandpiper_scheduler::build(&common)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                (
+                    worker.local_addr(),
+                    tokio::spawn(async move {
+                        worker
+                            .run_until_stopped(stop_future)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }),
+                )
             }
             ServiceName::Notifier => {
-                let worker = sandpiper_notifier::build(&common).await.map_err(|e| failed(e.to_string()))?;
-                (worker.local_addr(), tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }))
+                let worker = sandpiper_notifier::build(&common)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+                (
+                    worker.local_addr(),
+                    tokio::spawn(async move {
+                        worker
+                            .run_until_stopped(stop_future)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }),
+                )
             }
         };
         self.running.insert(service, Running { addr, stop, task });
@@ -122,7 +183,10 @@ impl Stack {
 
     /// The service's HTTP address (its last one, if it is stopped).
     pub fn addr(&self, service: ServiceName) -> SocketAddr {
-        self.addrs.get(&service).copied().unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.addrs
+            .get(&service)
+            .copied()
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     pub fn api_url(&self) -> String {
@@ -135,7 +199,9 @@ impl Stack {
 
     /// Stops one service gracefully: it finishes in-flight work and drains its connection.
     pub async fn stop_service(&mut self, service: ServiceName) -> Result<(), String> {
-        let Some(running) = self.running.remove(&service) else { return Ok(()) };
+        let Some(running) = self.running.remove(&service) else {
+            return Ok(());
+        };
         let _ = running.stop.send(());
         match running.task.await {
             Ok(result) => result,
@@ -153,13 +219,23 @@ impl Stack {
 
     /// Waits until every running service answers `/readyz` with 200.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), StackError> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().map_err(|e| StackError::NotReady { timeout, pending: e.to_string() })?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| StackError::NotReady {
+                timeout,
+                pending: e.to_string(),
+            })?;
         let deadline = Instant::now() + timeout;
         loop {
             let mut pending = Vec::new();
             for (service, running) in &self.running {
                 let url = format!("http://{}/readyz", loopback(running.addr));
-                let ready = client.get(&url).send().await.is_ok_and(|r| r.status().is_success());
+                let ready = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
                 if !ready {
                     pending.push(service.as_str());
                 }
@@ -169,7 +245,10 @@ impl Stack {
             }
             if Instant::now() > deadline {
                 pending.sort_unstable();
-                return Err(StackError::NotReady { timeout, pending: format!("not ready: {}", pending.join(", ")) });
+                return Err(StackError::NotReady {
+                    timeout,
+                    pending: format!("not ready: {}", pending.join(", ")),
+                });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -187,5 +266,9 @@ impl Stack {
 
 /// A wildcard listen address is reached on loopback.
 fn loopback(addr: SocketAddr) -> SocketAddr {
-    if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr }
+    if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    }
 }

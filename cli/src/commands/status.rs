@@ -15,9 +15,16 @@ pub struct StatusArgs {
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let client = args.api.client()?;
     let view = client.get(&format!("/v1/applications/{}", args.id)).await?;
-    let events = client.get(&format!("/v1/applications/{}/events", args.id)).await?;
+    let events = client
+        .get(&format!("/v1/applications/{}/events", args.id))
+        .await?;
     if args.api.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"application": view, "events": events}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"application": view, "events": events})
+            )?
+        );
     } else {
         print!("{}", render(&view, &events));
     }
@@ -31,22 +38,53 @@ fn text(value: &Value) -> &str {
 /// The status as a person reads it.
 pub fn render(view: &Value, events: &Value) -> String {
     let mut out = String::new();
-    out += &format!("{}  {}\n", text(&view["id"]), text(&view["startup"]["name"]));
+    out += &format!(
+        "{}  {}\n",
+        text(&view["id"]),
+        text(&view["startup"]["name"])
+    );
     out += &format!("  state:     {}\n", text(&view["state"]));
     out += &format!("  partner:   {}\n", text(&view["partner_id"]));
-    out += &format!("  service:   {}  ({} days)\n", text(&view["service"]), view["evaluation_window_days"]);
-    out += &format!("  submitted: {}\n", view["submitted_at"].as_str().unwrap_or("not yet"));
+    out += &format!(
+        "  service:   {}  ({} days)\n",
+        text(&view["service"]),
+        view["evaluation_window_days"]
+    );
+    out += &format!(
+        "  submitted: {}\n",
+        view["submitted_at"].as_str().unwrap_or("not yet")
+    );
     if let Some(decision) = view["decision"].as_object() {
-        let tier = decision.get("tier_usd").and_then(Value::as_i64).map(|t| format!("${t}")).unwrap_or_else(|| "not yet reviewed".into());
-        out += &format!("  pool:      {}  tier: {tier}  (catalog {})\n", text(&decision["pool"]), text(&decision["catalog_version"]));
-        for reason in decision.get("reasons").and_then(Value::as_array).into_iter().flatten() {
+        let tier = decision
+            .get("tier_usd")
+            .and_then(Value::as_i64)
+            .map(|t| format!("${t}"))
+            .unwrap_or_else(|| "not yet reviewed".into());
+        out += &format!(
+            "  pool:      {}  tier: {tier}  (catalog {})\n",
+            text(&decision["pool"]),
+            text(&decision["catalog_version"])
+        );
+        for reason in decision
+            .get("reasons")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             out += &format!("             - {}\n", text(reason));
         }
     }
     out += "  history:\n";
     for event in events.as_array().into_iter().flatten() {
-        let kind = text(&event["type"]).trim_start_matches("dev.sandpiper.").trim_end_matches(".v1");
-        out += &format!("    {}  {:<24} {}\n", text(&event["time"]), kind, text(&event["source"]));
+        let kind = text(&event["type"])
+            .trim_start_matches("dev.sandpiper.")
+            .trim_end_matches(".v1");
+        out += &format!(
+            "    {}  {:<24} {}\n",
+            text(&event["time"]),
+            kind,
+            text(&event["source"])
+        );
     }
     out
 }
@@ -64,7 +102,10 @@ mod tests {
         let events = json!([{"type": "dev.sandpiper.submitted.v1", "time": "2026-01-01T00:00:00Z", "source": "/sandpiper/intake"}]);
         let out = render(&view, &events);
         assert!(out.contains("state:     in_review"), "{out}");
-        assert!(out.contains("pool:      innovation_sandbox  tier: not yet reviewed"), "{out}");
+        assert!(
+            out.contains("pool:      innovation_sandbox  tier: not yet reviewed"),
+            "{out}"
+        );
         assert!(out.contains("submitted"), "{out}");
         assert!(out.contains("- kept"), "{out}");
     }

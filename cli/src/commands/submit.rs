@@ -15,10 +15,17 @@ pub struct SubmitArgs {
 }
 
 pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
-    let body = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let body = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
     let client = args.api.client()?;
-    let draft = client.post_json("/v1/applications", body).await.context("the draft was refused")?;
-    let id = draft["id"].as_str().context("the API answered without an application id")?.to_owned();
+    let draft = client
+        .post_json("/v1/applications", body)
+        .await
+        .context("the draft was refused")?;
+    let id = draft["id"]
+        .as_str()
+        .context("the API answered without an application id")?
+        .to_owned();
     let submitted = client
         .post_json(&format!("/v1/applications/{id}/submit"), Vec::new())
         .await
@@ -26,7 +33,10 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     if args.api.json {
         println!("{}", serde_json::to_string_pretty(&submitted)?);
     } else {
-        println!("submitted {id} ({})", submitted["state"].as_str().unwrap_or("?"));
+        println!(
+            "submitted {id} ({})",
+            submitted["state"].as_str().unwrap_or("?")
+        );
         println!("follow it with: sandpiper status {id}");
     }
     Ok(())

@@ -70,15 +70,23 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             ClockMode::Simulated { start }
         }
     };
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
 
     let (nats, nats_url) = match &args.nats_url {
         Some(url) => (None, url.clone()),
         None => {
-            if args.nats_port != 0 && std::net::TcpListener::bind(("127.0.0.1", args.nats_port)).is_err() {
-                bail!("port {} is in use: pass --nats-port 0 for any free port, or --nats-url to use a running NATS", args.nats_port);
+            if args.nats_port != 0
+                && std::net::TcpListener::bind(("127.0.0.1", args.nats_port)).is_err()
+            {
+                bail!(
+                    "port {} is in use: pass --nats-port 0 for any free port, or --nats-url to use a running NATS",
+                    args.nats_port
+                );
             }
-            let nats = LocalNats::start(&args.data_dir.join("nats"), args.nats_port).await.context("cannot start nats-server")?;
+            let nats = LocalNats::start(&args.data_dir.join("nats"), args.nats_port)
+                .await
+                .context("cannot start nats-server")?;
             let url = nats.url();
             (Some(nats), url)
         }
@@ -86,12 +94,25 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     // Tokens: SANDPIPER_API_TOKENS, else dev tokens kept in the data dir across runs.
     let previous = StackFile::read(&args.data_dir);
-    let (api_tokens, demo_token, admin_token) = match std::env::var("SANDPIPER_API_TOKENS").ok().filter(|v| !v.is_empty()) {
+    let (api_tokens, demo_token, admin_token) = match std::env::var("SANDPIPER_API_TOKENS")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         Some(list) => (list, None, None),
         None => {
-            let demo = previous.as_ref().and_then(|p| p.demo_token.clone()).unwrap_or_else(|| new_token("demo"));
-            let admin = previous.as_ref().and_then(|p| p.admin_token.clone()).unwrap_or_else(|| new_token("admin"));
-            (format!("demo:{demo},admin:{admin}"), Some(demo), Some(admin))
+            let demo = previous
+                .as_ref()
+                .and_then(|p| p.demo_token.clone())
+                .unwrap_or_else(|| new_token("demo"));
+            let admin = previous
+                .as_ref()
+                .and_then(|p| p.admin_token.clone())
+                .unwrap_or_else(|| new_token("admin"));
+            (
+                format!("demo:{demo},admin:{admin}"),
+                Some(demo),
+                Some(admin),
+            )
         }
     };
 
@@ -120,10 +141,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         return Err(err).context("the stack did not become ready");
     }
 
-    let file = StackFile { api: stack.api_url(), notifier: stack.notifier_url(), nats_url: nats_url.clone(), demo_token, admin_token };
+    let file = StackFile {
+        api: stack.api_url(),
+        notifier: stack.notifier_url(),
+        nats_url: nats_url.clone(),
+        demo_token,
+        admin_token,
+    };
     write_stack_file(&args.data_dir, &file)?;
     if let (Some(demo), Some(admin)) = (&file.demo_token, &file.admin_token) {
-        println!("SANDPIPER_API_TOKENS is unset; dev tokens (kept in {}):", StackFile::path(&args.data_dir).display());
+        println!(
+            "SANDPIPER_API_TOKENS is unset; dev tokens (kept in {}):",
+            StackFile::path(&args.data_dir).display()
+        );
         println!("  demo partner: {demo}");
         println!("  admin:        {admin}");
     }

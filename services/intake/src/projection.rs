@@ -23,6 +23,22 @@ use sandpiper_runtime::health::Gate;
 use sandpiper_runtime::shutdown::Shutdown;
 use tokio::sync::watch;
 
+/// How often the follower checks it is not stalled behind the stream.
+const STALL_CHECK: Duration = Duration::from_secs(1);
+
+/// The stream's last sequence, or `None` if NATS does not answer promptly.
+async fn stream_last_sequence(bus: &Bus) -> Option<u64> {
+    let stream = bus
+        .jetstream
+        .get_stream_no_info(sandpiper_contracts::names::EVENTS_STREAM);
+    let stream = tokio::time::timeout(STALL_CHECK, stream).await.ok()?.ok()?;
+    let info = tokio::time::timeout(STALL_CHECK, stream.get_info())
+        .await
+        .ok()?
+        .ok()?;
+    Some(info.state.last_sequence)
+}
+
 /// The views, indexed for the API's reads.
 #[derive(Default)]
 struct Views {
@@ -224,7 +240,29 @@ impl Projection {
             .await
             .map_err(|e| e.to_string())?;
         let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
-        while let Some(message) = messages.next().await {
+        // An ordered consumer notices a lost server only after missed heartbeats; a watchdog
+        // compares the stream's last sequence with ours so a stall costs seconds, not minutes.
+        let mut watchdog = tokio::time::interval(STALL_CHECK);
+        let mut behind_at: Option<u64> = None;
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                _ = watchdog.tick() => {
+                    let last = stream_last_sequence(bus).await;
+                    let applied = self.applied();
+                    match last {
+                        Some(last) if last > applied => {
+                            if behind_at == Some(applied) {
+                                return Err(format!("stalled at sequence {applied} while the stream is at {last}"));
+                            }
+                            behind_at = Some(applied);
+                        }
+                        _ => behind_at = None,
+                    }
+                    continue;
+                }
+            };
+            let Some(message) = message else { break };
             let message = message.map_err(|e| e.to_string())?;
             let sequence = message.info().map_err(|e| e.to_string())?.stream_sequence;
             match Envelope::from_json(&message.payload) {

@@ -1,0 +1,245 @@
+//! Test support: a real nats-server on a random port with its own store, and the five services
+//! started in-process against it (the same [`Stack`] `sandpiper up` runs), driven over HTTP.
+//! Logs are silent unless `TEST_LOG` is set. A missing nats-server fails the test loudly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use futures::StreamExt;
+use sandpiper_cli::local_nats::LocalNats;
+use sandpiper_cli::stack::{Stack, StackConfig};
+use sandpiper_contracts::events::Envelope;
+use sandpiper_contracts::ids::{ApplicationId, PartnerId};
+use sandpiper_contracts::names;
+use sandpiper_contracts::subjects;
+use sandpiper_runtime::config::ClockMode;
+use serde_json::Value;
+
+pub const ACME: &str = "token-acme";
+pub const GLOBEX: &str = "token-globex";
+pub const ADMIN: &str = "token-admin";
+
+/// One isolated Sandpiper: its own nats-server, data dir and services.
+pub struct TestApp {
+    pub stack: Stack,
+    pub nats: Option<LocalNats>,
+    pub nats_url: String,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub location: Option<String>,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(ClockMode::Wall).await
+    }
+
+    pub async fn spawn_with(clock: ClockMode) -> TestApp {
+        sandpiper_runtime::telemetry::init_for_tests();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nats = LocalNats::start(&dir.path().join("nats"), 0)
+            .await
+            .unwrap_or_else(|e| panic!("integration tests need a real nats-server: {e}"));
+        let nats_url = nats.url();
+        let config = StackConfig {
+            nats_url: nats_url.clone(),
+            clock,
+            api_tokens: format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}"),
+            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_body_bytes: 64 * 1024,
+        };
+        let stack = Stack::start(config).await.expect("the stack starts");
+        stack
+            .wait_ready(Duration::from_secs(20))
+            .await
+            .expect("the stack becomes ready");
+        TestApp {
+            stack,
+            nats: Some(nats),
+            nats_url,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Stops nats-server and starts it again on the same port with the same store.
+    pub async fn restart_nats(&mut self) {
+        let nats = self.nats.take().expect("nats is running");
+        let port = nats.port();
+        nats.stop().await;
+        self.nats = Some(
+            LocalNats::start(&self._dir.path().join("nats"), port)
+                .await
+                .expect("nats restarts"),
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.api_url())
+    }
+
+    /// Sends a request and reads the whole answer.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let location = header("location");
+        let bytes = response.bytes().await.expect("a body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            content_type,
+            location,
+            body,
+        }
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Reply {
+        self.send(self.http.get(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Reply {
+        self.send(self.http.post(self.url(path)).bearer_auth(token).json(body))
+            .await
+    }
+
+    pub async fn post_empty(&self, token: &str, path: &str) -> Reply {
+        self.send(self.http.post(self.url(path)).bearer_auth(token))
+            .await
+    }
+
+    /// Creates a draft; returns its id.
+    pub async fn create(&self, token: &str, body: &Value) -> String {
+        let reply = self.post(token, "/v1/applications", body).await;
+        assert_eq!(reply.status, 201, "create: {reply:?}");
+        reply.body["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Creates and submits; returns the id.
+    pub async fn submit(&self, token: &str, body: &Value) -> String {
+        let id = self.create(token, body).await;
+        let reply = self
+            .post_empty(token, &format!("/v1/applications/{id}/submit"))
+            .await;
+        assert_eq!(reply.status, 202, "submit: {reply:?}");
+        id
+    }
+
+    /// Polls the application until it reaches `state` (the pipeline is asynchronous).
+    pub async fn wait_for_state(&self, token: &str, id: &str, state: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let reply = self.get(token, &format!("/v1/applications/{id}")).await;
+            if reply.status == 200 && reply.body["state"] == state {
+                return reply.body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id} did not reach {state}; last: {reply:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The application's events read straight from the stream, with each message's
+    /// `Nats-Msg-Id` header and subject.
+    pub async fn stream_events(
+        &self,
+        partner: &str,
+        id: &str,
+    ) -> Vec<(String, Option<String>, Envelope)> {
+        let client = async_nats::connect(&self.nats_url).await.expect("connect");
+        let js = async_nats::jetstream::new(client);
+        let stream = js
+            .get_stream(names::EVENTS_STREAM)
+            .await
+            .expect("the stream exists");
+        let filter = subjects::events_of_application(
+            &PartnerId::parse(partner).unwrap(),
+            &ApplicationId::parse(id).unwrap(),
+        );
+        let last = stream.get_info().await.unwrap().state.last_sequence;
+        let consumer = stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: filter,
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut messages = consumer.messages().await.unwrap();
+        let mut events = Vec::new();
+        loop {
+            let next = tokio::time::timeout(Duration::from_millis(500), messages.next()).await;
+            let Ok(Some(Ok(message))) = next else { break };
+            let msg_id = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Msg-Id"))
+                .map(|v| v.to_string());
+            let info = message.info().unwrap();
+            let (pending, sequence) = (info.pending, info.stream_sequence);
+            events.push((
+                message.subject.to_string(),
+                msg_id,
+                Envelope::from_json(&message.payload).unwrap(),
+            ));
+            if pending == 0 || sequence >= last {
+                break;
+            }
+        }
+        events
+    }
+}
+
+/// One of the shared example applications (`../shared/examples/NAME.json`).
+pub fn example(name: &str) -> Value {
+    let path = format!(
+        "{}/../../shared/examples/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    serde_json::from_slice(&text).unwrap()
+}
+
+/// The CloudEvents types of a list of envelopes, shortened to the event name.
+pub fn event_names(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .expect("an array of events")
+        .iter()
+        .map(|e| {
+            e["type"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("dev.sandpiper.")
+                .trim_end_matches(".v1")
+                .to_owned()
+        })
+        .collect()
+}

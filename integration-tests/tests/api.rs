@@ -1,0 +1,403 @@
+//! The API's contract at its edges: authentication and tenancy, idempotency, concurrency, and a
+//! clear problem+json 4xx for everything a client can get wrong.
+
+use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, TestApp, example};
+use serde_json::{Value, json};
+
+fn assert_problem(reply: &sandpiper_integration_tests::Reply, status: u16) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert!(
+        reply.content_type.starts_with("application/problem+json"),
+        "{reply:?}"
+    );
+    assert_eq!(reply.body["status"], status, "{reply:?}");
+    assert!(
+        reply.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{reply:?}"
+    );
+    assert!(
+        reply.body["type"].is_string() && reply.body["title"].is_string(),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_and_tenancy() {
+    let app = TestApp::spawn().await;
+    let id = app.create(ACME, &example("bedrock-agents-support")).await;
+
+    assert_problem(
+        &app.send(app.http.get(app.url("/v1/applications"))).await,
+        401,
+    );
+    assert_problem(&app.get("not-a-token", "/v1/applications").await, 401);
+    assert_problem(
+        &app.send(
+            app.http
+                .get(app.url("/v1/applications"))
+                .header("authorization", ACME),
+        )
+        .await,
+        401,
+    );
+
+    // Another partner's application is 404, exactly like a missing one, for every route.
+    for path in [
+        format!("/v1/applications/{id}"),
+        format!("/v1/applications/{id}/events"),
+    ] {
+        assert_problem(&app.get(GLOBEX, &path).await, 404);
+    }
+    assert_problem(
+        &app.post_empty(GLOBEX, &format!("/v1/applications/{id}/submit"))
+            .await,
+        404,
+    );
+    let patch = app
+        .http
+        .patch(app.url(&format!("/v1/applications/{id}")))
+        .bearer_auth(GLOBEX)
+        .json(&json!({"workload": "x"}));
+    assert_problem(&app.send(patch).await, 404);
+    assert_eq!(
+        app.get(ACME, &format!("/v1/applications/{id}")).await.body["workload"],
+        "customer-support",
+        "unchanged"
+    );
+
+    assert_eq!(
+        app.get(GLOBEX, "/v1/applications").await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        app.get(ACME, "/v1/applications").await.body["items"][0]["id"],
+        id.as_str()
+    );
+    assert_eq!(
+        app.get(ADMIN, &format!("/v1/applications/{id}"))
+            .await
+            .status,
+        200,
+        "admin sees every partner"
+    );
+
+    // A partner files for itself only; an admin must name the partner (E3).
+    let other = app
+        .post(
+            ACME,
+            "/v1/applications?partner_id=globex",
+            &example("exploring-agents"),
+        )
+        .await;
+    assert_problem(&other, 422);
+    let admin_unnamed = app
+        .post(ADMIN, "/v1/applications", &example("exploring-agents"))
+        .await;
+    assert_problem(&admin_unnamed, 422);
+    assert_eq!(admin_unnamed.body["errors"][0]["rule"], "E3");
+    let admin_named = app
+        .post(
+            ADMIN,
+            "/v1/applications?partner_id=globex",
+            &example("exploring-agents"),
+        )
+        .await;
+    assert_eq!(admin_named.status, 201);
+    assert_eq!(admin_named.body["partner_id"], "globex");
+}
+
+#[tokio::test]
+async fn idempotency_key_on_create() {
+    let app = TestApp::spawn().await;
+    let body = example("amazon-q-business-docs");
+    let create = |key: &'static str, body: Value| {
+        let request = app
+            .http
+            .post(app.url("/v1/applications"))
+            .bearer_auth(ACME)
+            .header("idempotency-key", key)
+            .json(&body);
+        app.send(request)
+    };
+    let first = create("key-1", body.clone()).await;
+    assert_eq!(first.status, 201);
+    let again = create("key-1", body.clone()).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(
+        again.body["id"], first.body["id"],
+        "same key, same body: same application"
+    );
+    assert_eq!(again.location, first.location);
+
+    let mut changed = body.clone();
+    changed["workload"] = "something-else".into();
+    let reuse = create("key-1", changed).await;
+    assert_problem(&reuse, 422);
+    assert_eq!(reuse.body["errors"][0]["field"], "Idempotency-Key");
+
+    // Concurrent retries with one key create one application.
+    let replies = futures::future::join_all((0..8).map(|_| create("key-2", body.clone()))).await;
+    let ids: std::collections::HashSet<String> = replies
+        .iter()
+        .map(|r| r.body["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "{replies:?}");
+
+    // Keys are per partner: another partner's same key is a new application.
+    let globex = app
+        .send(
+            app.http
+                .post(app.url("/v1/applications"))
+                .bearer_auth(GLOBEX)
+                .header("idempotency-key", "key-1")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(globex.status, 201);
+    assert_ne!(globex.body["id"], first.body["id"]);
+
+    let listed = app.get(ACME, "/v1/applications").await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn every_client_mistake_is_a_clear_4xx() {
+    let app = TestApp::spawn().await;
+    let raw = |body: &'static str, content_type: &'static str| {
+        app.send(
+            app.http
+                .post(app.url("/v1/applications"))
+                .bearer_auth(ACME)
+                .header("content-type", content_type)
+                .body(body),
+        )
+    };
+    assert_problem(&raw("{\"use_case\": ", "application/json").await, 400);
+    assert_problem(&raw("not json at all", "application/json").await, 400);
+    assert_problem(&raw("{}", "text/plain").await, 415);
+
+    let wrong_type = raw(r#"{"evaluation_window_days": "sixty"}"#, "application/json").await;
+    assert_problem(&wrong_type, 422);
+    assert_eq!(
+        wrong_type.body["errors"][0]["field"],
+        "evaluation_window_days"
+    );
+    let nested = raw(
+        r#"{"budget": [{"item": "x", "monthly_usd": 12.5}]}"#,
+        "application/json",
+    )
+    .await;
+    assert_problem(&nested, 422);
+    assert_eq!(nested.body["errors"][0]["field"], "budget[0].monthly_usd");
+    let unknown = raw(r#"{"servce": "bedrock-agents"}"#, "application/json").await;
+    assert_problem(&unknown, 422);
+    assert!(unknown.body["detail"].as_str().unwrap().contains("servce"));
+    assert_problem(&raw("[1, 2]", "application/json").await, 422);
+
+    let huge = json!({"use_case": "x".repeat(100 * 1024)});
+    assert_problem(&app.post(ACME, "/v1/applications", &huge).await, 413);
+    let long = json!({"use_case": "word ".repeat(2_100)});
+    let too_long = app.post(ACME, "/v1/applications", &long).await;
+    assert_problem(&too_long, 422);
+    assert_eq!(too_long.body["errors"][0]["field"], "use_case");
+
+    // Submission lists every failing field, with the rule behind it.
+    let mut body = example("bedrock-agents-support");
+    body["service"] = "bedrock-agent".into();
+    body["evaluation_window_days"] = 90.into();
+    body["startup"]["aws_account_id"] = "1234".into();
+    body["budget"][0]["monthly_usd_range"] = json!([100, 200]);
+    body["budget"][1]["monthly_usd"] = (-5).into();
+    let id = app.create(ACME, &body).await;
+    let refused = app
+        .post_empty(ACME, &format!("/v1/applications/{id}/submit"))
+        .await;
+    assert_problem(&refused, 422);
+    let fields: Vec<(&str, &str)> = refused.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap(),
+                e["rule"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    for expected in [
+        ("service", "E5"),
+        ("evaluation_window_days", "W"),
+        ("startup.aws_account_id", "E1"),
+        ("budget[0].monthly_usd", "B"),
+        ("budget[1].monthly_usd", ""),
+    ] {
+        assert!(fields.contains(&expected), "{expected:?} not in {fields:?}");
+    }
+
+    assert_problem(&app.get(ACME, "/v1/applications/not-an-id").await, 404);
+    assert_problem(
+        &app.get(ACME, "/v1/applications/01ARZ3NDEKTSV4RRFFQ69G5FAV")
+            .await,
+        404,
+    );
+    assert_problem(&app.get(ACME, "/v1/nowhere").await, 404);
+    assert_problem(
+        &app.send(app.http.delete(app.url("/v1/catalog")).bearer_auth(ACME))
+            .await,
+        405,
+    );
+    assert_problem(&app.get(ACME, "/v1/applications?limit=0").await, 400);
+    assert_problem(&app.get(ACME, "/v1/applications?limit=many").await, 400);
+    assert_problem(&app.get(ACME, "/v1/applications?state=dreaming").await, 400);
+    assert_problem(&app.get(ACME, "/v1/applications?cursor=garbage").await, 400);
+}
+
+#[tokio::test]
+async fn state_guards_and_concurrent_submissions() {
+    let app = TestApp::spawn().await;
+    let id = app.create(ACME, &example("bedrock-agents-support")).await;
+    let path = format!("/v1/applications/{id}/submit");
+    let (a, b) = tokio::join!(app.post_empty(ACME, &path), app.post_empty(ACME, &path));
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [202, 409],
+        "exactly one submission wins: {a:?} {b:?}"
+    );
+
+    app.wait_for_state(ACME, &id, "in_review").await;
+    assert_problem(&app.post_empty(ACME, &path).await, 409);
+    let patch = app
+        .http
+        .patch(app.url(&format!("/v1/applications/{id}")))
+        .bearer_auth(ACME)
+        .json(&json!({"workload": "x"}));
+    assert_problem(&app.send(patch).await, 409);
+    let stored = app.stream_events("acme", &id).await;
+    let submitted = stored
+        .iter()
+        .filter(|(s, _, _)| s.ends_with(".submitted"))
+        .count();
+    assert_eq!(submitted, 1);
+}
+
+#[tokio::test]
+async fn listing_filters_and_pages() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for name in [
+        "bedrock-agents-support",
+        "amazon-q-business-docs",
+        "exploring-agents",
+        "bedrock-agents-support",
+        "amazon-q-business-docs",
+    ] {
+        ids.push(app.create(ACME, &example(name)).await);
+    }
+    app.post_empty(ACME, &format!("/v1/applications/{}/submit", ids[0]))
+        .await;
+    app.wait_for_state(ACME, &ids[0], "in_review").await;
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/applications?limit=2&cursor={c}"),
+            None => "/v1/applications?limit=2".to_owned(),
+        };
+        let page = app.get(ACME, &path).await;
+        assert_eq!(page.status, 200);
+        seen.extend(
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["id"].as_str().unwrap().to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every application once, oldest first");
+
+    let q = app
+        .get(ACME, "/v1/applications?service=amazon-q-business")
+        .await;
+    assert_eq!(q.body["items"].as_array().unwrap().len(), 2);
+    let reviewing = app
+        .get(
+            ACME,
+            "/v1/applications?state=in_review&pool=innovation_sandbox",
+        )
+        .await;
+    assert_eq!(reviewing.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(reviewing.body["items"][0]["id"], ids[0].as_str());
+    assert_eq!(
+        app.get(ACME, "/v1/applications?pool=bedrock_poc")
+            .await
+            .body["items"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn catalog_openapi_and_health() {
+    let app = TestApp::spawn().await;
+    let catalog = app.get(ACME, "/v1/catalog").await;
+    assert_eq!(catalog.status, 200);
+    assert_eq!(catalog.body["version"], "2026.1");
+    assert_eq!(catalog.body["services"].as_array().unwrap().len(), 6);
+
+    let doc = app.send(app.http.get(app.url("/openapi.json"))).await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc.body["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/v1/applications", "post"),
+        ("/v1/applications", "get"),
+        ("/v1/applications/{id}", "get"),
+        ("/v1/applications/{id}", "patch"),
+        ("/v1/applications/{id}/submit", "post"),
+        ("/v1/applications/{id}/events", "get"),
+        ("/v1/catalog", "get"),
+        ("/v1/clock", "get"),
+        ("/v1/clock/advance", "post"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    // The documented view schema names what the API returns.
+    let view = app
+        .get(
+            ACME,
+            &format!(
+                "/v1/applications/{}",
+                app.create(ACME, &example("exploring-agents")).await
+            ),
+        )
+        .await;
+    let schema = &doc.body["components"]["schemas"]["ApplicationView"];
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for field in required {
+        assert!(
+            view.body.get(field).is_some(),
+            "documented required field {field} missing from {:?}",
+            view.body
+        );
+    }
+
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            app.send(app.http.get(app.url(path))).await.status,
+            200,
+            "{path}"
+        );
+    }
+}

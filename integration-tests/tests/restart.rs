@@ -1,0 +1,125 @@
+//! Restarting services, gracefully or by crashing them, while applications are in flight loses
+//! nothing and does nothing twice: the stream holds the work, consumers are durable, the
+//! projection is rebuilt from the log.
+
+use sandpiper_contracts::names::ServiceName;
+use sandpiper_integration_tests::{ACME, TestApp, event_names, example};
+
+#[tokio::test]
+async fn work_waits_for_a_crashed_classifier_and_is_done_once() {
+    let mut app = TestApp::spawn().await;
+    app.stack.crash_service(ServiceName::Classifier).await;
+    let mut ids = Vec::new();
+    for name in [
+        "bedrock-agents-support",
+        "amazon-q-business-docs",
+        "exploring-agents",
+    ] {
+        ids.push(app.submit(ACME, &example(name)).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for id in &ids {
+        assert_eq!(
+            app.get(ACME, &format!("/v1/applications/{id}")).await.body["state"],
+            "submitted"
+        );
+    }
+    app.stack
+        .start_service(ServiceName::Classifier)
+        .await
+        .unwrap();
+    for id in &ids {
+        app.wait_for_state(ACME, id, "in_review").await;
+        let history = app
+            .get(ACME, &format!("/v1/applications/{id}/events"))
+            .await;
+        assert_eq!(
+            event_names(&history.body),
+            ["drafted", "submitted", "classified"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn restarting_every_service_mid_flight_loses_nothing() {
+    let mut app = TestApp::spawn().await;
+    let before = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &before, "in_review").await;
+    let drafted = app.create(ACME, &example("amazon-q-business-docs")).await;
+
+    // Submit a burst and crash everything while it is being classified.
+    let mut burst = Vec::new();
+    for _ in 0..10 {
+        burst.push(app.submit(ACME, &example("exploring-agents")).await);
+    }
+    for service in ServiceName::ALL {
+        app.stack.crash_service(service).await;
+    }
+    for service in ServiceName::ALL {
+        app.stack.start_service(service).await.unwrap();
+    }
+    app.stack
+        .wait_ready(std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+
+    // The rebuilt projection has everything, and the burst finishes, each exactly once.
+    assert_eq!(
+        app.get(ACME, &format!("/v1/applications/{drafted}"))
+            .await
+            .body["state"],
+        "draft"
+    );
+    app.wait_for_state(ACME, &before, "in_review").await;
+    for id in &burst {
+        app.wait_for_state(ACME, id, "in_review").await;
+        let stored = app.stream_events("acme", id).await;
+        let names: Vec<&str> = stored
+            .iter()
+            .map(|(s, _, _)| s.rsplit('.').next().unwrap())
+            .collect();
+        assert_eq!(names, ["drafted", "submitted", "classified"], "{id}");
+    }
+    let all = app.get(ACME, "/v1/applications?limit=200").await;
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 12);
+}
+
+#[tokio::test]
+async fn graceful_stops_finish_cleanly_and_restart() {
+    let mut app = TestApp::spawn().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    for service in ServiceName::ALL {
+        app.stack
+            .stop_service(service)
+            .await
+            .unwrap_or_else(|e| panic!("{service} did not stop cleanly: {e}"));
+    }
+    for service in ServiceName::ALL {
+        app.stack.start_service(service).await.unwrap();
+    }
+    app.stack
+        .wait_ready(std::time::Duration::from_secs(20))
+        .await
+        .unwrap();
+    app.wait_for_state(ACME, &id, "in_review").await;
+}
+
+#[tokio::test]
+async fn a_nats_restart_is_ridden_out() {
+    let mut app = TestApp::spawn().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &id, "in_review").await;
+
+    // Same port and store: the services reconnect on their own.
+    app.restart_nats().await;
+    app.stack
+        .wait_ready(std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    let after = app.submit(ACME, &example("exploring-agents")).await;
+    app.wait_for_state(ACME, &after, "in_review").await;
+    assert_eq!(
+        app.get(ACME, &format!("/v1/applications/{id}")).await.body["state"],
+        "in_review"
+    );
+}
