@@ -10,10 +10,12 @@
 //! - [`events`]: event types, their payloads and the CloudEvents 1.0 envelope.
 //! - [`state`]: the application state machine of CONTRACT §4, refusing illegal transitions.
 //! - [`model`]: the application body (draft and submitted forms) and its validation.
+//! - [`decision`]: the shapes of classification and review decisions, with their rule ids.
 //! - [`catalog`]: the emerging-service catalog (DOMAIN §2) shipped as data.
 //! - [`view`]: the application view served by the API, folded from the event log.
 
 pub mod catalog;
+pub mod decision;
 pub mod events;
 pub mod ids;
 pub mod model;
