@@ -60,19 +60,18 @@ impl ApiClient {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, ClientError> {
-        let response = request.bearer_auth(&self.token).send().await.map_err(|e| {
-            ClientError::Unreachable {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable {
                 url: self.base.clone(),
                 reason: e.to_string(),
-            }
-        })?;
+            })?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| ClientError::Body(e.to_string()))?;
-        let body: Value = serde_json::from_str(&text)
-            .map_err(|_| ClientError::Body(text.chars().take(200).collect()))?;
+        let text = response.text().await.map_err(|e| ClientError::Body(e.to_string()))?;
+        let body: Value =
+            serde_json::from_str(&text).map_err(|_| ClientError::Body(text.chars().take(200).collect()))?;
         if status.is_success() {
             return Ok(body);
         }
@@ -83,10 +82,7 @@ impl ApiClient {
                 errors
                     .iter()
                     .map(|e| {
-                        let rule = e["rule"]
-                            .as_str()
-                            .map(|r| format!(" [{r}]"))
-                            .unwrap_or_default();
+                        let rule = e["rule"].as_str().map(|r| format!(" [{r}]")).unwrap_or_default();
                         format!(
                             "\n  - {}: {}{rule}",
                             e["field"].as_str().unwrap_or(""),

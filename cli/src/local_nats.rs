@@ -15,17 +15,11 @@ pub enum LocalNatsError {
     )]
     NotFound,
     #[error("cannot start {binary}: {source}")]
-    Spawn {
-        binary: PathBuf,
-        source: std::io::Error,
-    },
+    Spawn { binary: PathBuf, source: std::io::Error },
     #[error("cannot find a free port: {0}")]
     Port(std::io::Error),
     #[error("cannot create the data directory {dir}: {source}")]
-    DataDir {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    DataDir { dir: PathBuf, source: std::io::Error },
     #[error("nats-server exited before accepting connections ({0}); see its log at {1}")]
     Exited(std::process::ExitStatus, PathBuf),
     #[error("nats-server did not accept connections on {0} within 10 s")]
@@ -124,10 +118,7 @@ impl LocalNats {
     /// Stops the server cleanly (SIGTERM lets JetStream flush), killing it after 10 s.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok()) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGTERM,
-            );
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM);
         }
         if tokio::time::timeout(Duration::from_secs(10), self.child.wait())
             .await

@@ -1,7 +1,7 @@
 //! `sandpiper`: run the whole stack on this machine, submit applications, follow them.
 
 use clap::{Parser, Subcommand};
-use sandpiper_cli::commands::{status, submit, up};
+use sandpiper_cli::commands::{catalog, preflight, status, submit, up};
 
 #[derive(Parser)]
 #[command(
@@ -22,6 +22,11 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Show where an application stands and its history
     Status(status::StatusArgs),
+    /// Score an application as the review would, without filing it
+    Preflight(preflight::PreflightArgs),
+    /// Show or publish versions of the emerging-service catalog
+    #[command(subcommand)]
+    Catalog(catalog::CatalogCommand),
 }
 
 #[tokio::main]
@@ -34,6 +39,8 @@ async fn main() -> std::process::ExitCode {
         Command::Up(args) => up::run(args).await,
         Command::Submit(args) => submit::run(args).await,
         Command::Status(args) => status::run(args).await,
+        Command::Preflight(args) => preflight::run(args).await,
+        Command::Catalog(command) => catalog::run(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

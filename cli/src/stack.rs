@@ -32,10 +32,7 @@ pub enum StackError {
     #[error("the API tokens are invalid: {0}")]
     Tokens(String),
     #[error("sandpiper-{service} could not start: {reason}")]
-    Start {
-        service: ServiceName,
-        reason: String,
-    },
+    Start { service: ServiceName, reason: String },
     #[error("not ready within {timeout:?}: {pending}")]
     NotReady { timeout: Duration, pending: String },
 }
@@ -100,8 +97,7 @@ impl Stack {
         let failed = |reason: String| StackError::Start { service, reason };
         let (addr, task): (SocketAddr, JoinHandle<Result<(), String>>) = match service {
             ServiceName::Intake => {
-                let tokens =
-                    Tokens::parse(&self.config.api_tokens).map_err(|e| failed(e.to_string()))?;
+                let tokens = Tokens::parse(&self.config.api_tokens).map_err(|e| failed(e.to_string()))?;
                 let config = IntakeConfig {
                     common,
                     tokens,
@@ -112,11 +108,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     app.local_addr(),
-                    tokio::spawn(async move {
-                        app.run_until_stopped(stop_future)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }),
+                    tokio::spawn(async move { app.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
                 )
             }
             ServiceName::Classifier => {
@@ -125,12 +117,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     worker.local_addr(),
-                    tokio::spawn(async move {
-                        worker
-                            .run_until_stopped(stop_future)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }),
+                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
                 )
             }
             ServiceName::Reviewer => {
@@ -139,12 +126,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     worker.local_addr(),
-                    tokio::spawn(async move {
-                        worker
-                            .run_until_stopped(stop_future)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }),
+                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
                 )
             }
             ServiceName::Scheduler => {
@@ -153,12 +135,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     worker.local_addr(),
-                    tokio::spawn(async move {
-                        worker
-                            .run_until_stopped(stop_future)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }),
+                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
                 )
             }
             ServiceName::Notifier => {
@@ -167,12 +144,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     worker.local_addr(),
-                    tokio::spawn(async move {
-                        worker
-                            .run_until_stopped(stop_future)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }),
+                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
                 )
             }
         };
@@ -231,11 +203,7 @@ impl Stack {
             let mut pending = Vec::new();
             for (service, running) in &self.running {
                 let url = format!("http://{}/readyz", loopback(running.addr));
-                let ready = client
-                    .get(&url)
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
+                let ready = client.get(&url).send().await.is_ok_and(|r| r.status().is_success());
                 if !ready {
                     pending.push(service.as_str());
                 }

@@ -107,8 +107,7 @@ impl TestApp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
         };
         Reply {
             status,
@@ -119,8 +118,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Reply {
-        self.send(self.http.get(self.url(path)).bearer_auth(token))
-            .await
+        self.send(self.http.get(self.url(path)).bearer_auth(token)).await
     }
 
     pub async fn post(&self, token: &str, path: &str, body: &Value) -> Reply {
@@ -129,8 +127,7 @@ impl TestApp {
     }
 
     pub async fn post_empty(&self, token: &str, path: &str) -> Reply {
-        self.send(self.http.post(self.url(path)).bearer_auth(token))
-            .await
+        self.send(self.http.post(self.url(path)).bearer_auth(token)).await
     }
 
     /// Creates a draft; returns its id.
@@ -143,9 +140,7 @@ impl TestApp {
     /// Creates and submits; returns the id.
     pub async fn submit(&self, token: &str, body: &Value) -> String {
         let id = self.create(token, body).await;
-        let reply = self
-            .post_empty(token, &format!("/v1/applications/{id}/submit"))
-            .await;
+        let reply = self.post_empty(token, &format!("/v1/applications/{id}/submit")).await;
         assert_eq!(reply.status, 202, "submit: {reply:?}");
         id
     }
@@ -158,31 +153,19 @@ impl TestApp {
             if reply.status == 200 && reply.body["state"] == state {
                 return reply.body;
             }
-            assert!(
-                Instant::now() < deadline,
-                "{id} did not reach {state}; last: {reply:?}"
-            );
+            assert!(Instant::now() < deadline, "{id} did not reach {state}; last: {reply:?}");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// The application's events read straight from the stream, with each message's
     /// `Nats-Msg-Id` header and subject.
-    pub async fn stream_events(
-        &self,
-        partner: &str,
-        id: &str,
-    ) -> Vec<(String, Option<String>, Envelope)> {
+    pub async fn stream_events(&self, partner: &str, id: &str) -> Vec<(String, Option<String>, Envelope)> {
         let client = async_nats::connect(&self.nats_url).await.expect("connect");
         let js = async_nats::jetstream::new(client);
-        let stream = js
-            .get_stream(names::EVENTS_STREAM)
-            .await
-            .expect("the stream exists");
-        let filter = subjects::events_of_application(
-            &PartnerId::parse(partner).unwrap(),
-            &ApplicationId::parse(id).unwrap(),
-        );
+        let stream = js.get_stream(names::EVENTS_STREAM).await.expect("the stream exists");
+        let filter =
+            subjects::events_of_application(&PartnerId::parse(partner).unwrap(), &ApplicationId::parse(id).unwrap());
         let last = stream.get_info().await.unwrap().state.last_sequence;
         let consumer = stream
             .create_consumer(pull::OrderedConfig {
@@ -219,10 +202,7 @@ impl TestApp {
 
 /// One of the shared example applications (`../shared/examples/NAME.json`).
 pub fn example(name: &str) -> Value {
-    let path = format!(
-        "{}/../../shared/examples/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/../../shared/examples/{name}.json", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     serde_json::from_slice(&text).unwrap()
 }

@@ -6,10 +6,7 @@ use serde_json::{Value, json};
 
 fn assert_problem(reply: &sandpiper_integration_tests::Reply, status: u16) {
     assert_eq!(reply.status, status, "{reply:?}");
-    assert!(
-        reply.content_type.starts_with("application/problem+json"),
-        "{reply:?}"
-    );
+    assert!(reply.content_type.starts_with("application/problem+json"), "{reply:?}");
     assert_eq!(reply.body["status"], status, "{reply:?}");
     assert!(
         reply.body["detail"].as_str().is_some_and(|d| !d.is_empty()),
@@ -26,18 +23,11 @@ async fn tokens_and_tenancy() {
     let app = TestApp::spawn().await;
     let id = app.create(ACME, &example("bedrock-agents-support")).await;
 
-    assert_problem(
-        &app.send(app.http.get(app.url("/v1/applications"))).await,
-        401,
-    );
+    assert_problem(&app.send(app.http.get(app.url("/v1/applications"))).await, 401);
     assert_problem(&app.get("not-a-token", "/v1/applications").await, 401);
     assert_problem(
-        &app.send(
-            app.http
-                .get(app.url("/v1/applications"))
-                .header("authorization", ACME),
-        )
-        .await,
+        &app.send(app.http.get(app.url("/v1/applications")).header("authorization", ACME))
+            .await,
         401,
     );
 
@@ -49,8 +39,7 @@ async fn tokens_and_tenancy() {
         assert_problem(&app.get(GLOBEX, &path).await, 404);
     }
     assert_problem(
-        &app.post_empty(GLOBEX, &format!("/v1/applications/{id}/submit"))
-            .await,
+        &app.post_empty(GLOBEX, &format!("/v1/applications/{id}/submit")).await,
         404,
     );
     let patch = app
@@ -65,34 +54,23 @@ async fn tokens_and_tenancy() {
         "unchanged"
     );
 
-    assert_eq!(
-        app.get(GLOBEX, "/v1/applications").await.body["items"],
-        json!([])
-    );
+    assert_eq!(app.get(GLOBEX, "/v1/applications").await.body["items"], json!([]));
     assert_eq!(
         app.get(ACME, "/v1/applications").await.body["items"][0]["id"],
         id.as_str()
     );
     assert_eq!(
-        app.get(ADMIN, &format!("/v1/applications/{id}"))
-            .await
-            .status,
+        app.get(ADMIN, &format!("/v1/applications/{id}")).await.status,
         200,
         "admin sees every partner"
     );
 
     // A partner files for itself only; an admin must name the partner (E3).
     let other = app
-        .post(
-            ACME,
-            "/v1/applications?partner_id=globex",
-            &example("exploring-agents"),
-        )
+        .post(ACME, "/v1/applications?partner_id=globex", &example("exploring-agents"))
         .await;
     assert_problem(&other, 422);
-    let admin_unnamed = app
-        .post(ADMIN, "/v1/applications", &example("exploring-agents"))
-        .await;
+    let admin_unnamed = app.post(ADMIN, "/v1/applications", &example("exploring-agents")).await;
     assert_problem(&admin_unnamed, 422);
     assert_eq!(admin_unnamed.body["errors"][0]["rule"], "E3");
     let admin_named = app
@@ -178,10 +156,7 @@ async fn every_client_mistake_is_a_clear_4xx() {
 
     let wrong_type = raw(r#"{"evaluation_window_days": "sixty"}"#, "application/json").await;
     assert_problem(&wrong_type, 422);
-    assert_eq!(
-        wrong_type.body["errors"][0]["field"],
-        "evaluation_window_days"
-    );
+    assert_eq!(wrong_type.body["errors"][0]["field"], "evaluation_window_days");
     let nested = raw(
         r#"{"budget": [{"item": "x", "monthly_usd": 12.5}]}"#,
         "application/json",
@@ -209,20 +184,13 @@ async fn every_client_mistake_is_a_clear_4xx() {
     body["budget"][0]["monthly_usd_range"] = json!([100, 200]);
     body["budget"][1]["monthly_usd"] = (-5).into();
     let id = app.create(ACME, &body).await;
-    let refused = app
-        .post_empty(ACME, &format!("/v1/applications/{id}/submit"))
-        .await;
+    let refused = app.post_empty(ACME, &format!("/v1/applications/{id}/submit")).await;
     assert_problem(&refused, 422);
     let fields: Vec<(&str, &str)> = refused.body["errors"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| {
-            (
-                e["field"].as_str().unwrap(),
-                e["rule"].as_str().unwrap_or(""),
-            )
-        })
+        .map(|e| (e["field"].as_str().unwrap(), e["rule"].as_str().unwrap_or("")))
         .collect();
     for expected in [
         ("service", "E5"),
@@ -235,11 +203,7 @@ async fn every_client_mistake_is_a_clear_4xx() {
     }
 
     assert_problem(&app.get(ACME, "/v1/applications/not-an-id").await, 404);
-    assert_problem(
-        &app.get(ACME, "/v1/applications/01ARZ3NDEKTSV4RRFFQ69G5FAV")
-            .await,
-        404,
-    );
+    assert_problem(&app.get(ACME, "/v1/applications/01ARZ3NDEKTSV4RRFFQ69G5FAV").await, 404);
     assert_problem(&app.get(ACME, "/v1/nowhere").await, 404);
     assert_problem(
         &app.send(app.http.delete(app.url("/v1/catalog")).bearer_auth(ACME))
@@ -260,11 +224,7 @@ async fn state_guards_and_concurrent_submissions() {
     let (a, b) = tokio::join!(app.post_empty(ACME, &path), app.post_empty(ACME, &path));
     let mut statuses = [a.status, b.status];
     statuses.sort_unstable();
-    assert_eq!(
-        statuses,
-        [202, 409],
-        "exactly one submission wins: {a:?} {b:?}"
-    );
+    assert_eq!(statuses, [202, 409], "exactly one submission wins: {a:?} {b:?}");
 
     app.wait_for_state(ACME, &id, "in_review").await;
     assert_problem(&app.post_empty(ACME, &path).await, 409);
@@ -275,10 +235,7 @@ async fn state_guards_and_concurrent_submissions() {
         .json(&json!({"workload": "x"}));
     assert_problem(&app.send(patch).await, 409);
     let stored = app.stream_events("acme", &id).await;
-    let submitted = stored
-        .iter()
-        .filter(|(s, _, _)| s.ends_with(".submitted"))
-        .count();
+    let submitted = stored.iter().filter(|(s, _, _)| s.ends_with(".submitted")).count();
     assert_eq!(submitted, 1);
 }
 
@@ -322,22 +279,15 @@ async fn listing_filters_and_pages() {
     }
     assert_eq!(seen, ids, "every application once, oldest first");
 
-    let q = app
-        .get(ACME, "/v1/applications?service=amazon-q-business")
-        .await;
+    let q = app.get(ACME, "/v1/applications?service=amazon-q-business").await;
     assert_eq!(q.body["items"].as_array().unwrap().len(), 2);
     let reviewing = app
-        .get(
-            ACME,
-            "/v1/applications?state=in_review&pool=innovation_sandbox",
-        )
+        .get(ACME, "/v1/applications?state=in_review&pool=innovation_sandbox")
         .await;
     assert_eq!(reviewing.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(reviewing.body["items"][0]["id"], ids[0].as_str());
     assert_eq!(
-        app.get(ACME, "/v1/applications?pool=bedrock_poc")
-            .await
-            .body["items"],
+        app.get(ACME, "/v1/applications?pool=bedrock_poc").await.body["items"],
         json!([])
     );
 }
@@ -394,10 +344,6 @@ async fn catalog_openapi_and_health() {
     }
 
     for path in ["/healthz", "/readyz"] {
-        assert_eq!(
-            app.send(app.http.get(app.url(path))).await.status,
-            200,
-            "{path}"
-        );
+        assert_eq!(app.send(app.http.get(app.url(path))).await.status, 200, "{path}");
     }
 }

@@ -9,27 +9,15 @@ async fn a_simulated_clock_starts_where_told_and_moves_on_advance() {
     let start = "2026-03-02T09:00:00Z".parse().unwrap();
     let app = TestApp::spawn_with(ClockMode::Simulated { start }).await;
     let now = app.get(ACME, "/v1/clock").await;
-    assert_eq!(
-        now.body,
-        json!({"now": "2026-03-02T09:00:00Z", "mode": "simulated"})
-    );
+    assert_eq!(now.body, json!({"now": "2026-03-02T09:00:00Z", "mode": "simulated"}));
 
     assert_eq!(
-        app.post(ACME, "/v1/clock/advance", &json!({"days": 1}))
-            .await
-            .status,
+        app.post(ACME, "/v1/clock/advance", &json!({"days": 1})).await.status,
         403
     );
+    assert_eq!(app.post(ADMIN, "/v1/clock/advance", &json!({})).await.status, 422);
     assert_eq!(
-        app.post(ADMIN, "/v1/clock/advance", &json!({}))
-            .await
-            .status,
-        422
-    );
-    assert_eq!(
-        app.post(ADMIN, "/v1/clock/advance", &json!({"days": -1}))
-            .await
-            .status,
+        app.post(ADMIN, "/v1/clock/advance", &json!({"days": -1})).await.status,
         422
     );
     let moved = app
@@ -40,10 +28,7 @@ async fn a_simulated_clock_starts_where_told_and_moves_on_advance() {
 
     // Events carry the system time, not the wall clock.
     let id = app
-        .create(
-            ACME,
-            &sandpiper_integration_tests::example("exploring-agents"),
-        )
+        .create(ACME, &sandpiper_integration_tests::example("exploring-agents"))
         .await;
     let view = app.get(ACME, &format!("/v1/applications/{id}")).await;
     assert_eq!(view.body["created_at"], "2026-03-14T12:00:00Z");
@@ -53,8 +38,6 @@ async fn a_simulated_clock_starts_where_told_and_moves_on_advance() {
 async fn the_wall_clock_cannot_be_advanced() {
     let app = TestApp::spawn().await;
     assert_eq!(app.get(ACME, "/v1/clock").await.body["mode"], "wall");
-    let refused = app
-        .post(ADMIN, "/v1/clock/advance", &json!({"days": 1}))
-        .await;
+    let refused = app.post(ADMIN, "/v1/clock/advance", &json!({"days": 1})).await;
     assert_eq!(refused.status, 409, "{refused:?}");
 }

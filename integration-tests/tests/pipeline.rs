@@ -6,11 +6,7 @@ use sandpiper_integration_tests::{ACME, TestApp, event_names, example};
 #[tokio::test]
 async fn the_examples_reach_in_review_with_their_events_in_order() {
     let app = TestApp::spawn().await;
-    for name in [
-        "bedrock-agents-support",
-        "amazon-q-business-docs",
-        "exploring-agents",
-    ] {
+    for name in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"] {
         let id = app.submit(ACME, &example(name)).await;
         let view = app.wait_for_state(ACME, &id, "in_review").await;
         assert_eq!(view["partner_id"], "acme", "{name}");
@@ -23,9 +19,7 @@ async fn the_examples_reach_in_review_with_their_events_in_order() {
             "{name}: the body is served at top level"
         );
 
-        let history = app
-            .get(ACME, &format!("/v1/applications/{id}/events"))
-            .await;
+        let history = app.get(ACME, &format!("/v1/applications/{id}/events")).await;
         assert_eq!(history.status, 200);
         assert_eq!(
             event_names(&history.body),
@@ -71,9 +65,7 @@ async fn a_draft_can_be_patched_then_submitted() {
     body["evaluation_window_days"] = 90.into();
     let id = app.create(ACME, &body).await;
 
-    let refused = app
-        .post_empty(ACME, &format!("/v1/applications/{id}/submit"))
-        .await;
+    let refused = app.post_empty(ACME, &format!("/v1/applications/{id}/submit")).await;
     assert_eq!(refused.status, 422);
     assert_eq!(refused.body["errors"][0]["field"], "evaluation_window_days");
     assert_eq!(refused.body["errors"][0]["rule"], "W");
@@ -95,19 +87,11 @@ async fn a_draft_can_be_patched_then_submitted() {
         .await;
     assert_eq!(patch.status, 200, "{patch:?}");
     assert_eq!(patch.body["evaluation_window_days"], 60);
-    assert!(
-        patch
-            .body
-            .get("production_monthly_usd")
-            .is_none_or(|v| v.is_null())
-    );
+    assert!(patch.body.get("production_monthly_usd").is_none_or(|v| v.is_null()));
 
-    app.post_empty(ACME, &format!("/v1/applications/{id}/submit"))
-        .await;
+    app.post_empty(ACME, &format!("/v1/applications/{id}/submit")).await;
     app.wait_for_state(ACME, &id, "in_review").await;
-    let history = app
-        .get(ACME, &format!("/v1/applications/{id}/events"))
-        .await;
+    let history = app.get(ACME, &format!("/v1/applications/{id}/events")).await;
     assert_eq!(
         event_names(&history.body),
         ["drafted", "draft_updated", "submitted", "classified"]

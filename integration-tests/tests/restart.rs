@@ -10,11 +10,7 @@ async fn work_waits_for_a_crashed_classifier_and_is_done_once() {
     let mut app = TestApp::spawn().await;
     app.stack.crash_service(ServiceName::Classifier).await;
     let mut ids = Vec::new();
-    for name in [
-        "bedrock-agents-support",
-        "amazon-q-business-docs",
-        "exploring-agents",
-    ] {
+    for name in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"] {
         ids.push(app.submit(ACME, &example(name)).await);
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -24,19 +20,11 @@ async fn work_waits_for_a_crashed_classifier_and_is_done_once() {
             "submitted"
         );
     }
-    app.stack
-        .start_service(ServiceName::Classifier)
-        .await
-        .unwrap();
+    app.stack.start_service(ServiceName::Classifier).await.unwrap();
     for id in &ids {
         app.wait_for_state(ACME, id, "in_review").await;
-        let history = app
-            .get(ACME, &format!("/v1/applications/{id}/events"))
-            .await;
-        assert_eq!(
-            event_names(&history.body),
-            ["drafted", "submitted", "classified"]
-        );
+        let history = app.get(ACME, &format!("/v1/applications/{id}/events")).await;
+        assert_eq!(event_names(&history.body), ["drafted", "submitted", "classified"]);
     }
 }
 
@@ -58,26 +46,18 @@ async fn restarting_every_service_mid_flight_loses_nothing() {
     for service in ServiceName::ALL {
         app.stack.start_service(service).await.unwrap();
     }
-    app.stack
-        .wait_ready(std::time::Duration::from_secs(20))
-        .await
-        .unwrap();
+    app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
 
     // The rebuilt projection has everything, and the burst finishes, each exactly once.
     assert_eq!(
-        app.get(ACME, &format!("/v1/applications/{drafted}"))
-            .await
-            .body["state"],
+        app.get(ACME, &format!("/v1/applications/{drafted}")).await.body["state"],
         "draft"
     );
     app.wait_for_state(ACME, &before, "in_review").await;
     for id in &burst {
         app.wait_for_state(ACME, id, "in_review").await;
         let stored = app.stream_events("acme", id).await;
-        let names: Vec<&str> = stored
-            .iter()
-            .map(|(s, _, _)| s.rsplit('.').next().unwrap())
-            .collect();
+        let names: Vec<&str> = stored.iter().map(|(s, _, _)| s.rsplit('.').next().unwrap()).collect();
         assert_eq!(names, ["drafted", "submitted", "classified"], "{id}");
     }
     let all = app.get(ACME, "/v1/applications?limit=200").await;
@@ -97,10 +77,7 @@ async fn graceful_stops_finish_cleanly_and_restart() {
     for service in ServiceName::ALL {
         app.stack.start_service(service).await.unwrap();
     }
-    app.stack
-        .wait_ready(std::time::Duration::from_secs(20))
-        .await
-        .unwrap();
+    app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
     app.wait_for_state(ACME, &id, "in_review").await;
 }
 
@@ -112,10 +89,7 @@ async fn a_nats_restart_is_ridden_out() {
 
     // Same port and store: the services reconnect on their own.
     app.restart_nats().await;
-    app.stack
-        .wait_ready(std::time::Duration::from_secs(30))
-        .await
-        .unwrap();
+    app.stack.wait_ready(std::time::Duration::from_secs(30)).await.unwrap();
     let after = app.submit(ACME, &example("exploring-agents")).await;
     app.wait_for_state(ACME, &after, "in_review").await;
     assert_eq!(

@@ -1,5 +1,7 @@
 //! The `sandpiper` subcommands.
 
+pub mod catalog;
+pub mod preflight;
 pub mod status;
 pub mod submit;
 pub mod up;
@@ -51,14 +53,24 @@ pub struct ApiArgs {
 }
 
 impl ApiArgs {
+    /// A client with the partner token (`--token`, `SANDPIPER_TOKEN`, or the demo token).
     pub fn client(&self) -> anyhow::Result<crate::client::ApiClient> {
+        self.client_as(|stack| stack.demo_token.clone())
+    }
+
+    /// A client with an admin token (`--token`, `SANDPIPER_TOKEN`, or the dev admin token).
+    pub fn admin_client(&self) -> anyhow::Result<crate::client::ApiClient> {
+        self.client_as(|stack| stack.admin_token.clone())
+    }
+
+    fn client_as(&self, dev_token: impl Fn(&StackFile) -> Option<String>) -> anyhow::Result<crate::client::ApiClient> {
         let stack = StackFile::read(&self.data_dir);
         let api = self
             .api
             .clone()
             .or_else(|| stack.as_ref().map(|s| s.api.clone()))
             .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-        let token = self.token.clone().or_else(|| stack.and_then(|s| s.demo_token)).ok_or_else(|| {
+        let token = self.token.clone().or_else(|| stack.as_ref().and_then(&dev_token)).ok_or_else(|| {
             anyhow::anyhow!("no token: pass --token or set SANDPIPER_TOKEN (sandpiper up prints a demo token when SANDPIPER_API_TOKENS is unset)")
         })?;
         Ok(crate::client::ApiClient::new(&api, &token)?)

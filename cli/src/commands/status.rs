@@ -15,15 +15,11 @@ pub struct StatusArgs {
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
     let client = args.api.client()?;
     let view = client.get(&format!("/v1/applications/{}", args.id)).await?;
-    let events = client
-        .get(&format!("/v1/applications/{}/events", args.id))
-        .await?;
+    let events = client.get(&format!("/v1/applications/{}/events", args.id)).await?;
     if args.api.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(
-                &serde_json::json!({"application": view, "events": events})
-            )?
+            serde_json::to_string_pretty(&serde_json::json!({"application": view, "events": events}))?
         );
     } else {
         print!("{}", render(&view, &events));
@@ -38,11 +34,7 @@ fn text(value: &Value) -> &str {
 /// The status as a person reads it.
 pub fn render(view: &Value, events: &Value) -> String {
     let mut out = String::new();
-    out += &format!(
-        "{}  {}\n",
-        text(&view["id"]),
-        text(&view["startup"]["name"])
-    );
+    out += &format!("{}  {}\n", text(&view["id"]), text(&view["startup"]["name"]));
     out += &format!("  state:     {}\n", text(&view["state"]));
     out += &format!("  partner:   {}\n", text(&view["partner_id"]));
     out += &format!(
@@ -50,10 +42,7 @@ pub fn render(view: &Value, events: &Value) -> String {
         text(&view["service"]),
         view["evaluation_window_days"]
     );
-    out += &format!(
-        "  submitted: {}\n",
-        view["submitted_at"].as_str().unwrap_or("not yet")
-    );
+    out += &format!("  submitted: {}\n", view["submitted_at"].as_str().unwrap_or("not yet"));
     if let Some(decision) = view["decision"].as_object() {
         let tier = decision
             .get("tier_usd")
@@ -65,12 +54,7 @@ pub fn render(view: &Value, events: &Value) -> String {
             text(&decision["pool"]),
             text(&decision["catalog_version"])
         );
-        for reason in decision
-            .get("reasons")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for reason in decision.get("reasons").and_then(Value::as_array).into_iter().flatten() {
             out += &format!("             - {}\n", text(reason));
         }
     }

@@ -15,8 +15,7 @@ pub struct SubmitArgs {
 }
 
 pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
-    let body = std::fs::read(&args.file)
-        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let body = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let client = args.api.client()?;
     let draft = client
         .post_json("/v1/applications", body)
@@ -33,10 +32,7 @@ pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     if args.api.json {
         println!("{}", serde_json::to_string_pretty(&submitted)?);
     } else {
-        println!(
-            "submitted {id} ({})",
-            submitted["state"].as_str().unwrap_or("?")
-        );
+        println!("submitted {id} ({})", submitted["state"].as_str().unwrap_or("?"));
         println!("follow it with: sandpiper status {id}");
     }
     Ok(())

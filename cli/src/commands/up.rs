@@ -64,21 +64,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             let start = match &args.clock_start {
                 None => Utc::now(),
                 Some(text) => DateTime::parse_from_rfc3339(text)
-                    .with_context(|| format!("--clock-start {text:?} is not an RFC 3339 time such as 2026-03-01T09:00:00Z"))?
+                    .with_context(|| {
+                        format!("--clock-start {text:?} is not an RFC 3339 time such as 2026-03-01T09:00:00Z")
+                    })?
                     .with_timezone(&Utc),
             };
             ClockMode::Simulated { start }
         }
     };
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("cannot create {}", args.data_dir.display()))?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
 
     let (nats, nats_url) = match &args.nats_url {
         Some(url) => (None, url.clone()),
         None => {
-            if args.nats_port != 0
-                && std::net::TcpListener::bind(("127.0.0.1", args.nats_port)).is_err()
-            {
+            if args.nats_port != 0 && std::net::TcpListener::bind(("127.0.0.1", args.nats_port)).is_err() {
                 bail!(
                     "port {} is in use: pass --nats-port 0 for any free port, or --nats-url to use a running NATS",
                     args.nats_port
@@ -94,27 +93,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     // Tokens: SANDPIPER_API_TOKENS, else dev tokens kept in the data dir across runs.
     let previous = StackFile::read(&args.data_dir);
-    let (api_tokens, demo_token, admin_token) = match std::env::var("SANDPIPER_API_TOKENS")
-        .ok()
-        .filter(|v| !v.is_empty())
-    {
-        Some(list) => (list, None, None),
-        None => {
-            let demo = previous
-                .as_ref()
-                .and_then(|p| p.demo_token.clone())
-                .unwrap_or_else(|| new_token("demo"));
-            let admin = previous
-                .as_ref()
-                .and_then(|p| p.admin_token.clone())
-                .unwrap_or_else(|| new_token("admin"));
-            (
-                format!("demo:{demo},admin:{admin}"),
-                Some(demo),
-                Some(admin),
-            )
-        }
-    };
+    let (api_tokens, demo_token, admin_token) =
+        match std::env::var("SANDPIPER_API_TOKENS").ok().filter(|v| !v.is_empty()) {
+            Some(list) => (list, None, None),
+            None => {
+                let demo = previous
+                    .as_ref()
+                    .and_then(|p| p.demo_token.clone())
+                    .unwrap_or_else(|| new_token("demo"));
+                let admin = previous
+                    .as_ref()
+                    .and_then(|p| p.admin_token.clone())
+                    .unwrap_or_else(|| new_token("admin"));
+                (format!("demo:{demo},admin:{admin}"), Some(demo), Some(admin))
+            }
+        };
 
     let config = StackConfig {
         nats_url: nats_url.clone(),

@@ -1,24 +1,77 @@
-//! The classifier: places each submitted application in a pool (DOMAIN §3–§4).
+//! The classifier: places each submitted application in a pool (DOMAIN §3–§4, K1–K2, P1) and says
+//! why, with the rule ids and the monthly figures behind the decision.
 //!
-//! For now it keeps the programme the partner filed and moves the application into review; the
-//! eligibility and pool rules (E1–E5, C1–C4, K1–K2) arrive with issue #3, and the `classified`
-//! event says so in its reasons rather than citing rules it did not apply.
+//! - Fits → `classified` (the application goes to review).
+//! - Ineligible (E1–E5, C4b) → `classified` carrying the failures; the reviewer rejects it at the
+//!   end of the review period (T1, T6).
+//! - Redirect → `redirected`; for C3 (and K1 in the bedrock family) a new, linked `bedrock_poc`
+//!   application is drafted and submitted first, so it carries on under P1.
+//!
+//! The rules themselves are in `sandpiper-rules`; the catalog is the version in force at the
+//! application's submission time (K2), and every event names it (K4).
 
-use sandpiper_contracts::catalog::Catalog;
-use sandpiper_contracts::events::{Classified, EventType, Submitted};
-use sandpiper_contracts::ids::EventId;
+use sandpiper_contracts::decision::{Classification, Continuation};
+use sandpiper_contracts::events::{Classified, Drafted, EventType, Redirected, Submitted};
+use sandpiper_contracts::ids::{ApplicationId, EventId};
+use sandpiper_contracts::model::{ApplicationBody, Programme};
 use sandpiper_contracts::names::ServiceName;
+use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::publish::{Outgoing, PublishError, Publisher};
-use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError};
+use sandpiper_runtime::publish::{Outgoing, Publisher};
+use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError, payload, publish_failure};
 
 /// The classifier's default HTTP port (health endpoints).
 pub const DEFAULT_PORT: u16 = 8082;
 
 pub struct Classifier {
     publisher: Publisher,
-    catalog: Catalog,
+    catalogs: CatalogStore,
+}
+
+impl Classifier {
+    async fn publish<P: sandpiper_contracts::events::EventPayload>(
+        &self,
+        delivery: &Delivery,
+        application: ApplicationId,
+        label: &str,
+        payload: &P,
+    ) -> Result<(), HandlerError> {
+        self.publisher
+            .publish(Outgoing {
+                // Derived from the cause: a redelivered `submitted` republishes the same ids,
+                // which the stream drops as duplicates.
+                id: EventId::derived(&delivery.envelope.id, label),
+                partner: &delivery.envelope.partnerid,
+                application,
+                payload,
+                expected_version: None,
+                time: None,
+            })
+            .await
+            .map(|_| ())
+            .map_err(publish_failure)
+    }
+
+    /// C3: the new `bedrock_poc` application that carries on, drafted and submitted.
+    async fn open_linked(&self, delivery: &Delivery, body: &ApplicationBody) -> Result<ApplicationId, HandlerError> {
+        let linked = ApplicationId::derived(&delivery.envelope.id, "linked");
+        let mut carried = body.clone();
+        carried.programme = Programme::BedrockPoc;
+        let drafted = Drafted {
+            draft: carried.clone().into(),
+            originated_from: Some(delivery.envelope.subject),
+        };
+        self.publish(delivery, linked, "linked.drafted", &drafted).await?;
+        self.publish(
+            delivery,
+            linked,
+            "linked.submitted",
+            &Submitted { application: carried },
+        )
+        .await?;
+        Ok(linked)
+    }
 }
 
 impl Handler for Classifier {
@@ -27,52 +80,82 @@ impl Handler for Classifier {
     }
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        let submitted: Submitted = delivery
-            .envelope
-            .payload()
-            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let classified = Classified {
-            pool: submitted.application.programme,
-            rules: Vec::new(),
-            reasons: vec![
-                "Pool rules (C1–C4, K1) are not applied yet: the filed programme is kept.".into(),
-            ],
-            catalog_version: self.catalog.version.clone(),
-        };
-        let published = self
-            .publisher
-            .publish(Outgoing {
-                // Derived from the cause: a redelivered `submitted` republishes the same event id,
-                // which the stream drops as a duplicate.
-                id: EventId::derived(&delivery.envelope.id, EventType::Classified.as_str()),
-                partner: &delivery.envelope.partnerid,
-                application: delivery.envelope.subject,
-                payload: &classified,
-                expected_version: None,
-                time: None,
-            })
+        let submitted: Submitted = payload(&delivery)?;
+        let body = submitted.application;
+        let at = delivery.envelope.time;
+        // A version published a moment ago must count (K4).
+        self.catalogs
+            .sync()
             .await
-            .map_err(|err| match err {
-                PublishError::Envelope(e) => HandlerError::Permanent(e.to_string()),
-                other => HandlerError::Transient(other.to_string()),
-            })?;
-        tracing::info!(
-            pool = classified.pool.as_str(),
-            duplicate = published.duplicate,
-            "classified"
-        );
-        Ok(())
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let catalog = self.catalogs.in_force_or_empty(at);
+        let application = delivery.envelope.subject;
+        let classified = |pool, rules, reasons, figures, eligibility_failures| Classified {
+            pool,
+            rules,
+            reasons,
+            catalog_version: catalog.version.clone(),
+            figures,
+            eligibility_failures,
+            submitted_at: at,
+        };
+        match sandpiper_rules::classify(&body, true, &catalog, at) {
+            Classification::Fits {
+                pool,
+                rules,
+                reasons,
+                figures,
+            } => {
+                tracing::info!(pool = pool.as_str(), ?rules, "classified");
+                let event = classified(pool, rules, reasons, figures, Vec::new());
+                self.publish(&delivery, application, "classified", &event).await
+            }
+            Classification::Ineligible {
+                pool,
+                failures,
+                rules,
+                reasons,
+                figures,
+            } => {
+                tracing::info!(
+                    ?rules,
+                    "ineligible; the reviewer rejects it at the end of the review period"
+                );
+                let event = classified(pool, rules, reasons, figures, failures);
+                self.publish(&delivery, application, "classified", &event).await
+            }
+            Classification::Redirect {
+                to,
+                continues_as,
+                rules,
+                reasons,
+                figures,
+            } => {
+                let redirected_to = match continues_as {
+                    Continuation::NewLinkedApplication => Some(self.open_linked(&delivery, &body).await?),
+                    Continuation::ExistingStackEntry { .. } | Continuation::RecordedInStack => None,
+                };
+                tracing::info!(to = to.as_str(), ?rules, ?redirected_to, "redirected");
+                let event = Redirected {
+                    to,
+                    continues_as,
+                    redirected_to,
+                    rules,
+                    reasons,
+                    catalog_version: catalog.version.clone(),
+                    figures,
+                };
+                self.publish(&delivery, application, "redirected", &event).await
+            }
+        }
     }
 }
 
 /// Builds the classifier service.
 pub async fn build(config: &CommonConfig) -> Result<Worker<Classifier>, WorkerError> {
-    let catalog = Catalog::builtin().map_err(|e| WorkerError::Config(e.to_string()))?;
-    Worker::build(ServiceName::Classifier, config, |ctx: WorkerContext| {
-        Classifier {
-            publisher: ctx.publisher,
-            catalog,
-        }
+    Worker::build(ServiceName::Classifier, config, |ctx: WorkerContext| Classifier {
+        publisher: ctx.publisher,
+        catalogs: ctx.catalogs,
     })
     .await
 }

@@ -75,20 +75,13 @@ impl Tokens {
     /// Parses `principal:token,principal:token`.
     pub fn parse(list: &str) -> Result<Tokens, TokensError> {
         let mut tokens = Tokens::default();
-        for (index, entry) in list
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .enumerate()
-        {
+        for (index, entry) in list.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
             let (principal, token) = entry.split_once(':').ok_or(TokensError::Shape { index })?;
             let principal = match principal.trim() {
                 "admin" => Principal::Admin,
-                partner => Principal::Partner(PartnerId::parse(partner).map_err(|e| {
-                    TokensError::Principal {
-                        index,
-                        reason: e.to_string(),
-                    }
+                partner => Principal::Partner(PartnerId::parse(partner).map_err(|e| TokensError::Principal {
+                    index,
+                    reason: e.to_string(),
                 })?),
             };
             let token = token.trim();
@@ -108,8 +101,7 @@ impl Tokens {
 
     /// The principal of an `Authorization` header value.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, Problem> {
-        let header =
-            authorization.ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
+        let header = authorization.ok_or_else(|| unauthorized("send Authorization: Bearer <token>"))?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -136,10 +128,7 @@ impl<S: HasTokens + Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .map(|v| v.to_str().unwrap_or(""));
+        let header = parts.headers.get(AUTHORIZATION).map(|v| v.to_str().unwrap_or(""));
         state.tokens().authenticate(header)
     }
 }
@@ -155,10 +144,7 @@ mod tests {
             tokens.authenticate(Some("Bearer t-acme")),
             Ok(Principal::Partner(PartnerId::parse("acme").unwrap()))
         );
-        assert_eq!(
-            tokens.authenticate(Some("Bearer t-admin")),
-            Ok(Principal::Admin)
-        );
+        assert_eq!(tokens.authenticate(Some("Bearer t-admin")), Ok(Principal::Admin));
         for bad in [
             None,
             Some("t-acme"),
@@ -172,18 +158,9 @@ mod tests {
 
     #[test]
     fn malformed_lists_are_refused() {
-        assert!(matches!(
-            Tokens::parse("acme"),
-            Err(TokensError::Shape { index: 0 })
-        ));
-        assert!(matches!(
-            Tokens::parse("Acme:x"),
-            Err(TokensError::Principal { .. })
-        ));
-        assert!(matches!(
-            Tokens::parse("acme:"),
-            Err(TokensError::EmptyToken { .. })
-        ));
+        assert!(matches!(Tokens::parse("acme"), Err(TokensError::Shape { index: 0 })));
+        assert!(matches!(Tokens::parse("Acme:x"), Err(TokensError::Principal { .. })));
+        assert!(matches!(Tokens::parse("acme:"), Err(TokensError::EmptyToken { .. })));
         assert!(matches!(
             Tokens::parse("acme:x,globex:x"),
             Err(TokensError::Duplicate { index: 1 })

@@ -24,7 +24,9 @@ impl IntakeConfig {
                 return Err(ConfigError {
                     variable: "SANDPIPER_API_TOKENS",
                     value: String::new(),
-                    reason: "is required: a comma-separated list of principal:token (principal = a partner id or admin)".into(),
+                    reason:
+                        "is required: a comma-separated list of principal:token (principal = a partner id or admin)"
+                            .into(),
                 });
             }
             Some(list) => Tokens::parse(&list).map_err(|e| ConfigError {
@@ -40,16 +42,12 @@ impl IntakeConfig {
                 reason: "lists no token".into(),
             });
         }
-        let max_body_bytes =
-            parse_or(
-                source,
-                "SANDPIPER_MAX_BODY_BYTES",
-                256 * 1024,
-                |v| match v.parse::<usize>() {
-                    Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
-                    _ => Err("expected a byte count from 1024 to 16777216"),
-                },
-            )?;
+        let max_body_bytes = parse_or(source, "SANDPIPER_MAX_BODY_BYTES", 256 * 1024, |v| {
+            match v.parse::<usize>() {
+                Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
+                _ => Err("expected a byte count from 1024 to 16777216"),
+            }
+        })?;
         Ok(IntakeConfig {
             common,
             tokens,

@@ -21,14 +21,8 @@ pub struct JsonBody<T> {
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
@@ -50,21 +44,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ),
             ));
         }
-        let raw =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection {
-                    BytesRejection::FailedToBufferBody(err)
-                        if err.status() == StatusCode::PAYLOAD_TOO_LARGE =>
-                    {
-                        Problem::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            "too-large",
-                            "the request body is over the size limit",
-                        )
-                    }
-                    other => Problem::http(other.status(), other.body_text()),
-                })?;
+        let raw = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| match rejection {
+                BytesRejection::FailedToBufferBody(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    Problem::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "too-large",
+                        "the request body is over the size limit",
+                    )
+                }
+                other => Problem::http(other.status(), other.body_text()),
+            })?;
         let value = parse_json(&raw).map_err(|err| match err {
             JsonError::Syntax(detail) => Problem::new(
                 StatusCode::BAD_REQUEST,

@@ -13,11 +13,7 @@ use sandpiper_runtime::bus::Bus;
 /// The most events one history returns.
 const MAX_EVENTS: usize = 10_000;
 
-pub async fn read(
-    bus: &Bus,
-    partner: &PartnerId,
-    application: &ApplicationId,
-) -> Result<Vec<Envelope>, String> {
+pub async fn read(bus: &Bus, partner: &PartnerId, application: &ApplicationId) -> Result<Vec<Envelope>, String> {
     let stream = bus.events_stream().await.map_err(|e| e.to_string())?;
     let consumer = stream
         .create_consumer(pull::OrderedConfig {

@@ -51,16 +51,8 @@ impl IdempotencyStore {
     }
 
     /// Claims `key` for a request of `partner` with `body`.
-    pub async fn claim(
-        &self,
-        partner: &PartnerId,
-        key: &str,
-        body: &[u8],
-    ) -> Result<Claim, IdempotencyError> {
-        if key.is_empty()
-            || key.len() > MAX_KEY_LEN
-            || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
-        {
+    pub async fn claim(&self, partner: &PartnerId, key: &str, body: &[u8]) -> Result<Claim, IdempotencyError> {
+        if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
             return Err(IdempotencyError::InvalidKey);
         }
         // Hashing makes any client key a valid bucket key; the partner prefix keeps tenants apart.
@@ -70,8 +62,7 @@ impl IdempotencyStore {
             application_id: ApplicationId::generate(),
             event_id: EventId::generate(),
         };
-        let encoded =
-            serde_json::to_vec(&fresh).map_err(|e| IdempotencyError::Store(e.to_string()))?;
+        let encoded = serde_json::to_vec(&fresh).map_err(|e| IdempotencyError::Store(e.to_string()))?;
         match self.store.create(&store_key, encoded.into()).await {
             Ok(_) => return Ok(Claim::Fresh(fresh)),
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
@@ -82,11 +73,8 @@ impl IdempotencyStore {
             .get(&store_key)
             .await
             .map_err(|e| IdempotencyError::Store(e.to_string()))?
-            .ok_or_else(|| {
-                IdempotencyError::Store("the record vanished between create and read".into())
-            })?;
-        let record: Record =
-            serde_json::from_slice(&stored).map_err(|e| IdempotencyError::Store(e.to_string()))?;
+            .ok_or_else(|| IdempotencyError::Store("the record vanished between create and read".into()))?;
+        let record: Record = serde_json::from_slice(&stored).map_err(|e| IdempotencyError::Store(e.to_string()))?;
         Ok(if record.request_hash == fresh.request_hash {
             Claim::Replay(record)
         } else {

@@ -11,8 +11,10 @@
 //! - [`projection`]: the in-memory views, replayed from the stream and kept following it.
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
 //! - [`history`]: one application's events, read from the stream.
+//! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
 
+pub mod advance;
 pub mod auth;
 pub mod config;
 pub mod extract;
@@ -38,6 +40,7 @@ use axum::routing::get;
 use sandpiper_contracts::catalog::{Catalog, CatalogError};
 use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_runtime::bus::{Bus, BusError, IDEMPOTENCY_TTL};
+use sandpiper_runtime::catalog_store::{CatalogStore, CatalogStoreError};
 use sandpiper_runtime::clock::{Clock, ClockError};
 use sandpiper_runtime::health::{self, Gate, Readiness};
 use sandpiper_runtime::publish::Publisher;
@@ -59,11 +62,10 @@ pub enum StartError {
     Clock(#[from] ClockError),
     #[error("the built-in catalog is invalid: {0}")]
     Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    CatalogStore(#[from] CatalogStoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
     #[error("the HTTP server failed: {0}")]
     Serve(#[source] std::io::Error),
 }
@@ -80,10 +82,8 @@ impl Application {
     pub async fn build(config: IntakeConfig) -> Result<Application, StartError> {
         let bus = Bus::connect(&config.common, ServiceName::Intake).await?;
         let clock = Clock::open(&bus, config.common.clock).await?;
-        let idempotency = IdempotencyStore::new(
-            bus.bucket(names::IDEMPOTENCY_BUCKET, 1, IDEMPOTENCY_TTL)
-                .await?,
-        );
+        let idempotency = IdempotencyStore::new(bus.bucket(names::IDEMPOTENCY_BUCKET, 1, IDEMPOTENCY_TTL).await?);
+        let catalogs = CatalogStore::open(&bus, &Catalog::builtin()?).await?;
         let listener = TcpListener::bind(config.common.http_addr)
             .await
             .map_err(|source| StartError::Listen {
@@ -97,7 +97,7 @@ impl Application {
             clock,
             projection: Arc::new(Projection::default()),
             idempotency,
-            catalog: Catalog::builtin()?,
+            catalogs,
         }));
         Ok(Application {
             listener,
@@ -113,10 +113,7 @@ impl Application {
     }
 
     /// Serves until `stop` resolves, then finishes in-flight requests and drains NATS.
-    pub async fn run_until_stopped(
-        self,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartError> {
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let shutdown = Shutdown::on(stop);
         let caught_up = Gate::new("projection caught up with the stream");
         let readiness = Readiness::new(self.state.bus.clone(), vec![caught_up.clone()]);
@@ -124,21 +121,14 @@ impl Application {
         let projection = self.state.projection.clone();
         let follow_bus = self.state.bus.clone();
         let follow_shutdown = shutdown.clone();
-        let follower = tokio::spawn(async move {
-            projection
-                .follow(follow_bus, follow_shutdown, caught_up)
-                .await
-        });
+        let follower = tokio::spawn(async move { projection.follow(follow_bus, follow_shutdown, caught_up).await });
 
         let router = router(self.state.clone(), readiness, self.max_body_bytes);
         let http_shutdown = shutdown.clone();
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move { http_shutdown.triggered().await })
             .await;
-        if tokio::time::timeout(Duration::from_secs(5), follower)
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(Duration::from_secs(5), follower).await.is_err() {
             tracing::warn!("the projection follower did not stop within 5 s");
         }
         self.state.bus.drain().await;
@@ -159,10 +149,7 @@ pub fn router(state: AppState, readiness: Readiness, max_body_bytes: usize) -> R
     .merge(health::routes(readiness))
     .fallback(|uri: Uri| async move { Problem::not_found(format!("no route {}", uri.path())) })
     .method_not_allowed_fallback(|| async {
-        Problem::http(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "this route does not accept that method",
-        )
+        Problem::http(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
     })
     .layer(DefaultBodyLimit::max(max_body_bytes))
     .layer(CatchPanicLayer::custom(

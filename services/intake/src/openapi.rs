@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::problem::Problem;
-use crate::routes::{applications, system};
+use crate::routes::{applications, preflight, system};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -46,7 +46,9 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(applications::get_one, applications::patch))
         .routes(routes!(applications::submit))
         .routes(routes!(applications::events))
-        .routes(routes!(system::catalog))
+        .routes(routes!(preflight::preflight))
+        .routes(routes!(system::catalog, system::publish_catalog))
+        .routes(routes!(system::catalog_versions))
         .routes(routes!(system::clock))
         .routes(routes!(system::advance_clock))
         .with_state(state)

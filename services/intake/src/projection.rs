@@ -32,10 +32,7 @@ async fn stream_last_sequence(bus: &Bus) -> Option<u64> {
         .jetstream
         .get_stream_no_info(sandpiper_contracts::names::EVENTS_STREAM);
     let stream = tokio::time::timeout(STALL_CHECK, stream).await.ok()?.ok()?;
-    let info = tokio::time::timeout(STALL_CHECK, stream.get_info())
-        .await
-        .ok()?
-        .ok()?;
+    let info = tokio::time::timeout(STALL_CHECK, stream.get_info()).await.ok()?.ok()?;
     Some(info.state.last_sequence)
 }
 
@@ -120,11 +117,7 @@ impl Projection {
                 .filter(|view| filter.matches(view));
             let items: Vec<ApplicationView> = matching.by_ref().take(limit).cloned().collect();
             let more = matching.next().is_some();
-            let next = if more {
-                items.last().map(|v| v.id)
-            } else {
-                None
-            };
+            let next = if more { items.last().map(|v| v.id) } else { None };
             Page { items, next }
         })
     }
@@ -145,20 +138,14 @@ impl Projection {
     fn read<T>(&self, f: impl FnOnce(&Views) -> T) -> T {
         // A poisoned lock means a fold panicked mid-way; the data is still the last good state
         // of each view (a fold only replaces a view after it succeeds), so keep serving it.
-        let views = self
-            .views
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let views = self.views.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         f(&views)
     }
 
     /// Folds one stored event in (idempotent: a sequence already applied changes nothing).
     pub fn apply(&self, envelope: &Envelope, sequence: u64) {
         {
-            let mut views = self
-                .views
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut views = self.views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
             let views = &mut *views;
             let outcome = match views.by_id.get_mut(&envelope.subject) {
                 Some(view) => {

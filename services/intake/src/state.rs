@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::events::EventPayload;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::clock::Clock;
 use sandpiper_runtime::publish::{Outgoing, PublishError, Publisher};
 
@@ -28,8 +28,8 @@ pub struct Shared {
     pub publisher: Publisher,
     pub projection: Arc<Projection>,
     pub idempotency: IdempotencyStore,
-    /// The catalog in force (the built-in version until versioned catalogs land with #3).
-    pub catalog: Catalog,
+    /// The catalog versions (K4): validation and preflight use the one in force now.
+    pub catalogs: CatalogStore,
 }
 
 impl HasTokens for AppState {
@@ -59,34 +59,25 @@ impl Shared {
     }
 
     /// Publishes an event and answers with the view once it includes it.
-    pub async fn publish_then_view<P: EventPayload>(
-        &self,
-        event: Outgoing<'_, P>,
-    ) -> Result<ApplicationView, Problem> {
+    pub async fn publish_then_view<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<ApplicationView, Problem> {
         let id = event.application;
-        let published = self
-            .publisher
-            .publish(event)
-            .await
-            .map_err(|err| match err {
-                PublishError::Conflict(_) => Problem::conflict(format!(
-                    "application {id} changed while this request was handled; fetch it and retry"
-                )),
-                PublishError::Nats(err) => {
-                    tracing::error!(error = %err, "publishing failed");
-                    Problem::unavailable(
-                        "the event store is unavailable; nothing was changed, retry shortly",
-                    )
-                }
-                PublishError::Envelope(err) => {
-                    tracing::error!(error = %err, "an event could not be encoded");
-                    Problem::new(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal",
-                        "the event could not be encoded",
-                    )
-                }
-            })?;
+        let published = self.publisher.publish(event).await.map_err(|err| match err {
+            PublishError::Conflict(_) => Problem::conflict(format!(
+                "application {id} changed while this request was handled; fetch it and retry"
+            )),
+            PublishError::Nats(err) => {
+                tracing::error!(error = %err, "publishing failed");
+                Problem::unavailable("the event store is unavailable; nothing was changed, retry shortly")
+            }
+            PublishError::Envelope(err) => {
+                tracing::error!(error = %err, "an event could not be encoded");
+                Problem::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the event could not be encoded",
+                )
+            }
+        })?;
         if !self
             .projection
             .wait_for(published.sequence, READ_YOUR_WRITE_TIMEOUT)
@@ -96,8 +87,8 @@ impl Shared {
                 "the change to {id} is stored but not yet visible; read it again shortly"
             )));
         }
-        self.projection.get(&id).ok_or_else(|| {
-            Problem::unavailable(format!("application {id} is stored but not yet visible"))
-        })
+        self.projection
+            .get(&id)
+            .ok_or_else(|| Problem::unavailable(format!("application {id} is stored but not yet visible")))
     }
 }

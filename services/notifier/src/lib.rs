@@ -18,10 +18,7 @@ impl Handler for Notifier {
     }
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        tracing::debug!(
-            event_type = delivery.event_type.as_str(),
-            "no subscriptions yet (#5)"
-        );
+        tracing::debug!(event_type = delivery.event_type.as_str(), "no subscriptions yet (#5)");
         Ok(())
     }
 }

@@ -1,19 +1,42 @@
-//! The reviewer: scores the four components and decides the tier (DOMAIN §5).
+//! The reviewer: the review simulation of DOMAIN §5 (U, M, W, B; T1–T6; P1).
 //!
-//! For now it follows classified applications and leaves them `in_review`: the scoring, tier
-//! rules and the review-period timer (U, M, W, B, T1–T6) arrive with issue #3. It publishes
-//! nothing it has not decided.
+//! On `classified` it schedules a durable timer for the end of the review period (T6: 12 days
+//! from submission, 14 for `bedrock_poc`); the application stays `in_review` meanwhile. When the
+//! timer fires on the system clock it scores the application with the catalog version its
+//! classification used and publishes `approved` (with the tier) or `rejected`, each with the
+//! components, reasons and rule ids.
 
-use sandpiper_contracts::events::EventType;
+use chrono::Duration;
+use sandpiper_contracts::decision::{Finding, Outcome};
+use sandpiper_contracts::events::{Approved, Classified, Envelope, EventType, Rejected, Submitted};
+use sandpiper_contracts::ids::EventId;
+use sandpiper_contracts::model::{ApplicationBody, Programme};
 use sandpiper_contracts::names::ServiceName;
+use sandpiper_contracts::subjects;
+use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::worker::{Worker, WorkerError};
+use sandpiper_runtime::publish::{Outgoing, Publisher};
+use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
+use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_failure};
+use serde::{Deserialize, Serialize};
 
 /// The reviewer's default HTTP port (health endpoints).
 pub const DEFAULT_PORT: u16 = 8083;
 
-pub struct Reviewer;
+/// What the review timer remembers from the classification.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ReviewDue {
+    pool: Programme,
+    catalog_version: String,
+    eligibility_failures: Vec<Finding>,
+}
+
+/// Schedules reviews.
+pub struct Reviewer {
+    timers: Timers,
+}
 
 impl Handler for Reviewer {
     fn event_types(&self) -> Vec<EventType> {
@@ -21,12 +44,129 @@ impl Handler for Reviewer {
     }
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        tracing::info!(application_id = %delivery.envelope.subject, "in review; the review rules arrive with #3");
+        let classified: Classified = payload(&delivery)?;
+        let days = sandpiper_rules::review_period_days(classified.pool);
+        let due = ReviewDue {
+            pool: classified.pool,
+            catalog_version: classified.catalog_version,
+            eligibility_failures: classified.eligibility_failures,
+        };
+        let timer = Timer {
+            id: format!("review.{}", delivery.envelope.subject),
+            due_at: classified.submitted_at + Duration::days(days),
+            partner: delivery.envelope.partnerid.clone(),
+            application: delivery.envelope.subject,
+            cause: delivery.envelope.id,
+            payload: serde_json::to_value(&due).map_err(|e| HandlerError::Permanent(e.to_string()))?,
+        };
+        self.timers
+            .schedule(&timer)
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        tracing::info!(due_at = %timer.due_at, days, "review scheduled (T6)");
         Ok(())
     }
 }
 
+/// Decides reviews when they fall due.
+pub struct ReviewDecider {
+    bus: Bus,
+    publisher: Publisher,
+    catalogs: CatalogStore,
+}
+
+impl ReviewDecider {
+    /// The body as submitted, read from the stream (the source of truth).
+    async fn submitted_body(&self, timer: &Timer) -> Result<ApplicationBody, HandlerError> {
+        let subject = subjects::event(&timer.partner, &timer.application, EventType::Submitted);
+        let stream = self
+            .bus
+            .events_stream()
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let message = stream
+            .get_last_raw_message_by_subject(&subject)
+            .await
+            .map_err(|e| HandlerError::Transient(format!("reading {subject}: {e}")))?;
+        let envelope = Envelope::from_json(&message.payload).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let submitted: Submitted = envelope.payload().map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        Ok(submitted.application)
+    }
+}
+
+impl TimerHandler for ReviewDecider {
+    async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
+        let due: ReviewDue =
+            serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let body = self.submitted_body(&timer).await?;
+        let catalog = match self.catalogs.version(&due.catalog_version) {
+            Some(catalog) => catalog,
+            None => {
+                self.catalogs
+                    .sync()
+                    .await
+                    .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                self.catalogs.version(&due.catalog_version).unwrap_or_else(|| {
+                    // The version was never stored (no catalog was in force): an empty catalog,
+                    // under which the eligibility failures recorded at classification decide.
+                    std::sync::Arc::new(sandpiper_contracts::catalog::Catalog {
+                        version: due.catalog_version.clone(),
+                        effective_from: timer.due_at.date_naive(),
+                        services: Vec::new(),
+                    })
+                })
+            }
+        };
+        let review = sandpiper_rules::review(&body, due.pool, &catalog, &due.eligibility_failures);
+        let id = EventId::derived(&timer.cause, "review");
+        let catalog_version = due.catalog_version;
+        let published = match review.outcome {
+            Outcome::Approved { tier_usd } => {
+                tracing::info!(tier_usd, rules = ?review.rules, "approved");
+                let event = Approved {
+                    tier_usd,
+                    review,
+                    catalog_version,
+                };
+                self.publisher.publish(outgoing(&timer, id, &event)).await
+            }
+            Outcome::Rejected => {
+                tracing::info!(rules = ?review.rules, "rejected");
+                let event = Rejected {
+                    review,
+                    catalog_version,
+                };
+                self.publisher.publish(outgoing(&timer, id, &event)).await
+            }
+        };
+        published.map(|_| ()).map_err(publish_failure)
+    }
+}
+
+fn outgoing<'a, P: sandpiper_contracts::events::EventPayload>(
+    timer: &'a Timer,
+    id: EventId,
+    payload: &'a P,
+) -> Outgoing<'a, P> {
+    Outgoing {
+        id,
+        partner: &timer.partner,
+        application: timer.application,
+        payload,
+        expected_version: None,
+        time: None,
+    }
+}
+
 /// Builds the reviewer service.
-pub async fn build(config: &CommonConfig) -> Result<Worker<Reviewer>, WorkerError> {
-    Worker::build(ServiceName::Reviewer, config, |_| Reviewer).await
+pub async fn build(config: &CommonConfig) -> Result<Worker<Reviewer, ReviewDecider>, WorkerError> {
+    Worker::build_with_timers(ServiceName::Reviewer, config, |ctx| {
+        let decider = ReviewDecider {
+            bus: ctx.bus.clone(),
+            publisher: ctx.publisher.clone(),
+            catalogs: ctx.catalogs.clone(),
+        };
+        (Reviewer { timers: ctx.timers }, Some(decider))
+    })
+    .await
 }

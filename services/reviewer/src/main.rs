@@ -7,8 +7,7 @@ use sandpiper_runtime::config::{CommonConfig, Environment};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandpiper_runtime::telemetry::init();
-    let config = CommonConfig::load(&Environment, sandpiper_reviewer::DEFAULT_PORT)
-        .context("invalid configuration")?;
+    let config = CommonConfig::load(&Environment, sandpiper_reviewer::DEFAULT_PORT).context("invalid configuration")?;
     let service = sandpiper_reviewer::build(&config)
         .await
         .context("sandpiper-reviewer could not start")?;

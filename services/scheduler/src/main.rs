@@ -7,8 +7,8 @@ use sandpiper_runtime::config::{CommonConfig, Environment};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandpiper_runtime::telemetry::init();
-    let config = CommonConfig::load(&Environment, sandpiper_scheduler::DEFAULT_PORT)
-        .context("invalid configuration")?;
+    let config =
+        CommonConfig::load(&Environment, sandpiper_scheduler::DEFAULT_PORT).context("invalid configuration")?;
     let service = sandpiper_scheduler::build(&config)
         .await
         .context("sandpiper-scheduler could not start")?;

@@ -85,18 +85,20 @@ impl Catalog {
         Catalog::from_toml(BUILTIN)
     }
 
-    /// Parses and checks a catalog document.
+    /// Parses and checks a catalog document in TOML (the shipped file's format).
     pub fn from_toml(text: &str) -> Result<Catalog, CatalogError> {
-        let catalog: Catalog = toml::from_str(text)?;
+        toml::from_str::<Catalog>(text)?.checked()
+    }
+
+    /// Checks what the types cannot: unique ids, maturity after emergence.
+    pub fn checked(self) -> Result<Catalog, CatalogError> {
+        let catalog = self;
         let mut seen = std::collections::HashSet::new();
         for service in &catalog.services {
             if !seen.insert(service.id.as_str()) {
                 return Err(CatalogError::DuplicateService(service.id.clone()));
             }
-            if service
-                .matured_at
-                .is_some_and(|m| m <= service.emerging_from)
-            {
+            if service.matured_at.is_some_and(|m| m <= service.emerging_from) {
                 return Err(CatalogError::MaturesBeforeEmerging(service.id.clone()));
             }
         }
@@ -112,8 +114,7 @@ impl Catalog {
     pub fn resolve_alias(&self, name: &str) -> Option<&CatalogService> {
         let name = name.trim();
         self.services.iter().find(|s| {
-            s.display_name.eq_ignore_ascii_case(name)
-                || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+            s.display_name.eq_ignore_ascii_case(name) || s.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
         })
     }
 
@@ -141,10 +142,7 @@ mod tests {
             ]
         );
         let agents = catalog.service("bedrock-agents").unwrap();
-        assert_eq!(
-            agents.split_preference,
-            SplitPreference::SplitForLargerScope
-        );
+        assert_eq!(agents.split_preference, SplitPreference::SplitForLargerScope);
         assert_eq!(agents.office_hours_participants.len(), 4);
     }
 
@@ -169,9 +167,6 @@ mod tests {
             Catalog::from_toml(&dup),
             Err(CatalogError::DuplicateService(_))
         ));
-        assert!(matches!(
-            Catalog::from_toml("version = 1"),
-            Err(CatalogError::Parse(_))
-        ));
+        assert!(matches!(Catalog::from_toml("version = 1"), Err(CatalogError::Parse(_))));
     }
 }

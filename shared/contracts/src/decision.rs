@@ -93,9 +93,26 @@ pub enum Continuation {
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum Classification {
     /// The application stays in (or was filed in) this pool and goes to review.
-    Fits { pool: Programme, rules: Vec<String>, reasons: Vec<String>, figures: PoolFigures },
+    Fits {
+        pool: Programme,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        figures: PoolFigures,
+    },
     /// It belongs in another pool.
-    Redirect { to: Programme, continues_as: Continuation, rules: Vec<String>, reasons: Vec<String>, figures: PoolFigures },
+    Redirect {
+        to: Programme,
+        continues_as: Continuation,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        figures: PoolFigures,
+    },
     /// It cannot be funded (E1–E5, C4b); the reviewer rejects it at the end of the review period.
-    Ineligible { pool: Programme, failures: Vec<Finding>, rules: Vec<String>, reasons: Vec<String>, figures: PoolFigures },
+    Ineligible {
+        pool: Programme,
+        failures: Vec<Finding>,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        figures: PoolFigures,
+    },
 }

@@ -8,6 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::decision::{Continuation, Finding, PoolFigures, Review};
 use crate::ids::{ApplicationId, EventId, PartnerId};
 use crate::model::{ApplicationBody, ApplicationDraft, Programme};
 use crate::names::ServiceName;
@@ -110,10 +111,7 @@ pub enum EnvelopeError {
     #[error("unknown event type {0:?}")]
     UnknownType(String),
     #[error("expected a {expected} event, got {actual}")]
-    WrongType {
-        expected: &'static str,
-        actual: String,
-    },
+    WrongType { expected: &'static str, actual: String },
 }
 
 impl Envelope {
@@ -154,11 +152,7 @@ impl Envelope {
 
     /// The NATS subject this event is published on.
     pub fn nats_subject(&self) -> Result<String, EnvelopeError> {
-        Ok(subjects::event(
-            &self.partnerid,
-            &self.subject,
-            self.kind()?,
-        ))
+        Ok(subjects::event(&self.partnerid, &self.subject, self.kind()?))
     }
 
     /// The payload, typed; fails if the envelope holds another type.
@@ -178,6 +172,9 @@ impl Envelope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Drafted {
     pub draft: ApplicationDraft,
+    /// The application this one carries on from (a redirection, C3, or a graduation, G2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub originated_from: Option<ApplicationId>,
 }
 impl EventPayload for Drafted {
     const TYPE: EventType = EventType::Drafted;
@@ -209,11 +206,57 @@ pub struct Classified {
     pub rules: Vec<String>,
     /// Why, in words a partner reads.
     pub reasons: Vec<String>,
-    /// The catalog version the decision used (K4).
+    /// The catalog version the decision used (K4): the one in force at submission (K2).
     pub catalog_version: String,
+    /// The monthly figures behind the pool decision (C2).
+    #[serde(default)]
+    pub figures: PoolFigures,
+    /// Failures that force a rejection at review (T1: E1–E5; C4b); empty when eligible.
+    #[serde(default)]
+    pub eligibility_failures: Vec<Finding>,
+    /// When the application was submitted: the review period (T6) runs from here.
+    pub submitted_at: DateTime<Utc>,
 }
 impl EventPayload for Classified {
     const TYPE: EventType = EventType::Classified;
+}
+
+/// The application belongs in another pool (C3, C4a, K1); it does not go on here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Redirected {
+    /// The pool it belongs in.
+    pub to: Programme,
+    pub continues_as: Continuation,
+    /// The new linked application that carries on (C3), when one was created.
+    pub redirected_to: Option<ApplicationId>,
+    pub rules: Vec<String>,
+    pub reasons: Vec<String>,
+    pub catalog_version: String,
+    pub figures: PoolFigures,
+}
+impl EventPayload for Redirected {
+    const TYPE: EventType = EventType::Redirected;
+}
+
+/// The review approved the application at a tier (T3–T5, P1), after the review period (T6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Approved {
+    pub tier_usd: i64,
+    pub review: Review,
+    pub catalog_version: String,
+}
+impl EventPayload for Approved {
+    const TYPE: EventType = EventType::Approved;
+}
+
+/// The review rejected the application (T1, T2), after the review period (T6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Rejected {
+    pub review: Review,
+    pub catalog_version: String,
+}
+impl EventPayload for Rejected {
+    const TYPE: EventType = EventType::Rejected;
 }
 
 #[cfg(test)]
@@ -225,19 +268,10 @@ mod tests {
         assert_eq!(EventType::ALL.len(), 22);
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
-            assert_eq!(
-                EventType::from_cloudevents_type(&t.cloudevents_type()),
-                Some(*t)
-            );
-            assert_eq!(
-                serde_json::to_value(t).unwrap(),
-                serde_json::json!(t.as_str())
-            );
+            assert_eq!(EventType::from_cloudevents_type(&t.cloudevents_type()), Some(*t));
+            assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(t.as_str()));
         }
-        assert_eq!(
-            EventType::from_cloudevents_type("dev.sandpiper.approved.v2"),
-            None
-        );
+        assert_eq!(EventType::from_cloudevents_type("dev.sandpiper.approved.v2"), None);
     }
 
     #[test]
@@ -251,16 +285,9 @@ mod tests {
                 service: Some("bedrock-agents".into()),
                 ..Default::default()
             },
+            originated_from: None,
         };
-        let envelope = Envelope::new(
-            id,
-            ServiceName::Intake,
-            partner.clone(),
-            app,
-            time,
-            &payload,
-        )
-        .unwrap();
+        let envelope = Envelope::new(id, ServiceName::Intake, partner.clone(), app, time, &payload).unwrap();
         let json = serde_json::to_value(&envelope).unwrap();
         assert_eq!(json["specversion"], "1.0");
         assert_eq!(json["id"], id.to_string());

@@ -67,6 +67,21 @@ macro_rules! ulid_id {
             pub fn ulid(&self) -> Ulid {
                 self.0
             }
+
+            /// An id caused by an event: the same for every redelivery of the cause, so a handler
+            /// that runs twice produces the same id (and JetStream drops the duplicate event).
+            /// It keeps the cause's timestamp and takes its random part from a hash of
+            /// (cause, label).
+            pub fn derived(cause: &EventId, label: &str) -> Self {
+                let mut hasher = Sha256::new();
+                hasher.update(cause.0.to_bytes());
+                hasher.update($kind.as_bytes());
+                hasher.update(label.as_bytes());
+                let digest = hasher.finalize();
+                let mut random = [0u8; 16];
+                random[6..16].copy_from_slice(&digest[..10]);
+                Self(Ulid::from_parts(cause.0.timestamp_ms(), u128::from_be_bytes(random)))
+            }
         }
 
         impl fmt::Display for $name {
@@ -119,24 +134,6 @@ ulid_id!(
     EventId,
     "event"
 );
-
-impl EventId {
-    /// The id of an event caused by another: the same for every redelivery of the cause, so a
-    /// handler that runs twice publishes an event JetStream recognises as a duplicate.
-    /// It keeps the cause's timestamp and takes its random part from a hash of (cause, label).
-    pub fn derived(cause: &EventId, label: &str) -> EventId {
-        let mut hasher = Sha256::new();
-        hasher.update(cause.0.to_bytes());
-        hasher.update(label.as_bytes());
-        let digest = hasher.finalize();
-        let mut random = [0u8; 16];
-        random[6..16].copy_from_slice(&digest[..10]);
-        EventId(Ulid::from_parts(
-            cause.0.timestamp_ms(),
-            u128::from_be_bytes(random),
-        ))
-    }
-}
 
 impl fmt::Display for PartnerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -229,13 +229,7 @@ impl Collector {
     }
 
     /// A required text: present, not blank, at most `max` characters.
-    fn text(
-        &mut self,
-        field: &str,
-        value: &Option<String>,
-        max: usize,
-        rule: Option<&str>,
-    ) -> String {
+    fn text(&mut self, field: &str, value: &Option<String>, max: usize, rule: Option<&str>) -> String {
         match value {
             None => {
                 self.push(field, "is required", rule);
@@ -254,11 +248,7 @@ impl Collector {
     fn bounded_text(&mut self, field: &str, value: &str, max: usize) {
         let chars = value.chars().count();
         if chars > max {
-            self.push(
-                field,
-                format!("is {chars} characters; at most {max} are allowed"),
-                None,
-            );
+            self.push(field, format!("is {chars} characters; at most {max} are allowed"), None);
         }
     }
 
@@ -266,11 +256,7 @@ impl Collector {
         if list.len() > limits::LIST_ITEMS {
             self.push(
                 field,
-                format!(
-                    "has {} items; at most {} are allowed",
-                    list.len(),
-                    limits::LIST_ITEMS
-                ),
+                format!("has {} items; at most {} are allowed", list.len(), limits::LIST_ITEMS),
                 None,
             );
         }
@@ -332,11 +318,7 @@ impl ApplicationDraft {
         if let Some(list) = &self.target_metrics {
             c.bounded_list("target_metrics", list);
             for (i, t) in list.iter().enumerate() {
-                c.bounded_text(
-                    &format!("target_metrics[{i}].name"),
-                    &t.name,
-                    limits::METRIC_CHARS,
-                );
+                c.bounded_text(&format!("target_metrics[{i}].name"), &t.name, limits::METRIC_CHARS);
                 c.bounded_text(&format!("target_metrics[{i}].target"), &t.target, short);
             }
         }
@@ -372,11 +354,7 @@ impl ApplicationDraft {
     /// Validates everything a form can (E1, E5, the window range W, budget line shapes, amounts,
     /// sizes) as of `at` against `catalog`, listing every failing field. E3 (a filing partner) is
     /// the caller's to check: the partner comes from credentials, not the body.
-    pub fn validate(
-        &self,
-        catalog: &Catalog,
-        at: DateTime<Utc>,
-    ) -> Result<ApplicationBody, ValidationErrors> {
+    pub fn validate(&self, catalog: &Catalog, at: DateTime<Utc>) -> Result<ApplicationBody, ValidationErrors> {
         let mut c = Collector::default();
         self.bounds(&mut c);
         let short = limits::SHORT_TEXT_CHARS;
@@ -388,12 +366,7 @@ impl ApplicationDraft {
         let s = self.startup.as_ref().unwrap_or(&empty_startup);
         let startup = Startup {
             name: c.text("startup.name", &s.name, short, None),
-            aws_account_id: c.text(
-                "startup.aws_account_id",
-                &s.aws_account_id,
-                short,
-                Some("E1"),
-            ),
+            aws_account_id: c.text("startup.aws_account_id", &s.aws_account_id, short, Some("E1")),
             industry: c.text("startup.industry", &s.industry, short, None),
             stage: s.stage.clone(),
             team_size: s.team_size,
@@ -402,21 +375,14 @@ impl ApplicationDraft {
         let account = startup.aws_account_id.as_str();
         let twelve_digits = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
         if !account.is_empty() && !twelve_digits {
-            c.push(
-                "startup.aws_account_id",
-                "must be exactly 12 digits",
-                Some("E1"),
-            );
+            c.push("startup.aws_account_id", "must be exactly 12 digits", Some("E1"));
         }
         if let Some(size) = startup.team_size
             && !(1..=limits::MAX_TEAM_SIZE).contains(&size)
         {
             c.push(
                 "startup.team_size",
-                format!(
-                    "is {size}; it must be between 1 and {}",
-                    limits::MAX_TEAM_SIZE
-                ),
+                format!("is {size}; it must be between 1 and {}", limits::MAX_TEAM_SIZE),
                 None,
             );
         }
@@ -428,7 +394,10 @@ impl ApplicationDraft {
         if !programme.is_filed_here() {
             c.push(
                 "programme",
-                format!("{} is recorded in a startup's stack, not filed here; use innovation_sandbox or bedrock_poc", programme.as_str()),
+                format!(
+                    "{} is recorded in a startup's stack, not filed here; use innovation_sandbox or bedrock_poc",
+                    programme.as_str()
+                ),
                 None,
             );
         }
@@ -440,9 +409,7 @@ impl ApplicationDraft {
                     let hint = catalog
                         .resolve_alias(&service)
                         .map(|s| format!("; did you mean {:?}?", s.id))
-                        .unwrap_or_else(|| {
-                            format!("; known services: {}", catalog.ids().join(", "))
-                        });
+                        .unwrap_or_else(|| format!("; known services: {}", catalog.ids().join(", ")));
                     c.push(
                         "service",
                         format!("{service:?} is not in the emerging-service catalog{hint}"),
@@ -459,28 +426,15 @@ impl ApplicationDraft {
         }
 
         let workload = c.text("workload", &self.workload, short, Some("C4"));
-        let use_case = c.text(
-            "use_case",
-            &self.use_case,
-            limits::USE_CASE_CHARS,
-            Some("U"),
-        );
+        let use_case = c.text("use_case", &self.use_case, limits::USE_CASE_CHARS, Some("U"));
 
         let target_metrics = self.target_metrics.clone().unwrap_or_default();
         for (i, t) in target_metrics.iter().enumerate() {
             if t.name.trim().is_empty() {
-                c.push(
-                    format!("target_metrics[{i}].name"),
-                    "must not be blank",
-                    None,
-                );
+                c.push(format!("target_metrics[{i}].name"), "must not be blank", None);
             }
             if t.target.trim().is_empty() {
-                c.push(
-                    format!("target_metrics[{i}].target"),
-                    "must not be blank",
-                    None,
-                );
+                c.push(format!("target_metrics[{i}].target"), "must not be blank", None);
             }
         }
         let metrics = self.metrics.clone().unwrap_or_default();
@@ -514,9 +468,7 @@ impl ApplicationDraft {
         let mut budget = Vec::new();
         match &self.budget {
             None => c.push("budget", "is required", Some("B")),
-            Some(lines) if lines.is_empty() => {
-                c.push("budget", "needs at least one monthly line", Some("B"))
-            }
+            Some(lines) if lines.is_empty() => c.push("budget", "needs at least one monthly line", Some("B")),
             Some(lines) => {
                 for (i, line) in lines.iter().enumerate() {
                     let at = |name: &str| format!("budget[{i}].{name}");
@@ -529,14 +481,26 @@ impl ApplicationDraft {
                         );
                     }
                     match (line.monthly_usd, line.monthly_usd_range) {
-                        (Some(_), Some(_)) => c.push(at("monthly_usd"), "give exactly one of monthly_usd and monthly_usd_range, not both", Some("B")),
-                        (None, None) => c.push(at("monthly_usd"), "give exactly one of monthly_usd (exact) and monthly_usd_range ([low, high])", Some("B")),
+                        (Some(_), Some(_)) => c.push(
+                            at("monthly_usd"),
+                            "give exactly one of monthly_usd and monthly_usd_range, not both",
+                            Some("B"),
+                        ),
+                        (None, None) => c.push(
+                            at("monthly_usd"),
+                            "give exactly one of monthly_usd (exact) and monthly_usd_range ([low, high])",
+                            Some("B"),
+                        ),
                         (Some(amount), None) => c.money(&at("monthly_usd"), amount, false),
                         (None, Some([low, high])) => {
                             c.money(&at("monthly_usd_range[0]"), low, false);
                             c.money(&at("monthly_usd_range[1]"), high, false);
                             if low > high {
-                                c.push(at("monthly_usd_range"), format!("low {low} is above high {high}"), Some("B"));
+                                c.push(
+                                    at("monthly_usd_range"),
+                                    format!("low {low} is above high {high}"),
+                                    Some("B"),
+                                );
                             }
                         }
                     }
@@ -561,11 +525,7 @@ impl ApplicationDraft {
             if let Some(amount) = entry.amount_usd {
                 c.money(&format!("stack[{i}].amount_usd"), amount, false);
             }
-            if entry
-                .workload
-                .as_deref()
-                .is_some_and(|w| w.trim().is_empty())
-            {
+            if entry.workload.as_deref().is_some_and(|w| w.trim().is_empty()) {
                 c.push(
                     format!("stack[{i}].workload"),
                     "must not be blank when given",
@@ -614,9 +574,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Jso
             })
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|err| JsonError::Syntax(err.to_string()))?;
+    deserializer.end().map_err(|err| JsonError::Syntax(err.to_string()))?;
     Ok(value)
 }
 
@@ -680,10 +638,7 @@ mod tests {
     }
 
     fn example(name: &str) -> ApplicationDraft {
-        let path = format!(
-            "{}/../../../shared/examples/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = format!("{}/../../../shared/examples/{name}.json", env!("CARGO_MANIFEST_DIR"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
         parse_json(&bytes).unwrap()
     }
@@ -695,11 +650,7 @@ mod tests {
     #[test]
     fn the_shared_examples_are_valid_forms() {
         let catalog = Catalog::builtin().unwrap();
-        for name in [
-            "bedrock-agents-support",
-            "amazon-q-business-docs",
-            "exploring-agents",
-        ] {
+        for name in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"] {
             let body = example(name).validate(&catalog, now());
             assert!(body.is_ok(), "{name}: {body:?}");
         }
@@ -729,10 +680,7 @@ mod tests {
             "evaluation_window_days",
             "budget",
         ] {
-            assert!(
-                fields.contains(&f.to_owned()),
-                "{f} missing from {fields:?}"
-            );
+            assert!(fields.contains(&f.to_owned()), "{f} missing from {fields:?}");
         }
     }
 
@@ -748,14 +696,8 @@ mod tests {
         budget[2].monthly_usd = None;
         budget[3].monthly_usd = None;
         budget[3].monthly_usd_range = Some([300, 200]);
-        let err = draft
-            .validate(&Catalog::builtin().unwrap(), now())
-            .unwrap_err();
-        let by_field: Vec<(String, Option<String>)> = err
-            .0
-            .iter()
-            .map(|e| (e.field.clone(), e.rule.clone()))
-            .collect();
+        let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
+        let by_field: Vec<(String, Option<String>)> = err.0.iter().map(|e| (e.field.clone(), e.rule.clone())).collect();
         for (field, rule) in [
             ("evaluation_window_days", Some("W")),
             ("startup.aws_account_id", Some("E1")),
@@ -793,9 +735,7 @@ mod tests {
     fn an_alias_is_refused_with_a_hint() {
         let mut draft = example("bedrock-agents-support");
         draft.service = Some("Agents for Amazon Bedrock".into());
-        let err = draft
-            .validate(&Catalog::builtin().unwrap(), now())
-            .unwrap_err();
+        let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
         assert!(
             err.0[0].message.contains("did you mean \"bedrock-agents\""),
             "{:?}",
@@ -810,22 +750,17 @@ mod tests {
             metrics: Some(vec!["m".into(); limits::LIST_ITEMS + 1]),
             ..Default::default()
         };
-        assert_eq!(
-            fields(draft.check_bounds().unwrap_err()),
-            ["use_case", "metrics"]
-        );
+        assert_eq!(fields(draft.check_bounds().unwrap_err()), ["use_case", "metrics"]);
     }
 
     #[test]
     fn parse_errors_name_the_field() {
-        let err =
-            parse_json::<ApplicationDraft>(br#"{"evaluation_window_days": "sixty"}"#).unwrap_err();
+        let err = parse_json::<ApplicationDraft>(br#"{"evaluation_window_days": "sixty"}"#).unwrap_err();
         assert!(
             matches!(err, JsonError::Shape(ref f) if f.field == "evaluation_window_days"),
             "{err:?}"
         );
-        let err = parse_json::<ApplicationDraft>(br#"{"budget": [{"item": "x", "colour": 1}]}"#)
-            .unwrap_err();
+        let err = parse_json::<ApplicationDraft>(br#"{"budget": [{"item": "x", "colour": 1}]}"#).unwrap_err();
         assert!(
             matches!(err, JsonError::Shape(ref f) if f.field == "budget[0].colour" && f.message.contains("unknown field")),
             "{err:?}"

@@ -12,6 +12,18 @@ pub const IDEMPOTENCY_BUCKET: &str = "sandpiper_idempotency";
 /// The simulated clock's current time (CONTRACT §5), shared by every service.
 pub const CLOCK_BUCKET: &str = "sandpiper_clock";
 
+/// Every published version of the emerging-service catalog (K4), one key per version.
+pub const CATALOG_BUCKET: &str = "sandpiper_catalog";
+
+/// The key of a catalog version in [`CATALOG_BUCKET`].
+pub fn catalog_key(version: &str) -> String {
+    format!("v.{version}")
+}
+
+/// Each timer owner's progress (`fired_through`, `next_due`, what it has seen), read by
+/// `POST /v1/clock/advance` to know when every due timer has fired.
+pub const TIMER_STATUS_BUCKET: &str = "sandpiper_timer_status";
+
 /// The key holding the simulated time in [`CLOCK_BUCKET`].
 pub const CLOCK_KEY: &str = "now";
 
@@ -48,6 +60,12 @@ impl ServiceName {
     /// The CloudEvents `source` of the events this service publishes.
     pub fn event_source(self) -> String {
         format!("/sandpiper/{}", self.as_str())
+    }
+
+    /// The bucket holding this service's durable timers (one bucket per owner, so an owner's
+    /// watch sees exactly its own timers).
+    pub fn timers_bucket(self) -> String {
+        format!("sandpiper_timers_{}", self.as_str())
     }
 
     /// The durable pull consumer this service's replicas share: two replicas of one service

@@ -123,9 +123,7 @@ impl State {
             (S::WindowClosed, E::Retired) => S::Retired,
             (S::Retired, E::CreditsForfeited) => S::Retired,
             // TR4: validity ends; whatever is left expires and the engagement is closed.
-            (S::WindowClosed | S::Graduated | S::Retired | S::ClawedBack, E::CreditsExpired) => {
-                S::Closed
-            }
+            (S::WindowClosed | S::Graduated | S::Retired | S::ClawedBack, E::CreditsExpired) => S::Closed,
             (from, event) => {
                 return Err(IllegalTransition {
                     from: from.as_str(),
@@ -147,8 +145,7 @@ mod tests {
             from: "nonexistent",
             event: "none",
         })?;
-        rest.iter()
-            .try_fold(State::initial(*first)?, |s, e| s.apply(*e))
+        rest.iter().try_fold(State::initial(*first)?, |s, e| s.apply(*e))
     }
 
     #[test]
@@ -178,14 +175,8 @@ mod tests {
 
     #[test]
     fn side_exits() {
-        assert_eq!(
-            run(&[E::Drafted, E::Submitted, E::Redirected]),
-            Ok(State::Redirected)
-        );
-        assert_eq!(
-            run(&[E::Drafted, E::Submitted, E::Rejected]),
-            Ok(State::Rejected)
-        );
+        assert_eq!(run(&[E::Drafted, E::Submitted, E::Redirected]), Ok(State::Redirected));
+        assert_eq!(run(&[E::Drafted, E::Submitted, E::Rejected]), Ok(State::Rejected));
         assert_eq!(
             run(&[E::Drafted, E::Submitted, E::Classified, E::Rejected]),
             Ok(State::Rejected)
@@ -249,17 +240,9 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in [
-            State::Draft,
-            State::InReview,
-            State::WindowClosed,
-            State::ClawedBack,
-        ] {
+        for s in [State::Draft, State::InReview, State::WindowClosed, State::ClawedBack] {
             assert_eq!(State::parse(s.as_str()), Some(s));
-            assert_eq!(
-                serde_json::to_value(s).unwrap(),
-                serde_json::json!(s.as_str())
-            );
+            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
         }
     }
 }

@@ -12,10 +12,7 @@ const EVENTS_ROOT: &str = "sandpiper.v1.events";
 
 /// The subject of one event.
 pub fn event(partner: &PartnerId, application: &ApplicationId, event_type: EventType) -> String {
-    format!(
-        "{EVENTS_ROOT}.{partner}.{application}.{}",
-        event_type.as_str()
-    )
+    format!("{EVENTS_ROOT}.{partner}.{application}.{}", event_type.as_str())
 }
 
 /// Every event: what the stream stores.

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::decision::{Components, Outcome, PoolFigures, Review};
 use crate::events::{
-    Classified, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, Submitted,
+    Approved, Classified, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, Redirected, Rejected, Submitted,
 };
 use crate::ids::{ApplicationId, PartnerId};
 use crate::model::{ApplicationDraft, Programme};
@@ -17,15 +18,42 @@ use crate::state::{IllegalTransition, State};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Decision {
     pub pool: Programme,
-    /// Set by the review (T3–T5); null until then.
+    /// Set by the review (T3–T5, P1); null until then, and for a rejection.
     pub tier_usd: Option<i64>,
     /// Per-component scores (U, M, W, B); null until the review.
-    #[schema(value_type = Option<Object>)]
-    pub components: Option<serde_json::Value>,
+    pub components: Option<Components>,
+    /// `approved` or `rejected` once reviewed; null until then.
+    pub outcome: Option<Outcome>,
     pub rules: Vec<String>,
     pub reasons: Vec<String>,
+    /// What would raise the tier (after review).
+    #[serde(default)]
+    pub next_tier: Vec<String>,
+    /// The monthly figures behind the pool decision (C2).
+    pub figures: PoolFigures,
     pub catalog_version: String,
     pub decided_at: DateTime<Utc>,
+}
+
+impl Decision {
+    fn reviewed(review: Review, catalog_version: String, at: DateTime<Utc>) -> Decision {
+        let tier_usd = match review.outcome {
+            Outcome::Approved { tier_usd } => Some(tier_usd),
+            Outcome::Rejected => None,
+        };
+        Decision {
+            pool: review.pool,
+            tier_usd,
+            components: Some(review.components),
+            outcome: Some(review.outcome),
+            rules: review.rules,
+            reasons: review.reasons,
+            next_tier: review.next_tier,
+            figures: review.figures,
+            catalog_version,
+            decided_at: at,
+        }
+    }
 }
 
 /// Links to the applications this one is connected to.
@@ -86,6 +114,10 @@ impl ApplicationView {
     pub fn create(event: &Envelope, seq: u64) -> Result<ApplicationView, FoldError> {
         let state = State::initial(event.kind()?)?;
         let drafted: Drafted = event.payload()?;
+        let links = Links {
+            originated_from: drafted.originated_from,
+            ..Links::default()
+        };
         Ok(ApplicationView {
             id: event.subject,
             partner_id: event.partnerid.clone(),
@@ -98,7 +130,7 @@ impl ApplicationView {
             credits: None,
             window: None,
             office_hours: Vec::new(),
-            links: Links::default(),
+            links,
             version: seq,
             event_count: 1,
         })
@@ -126,15 +158,48 @@ impl ApplicationView {
             }
             EventType::Classified => {
                 let c: Classified = event.payload()?;
+                let mut reasons = c.reasons;
+                reasons.extend(
+                    c.eligibility_failures
+                        .iter()
+                        .map(|f| format!("{} ({})", f.reason, f.rule)),
+                );
                 self.decision = Some(Decision {
                     pool: c.pool,
                     tier_usd: None,
                     components: None,
+                    outcome: None,
                     rules: c.rules,
-                    reasons: c.reasons,
+                    reasons,
+                    next_tier: Vec::new(),
+                    figures: c.figures,
                     catalog_version: c.catalog_version,
                     decided_at: event.time,
                 });
+            }
+            EventType::Redirected => {
+                let r: Redirected = event.payload()?;
+                self.links.redirected_to = r.redirected_to;
+                self.decision = Some(Decision {
+                    pool: r.to,
+                    tier_usd: None,
+                    components: None,
+                    outcome: None,
+                    rules: r.rules,
+                    reasons: r.reasons,
+                    next_tier: Vec::new(),
+                    figures: r.figures,
+                    catalog_version: r.catalog_version,
+                    decided_at: event.time,
+                });
+            }
+            EventType::Approved => {
+                let a: Approved = event.payload()?;
+                self.decision = Some(Decision::reviewed(a.review, a.catalog_version, event.time));
+            }
+            EventType::Rejected => {
+                let r: Rejected = event.payload()?;
+                self.decision = Some(Decision::reviewed(r.review, r.catalog_version, event.time));
             }
             // Later issues fold the payloads of review, credit and window events in here; the
             // state change and the history are already right for them.
@@ -173,8 +238,7 @@ mod tests {
             "{}/../../../shared/examples/bedrock-agents-support.json",
             env!("CARGO_MANIFEST_DIR")
         );
-        let draft: ApplicationDraft =
-            crate::model::parse_json(&std::fs::read(path).unwrap()).unwrap();
+        let draft: ApplicationDraft = crate::model::parse_json(&std::fs::read(path).unwrap()).unwrap();
         draft
             .validate(&crate::catalog::Catalog::builtin().unwrap(), Utc::now())
             .unwrap()
@@ -188,6 +252,7 @@ mod tests {
                 app,
                 &Drafted {
                     draft: ApplicationDraft::default(),
+                    originated_from: None,
                 },
             ),
             1,
@@ -195,21 +260,13 @@ mod tests {
         .unwrap();
         assert_eq!(view.state, State::Draft);
 
-        let submitted = envelope(
-            app,
-            &Submitted {
-                application: body(),
-            },
-        );
+        let submitted = envelope(app, &Submitted { application: body() });
         assert!(view.apply(&submitted, 5).unwrap());
         assert!(
             !view.apply(&submitted, 5).unwrap(),
             "a redelivered event changes nothing"
         );
-        assert_eq!(
-            (view.state, view.version, view.event_count),
-            (State::Submitted, 5, 2)
-        );
+        assert_eq!((view.state, view.version, view.event_count), (State::Submitted, 5, 2));
         assert_eq!(view.body.service.as_deref(), Some("bedrock-agents"));
         assert!(view.submitted_at.is_some());
 
@@ -218,6 +275,9 @@ mod tests {
             rules: vec![],
             reasons: vec![],
             catalog_version: "2026.1".into(),
+            figures: PoolFigures::default(),
+            eligibility_failures: vec![],
+            submitted_at: Utc::now(),
         };
         view.apply(&envelope(app, &classified), 9).unwrap();
         assert_eq!(view.state, State::InReview);
@@ -232,10 +292,7 @@ mod tests {
                 draft: ApplicationDraft::default(),
             },
         );
-        assert!(matches!(
-            view.apply(&late_update, 10),
-            Err(FoldError::Illegal(_))
-        ));
+        assert!(matches!(view.apply(&late_update, 10), Err(FoldError::Illegal(_))));
         assert_eq!(view.version, 9, "a refused event leaves the view as it was");
     }
 
@@ -247,6 +304,7 @@ mod tests {
                 app,
                 &Drafted {
                     draft: body().into(),
+                    originated_from: None,
                 },
             ),
             1,

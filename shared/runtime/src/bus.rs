@@ -31,12 +31,12 @@ pub enum BusError {
     },
     #[error("cannot provision key-value bucket {name}: {source}")]
     Bucket {
-        name: &'static str,
+        name: String,
         source: async_nats::jetstream::context::CreateKeyValueError,
     },
     #[error("cannot open key-value bucket {name}: {source}")]
     OpenBucket {
-        name: &'static str,
+        name: String,
         source: async_nats::jetstream::context::KeyValueError,
     },
 }
@@ -60,14 +60,13 @@ impl Bus {
         if let Some((user, password)) = &config.nats_user {
             options = options.user_and_password(user.clone(), password.clone());
         }
-        let client =
-            options
-                .connect(&config.nats_url)
-                .await
-                .map_err(|source| BusError::Connect {
-                    url: config.nats_url.clone(),
-                    source,
-                })?;
+        let client = options
+            .connect(&config.nats_url)
+            .await
+            .map_err(|source| BusError::Connect {
+                url: config.nats_url.clone(),
+                source,
+            })?;
         let jetstream = jetstream::new(client.clone());
         let bus = Bus {
             client,
@@ -83,9 +82,7 @@ impl Bus {
         self.jetstream
             .get_or_create_stream(stream::Config {
                 name: names::EVENTS_STREAM.to_owned(),
-                description: Some(
-                    "Every Sandpiper event: the source of truth (CONTRACT §3).".into(),
-                ),
+                description: Some("Every Sandpiper event: the source of truth (CONTRACT §3).".into()),
                 subjects: vec![subjects::all_events()],
                 storage: stream::StorageType::File,
                 retention: stream::RetentionPolicy::Limits,
@@ -102,30 +99,28 @@ impl Bus {
     }
 
     /// A key-value bucket, created on first use.
-    pub async fn bucket(
-        &self,
-        name: &'static str,
-        history: i64,
-        max_age: Duration,
-    ) -> Result<kv::Store, BusError> {
+    pub async fn bucket(&self, name: &str, history: i64, max_age: Duration) -> Result<kv::Store, BusError> {
         match self.jetstream.get_key_value(name).await {
             Ok(store) => Ok(store),
-            Err(err)
-                if err.kind() == async_nats::jetstream::context::KeyValueErrorKind::GetBucket =>
-            {
-                self.jetstream
-                    .create_key_value(kv::Config {
-                        bucket: name.to_owned(),
-                        history,
-                        max_age,
-                        storage: stream::StorageType::File,
-                        num_replicas: self.replicas,
-                        ..Default::default()
-                    })
-                    .await
-                    .map_err(|source| BusError::Bucket { name, source })
-            }
-            Err(source) => Err(BusError::OpenBucket { name, source }),
+            Err(err) if err.kind() == async_nats::jetstream::context::KeyValueErrorKind::GetBucket => self
+                .jetstream
+                .create_key_value(kv::Config {
+                    bucket: name.to_owned(),
+                    history,
+                    max_age,
+                    storage: stream::StorageType::File,
+                    num_replicas: self.replicas,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|source| BusError::Bucket {
+                    name: name.to_owned(),
+                    source,
+                }),
+            Err(source) => Err(BusError::OpenBucket {
+                name: name.to_owned(),
+                source,
+            }),
         }
     }
 

@@ -52,9 +52,7 @@ impl Clock {
             ClockMode::Wall => return Ok(Clock::Wall),
             ClockMode::Simulated { start } => start,
         };
-        let store = bus
-            .bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO)
-            .await?;
+        let store = bus.bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO).await?;
         match store.create(names::CLOCK_KEY, encode(start)).await {
             Ok(_) => {}
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
@@ -69,10 +67,7 @@ impl Clock {
         // Follows the shared time until the process ends; the watch reconnects with the client.
         tokio::spawn(async move {
             while let Some(entry) = updates.next().await {
-                match entry
-                    .map_err(|e| e.to_string())
-                    .and_then(|e| decode(&e.value))
-                {
+                match entry.map_err(|e| e.to_string()).and_then(|e| decode(&e.value)) {
                     Ok(time) => {
                         sender.send_if_modified(|now| {
                             let later = time > *now;
@@ -88,16 +83,21 @@ impl Clock {
                 }
             }
         });
-        Ok(Clock::Simulated(Arc::new(SimulatedClock {
-            store,
-            current,
-        })))
+        Ok(Clock::Simulated(Arc::new(SimulatedClock { store, current })))
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         match self {
             Clock::Wall => Utc::now(),
             Clock::Simulated(sim) => *sim.current.borrow(),
+        }
+    }
+
+    /// Notifications of the simulated clock moving (never, for the wall clock).
+    pub fn changes(&self) -> ClockChanges {
+        match self {
+            Clock::Wall => ClockChanges(None),
+            Clock::Simulated(sim) => ClockChanges(Some(sim.current.clone())),
         }
     }
 
@@ -108,22 +108,30 @@ impl Clock {
     /// Moves the simulated clock forward by `by` for every service and returns the new time,
     /// once this process sees it. Concurrent advances compose (compare-and-set on the stored time).
     pub async fn advance(&self, by: Duration) -> Result<DateTime<Utc>, ClockError> {
-        let Clock::Simulated(sim) = self else {
-            return Err(ClockError::NotSimulated);
-        };
         if by < Duration::zero() {
             return Err(ClockError::Backwards);
         }
+        self.move_to(|now| now + by).await
+    }
+
+    /// Moves the simulated clock to `target` (or leaves it where it is, if already later).
+    pub async fn advance_to(&self, target: DateTime<Utc>) -> Result<DateTime<Utc>, ClockError> {
+        self.move_to(|now| now.max(target)).await
+    }
+
+    async fn move_to(&self, to: impl Fn(DateTime<Utc>) -> DateTime<Utc>) -> Result<DateTime<Utc>, ClockError> {
+        let Clock::Simulated(sim) = self else {
+            return Err(ClockError::NotSimulated);
+        };
         let target = loop {
             let (now, revision) = read(&sim.store)
                 .await?
                 .ok_or_else(|| ClockError::Corrupt("the clock key is missing".into()))?;
-            let target = now + by;
-            match sim
-                .store
-                .update(names::CLOCK_KEY, encode(target), revision)
-                .await
-            {
+            let target = to(now);
+            if target == now {
+                break target;
+            }
+            match sim.store.update(names::CLOCK_KEY, encode(target), revision).await {
                 Ok(_) => break target,
                 Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
                 Err(err) => return Err(ClockError::Store(err.to_string())),
@@ -135,6 +143,22 @@ impl Clock {
             .await
             .map_err(|e| ClockError::Store(e.to_string()))?;
         Ok(target)
+    }
+}
+
+/// Waits for the clock to move.
+pub struct ClockChanges(Option<watch::Receiver<DateTime<Utc>>>);
+
+impl ClockChanges {
+    /// Resolves when the simulated clock moves; never for the wall clock.
+    pub async fn changed(&mut self) {
+        let moved = match &mut self.0 {
+            Some(receiver) => receiver.changed().await.is_ok(),
+            None => false,
+        };
+        if !moved {
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -81,31 +81,21 @@ pub struct CommonConfig {
 impl CommonConfig {
     /// Reads the common settings; `default_port` is the service's own default HTTP port.
     pub fn load(source: &dyn Source, default_port: u16) -> Result<CommonConfig, ConfigError> {
-        let nats_url = parse_or(
-            source,
-            "SANDPIPER_NATS_URL",
-            "nats://127.0.0.1:4222".to_owned(),
-            |v| {
-                if v.contains("://") || !v.contains(' ') {
-                    Ok(v.to_owned())
-                } else {
-                    Err("not a NATS URL")
-                }
-            },
-        )?;
-        let nats_user = match (
-            source.get("SANDPIPER_NATS_USER"),
-            source.get("SANDPIPER_NATS_PASSWORD"),
-        ) {
+        let nats_url = parse_or(source, "SANDPIPER_NATS_URL", "nats://127.0.0.1:4222".to_owned(), |v| {
+            if v.contains("://") || !v.contains(' ') {
+                Ok(v.to_owned())
+            } else {
+                Err("not a NATS URL")
+            }
+        })?;
+        let nats_user = match (source.get("SANDPIPER_NATS_USER"), source.get("SANDPIPER_NATS_PASSWORD")) {
             (Some(user), Some(password)) => Some((user, password)),
             (None, None) => None,
             (Some(user), None) => {
                 return Err(ConfigError {
                     variable: "SANDPIPER_NATS_PASSWORD",
                     value: String::new(),
-                    reason: format!(
-                        "SANDPIPER_NATS_USER={user:?} is set, so a password is required"
-                    ),
+                    reason: format!("SANDPIPER_NATS_USER={user:?} is set, so a password is required"),
                 });
             }
             (None, Some(_)) => {
@@ -135,11 +125,9 @@ impl CommonConfig {
             "simulated" => Ok(ClockMode::Simulated { start }),
             _ => Err("expected wall or simulated"),
         })?;
-        let stream_replicas = parse_or(source, "SANDPIPER_STREAM_REPLICAS", 1, |v| {
-            match v.parse::<usize>() {
-                Ok(n @ 1..=5) => Ok(n),
-                _ => Err("expected 1 to 5"),
-            }
+        let stream_replicas = parse_or(source, "SANDPIPER_STREAM_REPLICAS", 1, |v| match v.parse::<usize>() {
+            Ok(n @ 1..=5) => Ok(n),
+            _ => Err("expected 1 to 5"),
         })?;
         Ok(CommonConfig {
             nats_url,
@@ -157,10 +145,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]

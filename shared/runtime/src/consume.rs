@@ -76,18 +76,13 @@ pub async fn run<H: Handler>(
         name: name.clone(),
         reason,
     };
-    let stream = bus
-        .events_stream()
-        .await
-        .map_err(|e| setup(e.to_string()))?;
+    let stream = bus.events_stream().await.map_err(|e| setup(e.to_string()))?;
     let consumer: consumer::PullConsumer = stream
         .get_or_create_consumer(
             &name,
             pull::Config {
                 durable_name: Some(name.clone()),
-                description: Some(format!(
-                    "sandpiper-{service}: every replica shares this consumer"
-                )),
+                description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
                 filter_subjects: handler
                     .event_types()
                     .into_iter()
@@ -142,8 +137,7 @@ async fn handle_one<H: Handler>(handler: &H, message: async_nats::jetstream::Mes
             return;
         }
     };
-    let decoded =
-        Envelope::from_json(&message.payload).and_then(|envelope| Ok((envelope.kind()?, envelope)));
+    let decoded = Envelope::from_json(&message.payload).and_then(|envelope| Ok((envelope.kind()?, envelope)));
     let outcome = match decoded {
         Err(err) => Err(HandlerError::Permanent(err.to_string())),
         Ok((event_type, envelope)) => {

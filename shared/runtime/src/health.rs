@@ -63,10 +63,7 @@ impl Readiness {
         match stream {
             Ok(Ok(_)) => {}
             Ok(Err(err)) => {
-                return Err(format!(
-                    "event stream {} unavailable: {err}",
-                    names::EVENTS_STREAM
-                ));
+                return Err(format!("event stream {} unavailable: {err}", names::EVENTS_STREAM));
             }
             Err(_) => return Err("JetStream did not answer within 2 s".into()),
         }

@@ -8,6 +8,9 @@
 //! - [`publish`]: publishing events (awaiting the JetStream ack, `Nats-Msg-Id` = event id).
 //! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into.
 //! - [`clock`]: the one clock of CONTRACT §5, wall or simulated.
+//! - [`catalog_store`]: the catalog's published versions, mirrored from a key-value bucket (K4).
+//! - [`timers`]: durable timers in a key-value bucket, fired in due order on the system clock,
+//!   with the progress the clock-advance barrier reads.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and the signal that fans it out to a service's tasks.
 //! - [`telemetry`]: logging set up once per process.
@@ -20,6 +23,7 @@
 //! edge. Nothing a client or the network sends may panic a service.
 
 pub mod bus;
+pub mod catalog_store;
 pub mod clock;
 pub mod config;
 pub mod consume;
@@ -27,4 +31,5 @@ pub mod health;
 pub mod publish;
 pub mod shutdown;
 pub mod telemetry;
+pub mod timers;
 pub mod worker;

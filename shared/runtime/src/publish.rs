@@ -55,11 +55,7 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    pub fn new(
-        jetstream: async_nats::jetstream::Context,
-        source: ServiceName,
-        clock: Clock,
-    ) -> Publisher {
+    pub fn new(jetstream: async_nats::jetstream::Context, source: ServiceName, clock: Clock) -> Publisher {
         Publisher {
             jetstream,
             source,
@@ -72,10 +68,7 @@ impl Publisher {
     }
 
     /// Publishes one event and waits for the stream to store it.
-    pub async fn publish<P: EventPayload>(
-        &self,
-        event: Outgoing<'_, P>,
-    ) -> Result<Published, PublishError> {
+    pub async fn publish<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
         let time = event.time.unwrap_or_else(|| self.clock.now());
         let envelope = Envelope::new(
             event.id,
@@ -89,10 +82,7 @@ impl Publisher {
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
         if let Some(version) = event.expected_version {
-            headers.insert(
-                "Nats-Expected-Last-Subject-Sequence",
-                version.to_string().as_str(),
-            );
+            headers.insert("Nats-Expected-Last-Subject-Sequence", version.to_string().as_str());
             headers.insert(
                 "Nats-Expected-Last-Subject-Sequence-Subject",
                 subjects::events_of_application(event.partner, &event.application).as_str(),

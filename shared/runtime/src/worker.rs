@@ -1,20 +1,24 @@
-//! A service made of one event handler plus health endpoints: the shape of the classifier,
-//! reviewer, scheduler and notifier. `build` connects and provisions (failing fast on bad config or
-//! no NATS); `run_until_stopped` consumes until the stop future resolves, then drains.
+//! A service made of one event handler (and, optionally, durable timers) plus health endpoints: the
+//! shape of the classifier, reviewer, scheduler and notifier. `build` connects and provisions
+//! (failing fast on bad config or no NATS); `run_until_stopped` consumes until the stop future
+//! resolves, then finishes in-flight work and drains.
 
 use std::future::Future;
 use std::net::SocketAddr;
 
+use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::names::ServiceName;
 use tokio::net::TcpListener;
 
 use crate::bus::{Bus, BusError};
+use crate::catalog_store::{CatalogStore, CatalogStoreError};
 use crate::clock::{Clock, ClockError};
 use crate::config::CommonConfig;
-use crate::consume::{self, ConsumeError, Handler};
+use crate::consume::{self, ConsumeError, Delivery, Handler, HandlerError};
 use crate::health::{self, Gate, Readiness};
 use crate::publish::Publisher;
 use crate::shutdown::Shutdown;
+use crate::timers::{self, Timer, TimerError, TimerHandler, Timers};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -24,11 +28,12 @@ pub enum WorkerError {
     Bus(#[from] BusError),
     #[error(transparent)]
     Clock(#[from] ClockError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogStoreError),
+    #[error(transparent)]
+    Timers(#[from] TimerError),
     #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Consume(#[from] ConsumeError),
     #[error("the HTTP server failed: {0}")]
@@ -38,28 +43,58 @@ pub enum WorkerError {
 /// What a handler is built from.
 #[derive(Clone)]
 pub struct WorkerContext {
+    pub service: ServiceName,
     pub bus: Bus,
     pub clock: Clock,
     pub publisher: Publisher,
+    /// The catalog versions (K4); decisions use the one in force at submission.
+    pub catalogs: CatalogStore,
+    /// This service's durable timers.
+    pub timers: Timers,
 }
 
-/// A running-to-be event-driven service.
-pub struct Worker<H: Handler> {
+/// The timer handler of a service that has no timers.
+pub struct NoTimers;
+
+impl TimerHandler for NoTimers {
+    async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
+        Err(HandlerError::Permanent(format!("no timer handler for {}", timer.id)))
+    }
+}
+
+/// An event-driven service, built and ready to run.
+pub struct Worker<H: Handler, T: TimerHandler = NoTimers> {
     service: ServiceName,
-    bus: Bus,
+    context: WorkerContext,
     listener: TcpListener,
     handler: H,
+    timer_handler: Option<T>,
 }
 
-impl<H: Handler> Worker<H> {
-    /// Connects to NATS, provisions, binds the HTTP port and builds the handler.
+impl<H: Handler> Worker<H, NoTimers> {
+    /// A service that only consumes events.
     pub async fn build(
         service: ServiceName,
         config: &CommonConfig,
         make_handler: impl FnOnce(WorkerContext) -> H,
-    ) -> Result<Worker<H>, WorkerError> {
+    ) -> Result<Worker<H, NoTimers>, WorkerError> {
+        Worker::build_with_timers(service, config, |ctx| (make_handler(ctx), None)).await
+    }
+}
+
+impl<H: Handler, T: TimerHandler> Worker<H, T> {
+    /// A service that consumes events and fires durable timers.
+    pub async fn build_with_timers(
+        service: ServiceName,
+        config: &CommonConfig,
+        make: impl FnOnce(WorkerContext) -> (H, Option<T>),
+    ) -> Result<Worker<H, T>, WorkerError> {
         let bus = Bus::connect(config, service).await?;
         let clock = Clock::open(&bus, config.clock).await?;
+        let builtin =
+            Catalog::builtin().map_err(|e| WorkerError::Config(format!("the built-in catalog is invalid: {e}")))?;
+        let catalogs = CatalogStore::open(&bus, &builtin).await?;
+        let timers = Timers::open(&bus, service).await?;
         let listener = TcpListener::bind(config.http_addr)
             .await
             .map_err(|source| WorkerError::Listen {
@@ -67,16 +102,21 @@ impl<H: Handler> Worker<H> {
                 source,
             })?;
         let publisher = Publisher::new(bus.jetstream.clone(), service, clock.clone());
-        let handler = make_handler(WorkerContext {
-            bus: bus.clone(),
-            clock,
-            publisher,
-        });
-        Ok(Worker {
+        let context = WorkerContext {
             service,
             bus,
+            clock,
+            publisher,
+            catalogs,
+            timers,
+        };
+        let (handler, timer_handler) = make(context.clone());
+        Ok(Worker {
+            service,
+            context,
             listener,
             handler,
+            timer_handler,
         })
     }
 
@@ -89,39 +129,67 @@ impl<H: Handler> Worker<H> {
 
     /// Serves and consumes until `stop` resolves; then finishes in-flight events, stops the HTTP
     /// server and drains the NATS connection.
-    pub async fn run_until_stopped(
-        self,
-        stop: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), WorkerError> {
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), WorkerError> {
         let shutdown = Shutdown::on(stop);
-        let running = Gate::new("consumer running");
-        let readiness = Readiness::new(self.bus.clone(), vec![running.clone()]);
+        let bus = self.context.bus.clone();
+        let consuming = Gate::new("consumer running");
+        let mut gates = vec![consuming.clone()];
+
+        let timer_task = self.timer_handler.map(|handler| {
+            let firing = Gate::new("timers running");
+            gates.push(firing.clone());
+            let (bus, clock, shutdown) = (bus.clone(), self.context.clock.clone(), shutdown.clone());
+            tokio::spawn(timers::run(bus, self.service, clock, handler, shutdown, firing))
+        });
+
+        let readiness = Readiness::new(bus.clone(), gates);
         let http_shutdown = shutdown.clone();
         let http = tokio::spawn(async move {
             axum::serve(self.listener, health::routes::<()>(readiness))
                 .with_graceful_shutdown(async move { http_shutdown.triggered().await })
                 .await
         });
-        let consumed = consume::run(
-            self.bus.clone(),
-            self.service,
-            self.handler,
-            shutdown,
-            running,
-        )
-        .await;
+        let consumed = consume::run(bus.clone(), self.service, self.handler, shutdown, consuming).await;
         if consumed.is_err() {
             // The consumer could not start: nothing to serve, so do not wait for a stop signal.
             http.abort();
+            if let Some(task) = &timer_task {
+                task.abort();
+            }
         }
         let served = http.await;
-        self.bus.drain().await;
+        let fired = match timer_task {
+            Some(task) => match task.await {
+                Ok(result) => result.map_err(WorkerError::from),
+                Err(join) if join.is_cancelled() => Ok(()),
+                Err(join) => Err(WorkerError::Timers(TimerError::Store(join.to_string()))),
+            },
+            None => Ok(()),
+        };
+        bus.drain().await;
         tracing::info!(service = %self.service, "stopped");
         consumed?;
+        fired?;
         match served {
             Ok(result) => result.map_err(WorkerError::Http),
             Err(join) if join.is_cancelled() => Ok(()),
             Err(join) => Err(WorkerError::Http(std::io::Error::other(join))),
         }
     }
+}
+
+/// Maps a failure to publish into the handler's retry policy.
+pub fn publish_failure(err: crate::publish::PublishError) -> HandlerError {
+    match err {
+        crate::publish::PublishError::Envelope(e) => HandlerError::Permanent(e.to_string()),
+        other => HandlerError::Transient(other.to_string()),
+    }
+}
+
+/// Reads the payload of a delivery, or explains why the event is unusable.
+pub fn payload<P: sandpiper_contracts::events::EventPayload>(delivery: &Delivery) -> Result<P, HandlerError> {
+    delivery
+        .envelope
+        .payload()
+        .map_err(|e| HandlerError::Permanent(e.to_string()))
 }

@@ -55,9 +55,7 @@ pub async fn create(
     body: JsonBody<ApplicationDraft>,
 ) -> ApiResult<Response> {
     let partner = filing_partner(&caller, params.partner_id.as_deref())?;
-    body.value
-        .check_bounds()
-        .map_err(|e| Problem::validation(e.0))?;
+    body.value.check_bounds().map_err(|e| Problem::validation(e.0))?;
 
     let (application, event_id) = match headers.get("idempotency-key") {
         None => (ApplicationId::generate(), EventId::generate()),
@@ -75,7 +73,8 @@ pub async fn create(
                 Claim::Mismatch => {
                     return Err(Problem::validation(vec![FieldError {
                         field: "Idempotency-Key".into(),
-                        message: "this key was already used with a different body; use a new key for a new application".into(),
+                        message: "this key was already used with a different body; use a new key for a new application"
+                            .into(),
                         rule: None,
                     }]));
                 }
@@ -93,7 +92,10 @@ pub async fn create(
             id: event_id,
             partner: &partner,
             application,
-            payload: &Drafted { draft: body.value },
+            payload: &Drafted {
+                draft: body.value,
+                originated_from: None,
+            },
             expected_version: None,
             time: None,
         })
@@ -103,12 +105,7 @@ pub async fn create(
 
 fn created(view: ApplicationView) -> Response {
     let location = format!("/v1/applications/{}", view.id);
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view),
-    )
-        .into_response()
+    (StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response()
 }
 
 fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<PartnerId> {
@@ -122,9 +119,7 @@ fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<Part
     match (caller, requested) {
         (Principal::Partner(own), None) => Ok(own.clone()),
         (Principal::Partner(own), Some(other)) if other == own.as_str() => Ok(own.clone()),
-        (Principal::Partner(_), Some(_)) => Err(field(
-            "a partner token files only for its own partner".into(),
-        )),
+        (Principal::Partner(_), Some(_)) => Err(field("a partner token files only for its own partner".into())),
         (Principal::Admin, None) => Err(field(
             "an admin token must name the filing partner with ?partner_id=".into(),
         )),
@@ -134,16 +129,10 @@ fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<Part
 
 fn idempotency_problem(err: IdempotencyError) -> Problem {
     match err {
-        IdempotencyError::InvalidKey => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-idempotency-key",
-            err.to_string(),
-        ),
+        IdempotencyError::InvalidKey => Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", err.to_string()),
         IdempotencyError::Store(reason) => {
             tracing::error!(%reason, "idempotency store failed");
-            Problem::unavailable(
-                "the idempotency store is unavailable; nothing was created, retry shortly",
-            )
+            Problem::unavailable("the idempotency store is unavailable; nothing was created, retry shortly")
         }
     }
 }
@@ -201,20 +190,17 @@ pub async fn patch(
             rule: None,
         }]));
     }
-    let mut merged = serde_json::to_value(&view.body)
-        .map_err(|_| Problem::unavailable("the draft could not be read"))?;
+    let mut merged =
+        serde_json::to_value(&view.body).map_err(|_| Problem::unavailable("the draft could not be read"))?;
     merge_patch(&mut merged, &body.value);
-    let bytes = serde_json::to_vec(&merged)
-        .map_err(|_| Problem::unavailable("the draft could not be written"))?;
+    let bytes = serde_json::to_vec(&merged).map_err(|_| Problem::unavailable("the draft could not be written"))?;
     let draft: ApplicationDraft = parse_json(&bytes).map_err(|err| match err {
         sandpiper_contracts::model::JsonError::Shape(field) => Problem::validation(vec![field]),
-        sandpiper_contracts::model::JsonError::Syntax(detail) => {
-            Problem::validation(vec![FieldError {
-                field: String::new(),
-                message: detail,
-                rule: None,
-            }])
-        }
+        sandpiper_contracts::model::JsonError::Syntax(detail) => Problem::validation(vec![FieldError {
+            field: String::new(),
+            message: detail,
+            rule: None,
+        }]),
     })?;
     draft.check_bounds().map_err(|e| Problem::validation(e.0))?;
     if draft == view.body {
@@ -247,10 +233,7 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
             if value.is_null() {
                 target.remove(key);
             } else {
-                merge_patch(
-                    target.entry(key.clone()).or_insert(serde_json::Value::Null),
-                    value,
-                );
+                merge_patch(target.entry(key.clone()).or_insert(serde_json::Value::Null), value);
             }
         }
     }
@@ -280,9 +263,12 @@ pub async fn submit(
             view.state.as_str()
         )));
     }
+    // The form is checked against the catalog in force now (K2).
+    let now = app.clock.now();
+    let catalog = app.catalogs.in_force_or_empty(now);
     let application = view
         .body
-        .validate(&app.catalog, app.clock.now())
+        .validate(&catalog, now)
         .map_err(|e| Problem::validation(e.0))?;
     let view = app
         .publish_then_view(Outgoing {
@@ -353,9 +339,7 @@ pub async fn list(
         .map_err(|_| bad("cursor is not one this API returned".into()))?;
     let partner = match (&caller, params.partner_id) {
         (Principal::Partner(own), _) => Some(own.clone()),
-        (Principal::Admin, Some(id)) => {
-            Some(PartnerId::parse(&id).map_err(|e| bad(e.to_string()))?)
-        }
+        (Principal::Admin, Some(id)) => Some(PartnerId::parse(&id).map_err(|e| bad(e.to_string()))?),
         (Principal::Admin, None) => None,
     };
     let filter = Filter {
@@ -404,13 +388,7 @@ mod tests {
     #[test]
     fn merge_patch_follows_rfc_7396() {
         let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
-        merge_patch(
-            &mut doc,
-            &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}),
-        );
-        assert_eq!(
-            doc,
-            json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}})
-        );
+        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}));
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}}));
     }
 }

@@ -1,4 +1,5 @@
 //! The HTTP routes, each documented for the OpenAPI document with `#[utoipa::path]`.
 
 pub mod applications;
+pub mod preflight;
 pub mod system;

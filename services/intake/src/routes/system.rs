@@ -9,22 +9,95 @@ use sandpiper_contracts::model::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use sandpiper_runtime::catalog_store::CatalogStoreError;
+
+use crate::advance;
 use crate::auth::Principal;
 use crate::extract::JsonBody;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 
-/// The emerging-service catalog in force, with its version.
+/// The emerging-service catalog in force now, with its version.
 #[utoipa::path(
     get, path = "/v1/catalog", tag = "system",
     responses(
         (status = 200, description = "The catalog in force", body = Catalog),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No version is in force yet", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
-pub async fn catalog(State(app): State<AppState>, _caller: Principal) -> Json<Catalog> {
-    Json(app.catalog.clone())
+pub async fn catalog(State(app): State<AppState>, _caller: Principal) -> ApiResult<Json<Catalog>> {
+    app.catalogs.sync().await.map_err(|e| store_problem(&e))?;
+    let now = app.clock.now();
+    app.catalogs
+        .in_force(now)
+        .map(|c| Json(c.as_ref().clone()))
+        .ok_or_else(|| Problem::not_found(format!("no catalog version is in force on {}", now.date_naive())))
+}
+
+/// Every published catalog version, in publication order.
+#[utoipa::path(
+    get, path = "/v1/catalog/versions", tag = "system",
+    responses(
+        (status = 200, description = "Every version", body = Vec<Catalog>),
+        (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn catalog_versions(State(app): State<AppState>, _caller: Principal) -> ApiResult<Json<Vec<Catalog>>> {
+    app.catalogs.sync().await.map_err(|e| store_problem(&e))?;
+    Ok(Json(app.catalogs.all().iter().map(|c| c.as_ref().clone()).collect()))
+}
+
+/// Publishes a new catalog version (admin token). It applies to applications submitted on or after
+/// its `effective_from` date (K2, K4); a version name can be used once.
+#[utoipa::path(
+    post, path = "/v1/catalog", tag = "system",
+    request_body = Catalog,
+    responses(
+        (status = 201, description = "Published", body = Catalog),
+        (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The version name exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a valid catalog", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn publish_catalog(
+    State(app): State<AppState>,
+    caller: Principal,
+    body: JsonBody<Catalog>,
+) -> ApiResult<(StatusCode, Json<Catalog>)> {
+    if caller != Principal::Admin {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin token can publish a catalog version",
+        ));
+    }
+    let catalog = body.value.checked().map_err(|e| {
+        Problem::validation(vec![FieldError {
+            field: "services".into(),
+            message: e.to_string(),
+            rule: Some("K3".into()),
+        }])
+    })?;
+    app.catalogs.publish(&catalog).await.map_err(|e| match e {
+        CatalogStoreError::Exists(_) => Problem::conflict(e.to_string()),
+        CatalogStoreError::BadVersion(_) => Problem::validation(vec![FieldError {
+            field: "version".into(),
+            message: e.to_string(),
+            rule: Some("K4".into()),
+        }]),
+        other => store_problem(&other),
+    })?;
+    tracing::info!(version = %catalog.version, effective_from = %catalog.effective_from, "catalog version published");
+    Ok((StatusCode::CREATED, Json(catalog)))
+}
+
+fn store_problem(err: &CatalogStoreError) -> Problem {
+    tracing::error!(error = %err, "catalog store failed");
+    Problem::unavailable("the catalog store is unavailable; retry shortly")
 }
 
 /// The system's time.
@@ -36,11 +109,7 @@ pub struct ClockReading {
 }
 
 fn reading(app: &AppState) -> ClockReading {
-    let mode = if app.clock.is_simulated() {
-        "simulated"
-    } else {
-        "wall"
-    };
+    let mode = if app.clock.is_simulated() { "simulated" } else { "wall" };
     ClockReading {
         now: app.clock.now(),
         mode: mode.into(),
@@ -71,7 +140,8 @@ pub struct Advance {
 /// The furthest one advance may move the clock.
 const MAX_ADVANCE_DAYS: i64 = 3_660;
 
-/// Moves the simulated clock forward (admin token, simulated mode only).
+/// Moves the simulated clock forward (admin token, simulated mode only). Answers after every timer
+/// due up to the new time has fired, in time order, and its events are stored.
 #[utoipa::path(
     post, path = "/v1/clock/advance", tag = "system",
     request_body = Advance,
@@ -124,9 +194,20 @@ pub async fn advance_clock(
         return Err(Problem::validation(errors));
     }
     let by = Duration::days(days.unwrap_or(0)) + Duration::hours(hours.unwrap_or(0));
-    app.clock.advance(by).await.map_err(|err| {
+    let target = app.clock.now() + by;
+    let reached = advance::advance_to(&app.bus, &app.clock, target).await.map_err(|err| {
         tracing::error!(error = %err, "advancing the clock failed");
-        Problem::unavailable("the clock store is unavailable; the clock did not move")
+        Problem::unavailable(format!("the clock moved no further than {}: {err}", app.clock.now()))
     })?;
+    // Answer with the views current: what the advance caused is readable right away.
+    if !app
+        .projection
+        .wait_for(reached, std::time::Duration::from_secs(10))
+        .await
+    {
+        return Err(Problem::unavailable(
+            "the clock moved but the views are still catching up; read again shortly",
+        ));
+    }
     Ok(Json(reading(&app)))
 }

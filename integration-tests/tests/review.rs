@@ -1,0 +1,285 @@
+//! The rules end to end over real NATS (#3): classification, redirection with linked applications,
+//! the review period on the simulated clock, catalog versions published at run time, preflight.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use sandpiper_contracts::names::ServiceName;
+use sandpiper_integration_tests::{ACME, ADMIN, TestApp, event_names, example};
+use sandpiper_runtime::config::ClockMode;
+use serde_json::{Value, json};
+
+const START: &str = "2026-03-02T09:00:00Z";
+
+async fn simulated() -> TestApp {
+    TestApp::spawn_with(ClockMode::Simulated {
+        start: START.parse().unwrap(),
+    })
+    .await
+}
+
+async fn advance_days(app: &TestApp, days: i64) {
+    let reply = app.post(ADMIN, "/v1/clock/advance", &json!({"days": days})).await;
+    assert_eq!(reply.status, 200, "advance: {reply:?}");
+}
+
+async fn view(app: &TestApp, id: &str) -> Value {
+    app.get(ACME, &format!("/v1/applications/{id}")).await.body
+}
+
+fn rules(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
+    let app = simulated().await;
+    let support = app.submit(ACME, &example("bedrock-agents-support")).await;
+    let docs = app.submit(ACME, &example("amazon-q-business-docs")).await;
+    let vague = app.submit(ACME, &example("exploring-agents")).await;
+    for id in [&support, &docs, &vague] {
+        app.wait_for_state(ACME, id, "in_review").await;
+    }
+    let classified = view(&app, &support).await;
+    assert_eq!(classified["decision"]["figures"]["emerging_service_monthly_usd"], 1200);
+    assert_eq!(classified["decision"]["figures"]["model_inference_monthly_usd"], 850);
+    assert!(rules(&classified["decision"]["rules"]).contains(&"C2".to_owned()));
+
+    advance_days(&app, 11).await;
+    for id in [&support, &docs, &vague] {
+        assert_eq!(
+            view(&app, id).await["state"],
+            "in_review",
+            "T6: no decision before 12 days"
+        );
+    }
+
+    advance_days(&app, 1).await;
+    let approved = view(&app, &support).await;
+    assert_eq!(approved["state"], "approved");
+    assert_eq!(
+        approved["decision"]["tier_usd"], 20000,
+        "the seed's worked example: $20K (T5)"
+    );
+    assert!(rules(&approved["decision"]["rules"]).contains(&"T5".to_owned()));
+    for component in ["use_case", "metrics", "window", "budget"] {
+        assert_eq!(
+            approved["decision"]["components"][component]["strength"], "strong",
+            "{component}"
+        );
+    }
+    assert_eq!(approved["decision"]["catalog_version"], "2026.1");
+    assert_eq!(
+        approved["decision"]["decided_at"], "2026-03-14T09:00:00Z",
+        "decided 12 days after submission"
+    );
+
+    let rejected = view(&app, &vague).await;
+    assert_eq!(rejected["state"], "rejected");
+    assert!(
+        rules(&rejected["decision"]["rules"]).contains(&"T2".to_owned()),
+        "{rejected}"
+    );
+    assert!(rules(&rejected["decision"]["components"]["use_case"]["rules"]).contains(&"U4".to_owned()));
+
+    let q = view(&app, &docs).await;
+    assert_eq!(q["state"], "approved", "{q}");
+
+    let history = app.get(ACME, &format!("/v1/applications/{support}/events")).await;
+    assert_eq!(
+        event_names(&history.body),
+        ["drafted", "submitted", "classified", "approved"]
+    );
+}
+
+#[tokio::test]
+async fn inference_dominated_budgets_are_redirected_to_a_linked_bedrock_poc() {
+    let app = simulated().await;
+    let mut body = example("bedrock-agents-support");
+    body["budget"][1]["monthly_usd"] = 1500.into(); // model inference above the emerging service (C2)
+    let original = app.submit(ACME, &body).await;
+    let redirected = app.wait_for_state(ACME, &original, "redirected").await;
+    assert_eq!(redirected["decision"]["pool"], "bedrock_poc");
+    let redirected_rules = rules(&redirected["decision"]["rules"]);
+    assert!(
+        redirected_rules.contains(&"C2".to_owned()) && redirected_rules.contains(&"C3".to_owned()),
+        "{redirected_rules:?}"
+    );
+    let linked = redirected["links"]["redirected_to"]
+        .as_str()
+        .expect("a linked application")
+        .to_owned();
+
+    let carried = app.wait_for_state(ACME, &linked, "in_review").await;
+    assert_eq!(carried["programme"], "bedrock_poc");
+    assert_eq!(carried["links"]["originated_from"], original.as_str());
+    assert_eq!(carried["decision"]["pool"], "bedrock_poc");
+
+    advance_days(&app, 12).await;
+    assert_eq!(
+        view(&app, &linked).await["state"],
+        "in_review",
+        "P1: a Bedrock POC review takes 14 days"
+    );
+    advance_days(&app, 2).await;
+    let approved = view(&app, &linked).await;
+    assert_eq!(approved["state"], "approved");
+    assert_eq!(approved["decision"]["tier_usd"], 25000, "P1: all four strong → $25K");
+    assert!(rules(&approved["decision"]["rules"]).contains(&"P1".to_owned()));
+    assert_eq!(
+        view(&app, &original).await["state"],
+        "redirected",
+        "the original does not go on"
+    );
+}
+
+#[tokio::test]
+async fn stacking_overlaps_redirect_or_reject() {
+    let app = simulated().await;
+    let mut poc = example("bedrock-agents-support");
+    poc["stack"] = json!([{"programme": "bedrock_poc", "workload": "Customer Support", "status": "pending"}]);
+    let onto_poc = app.submit(ACME, &poc).await;
+    let redirected = app.wait_for_state(ACME, &onto_poc, "redirected").await;
+    assert!(
+        rules(&redirected["decision"]["rules"]).contains(&"C4a".to_owned()),
+        "{redirected}"
+    );
+    assert!(
+        redirected["links"]["redirected_to"].is_null(),
+        "C4a: it is not a second application"
+    );
+
+    let mut bfs = example("bedrock-agents-support");
+    bfs["stack"] = json!([{"programme": "build_for_startups", "amount_usd": 25000, "workload": "customer_support", "status": "approved"}]);
+    let overlapping = app.submit(ACME, &bfs).await;
+    app.wait_for_state(ACME, &overlapping, "in_review").await;
+
+    let mut restricted = example("bedrock-agents-support");
+    restricted["startup"]["industry"] = "gambling".into();
+    let ineligible = app.submit(ACME, &restricted).await;
+    app.wait_for_state(ACME, &ineligible, "in_review").await;
+
+    advance_days(&app, 12).await;
+    let rejected = view(&app, &overlapping).await;
+    assert_eq!(rejected["state"], "rejected");
+    assert!(
+        rules(&rejected["decision"]["rules"]).contains(&"C4b".to_owned()),
+        "{rejected}"
+    );
+    assert!(
+        rejected["decision"]["reasons"]
+            .to_string()
+            .contains("scope overlaps Build for Startups engagement")
+    );
+    let e2 = view(&app, &ineligible).await;
+    assert_eq!(e2["state"], "rejected");
+    let e2_rules = rules(&e2["decision"]["rules"]);
+    assert!(
+        e2_rules.contains(&"T1".to_owned()) && e2_rules.contains(&"E2".to_owned()),
+        "{e2_rules:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_catalog_published_at_run_time_changes_the_next_decision_not_earlier_ones() {
+    let app = simulated().await;
+    let before = app.submit(ACME, &example("amazon-q-business-docs")).await;
+    app.wait_for_state(ACME, &before, "in_review").await;
+
+    // 2026.2 takes effect today: Amazon Q Business has matured (K1).
+    let mut catalog = app.get(ACME, "/v1/catalog").await.body;
+    catalog["version"] = "2026.2".into();
+    catalog["effective_from"] = "2026-03-02".into();
+    for service in catalog["services"].as_array_mut().unwrap() {
+        if service["id"] == "amazon-q-business" {
+            service["matured_at"] = "2026-03-01".into();
+        }
+    }
+    assert_eq!(
+        app.post(ACME, "/v1/catalog", &catalog).await.status,
+        403,
+        "partners cannot publish"
+    );
+    let published = app.post(ADMIN, "/v1/catalog", &catalog).await;
+    assert_eq!(published.status, 201, "{published:?}");
+    assert_eq!(
+        app.post(ADMIN, "/v1/catalog", &catalog).await.status,
+        409,
+        "a version is immutable"
+    );
+    assert_eq!(app.get(ACME, "/v1/catalog").await.body["version"], "2026.2");
+
+    let after = app.submit(ACME, &example("amazon-q-business-docs")).await;
+    let redirected = app.wait_for_state(ACME, &after, "redirected").await;
+    assert_eq!(
+        redirected["decision"]["pool"], "activate_portfolio",
+        "K1: a matured q-family service goes to Activate"
+    );
+    assert!(rules(&redirected["decision"]["rules"]).contains(&"K1".to_owned()));
+    assert_eq!(redirected["decision"]["catalog_version"], "2026.2");
+
+    advance_days(&app, 12).await;
+    let earlier = view(&app, &before).await;
+    assert_eq!(
+        earlier["state"], "approved",
+        "the earlier application keeps the catalog it was classified under"
+    );
+    assert_eq!(earlier["decision"]["catalog_version"], "2026.1");
+}
+
+#[tokio::test]
+async fn review_timers_survive_a_reviewer_crash_and_fire_once() {
+    let mut app = simulated().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &id, "in_review").await;
+    app.stack.crash_service(ServiceName::Reviewer).await;
+    app.stack.start_service(ServiceName::Reviewer).await.unwrap();
+    app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
+    advance_days(&app, 12).await;
+    assert_eq!(view(&app, &id).await["state"], "approved");
+
+    // A second restart after the decision fires nothing again.
+    app.stack.crash_service(ServiceName::Reviewer).await;
+    app.stack.start_service(ServiceName::Reviewer).await.unwrap();
+    app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
+    advance_days(&app, 1).await;
+    let stored = app.stream_events("acme", &id).await;
+    let approvals = stored.iter().filter(|(s, _, _)| s.ends_with(".approved")).count();
+    assert_eq!(approvals, 1);
+}
+
+#[tokio::test]
+async fn preflight_scores_without_storing() {
+    let app = simulated().await;
+    let support = app
+        .post(ACME, "/v1/preflight", &example("bedrock-agents-support"))
+        .await;
+    assert_eq!(support.status, 200, "{support:?}");
+    assert_eq!(support.body["tier_usd"], 20000);
+    assert_eq!(support.body["pool"], "innovation_sandbox");
+    assert_eq!(support.body["review_period_days"], 12);
+    assert!(
+        !support.body["next_tier"].as_array().unwrap().is_empty(),
+        "it says how to reach $25K"
+    );
+
+    let vague = app.post(ACME, "/v1/preflight", &example("exploring-agents")).await;
+    assert_eq!(vague.status, 200);
+    assert!(vague.body["tier_usd"].is_null());
+    assert_eq!(vague.body["components"]["use_case"]["strength"], "weak");
+
+    let mut invalid = example("bedrock-agents-support");
+    invalid["evaluation_window_days"] = 90.into();
+    assert_eq!(app.post(ACME, "/v1/preflight", &invalid).await.status, 422);
+
+    assert_eq!(
+        app.get(ACME, "/v1/applications").await.body["items"],
+        json!([]),
+        "nothing stored"
+    );
+}

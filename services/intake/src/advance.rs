@@ -1,0 +1,119 @@
+//! `POST /v1/clock/advance`: move the simulated clock and answer only once everything due up to
+//! the new time has happened.
+//!
+//! The clock steps from due time to due time (the earliest pending timer of any owner), so timers
+//! fire in time order across services and applications, and a timer that causes another (an
+//! approval scheduling credits) is honoured within the same advance. After each step the bus must
+//! settle: every durable consumer has handled everything on the stream, every timer owner has
+//! fired all it holds up to the step, and the stream stopped growing meanwhile.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::clock::Clock;
+use sandpiper_runtime::timers;
+
+/// How long one advance may wait for the system to settle before giving up.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdvanceError {
+    #[error("the clock store failed: {0}")]
+    Clock(String),
+    #[error("the system did not settle within {SETTLE_TIMEOUT:?}: {0}")]
+    NotSettled(String),
+    #[error("NATS did not answer: {0}")]
+    Bus(String),
+}
+
+/// Advances to `target` step by step; returns the stream sequence everything reached.
+pub async fn advance_to(bus: &Bus, clock: &Clock, target: DateTime<Utc>) -> Result<u64, AdvanceError> {
+    loop {
+        settle(bus, clock.now()).await?;
+        let next = earliest_due(bus).await?;
+        let step = match next {
+            Some(due) if due <= target && due > clock.now() => due,
+            _ => target,
+        };
+        clock
+            .advance_to(step)
+            .await
+            .map_err(|e| AdvanceError::Clock(e.to_string()))?;
+        let reached = settle(bus, step).await?;
+        if step >= target {
+            return Ok(reached);
+        }
+    }
+}
+
+async fn earliest_due(bus: &Bus) -> Result<Option<DateTime<Utc>>, AdvanceError> {
+    let statuses = timers::statuses(bus)
+        .await
+        .map_err(|e| AdvanceError::Bus(e.to_string()))?;
+    Ok(statuses.iter().filter_map(|(_, status, _)| status.next_due).min())
+}
+
+/// Waits until the system has done everything due at `now`; returns the stream's last sequence.
+async fn settle(bus: &Bus, now: DateTime<Utc>) -> Result<u64, AdvanceError> {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut why = String::new();
+    while Instant::now() < deadline {
+        let before = last_sequence(bus).await?;
+        match busy(bus, now).await? {
+            Some(reason) => why = reason,
+            None => {
+                if last_sequence(bus).await? == before {
+                    return Ok(before);
+                }
+                why = "events are still being published".into();
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Err(AdvanceError::NotSettled(why))
+}
+
+/// What is still at work, if anything.
+async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<String>, AdvanceError> {
+    let stream = bus
+        .events_stream()
+        .await
+        .map_err(|e| AdvanceError::Bus(e.to_string()))?;
+    let mut consumers = stream.consumers();
+    while let Some(info) = consumers.next().await {
+        let info = info.map_err(|e| AdvanceError::Bus(e.to_string()))?;
+        // Only the services' durable consumers do work; ordered readers (projections) do not.
+        if info.config.durable_name.is_none() {
+            continue;
+        }
+        if info.num_pending > 0 || info.num_ack_pending > 0 {
+            return Ok(Some(format!(
+                "consumer {} has {} pending and {} unacknowledged events",
+                info.name, info.num_pending, info.num_ack_pending
+            )));
+        }
+    }
+    for (owner, status, bucket_revision) in timers::statuses(bus)
+        .await
+        .map_err(|e| AdvanceError::Bus(e.to_string()))?
+    {
+        if status.seen_revision < bucket_revision || status.fired_through < now {
+            return Ok(Some(format!(
+                "sandpiper-{owner} has not fired its timers up to {now} (is it running?)"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+async fn last_sequence(bus: &Bus) -> Result<u64, AdvanceError> {
+    let stream = bus
+        .events_stream()
+        .await
+        .map_err(|e| AdvanceError::Bus(e.to_string()))?;
+    let info = stream.get_info().await.map_err(|e| AdvanceError::Bus(e.to_string()))?;
+    Ok(info.state.last_sequence)
+}

@@ -1,0 +1,298 @@
+//! Durable timers: data on JetStream, not `tokio::sleep`.
+//!
+//! A timer is a key in its owner's bucket (`sandpiper_timers_{owner}`), written by a handler
+//! before it acks the event that caused it, so a crash loses none. The owner's [`run`] loop mirrors
+//! the bucket into a due-time index (no scan per tick), fires every timer whose due time has passed
+//! on the system clock, in due order, and deletes it once its handler succeeded; a restart fires
+//! what is left, and handlers publish events with ids derived from the timer, so a timer fired
+//! twice (a crash between publishing and deleting) publishes a duplicate the stream drops.
+//!
+//! After each pass the loop records its progress in `sandpiper_timer_status` (`fired_through`,
+//! `next_due`, the bucket revision it has seen). `POST /v1/clock/advance` reads those to step the
+//! simulated clock from due time to due time and answer once everything due has fired.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::kv;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+use sandpiper_contracts::names::{self, ServiceName};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::bus::{Bus, BusError};
+use crate::clock::Clock;
+use crate::consume::HandlerError;
+use crate::health::Gate;
+use crate::shutdown::Shutdown;
+
+/// A timer: when it is due, what it is about, and what its handler needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timer {
+    /// Unique per owner and stable for the same cause (e.g. `review.{application}`), so
+    /// scheduling it again on a redelivery overwrites rather than duplicates it.
+    pub id: String,
+    pub due_at: DateTime<Utc>,
+    pub partner: PartnerId,
+    pub application: ApplicationId,
+    /// The event that scheduled it; events the timer publishes derive their ids from it.
+    pub cause: EventId,
+    pub payload: serde_json::Value,
+}
+
+/// An owner's progress, for the clock-advance barrier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimerStatus {
+    /// Every timer due at or before this time (on the system clock) has fired.
+    pub fired_through: DateTime<Utc>,
+    /// The earliest timer still pending.
+    pub next_due: Option<DateTime<Utc>>,
+    /// The owner's timer bucket revision the above accounts for.
+    pub seen_revision: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TimerError {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("timer {0:?}: ids are 1 to 200 of A-Z a-z 0-9 . _ -")]
+    BadId(String),
+    #[error("the timer store failed: {0}")]
+    Store(String),
+}
+
+/// Schedules an owner's timers.
+#[derive(Clone)]
+pub struct Timers {
+    store: kv::Store,
+}
+
+impl Timers {
+    pub async fn open(bus: &Bus, owner: ServiceName) -> Result<Timers, TimerError> {
+        Ok(Timers {
+            store: bus.bucket(&owner.timers_bucket(), 1, Duration::ZERO).await?,
+        })
+    }
+
+    /// Stores (or replaces) a timer; it is durable when this returns.
+    pub async fn schedule(&self, timer: &Timer) -> Result<(), TimerError> {
+        let valid = !timer.id.is_empty()
+            && timer.id.len() <= 200
+            && timer
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(TimerError::BadId(timer.id.clone()));
+        }
+        let bytes = serde_json::to_vec(timer).map_err(|e| TimerError::Store(e.to_string()))?;
+        self.store
+            .put(&timer.id, bytes.into())
+            .await
+            .map_err(|e| TimerError::Store(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Removes a timer (once fired, or when what it waited for is moot).
+    pub async fn cancel(&self, id: &str) -> Result<(), TimerError> {
+        self.store.purge(id).await.map_err(|e| TimerError::Store(e.to_string()))
+    }
+}
+
+/// What a timer does when it fires.
+pub trait TimerHandler: Send + Sync + 'static {
+    fn fire(&self, timer: Timer) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// The due-time index of one owner's pending timers.
+#[derive(Default)]
+struct Index {
+    by_due: BTreeSet<(DateTime<Utc>, String)>,
+    due_of: HashMap<String, Timer>,
+    seen_revision: u64,
+}
+
+impl Index {
+    fn put(&mut self, timer: Timer) {
+        self.remove(&timer.id);
+        self.by_due.insert((timer.due_at, timer.id.clone()));
+        self.due_of.insert(timer.id.clone(), timer);
+    }
+
+    fn remove(&mut self, id: &str) {
+        if let Some(old) = self.due_of.remove(id) {
+            self.by_due.remove(&(old.due_at, old.id));
+        }
+    }
+
+    fn first_due(&self, now: DateTime<Utc>) -> Option<Timer> {
+        let (due, id) = self.by_due.first()?;
+        if *due <= now {
+            self.due_of.get(id).cloned()
+        } else {
+            None
+        }
+    }
+
+    fn next_due(&self) -> Option<DateTime<Utc>> {
+        self.by_due.first().map(|(due, _)| *due)
+    }
+}
+
+/// Fires `owner`'s timers until `shutdown`. `running` opens once the index is loaded.
+pub async fn run<H: TimerHandler>(
+    bus: Bus,
+    owner: ServiceName,
+    clock: Clock,
+    handler: H,
+    shutdown: Shutdown,
+    running: Gate,
+) -> Result<(), TimerError> {
+    let timers = Timers::open(&bus, owner).await?;
+    let status_store = bus.bucket(names::TIMER_STATUS_BUCKET, 1, Duration::ZERO).await?;
+
+    // Mirror the bucket into the index through a watch (history first, then changes).
+    let (updates_tx, mut updates) = mpsc::unbounded_channel::<kv::Entry>();
+    let mut watch = timers
+        .store
+        .watch_with_history(">")
+        .await
+        .map_err(|e| TimerError::Store(e.to_string()))?;
+    let watcher = tokio::spawn(async move {
+        while let Some(entry) = watch.next().await {
+            match entry {
+                Ok(entry) => {
+                    if updates_tx.send(entry).is_err() {
+                        break;
+                    }
+                }
+                Err(err) => tracing::warn!(error = %err, "timer watch error"),
+            }
+        }
+    });
+
+    let mut index = Index::default();
+    let mut last_status: Option<TimerStatus> = None;
+    let mut clock_changes = clock.changes();
+    running.set(true);
+    while !shutdown.is_triggered() {
+        // Take in every change the watch has delivered so far.
+        while let Ok(entry) = updates.try_recv() {
+            apply(&mut index, entry);
+        }
+        // The bucket's current revision: the index accounts for it once the watch delivered it.
+        let store = timers.store.clone();
+        let stored_revision = match store.status().await {
+            Ok(status) => status.info.state.last_sequence,
+            Err(_) => index.seen_revision,
+        };
+
+        let now = clock.now();
+        while let Some(timer) = index.first_due(now) {
+            let id = timer.id.clone();
+            match handler.fire(timer).await {
+                Ok(()) => {
+                    if let Err(err) = timers.cancel(&id).await {
+                        tracing::warn!(timer = %id, error = %err, "a fired timer could not be removed; it may fire again (harmlessly)");
+                        break;
+                    }
+                    index.remove(&id);
+                }
+                Err(err) => {
+                    tracing::warn!(timer = %id, error = %err, "timer failed; retrying shortly");
+                    break;
+                }
+            }
+        }
+        // Only claim progress for changes the index has seen.
+        let caught_up = index.seen_revision >= stored_revision;
+        let status = TimerStatus {
+            fired_through: if caught_up && index.first_due(now).is_none() {
+                now
+            } else {
+                last_status.map(|s| s.fired_through).unwrap_or(DateTime::<Utc>::MIN_UTC)
+            },
+            next_due: index.next_due(),
+            seen_revision: index.seen_revision,
+        };
+        if last_status != Some(status) {
+            match serde_json::to_vec(&status) {
+                Ok(bytes) => match status_store.put(owner.as_str(), bytes.into()).await {
+                    Ok(_) => last_status = Some(status),
+                    Err(err) => tracing::warn!(error = %err, "cannot record timer progress"),
+                },
+                Err(err) => tracing::warn!(error = %err, "cannot encode timer progress"),
+            }
+        }
+
+        // Sleep until something can change the answer: a timer arrives, the clock moves, the
+        // next timer falls due on the wall clock, or (after a failure) a short retry delay.
+        let wait = if index.first_due(clock.now()).is_some() || !caught_up {
+            Duration::from_millis(50)
+        } else {
+            match (clock.is_simulated(), index.next_due()) {
+                (false, Some(due)) => (due - Utc::now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(Duration::from_secs(30)),
+                _ => Duration::from_secs(30),
+            }
+        };
+        tokio::select! {
+            () = shutdown.triggered() => break,
+            entry = updates.recv() => match entry {
+                Some(entry) => apply(&mut index, entry),
+                None => return Err(TimerError::Store("the timer watch ended".into())),
+            },
+            () = clock_changes.changed() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+    watcher.abort();
+    running.set(false);
+    Ok(())
+}
+
+fn apply(index: &mut Index, entry: kv::Entry) {
+    index.seen_revision = index.seen_revision.max(entry.revision);
+    match entry.operation {
+        kv::Operation::Put => match serde_json::from_slice::<Timer>(&entry.value) {
+            Ok(timer) => index.put(timer),
+            Err(err) => tracing::error!(key = %entry.key, error = %err, "ignoring an unreadable timer"),
+        },
+        kv::Operation::Delete | kv::Operation::Purge => index.remove(&entry.key),
+    }
+}
+
+/// Reads every owner's progress.
+pub async fn statuses(bus: &Bus) -> Result<Vec<(String, TimerStatus, u64)>, TimerError> {
+    let store = bus.bucket(names::TIMER_STATUS_BUCKET, 1, Duration::ZERO).await?;
+    let mut keys = store.keys().await.map_err(|e| TimerError::Store(e.to_string()))?;
+    let mut out = Vec::new();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| TimerError::Store(e.to_string()))?;
+        let Some(value) = store.get(&key).await.map_err(|e| TimerError::Store(e.to_string()))? else {
+            continue;
+        };
+        let status: TimerStatus = serde_json::from_slice(&value).map_err(|e| TimerError::Store(e.to_string()))?;
+        // The owner's bucket revision now, to tell whether its status accounts for every change.
+        let bucket_revision = match ServiceName::ALL.iter().find(|s| s.as_str() == key) {
+            Some(owner) => {
+                let timers = Timers::open(bus, *owner).await?.store;
+                timers
+                    .status()
+                    .await
+                    .map_err(|e| TimerError::Store(e.to_string()))?
+                    .info
+                    .state
+                    .last_sequence
+            }
+            None => 0,
+        };
+        out.push((key, status, bucket_revision));
+    }
+    Ok(out)
+}
