@@ -312,6 +312,9 @@ async fn catalog_openapi_and_health() {
         ("/v1/applications/{id}/submit", "post"),
         ("/v1/applications/{id}/events", "get"),
         ("/v1/catalog", "get"),
+        ("/v1/catalog", "post"),
+        ("/v1/catalog/versions", "get"),
+        ("/v1/preflight", "post"),
         ("/v1/clock", "get"),
         ("/v1/clock/advance", "post"),
     ] {

@@ -44,18 +44,45 @@ pub fn render(view: &Value, events: &Value) -> String {
     );
     out += &format!("  submitted: {}\n", view["submitted_at"].as_str().unwrap_or("not yet"));
     if let Some(decision) = view["decision"].as_object() {
-        let tier = decision
-            .get("tier_usd")
-            .and_then(Value::as_i64)
-            .map(|t| format!("${t}"))
-            .unwrap_or_else(|| "not yet reviewed".into());
+        let tier = match (
+            decision.get("tier_usd").and_then(Value::as_i64),
+            decision.get("outcome").and_then(|o| o.get("decision")),
+        ) {
+            (Some(t), _) => format!("approved at ${t}"),
+            (None, Some(outcome)) => text(outcome).to_owned(),
+            (None, None) => "not yet reviewed".into(),
+        };
         out += &format!(
-            "  pool:      {}  tier: {tier}  (catalog {})\n",
+            "  pool:      {}  ({tier}; catalog {})\n",
             text(&decision["pool"]),
             text(&decision["catalog_version"])
         );
+        let rules: Vec<&str> = decision
+            .get("rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if !rules.is_empty() {
+            out += &format!("  rules:     {}\n", rules.join(", "));
+        }
+        if let Some(components) = decision.get("components").and_then(Value::as_object) {
+            for (name, score) in components {
+                out += &format!("  {:<10} {}\n", format!("{name}:"), text(&score["strength"]));
+            }
+        }
         for reason in decision.get("reasons").and_then(Value::as_array).into_iter().flatten() {
             out += &format!("             - {}\n", text(reason));
+        }
+    }
+    for (label, key) in [
+        ("redirected to", "redirected_to"),
+        ("graduated to", "graduated_to"),
+        ("from", "originated_from"),
+    ] {
+        if let Some(id) = view["links"][key].as_str() {
+            out += &format!("  {label}: {id}\n");
         }
     }
     out += "  history:\n";
@@ -87,7 +114,7 @@ mod tests {
         let out = render(&view, &events);
         assert!(out.contains("state:     in_review"), "{out}");
         assert!(
-            out.contains("pool:      innovation_sandbox  tier: not yet reviewed"),
+            out.contains("pool:      innovation_sandbox  (not yet reviewed; catalog 2026.1)"),
             "{out}"
         );
         assert!(out.contains("submitted"), "{out}");
