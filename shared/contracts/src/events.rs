@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::decision::{Continuation, Finding, PoolFigures, Review};
+use crate::engagement::{Concern, Consumption, Session, Tranche, Window};
 use crate::ids::{ApplicationId, EventId, PartnerId};
 use crate::model::{ApplicationBody, ApplicationDraft, Programme};
 use crate::names::ServiceName;
@@ -258,6 +259,93 @@ pub struct Rejected {
 impl EventPayload for Rejected {
     const TYPE: EventType = EventType::Rejected;
 }
+
+macro_rules! payload {
+    ($(#[$doc:meta])* $name:ident => $variant:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+        pub struct $name { $($(#[$fdoc])* pub $field: $ty,)* }
+        impl EventPayload for $name {
+            const TYPE: EventType = EventType::$variant;
+        }
+    };
+}
+
+payload!(
+    /// Credits applied at approval; the window starts (TR1–TR5).
+    CreditsApplied => CreditsApplied {
+        amount_usd: i64,
+        /// Split into two tranches (TR3).
+        split: bool,
+        tranches: Vec<Tranche>,
+        window: Window,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+    }
+);
+payload!(
+    /// A tranche's credits are on the account (TR2, TR3).
+    TrancheReleased => TrancheReleased { number: u32, amount_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// Tranche 2 is withheld: a blocking concern was recorded by the mid-window check-in (TR3).
+    TrancheWithheld => TrancheWithheld { number: u32, amount_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// An office-hours session was scheduled (OH1–OH3).
+    OfficeHoursScheduled => OfficeHoursScheduled { session: Session, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// The team raised a concern; a blocking one asks for an ad-hoc session (OH3) and counts for TR3.
+    ConcernRecorded => ConcernRecorded { concern: Concern }
+);
+payload!(
+    /// Feedback notes against a session (OH6).
+    FeedbackRecorded => FeedbackRecorded { session_id: String, note: String }
+);
+payload!(
+    /// Consumption reported; it draws the balance down oldest tranche first (TR7).
+    ConsumptionRecorded => ConsumptionRecorded { consumption: Consumption }
+);
+payload!(
+    /// Consumption is under a quarter of the pro-rata share at the mid-window check-in (TR8).
+    ClawbackWarning => ClawbackWarning { consumed_usd: i64, pro_rata_usd: i64, released_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// The evaluation window closed; the balance serves the grace period (TR5) and a decision is owed (G1).
+    WindowClosed => WindowClosed { balance_usd: i64, grace_ends_at: DateTime<Utc>, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// No consumption in the window: the balance is clawed back at its close, with no grace (TR6).
+    ClawedBack => ClawedBack { amount_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// The team's decision is still owed (G1).
+    DecisionReminder => DecisionReminder { number: u32, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// The team graduated the evaluation (G2, G4).
+    Graduated => Graduated {
+        target: Programme,
+        /// The new linked application that carries on, when one was drafted.
+        graduated_to: Option<ApplicationId>,
+        notes: Option<String>,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+    }
+);
+payload!(
+    /// The team retired the evaluation (G3).
+    Retired => Retired { notes: Option<String>, rules: Vec<String>, reasons: Vec<String> }
+);
+payload!(
+    /// At retirement the remaining balance is forfeited (G3).
+    CreditsForfeited => CreditsForfeited { amount_usd: i64, rules: Vec<String> }
+);
+payload!(
+    /// Validity is over: whatever balance is left expires (TR4).
+    CreditsExpired => CreditsExpired { amount_usd: i64, rules: Vec<String> }
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,11 +11,13 @@
 //! - [`state`]: the application state machine of CONTRACT §4, refusing illegal transitions.
 //! - [`model`]: the application body (draft and submitted forms) and its validation.
 //! - [`decision`]: the shapes of classification and review decisions, with their rule ids.
+//! - [`engagement`]: credits, tranches, the window, office hours, concerns, the team's decision.
 //! - [`catalog`]: the emerging-service catalog (DOMAIN §2) shipped as data.
 //! - [`view`]: the application view served by the API, folded from the event log.
 
 pub mod catalog;
 pub mod decision;
+pub mod engagement;
 pub mod events;
 pub mod ids;
 pub mod model;

@@ -7,8 +7,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::decision::{Components, Outcome, PoolFigures, Review};
+use crate::engagement::{Concern, Credits, Outcome as TeamOutcome, Session, TeamDecision, TrancheStatus, Window};
 use crate::events::{
-    Approved, Classified, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, Redirected, Rejected, Submitted,
+    Approved, Classified, ClawedBack, ConcernRecorded, ConsumptionRecorded, CreditsApplied, CreditsExpired,
+    CreditsForfeited, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, FeedbackRecorded, Graduated,
+    OfficeHoursScheduled, Redirected, Rejected, Retired, Submitted, TrancheReleased, TrancheWithheld,
 };
 use crate::ids::{ApplicationId, PartnerId};
 use crate::model::{ApplicationDraft, Programme};
@@ -78,15 +81,17 @@ pub struct ApplicationView {
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub decision: Option<Decision>,
-    /// Credits, tranches and balance once approved (#4); null until then.
-    #[schema(value_type = Option<Object>)]
-    pub credits: Option<serde_json::Value>,
-    /// The evaluation window once credits are applied (#4); null until then.
-    #[schema(value_type = Option<Object>)]
-    pub window: Option<serde_json::Value>,
-    /// Scheduled office-hours sessions (#4).
-    #[schema(value_type = Vec<Object>)]
-    pub office_hours: Vec<serde_json::Value>,
+    /// Credits, tranches and balance once applied; null until then.
+    pub credits: Option<Credits>,
+    /// The evaluation window once credits are applied; null until then.
+    pub window: Option<Window>,
+    /// Scheduled office-hours sessions, with their feedback.
+    pub office_hours: Vec<Session>,
+    /// Concerns the team raised.
+    #[serde(default)]
+    pub concerns: Vec<Concern>,
+    /// The team's decision at window close (G1).
+    pub team_decision: Option<TeamOutcome>,
     pub links: Links,
     /// The stream sequence of the last event folded in; changes whenever the application does.
     pub version: u64,
@@ -130,6 +135,8 @@ impl ApplicationView {
             credits: None,
             window: None,
             office_hours: Vec::new(),
+            concerns: Vec::new(),
+            team_decision: None,
             links,
             version: seq,
             event_count: 1,
@@ -201,9 +208,102 @@ impl ApplicationView {
                 let r: Rejected = event.payload()?;
                 self.decision = Some(Decision::reviewed(r.review, r.catalog_version, event.time));
             }
-            // Later issues fold the payloads of review, credit and window events in here; the
-            // state change and the history are already right for them.
-            _ => {}
+            EventType::CreditsApplied => {
+                let c: CreditsApplied = event.payload()?;
+                self.window = Some(c.window);
+                self.credits = Some(Credits {
+                    amount_usd: c.amount_usd,
+                    split: c.split,
+                    tranches: c.tranches,
+                    ..Credits::default()
+                });
+            }
+            EventType::TrancheReleased => {
+                let t: TrancheReleased = event.payload()?;
+                if let Some(credits) = &mut self.credits {
+                    if let Some(tranche) = credits.tranches.iter_mut().find(|x| x.number == t.number) {
+                        tranche.status = TrancheStatus::Released;
+                        tranche.released_at = Some(event.time);
+                        tranche.balance_usd = t.amount_usd;
+                    }
+                    credits.rebalance();
+                }
+            }
+            EventType::TrancheWithheld => {
+                let t: TrancheWithheld = event.payload()?;
+                if let Some(tranche) = self
+                    .credits
+                    .as_mut()
+                    .and_then(|c| c.tranches.iter_mut().find(|x| x.number == t.number))
+                {
+                    tranche.status = TrancheStatus::Withheld;
+                }
+            }
+            EventType::ConsumptionRecorded => {
+                let c: ConsumptionRecorded = event.payload()?;
+                if let (Some(credits), Some(window)) = (&mut self.credits, &self.window) {
+                    credits.draw(&c.consumption, window);
+                }
+            }
+            EventType::OfficeHoursScheduled => {
+                let o: OfficeHoursScheduled = event.payload()?;
+                self.office_hours.retain(|s| s.id != o.session.id);
+                self.office_hours.push(o.session);
+                self.office_hours.sort_by_key(|s| s.starts_at);
+            }
+            EventType::FeedbackRecorded => {
+                let f: FeedbackRecorded = event.payload()?;
+                if let Some(session) = self.office_hours.iter_mut().find(|s| s.id == f.session_id) {
+                    session.feedback.push(crate::engagement::Feedback {
+                        note: f.note,
+                        recorded_at: event.time,
+                    });
+                }
+            }
+            EventType::ConcernRecorded => self.concerns.push(event.payload::<ConcernRecorded>()?.concern),
+            EventType::ClawedBack => {
+                let c: ClawedBack = event.payload()?;
+                if let Some(credits) = &mut self.credits {
+                    credits.clawed_back_usd += c.amount_usd;
+                    credits.empty();
+                }
+            }
+            EventType::CreditsForfeited => {
+                let c: CreditsForfeited = event.payload()?;
+                if let Some(credits) = &mut self.credits {
+                    credits.forfeited_usd += c.amount_usd;
+                    credits.empty();
+                }
+            }
+            EventType::CreditsExpired => {
+                let c: CreditsExpired = event.payload()?;
+                if let Some(credits) = &mut self.credits {
+                    credits.expired_usd += c.amount_usd;
+                    credits.empty();
+                }
+            }
+            EventType::Graduated => {
+                let g: Graduated = event.payload()?;
+                self.links.graduated_to = g.graduated_to;
+                self.team_decision = Some(TeamOutcome {
+                    decision: TeamDecision::Graduate,
+                    notes: g.notes,
+                    decided_at: event.time,
+                    target: Some(g.target),
+                });
+            }
+            EventType::Retired => {
+                let r: Retired = event.payload()?;
+                self.team_decision = Some(TeamOutcome {
+                    decision: TeamDecision::Retire,
+                    notes: r.notes,
+                    decided_at: event.time,
+                    target: None,
+                });
+            }
+            // The state change (and the history) is all these carry for the view.
+            EventType::Drafted | EventType::ClawbackWarning | EventType::WindowClosed | EventType::DecisionReminder => {
+            }
         }
         self.state = next;
         self.updated_at = event.time;

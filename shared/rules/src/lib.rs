@@ -9,6 +9,8 @@
 //! - [`eligibility`]: E1–E5 and K2.
 //! - [`classify`]: pool classification, C1–C4, K1 and P1, with the monthly figures of C2.
 //! - [`review`]: the four components (U, M, W, B) and the tier (T1–T6, P1).
+//! - [`credits`]: credits, tranches, validity and grace (TR1–TR5, TR8).
+//! - [`office_hours`]: the sessions and their dates (OH1–OH3).
 //!
 //! # Order of classification (decided)
 //!
@@ -17,7 +19,9 @@
 //! stacking (C4b rejects, C4a redirects onto the existing Bedrock POC); then consumption (C2).
 
 pub mod classify;
+pub mod credits;
 pub mod eligibility;
+pub mod office_hours;
 pub mod review;
 pub mod text;
 
