@@ -61,7 +61,10 @@ async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
 
     advance_days(&app, 1).await;
     let approved = view(&app, &support).await;
-    assert_eq!(approved["state"], "approved");
+    assert_eq!(
+        approved["state"], "active",
+        "approved, and the scheduler applied the credits at once"
+    );
     assert_eq!(
         approved["decision"]["tier_usd"], 20000,
         "the seed's worked example: $20K (T5)"
@@ -88,11 +91,11 @@ async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
     assert!(rules(&rejected["decision"]["components"]["use_case"]["rules"]).contains(&"U4".to_owned()));
 
     let q = view(&app, &docs).await;
-    assert_eq!(q["state"], "approved", "{q}");
+    assert_eq!(q["state"], "active", "{q}");
 
     let history = app.get(ACME, &format!("/v1/applications/{support}/events")).await;
     assert_eq!(
-        event_names(&history.body),
+        event_names(&history.body)[..4],
         ["drafted", "submitted", "classified", "approved"]
     );
 }
@@ -128,7 +131,10 @@ async fn inference_dominated_budgets_are_redirected_to_a_linked_bedrock_poc() {
     );
     advance_days(&app, 2).await;
     let approved = view(&app, &linked).await;
-    assert_eq!(approved["state"], "approved");
+    assert_eq!(
+        approved["state"], "active",
+        "approved, and the scheduler applied the credits at once"
+    );
     assert_eq!(approved["decision"]["tier_usd"], 25000, "P1: all four strong → $25K");
     assert!(rules(&approved["decision"]["rules"]).contains(&"P1".to_owned()));
     assert_eq!(
@@ -226,7 +232,7 @@ async fn a_catalog_published_at_run_time_changes_the_next_decision_not_earlier_o
     advance_days(&app, 12).await;
     let earlier = view(&app, &before).await;
     assert_eq!(
-        earlier["state"], "approved",
+        earlier["state"], "active",
         "the earlier application keeps the catalog it was classified under"
     );
     assert_eq!(earlier["decision"]["catalog_version"], "2026.1");
@@ -241,7 +247,7 @@ async fn review_timers_survive_a_reviewer_crash_and_fire_once() {
     app.stack.start_service(ServiceName::Reviewer).await.unwrap();
     app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
     advance_days(&app, 12).await;
-    assert_eq!(view(&app, &id).await["state"], "approved");
+    assert_eq!(view(&app, &id).await["state"], "active");
 
     // A second restart after the decision fires nothing again.
     app.stack.crash_service(ServiceName::Reviewer).await;

@@ -10,7 +10,6 @@
 //! - [`extract`]: request extractors that turn client mistakes into problems, never panics.
 //! - [`projection`]: the in-memory views, replayed from the stream and kept following it.
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
-//! - [`history`]: one application's events, read from the stream.
 //! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
 
@@ -18,7 +17,6 @@ pub mod advance;
 pub mod auth;
 pub mod config;
 pub mod extract;
-pub mod history;
 pub mod idempotency;
 pub mod openapi;
 pub mod problem;

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::problem::Problem;
-use crate::routes::{applications, preflight, system};
+use crate::routes::{applications, engagement, preflight, system};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -22,6 +22,7 @@ use crate::state::AppState;
     components(schemas(Problem)),
     tags(
         (name = "applications", description = "Applications and their history"),
+        (name = "engagement", description = "Credits, office hours and the decision after approval"),
         (name = "system", description = "The catalog and the clock"),
     )
 )]
@@ -47,6 +48,12 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(applications::submit))
         .routes(routes!(applications::events))
         .routes(routes!(preflight::preflight))
+        .routes(routes!(engagement::consumption))
+        .routes(routes!(engagement::concern))
+        .routes(routes!(engagement::feedback))
+        .routes(routes!(engagement::calendar))
+        .routes(routes!(engagement::decision))
+        .routes(routes!(engagement::credit_position))
         .routes(routes!(system::catalog, system::publish_catalog))
         .routes(routes!(system::catalog_versions))
         .routes(routes!(system::clock))

@@ -122,6 +122,19 @@ impl Projection {
         })
     }
 
+    /// Every application naming an AWS account, of one partner (or all, for an admin).
+    pub fn for_account(&self, partner: Option<&PartnerId>, account: &str) -> Vec<ApplicationView> {
+        self.read(|views| {
+            views
+                .by_id
+                .values()
+                .filter(|v| partner.is_none_or(|p| *p == v.partner_id))
+                .filter(|v| v.body.startup.as_ref().and_then(|s| s.aws_account_id.as_deref()) == Some(account))
+                .cloned()
+                .collect()
+        })
+    }
+
     /// The stream sequence folded in so far.
     pub fn applied(&self) -> u64 {
         *self.applied.borrow()

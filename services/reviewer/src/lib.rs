@@ -8,15 +8,15 @@
 
 use chrono::Duration;
 use sandpiper_contracts::decision::{Finding, Outcome};
-use sandpiper_contracts::events::{Approved, Classified, Envelope, EventType, Rejected, Submitted};
+use sandpiper_contracts::events::{Approved, Classified, EventType, Rejected};
 use sandpiper_contracts::ids::EventId;
-use sandpiper_contracts::model::{ApplicationBody, Programme};
+use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::names::ServiceName;
-use sandpiper_contracts::subjects;
 use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
+use sandpiper_runtime::history;
 use sandpiper_runtime::publish::{Outgoing, Publisher};
 use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
 use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_failure};
@@ -75,30 +75,13 @@ pub struct ReviewDecider {
     catalogs: CatalogStore,
 }
 
-impl ReviewDecider {
-    /// The body as submitted, read from the stream (the source of truth).
-    async fn submitted_body(&self, timer: &Timer) -> Result<ApplicationBody, HandlerError> {
-        let subject = subjects::event(&timer.partner, &timer.application, EventType::Submitted);
-        let stream = self
-            .bus
-            .events_stream()
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
-        let message = stream
-            .get_last_raw_message_by_subject(&subject)
-            .await
-            .map_err(|e| HandlerError::Transient(format!("reading {subject}: {e}")))?;
-        let envelope = Envelope::from_json(&message.payload).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let submitted: Submitted = envelope.payload().map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        Ok(submitted.application)
-    }
-}
-
 impl TimerHandler for ReviewDecider {
     async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
         let due: ReviewDue =
             serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let body = self.submitted_body(&timer).await?;
+        let body = history::submitted_body(&self.bus, &timer.partner, &timer.application)
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
         let catalog = match self.catalogs.version(&due.catalog_version) {
             Some(catalog) => catalog,
             None => {

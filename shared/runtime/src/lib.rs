@@ -12,6 +12,7 @@
 //! - [`timers`]: durable timers in a key-value bucket, fired in due order on the system clock,
 //!   with the progress the clock-advance barrier reads.
 //! - [`health`]: `/healthz` and `/readyz`.
+//! - [`history`]: one application read back from the stream: its events, its view, its body.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and the signal that fans it out to a service's tasks.
 //! - [`telemetry`]: logging set up once per process.
 //! - [`worker`]: a service that consumes events and serves only health endpoints, built from a
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod consume;
 pub mod health;
+pub mod history;
 pub mod publish;
 pub mod shutdown;
 pub mod telemetry;

@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Principal;
 use crate::extract::{ApiQuery, AppId, JsonBody};
-use crate::history;
 use crate::idempotency::{Claim, IdempotencyError};
 use crate::problem::{ApiResult, Problem};
 use crate::projection::Filter;
 use crate::state::AppState;
+use sandpiper_runtime::history;
 
 /// Listings return at most this many per page.
 pub const MAX_PAGE: usize = 200;
@@ -371,9 +371,9 @@ pub async fn events(
     AppId(id): AppId,
 ) -> ApiResult<Json<Vec<Envelope>>> {
     let view = app.visible(&caller, &id)?;
-    history::read(&app.bus, &view.partner_id, &id)
+    history::events(&app.bus, &view.partner_id, &id)
         .await
-        .map(Json)
+        .map(|events| Json(events.into_iter().map(|(_, envelope)| envelope).collect()))
         .map_err(|reason| {
             tracing::error!(%reason, application_id = %id, "reading the history failed");
             Problem::unavailable("the event history is unavailable; retry shortly")

@@ -1,0 +1,475 @@
+//! The engagement after approval (DOMAIN §6–§9): consumption, concerns, session feedback, the
+//! office-hours calendar, the team's decision, and a startup's credit position.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use icalendar::{Calendar, Component, EventLike};
+use sandpiper_contracts::catalog::ServiceFamily;
+use sandpiper_contracts::engagement::{Concern, Consumption, PositionPart, TeamDecision};
+use sandpiper_contracts::events::{
+    ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded, Graduated, Retired,
+};
+use sandpiper_contracts::ids::{ApplicationId, EventId};
+use sandpiper_contracts::model::{BudgetCategory, BudgetLineDraft, FieldError, Programme, StackStatus};
+use sandpiper_contracts::state::State as Lifecycle;
+use sandpiper_contracts::view::ApplicationView;
+use sandpiper_runtime::publish::Outgoing;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::extract::{AppId, JsonBody};
+use crate::problem::{ApiResult, Problem};
+use crate::state::AppState;
+
+const MAX_NOTE_CHARS: usize = 5_000;
+
+fn field(name: &str, message: impl Into<String>) -> Problem {
+    Problem::validation(vec![FieldError {
+        field: name.into(),
+        message: message.into(),
+        rule: None,
+    }])
+}
+
+fn note_ok(name: &str, note: &str) -> ApiResult<()> {
+    if note.trim().is_empty() {
+        return Err(field(name, "must not be blank"));
+    }
+    if note.chars().count() > MAX_NOTE_CHARS {
+        return Err(field(name, format!("at most {MAX_NOTE_CHARS} characters")));
+    }
+    Ok(())
+}
+
+/// Refuses an event the application's state does not allow, naming the state (409).
+fn allowed<P: EventPayload>(view: &ApplicationView, what: &str) -> ApiResult<()> {
+    view.state.apply(P::TYPE).map(|_| ()).map_err(|_| {
+        Problem::conflict(format!(
+            "application {} is {}: {what} is not possible now",
+            view.id,
+            view.state.as_str()
+        ))
+    })
+}
+
+async fn record<P: EventPayload>(app: &AppState, view: &ApplicationView, payload: &P) -> ApiResult<ApplicationView> {
+    app.publish_then_view(Outgoing {
+        id: EventId::generate(),
+        partner: &view.partner_id,
+        application: view.id,
+        payload,
+        expected_version: Some(view.version),
+        time: None,
+    })
+    .await
+}
+
+/// A consumption report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumptionReport {
+    /// The day the consumption happened.
+    pub date: NaiveDate,
+    pub amount_usd: i64,
+    pub note: Option<String>,
+}
+
+/// Reports consumption; it draws the balance down oldest tranche first, the excess is overage (TR7).
+#[utoipa::path(
+    post, path = "/v1/applications/{id}/consumption", tag = "engagement",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    request_body = ConsumptionReport,
+    responses(
+        (status = 201, description = "Recorded; the application with its balance", body = ApplicationView),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No credits to draw on in this state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad amount, date or note", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn consumption(
+    State(app): State<AppState>,
+    caller: Principal,
+    AppId(id): AppId,
+    body: JsonBody<ConsumptionReport>,
+) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
+    let view = app.visible(&caller, &id)?;
+    allowed::<ConsumptionRecorded>(&view, "recording consumption")?;
+    let report = body.value;
+    if !(1..=100_000_000).contains(&report.amount_usd) {
+        return Err(field(
+            "amount_usd",
+            "a positive whole number of dollars, at most 100000000",
+        ));
+    }
+    let today = app.clock.now().date_naive();
+    if report.date > today {
+        return Err(field(
+            "date",
+            format!("{} is in the future (today is {today})", report.date),
+        ));
+    }
+    if let Some(window) = &view.window
+        && report.date < window.starts_at.date_naive()
+    {
+        return Err(field(
+            "date",
+            format!(
+                "{} is before the credits were applied ({})",
+                report.date,
+                window.starts_at.date_naive()
+            ),
+        ));
+    }
+    if let Some(note) = &report.note {
+        note_ok("note", note)?;
+    }
+    let event = ConsumptionRecorded {
+        consumption: Consumption {
+            date: report.date,
+            amount_usd: report.amount_usd,
+            note: report.note,
+        },
+    };
+    Ok((StatusCode::CREATED, Json(record(&app, &view, &event).await?)))
+}
+
+/// A concern the team raises.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcernReport {
+    /// A blocking concern requests an ad-hoc session (OH3) and, before the mid-window check-in,
+    /// withholds tranche 2 (TR3).
+    pub blocking: bool,
+    pub note: String,
+}
+
+/// Records a concern.
+#[utoipa::path(
+    post, path = "/v1/applications/{id}/concerns", tag = "engagement",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    request_body = ConcernReport,
+    responses(
+        (status = 201, description = "Recorded", body = ApplicationView),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No engagement in this state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad note", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn concern(
+    State(app): State<AppState>,
+    caller: Principal,
+    AppId(id): AppId,
+    body: JsonBody<ConcernReport>,
+) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
+    let view = app.visible(&caller, &id)?;
+    allowed::<ConcernRecorded>(&view, "recording a concern")?;
+    note_ok("note", &body.value.note)?;
+    let concern = Concern {
+        id: format!("concern-{}", view.concerns.len() + 1),
+        blocking: body.value.blocking,
+        note: body.value.note,
+        recorded_at: app.clock.now(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(record(&app, &view, &ConcernRecorded { concern }).await?),
+    ))
+}
+
+/// Feedback notes for a session.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackNote {
+    pub note: String,
+}
+
+/// Records feedback notes against an office-hours session (OH6).
+#[utoipa::path(
+    post, path = "/v1/applications/{id}/office-hours/{session}/feedback", tag = "engagement",
+    params(("id" = ApplicationId, Path, description = "The application id"), ("session" = String, Path, description = "The session id: kickoff, mid_window, closing or ad-hoc-N")),
+    request_body = FeedbackNote,
+    responses(
+        (status = 201, description = "Recorded", body = ApplicationView),
+        (status = 404, description = "No such application or session", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad note", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn feedback(
+    State(app): State<AppState>,
+    caller: Principal,
+    Path((_, session)): Path<(String, String)>,
+    AppId(id): AppId,
+    body: JsonBody<FeedbackNote>,
+) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
+    let view = app.visible(&caller, &id)?;
+    if !view.office_hours.iter().any(|s| s.id == session) {
+        return Err(Problem::not_found(format!(
+            "application {id} has no office-hours session {session:?}"
+        )));
+    }
+    allowed::<FeedbackRecorded>(&view, "recording feedback")?;
+    note_ok("note", &body.value.note)?;
+    let event = FeedbackRecorded {
+        session_id: session,
+        note: body.value.note,
+    };
+    Ok((StatusCode::CREATED, Json(record(&app, &view, &event).await?)))
+}
+
+/// The office-hours sessions as an iCalendar feed (RFC 5545; OH4), one VEVENT per session with a
+/// stable UID.
+#[utoipa::path(
+    get, path = "/v1/applications/{id}/office-hours.ics", tag = "engagement",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    responses(
+        (status = 200, description = "The sessions", content_type = "text/calendar", body = String),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn calendar(State(app): State<AppState>, caller: Principal, AppId(id): AppId) -> ApiResult<Response> {
+    let view = app.visible(&caller, &id)?;
+    let service = view.body.service.clone().unwrap_or_default();
+    let startup = view
+        .body
+        .startup
+        .as_ref()
+        .and_then(|s| s.name.clone())
+        .unwrap_or_default();
+    let mut calendar = Calendar::new();
+    calendar.name(&format!("Sandpiper office hours: {startup} × {service}"));
+    for session in &view.office_hours {
+        let kind = session.kind.as_str().replace('_', "-");
+        let mut description = format!("Participants: {}", session.participants.join("; "));
+        for note in &session.feedback {
+            description.push_str(&format!(
+                "\nFeedback ({}): {}",
+                note.recorded_at.date_naive(),
+                note.note
+            ));
+        }
+        calendar.push(
+            icalendar::Event::new()
+                .uid(&format!("{}-{}@sandpiper", view.id, session.id))
+                .timestamp(session.starts_at)
+                .summary(&format!("{startup}: {service} office hours ({kind})"))
+                .description(&description)
+                .starts(session.starts_at)
+                .ends(session.ends_at)
+                .done(),
+        );
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        calendar.done().to_string(),
+    )
+        .into_response())
+}
+
+/// The team's decision at window close.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    pub decision: TeamDecision,
+    pub notes: Option<String>,
+}
+
+/// Records the team's decision after the window closed (G1): graduate (G2) or retire (G3).
+#[utoipa::path(
+    post, path = "/v1/applications/{id}/decision", tag = "engagement",
+    params(("id" = ApplicationId, Path, description = "The application id")),
+    request_body = DecisionRequest,
+    responses(
+        (status = 201, description = "Recorded", body = ApplicationView),
+        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Before the window closed, or already decided", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn decision(
+    State(app): State<AppState>,
+    caller: Principal,
+    AppId(id): AppId,
+    body: JsonBody<DecisionRequest>,
+) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
+    let view = app.visible(&caller, &id)?;
+    if view.state != Lifecycle::WindowClosed {
+        let when = match view.state {
+            Lifecycle::Active | Lifecycle::Approved | Lifecycle::InReview | Lifecycle::Submitted | Lifecycle::Draft => {
+                "the window has not closed yet"
+            }
+            _ => "it is no longer owed",
+        };
+        return Err(Problem::conflict(format!(
+            "application {id} is {}: a decision is taken after the window closes and only once (G1); {when}",
+            view.state.as_str()
+        )));
+    }
+    let DecisionRequest { decision, notes } = body.value;
+    if let Some(n) = &notes {
+        note_ok("notes", n)?;
+    }
+    let view = match decision {
+        TeamDecision::Retire => {
+            let reasons = vec!["The team retired the evaluation: the remaining balance is forfeited; the feedback summary is still owed (G3).".into()];
+            record(
+                &app,
+                &view,
+                &Retired {
+                    notes,
+                    rules: vec!["G1".into(), "G3".into()],
+                    reasons,
+                },
+            )
+            .await?
+        }
+        TeamDecision::Graduate => graduate(&app, &view, notes).await?,
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// G2: where a graduation goes, by family; a linked draft when the next step is filed here.
+async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>) -> ApiResult<ApplicationView> {
+    let now = app.clock.now();
+    let catalog = app.catalogs.in_force_or_empty(now);
+    let service_id = view.body.service.clone().unwrap_or_default();
+    let service = catalog.service(&service_id);
+    let family = service.map(|s| s.family);
+    let matured = service
+        .and_then(|s| s.matured_at)
+        .is_some_and(|m| m <= now.date_naive());
+    let (target, reason) = match family {
+        Some(ServiceFamily::Bedrock) => (Programme::BedrockPoc, "Bedrock family: a linked Bedrock POC application is drafted for the production scope, with the production projection as budget (G2).".to_owned()),
+        Some(ServiceFamily::Sagemaker) if !matured => (Programme::InnovationSandbox, "SageMaker feature not yet matured: a linked Innovation Sandbox application is drafted (G2).".to_owned()),
+        _ => (Programme::ActivatePortfolio, "Graduates to Activate Portfolio, recorded in the startup's stack (G2).".to_owned()),
+    };
+    let graduated_to = if target == Programme::ActivatePortfolio {
+        None
+    } else {
+        let linked = ApplicationId::generate();
+        let mut draft = view.body.clone();
+        draft.programme = Some(target);
+        if target == Programme::BedrockPoc {
+            draft.evaluation_window_days = Some(60);
+            if let Some(monthly) = view.body.production_monthly_usd {
+                let display = service.map(|s| s.display_name.clone()).unwrap_or(service_id.clone());
+                draft.budget = Some(vec![BudgetLineDraft {
+                    item: Some(format!("{display} at production scale")),
+                    category: Some(BudgetCategory::EmergingService),
+                    monthly_usd: Some(monthly),
+                    monthly_usd_range: None,
+                    basis: Some("the production projection of the evaluation".into()),
+                }]);
+            }
+        }
+        app.publish_then_view(Outgoing {
+            id: EventId::generate(),
+            partner: &view.partner_id,
+            application: linked,
+            payload: &Drafted {
+                draft,
+                originated_from: Some(view.id),
+            },
+            expected_version: None,
+            time: None,
+        })
+        .await?;
+        Some(linked)
+    };
+    let event = Graduated {
+        target,
+        graduated_to,
+        notes,
+        rules: vec!["G1".into(), "G2".into(), "G4".into()],
+        reasons: vec![
+            reason,
+            "The remaining balance serves the grace period until validity ends (G4, TR5).".into(),
+        ],
+    };
+    record(app, view, &event).await
+}
+
+/// A startup's credit position (CP1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreditPosition {
+    pub aws_account_id: String,
+    pub parts: Vec<PositionPart>,
+    pub total_usd: i64,
+    /// The standard stack (Activate Portfolio + Build for Startups + Bedrock POC) tops out here.
+    pub standard_stack_ceiling_usd: i64,
+    /// With an Innovation Sandbox layered on, the typical range.
+    pub typical_with_sandbox_usd: [i64; 2],
+    pub rules: Vec<String>,
+}
+
+/// The startup's credit stack and total across its applications (CP1).
+#[utoipa::path(
+    get, path = "/v1/accounts/{aws_account_id}/credit-position", tag = "engagement",
+    params(("aws_account_id" = String, Path, description = "The startup's 12-digit AWS account id")),
+    responses(
+        (status = 200, description = "The position", body = CreditPosition),
+        (status = 404, description = "No application of this caller names that account", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn credit_position(
+    State(app): State<AppState>,
+    caller: Principal,
+    Path(account): Path<String>,
+) -> ApiResult<Json<CreditPosition>> {
+    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(Problem::not_found(format!(
+            "{account:?} is not an AWS account id (12 digits)"
+        )));
+    }
+    let views = app.projection.for_account(caller.partner(), &account);
+    if views.is_empty() {
+        return Err(Problem::not_found(format!("no application names account {account}")));
+    }
+    let mut parts: Vec<PositionPart> = Vec::new();
+    for view in &views {
+        for entry in view.body.stack.iter().flatten() {
+            let Some(amount) = entry.amount_usd else { continue };
+            let part = PositionPart {
+                programme: entry.programme,
+                amount_usd: amount,
+                source: "stack".into(),
+                application_id: None,
+            };
+            // The same stack entry declared by several applications counts once.
+            if entry.status == StackStatus::Approved && !parts.contains(&part) {
+                parts.push(part);
+            }
+        }
+        let counted = !matches!(
+            view.state,
+            Lifecycle::Rejected | Lifecycle::Redirected | Lifecycle::ClawedBack
+        );
+        if let (true, Some(decision)) = (counted, &view.decision)
+            && let Some(tier) = decision.tier_usd
+        {
+            parts.push(PositionPart {
+                programme: decision.pool,
+                amount_usd: tier,
+                source: format!("application {}", view.id),
+                application_id: Some(view.id),
+            });
+        }
+    }
+    let total_usd = parts.iter().map(|p| p.amount_usd).sum();
+    Ok(Json(CreditPosition {
+        aws_account_id: account,
+        parts,
+        total_usd,
+        standard_stack_ceiling_usd: 150_000,
+        typical_with_sandbox_usd: [160_000, 175_000],
+        rules: vec!["CP1".into()],
+    }))
+}
