@@ -1,7 +1,7 @@
 //! `sandpiper`: run the whole stack on this machine, submit applications, follow them.
 
 use clap::{Parser, Subcommand};
-use sandpiper_cli::commands::{catalog, preflight, status, submit, up};
+use sandpiper_cli::commands::{catalog, demo, preflight, status, submit, up};
 
 #[derive(Parser)]
 #[command(
@@ -16,6 +16,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Six months of Innovation Sandbox in under a minute: the examples on a simulated clock
+    Demo(demo::DemoArgs),
     /// Run the whole stack in the foreground: nats-server and the five services (Ctrl-C stops all)
     Up(up::UpArgs),
     /// Create an application from a JSON file and submit it
@@ -37,6 +39,7 @@ async fn main() -> std::process::ExitCode {
     }
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Submit(args) => submit::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::Preflight(args) => preflight::run(args).await,

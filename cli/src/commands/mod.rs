@@ -1,6 +1,7 @@
 //! The `sandpiper` subcommands.
 
 pub mod catalog;
+pub mod demo;
 pub mod preflight;
 pub mod status;
 pub mod submit;

@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use async_nats::jetstream::kv;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::names;
 use tokio::sync::watch;
 
 use crate::bus::{Bus, BusError};
+use crate::kv_follow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogStoreError {
@@ -56,19 +56,10 @@ impl CatalogStore {
             Err(err) => return Err(err),
         }
         let (sender, mirror) = watch::channel(Arc::new(Mirror::default()));
-        let mut entries = store
-            .watch_with_history(">")
-            .await
-            .map_err(|e| CatalogStoreError::Store(e.to_string()))?;
+        let (sink, mut entries) = tokio::sync::mpsc::unbounded_channel();
+        kv_follow::follow(store.clone(), ">".to_owned(), sink);
         tokio::spawn(async move {
-            while let Some(entry) = entries.next().await {
-                let entry = match entry {
-                    Ok(entry) => entry,
-                    Err(err) => {
-                        tracing::warn!(error = %err, "catalog watch error");
-                        continue;
-                    }
-                };
+            while let Some(entry) = entries.recv().await {
                 let parsed = match entry.operation {
                     kv::Operation::Put => match serde_json::from_slice::<Catalog>(&entry.value) {
                         Ok(catalog) => Some(Arc::new(catalog)),

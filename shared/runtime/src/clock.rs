@@ -10,12 +10,12 @@ use std::sync::Arc;
 use async_nats::jetstream::kv;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 use sandpiper_contracts::names;
 use tokio::sync::watch;
 
 use crate::bus::{Bus, BusError};
 use crate::config::ClockMode;
+use crate::kv_follow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClockError {
@@ -60,14 +60,12 @@ impl Clock {
         }
         let stored = read(&store).await?.map(|(time, _)| time).unwrap_or(start);
         let (sender, current) = watch::channel(stored);
-        let mut updates = store
-            .watch(names::CLOCK_KEY)
-            .await
-            .map_err(|e| ClockError::Store(e.to_string()))?;
-        // Follows the shared time until the process ends; the watch reconnects with the client.
+        let (entries, mut updates) = tokio::sync::mpsc::unbounded_channel();
+        kv_follow::follow(store.clone(), names::CLOCK_KEY.to_owned(), entries);
+        // Follows the shared time until the process ends.
         tokio::spawn(async move {
-            while let Some(entry) = updates.next().await {
-                match entry.map_err(|e| e.to_string()).and_then(|e| decode(&e.value)) {
+            while let Some(entry) = updates.recv().await {
+                match decode(&entry.value) {
                     Ok(time) => {
                         sender.send_if_modified(|now| {
                             let later = time > *now;
@@ -77,9 +75,7 @@ impl Clock {
                             later
                         });
                     }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "ignoring an unreadable simulated-clock update")
-                    }
+                    Err(err) => tracing::warn!(error = %err, "ignoring an unreadable simulated-clock update"),
                 }
             }
         });

@@ -27,6 +27,7 @@ use crate::bus::{Bus, BusError};
 use crate::clock::Clock;
 use crate::consume::HandlerError;
 use crate::health::Gate;
+use crate::kv_follow;
 use crate::shutdown::Shutdown;
 
 /// A timer: when it is due, what it is about, and what its handler needs.
@@ -156,23 +157,7 @@ pub async fn run<H: TimerHandler>(
 
     // Mirror the bucket into the index through a watch (history first, then changes).
     let (updates_tx, mut updates) = mpsc::unbounded_channel::<kv::Entry>();
-    let mut watch = timers
-        .store
-        .watch_with_history(">")
-        .await
-        .map_err(|e| TimerError::Store(e.to_string()))?;
-    let watcher = tokio::spawn(async move {
-        while let Some(entry) = watch.next().await {
-            match entry {
-                Ok(entry) => {
-                    if updates_tx.send(entry).is_err() {
-                        break;
-                    }
-                }
-                Err(err) => tracing::warn!(error = %err, "timer watch error"),
-            }
-        }
-    });
+    let watcher = kv_follow::follow(timers.store.clone(), ">".to_owned(), updates_tx);
 
     let mut index = Index::default();
     let mut last_status: Option<TimerStatus> = None;
