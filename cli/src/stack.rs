@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use sandpiper_contracts::names::ServiceName;
-use sandpiper_intake::auth::Tokens;
 use sandpiper_intake::config::IntakeConfig;
 use sandpiper_runtime::config::{ClockMode, CommonConfig};
+use sandpiper_runtime::http::auth::Tokens;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

@@ -2,7 +2,7 @@
 
 use sandpiper_runtime::config::{CommonConfig, ConfigError, Source, parse_or};
 
-use crate::auth::Tokens;
+use sandpiper_runtime::http::auth::Tokens;
 
 /// The intake's default HTTP port.
 pub const DEFAULT_PORT: u16 = 8080;

@@ -5,21 +5,16 @@
 //! # Layout
 //!
 //! - [`config`]: settings, including the API tokens.
-//! - [`auth`]: bearer tokens and partner tenancy.
-//! - [`problem`]: RFC 9457 problem+json, the shape of every error.
-//! - [`extract`]: request extractors that turn client mistakes into problems, never panics.
+//! - Authentication, problem+json and the request extractors are `sandpiper_runtime::http`'s.
 //! - [`projection`]: the in-memory views, replayed from the stream and kept following it.
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
 //! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
 
 pub mod advance;
-pub mod auth;
 pub mod config;
-pub mod extract;
 pub mod idempotency;
 pub mod openapi;
-pub mod problem;
 pub mod projection;
 pub mod routes;
 pub mod state;
@@ -48,9 +43,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::IntakeConfig;
 use crate::idempotency::IdempotencyStore;
-use crate::problem::Problem;
 use crate::projection::Projection;
 use crate::state::{AppState, Shared};
+use sandpiper_runtime::http::problem::Problem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -7,9 +7,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::problem::Problem;
 use crate::routes::{applications, engagement, preflight, system};
 use crate::state::AppState;
+use sandpiper_runtime::http::problem::Problem;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -10,10 +10,10 @@ use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::clock::Clock;
 use sandpiper_runtime::publish::{Outgoing, PublishError, Publisher};
 
-use crate::auth::{HasTokens, Principal, Tokens};
 use crate::idempotency::IdempotencyStore;
-use crate::problem::Problem;
 use crate::projection::Projection;
+use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
+use sandpiper_runtime::http::problem::Problem;
 
 /// How long a command waits for its own event to reach the view before answering 503.
 const READ_YOUR_WRITE_TIMEOUT: Duration = Duration::from_secs(5);

@@ -13,6 +13,7 @@
 //! - [`timers`]: durable timers in a key-value bucket, fired in due order on the system clock,
 //!   with the progress the clock-advance barrier reads.
 //! - [`health`]: `/healthz` and `/readyz`.
+//! - [`http`]: bearer tokens and tenancy, problem+json, request extractors (intake, notifier).
 //! - [`history`]: one application read back from the stream: its events, its view, its body.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and the signal that fans it out to a service's tasks.
 //! - [`telemetry`]: logging set up once per process.
@@ -31,6 +32,7 @@ pub mod config;
 pub mod consume;
 pub mod health;
 pub mod history;
+pub mod http;
 pub mod kv_follow;
 pub mod publish;
 pub mod shutdown;

@@ -13,13 +13,13 @@ use sandpiper_runtime::publish::Outgoing;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Principal;
-use crate::extract::{ApiQuery, AppId, JsonBody};
 use crate::idempotency::{Claim, IdempotencyError};
-use crate::problem::{ApiResult, Problem};
 use crate::projection::Filter;
 use crate::state::AppState;
 use sandpiper_runtime::history;
+use sandpiper_runtime::http::auth::Principal;
+use sandpiper_runtime::http::extract::{ApiQuery, AppId, JsonBody};
+use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
 /// Listings return at most this many per page.
 pub const MAX_PAGE: usize = 200;

@@ -20,10 +20,10 @@ use sandpiper_runtime::publish::Outgoing;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
-use crate::extract::{AppId, JsonBody};
-use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
+use sandpiper_runtime::http::auth::Principal;
+use sandpiper_runtime::http::extract::{AppId, JsonBody};
+use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
 const MAX_NOTE_CHARS: usize = 5_000;
 

@@ -8,10 +8,10 @@ use sandpiper_contracts::model::{ApplicationDraft, Programme};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
-use crate::extract::JsonBody;
-use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
+use sandpiper_runtime::http::auth::Principal;
+use sandpiper_runtime::http::extract::JsonBody;
+use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
 /// What the review would decide, and why.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 use sandpiper_runtime::catalog_store::CatalogStoreError;
 
 use crate::advance;
-use crate::auth::Principal;
-use crate::extract::JsonBody;
-use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
+use sandpiper_runtime::http::auth::Principal;
+use sandpiper_runtime::http::extract::JsonBody;
+use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
 /// The emerging-service catalog in force now, with its version.
 #[utoipa::path(

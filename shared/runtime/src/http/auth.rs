@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use sandpiper_contracts::ids::PartnerId;
 use sha2::{Digest, Sha256};
 
-use crate::problem::Problem;
+use crate::http::problem::Problem;
 
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]

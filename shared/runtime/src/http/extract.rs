@@ -11,7 +11,7 @@ use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::model::{JsonError, parse_json};
 use serde::de::DeserializeOwned;
 
-use crate::problem::Problem;
+use crate::http::problem::Problem;
 
 /// A JSON request body parsed into `T`.
 pub struct JsonBody<T> {
