@@ -25,6 +25,10 @@ pub struct StackConfig {
     /// Where the notifier listens.
     pub notifier_addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// Internal address ranges webhook deliveries may reach (local Slack mocks, tests).
+    pub webhook_allow: Vec<ipnet::IpNet>,
+    /// How deliveries are retried.
+    pub delivery: sandpiper_notifier::config::RetryPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,12 +143,21 @@ impl Stack {
                 )
             }
             ServiceName::Notifier => {
-                let worker = sandpiper_notifier::build(&common)
+                let tokens = Tokens::parse(&self.config.api_tokens).map_err(|e| failed(e.to_string()))?;
+                let config = sandpiper_notifier::config::NotifierConfig {
+                    common,
+                    tokens,
+                    allow: self.config.webhook_allow.clone(),
+                    retry: self.config.delivery,
+                };
+                let notifier = sandpiper_notifier::Notifier::build(config)
                     .await
                     .map_err(|e| failed(e.to_string()))?;
                 (
-                    worker.local_addr(),
-                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
+                    notifier.local_addr(),
+                    tokio::spawn(
+                        async move { notifier.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) },
+                    ),
                 )
             }
         };

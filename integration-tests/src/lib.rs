@@ -59,6 +59,14 @@ impl TestApp {
             api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body_bytes: 64 * 1024,
+            webhook_allow: vec!["127.0.0.0/8".parse().unwrap()],
+            delivery: sandpiper_notifier::config::RetryPolicy {
+                attempts: 4,
+                base_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(3),
+                timeout: Duration::from_secs(2),
+                slack_interval: Duration::from_millis(20),
+            },
         };
         let stack = Stack::start(config).await.expect("the stack starts");
         stack

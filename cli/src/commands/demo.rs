@@ -129,6 +129,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 max_body_bytes: 256 * 1024,
+                webhook_allow: Vec::new(),
+                delivery: Default::default(),
             })
             .await?;
             stack.wait_ready(Duration::from_secs(30)).await?;

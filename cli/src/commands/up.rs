@@ -42,6 +42,10 @@ pub struct UpArgs {
     /// Where NATS stores the event log and `up` its state
     #[arg(long, default_value = DEFAULT_DATA_DIR)]
     data_dir: PathBuf,
+    /// Internal address ranges (CIDRs) webhook deliveries may reach, e.g. 127.0.0.0/8 for a local
+    /// Slack mock; everything internal is refused otherwise
+    #[arg(long, value_delimiter = ',')]
+    webhook_allow: Vec<ipnet::IpNet>,
     /// The address the API and notifier listen on
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -116,6 +120,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         api_addr: SocketAddr::new(args.bind, args.http_port),
         notifier_addr: SocketAddr::new(args.bind, args.notifier_port),
         max_body_bytes: 256 * 1024,
+        webhook_allow: args.webhook_allow.clone(),
+        delivery: Default::default(),
     };
     let stack = match Stack::start(config).await {
         Ok(stack) => stack,

@@ -1,29 +1,163 @@
-//! The notifier: delivers every event to the partners' Slack and webhook subscriptions.
-//! It follows the whole event stream; subscriptions and delivery arrive with issue #5.
+//! The notifier: delivers every event to the partners' Slack and webhook subscriptions (CONTRACT
+//! §2, §3), at least once per (subscription, event), in order, signed, with nothing lost.
+//!
+//! # Layout
+//!
+//! - [`config`]: tokens, the destinations allow-list, the retry policy.
+//! - [`subscriptions`]: who wants what, stored in a key-value bucket, with `*` patterns.
+//! - [`safety`]: which URLs and addresses deliveries may reach (SSRF, DNS rebinding).
+//! - [`fanout`]: events → one queued delivery per interested subscription.
+//! - [`delivery`]: a worker per subscription: sign, post, retry, dead-letter.
+//! - [`render`]: Slack Block Kit messages; [`signing`]: the Slack-style signature.
+//! - [`api`]: `/v1/subscriptions` and the admin's dead letters.
 
-use sandpiper_contracts::events::EventType;
+pub mod api;
+pub mod config;
+pub mod delivery;
+pub mod fanout;
+pub mod render;
+pub mod safety;
+pub mod signing;
+pub mod subscriptions;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, Uri};
+use axum::routing::{get, post};
 use sandpiper_contracts::names::ServiceName;
-use sandpiper_runtime::config::CommonConfig;
-use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::worker::{Worker, WorkerError};
+use sandpiper_runtime::bus::{Bus, BusError};
+use sandpiper_runtime::consume;
+use sandpiper_runtime::health::{self, Gate, Readiness};
+use sandpiper_runtime::http::problem::Problem;
+use sandpiper_runtime::shutdown::Shutdown;
+use tokio::net::TcpListener;
 
-/// The notifier's default HTTP port (health endpoints; the subscriptions API with #5).
-pub const DEFAULT_PORT: u16 = 8081;
+pub use crate::config::DEFAULT_PORT;
+use crate::config::NotifierConfig;
+use crate::delivery::Deliverer;
+use crate::fanout::Fanout;
+use crate::safety::{CheckedResolver, Policy};
+use crate::subscriptions::SubscriptionStore;
 
-pub struct Notifier;
-
-impl Handler for Notifier {
-    fn event_types(&self) -> Vec<EventType> {
-        EventType::ALL.to_vec()
-    }
-
-    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        tracing::debug!(event_type = delivery.event_type.as_str(), "no subscriptions yet (#5)");
-        Ok(())
-    }
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("the HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
 }
 
-/// Builds the notifier service.
-pub async fn build(config: &CommonConfig) -> Result<Worker<Notifier>, WorkerError> {
-    Worker::build(ServiceName::Notifier, config, |_| Notifier).await
+/// The notifier, built and ready to run.
+pub struct Notifier {
+    listener: TcpListener,
+    bus: Bus,
+    api: api::ApiState,
+    deliverer: Arc<Deliverer>,
+}
+
+impl Notifier {
+    pub async fn build(config: NotifierConfig) -> Result<Notifier, NotifierError> {
+        // reqwest's rustls takes the process's crypto provider; ring is the one NATS already uses.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let bus = Bus::connect(&config.common, ServiceName::Notifier).await?;
+        delivery::deliveries_stream(&bus).await.map_err(NotifierError::Setup)?;
+        delivery::dead_letters_stream(&bus)
+            .await
+            .map_err(NotifierError::Setup)?;
+        let subscriptions = SubscriptionStore::open(&bus)
+            .await
+            .map_err(|e| NotifierError::Setup(e.to_string()))?;
+        let policy = Arc::new(Policy { allow: config.allow });
+        let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(CheckedResolver(policy.clone())))
+            .connect_timeout(Duration::from_secs(5).min(config.retry.timeout))
+            .timeout(config.retry.timeout)
+            // A redirect could point anywhere, the metadata range included: none are followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("sandpiper-notifier/1")
+            .build()
+            .map_err(|e| NotifierError::Setup(format!("HTTP client: {e}")))?;
+        let deliverer = Arc::new(Deliverer::new(
+            bus.clone(),
+            subscriptions.clone(),
+            http,
+            config.retry,
+            policy.clone(),
+        ));
+        let listener = TcpListener::bind(config.common.http_addr)
+            .await
+            .map_err(|source| NotifierError::Listen {
+                addr: config.common.http_addr,
+                source,
+            })?;
+        let api = api::ApiState(Arc::new(api::ApiShared {
+            tokens: config.tokens,
+            bus: bus.clone(),
+            subscriptions,
+            policy,
+        }));
+        Ok(Notifier {
+            listener,
+            bus,
+            api,
+            deliverer,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    }
+
+    /// Fans out, delivers and serves until `stop`; then finishes in-flight deliveries and drains.
+    pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), NotifierError> {
+        let shutdown = Shutdown::on(stop);
+        let consuming = Gate::new("fan-out consumer running");
+        let readiness = Readiness::new(self.bus.clone(), vec![consuming.clone()]);
+        let fanout = Fanout::new(self.bus.clone(), self.api.0.subscriptions.clone());
+        let fanning = tokio::spawn(consume::run(
+            self.bus.clone(),
+            ServiceName::Notifier,
+            fanout,
+            shutdown.clone(),
+            consuming,
+        ));
+        let supervising = tokio::spawn(delivery::supervise(self.deliverer.clone(), shutdown.clone()));
+
+        let router = Router::new()
+            .route("/v1/subscriptions", post(api::create).get(api::list))
+            .route("/v1/subscriptions/{id}", axum::routing::delete(api::delete))
+            .route("/v1/deliveries/dead", get(api::dead_letters))
+            .route("/v1/deliveries/dead/{sequence}/redrive", post(api::redrive))
+            .with_state(self.api.clone())
+            .merge(health::routes(readiness))
+            .fallback(|uri: Uri| async move { Problem::not_found(format!("no route {}", uri.path())) })
+            .method_not_allowed_fallback(|| async {
+                Problem::http(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
+            })
+            .layer(DefaultBodyLimit::max(64 * 1024));
+        let http_shutdown = shutdown.clone();
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(async move { http_shutdown.triggered().await })
+            .await;
+        match fanning.await {
+            Ok(Err(err)) => tracing::error!(error = %err, "the fan-out consumer failed"),
+            Err(err) => tracing::error!(error = %err, "the fan-out task failed"),
+            Ok(Ok(())) => {}
+        }
+        let _ = supervising.await;
+        self.bus.drain().await;
+        tracing::info!("notifier stopped");
+        served.map_err(NotifierError::Serve)
+    }
 }

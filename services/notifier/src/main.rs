@@ -1,18 +1,19 @@
-//! `sandpiper-notifier`: the notifier service as its own process (containers, Kubernetes).
-//! Configured by `SANDPIPER_*` environment variables; stops cleanly on SIGINT/SIGTERM.
+//! `sandpiper-notifier`: the notifier as its own process. Configured by `SANDPIPER_*` variables.
 
 use anyhow::Context;
-use sandpiper_runtime::config::{CommonConfig, Environment};
+use sandpiper_notifier::Notifier;
+use sandpiper_notifier::config::NotifierConfig;
+use sandpiper_runtime::config::Environment;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sandpiper_runtime::telemetry::init();
-    let config = CommonConfig::load(&Environment, sandpiper_notifier::DEFAULT_PORT).context("invalid configuration")?;
-    let service = sandpiper_notifier::build(&config)
+    let config = NotifierConfig::load(&Environment).context("invalid configuration")?;
+    let notifier = Notifier::build(config)
         .await
         .context("sandpiper-notifier could not start")?;
-    tracing::info!(http = %service.local_addr(), "sandpiper-notifier started");
-    service
+    tracing::info!(http = %notifier.local_addr(), "sandpiper-notifier started");
+    notifier
         .run_until_stopped(sandpiper_runtime::shutdown::signal())
         .await
         .context("sandpiper-notifier failed")

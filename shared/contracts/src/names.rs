@@ -24,6 +24,20 @@ pub fn catalog_key(version: &str) -> String {
 /// `POST /v1/clock/advance` to know when every due timer has fired.
 pub const TIMER_STATUS_BUCKET: &str = "sandpiper_timer_status";
 
+/// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
+pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
+
+/// Deliveries waiting for their subscriber, one subject per subscription.
+pub const DELIVERIES_STREAM: &str = "SANDPIPER_DELIVERIES";
+
+/// Deliveries that ran out of retries, with their last error, until an admin redrives them.
+pub const DEAD_LETTERS_STREAM: &str = "SANDPIPER_DEAD_LETTERS";
+
+/// The durable consumer that works one subscription's deliveries.
+pub fn delivery_consumer(subscription: &str) -> String {
+    format!("delivery-{subscription}")
+}
+
 /// The key holding the simulated time in [`CLOCK_BUCKET`].
 pub const CLOCK_KEY: &str = "now";
 

@@ -35,6 +35,31 @@ pub fn events_of_partner(partner: &PartnerId) -> String {
     format!("{EVENTS_ROOT}.{partner}.>")
 }
 
+/// The versioned root of the notifier's delivery subjects.
+const DELIVERIES_ROOT: &str = "sandpiper.v1.deliveries";
+/// The versioned root of dead letters.
+const DEAD_LETTERS_ROOT: &str = "sandpiper.v1.deadletters";
+
+/// The queue of deliveries for one subscription (its consumer takes them one at a time, in order).
+pub fn deliveries(subscription: &str) -> String {
+    format!("{DELIVERIES_ROOT}.{subscription}")
+}
+
+/// Every delivery subject (what the deliveries stream stores).
+pub fn all_deliveries() -> String {
+    format!("{DELIVERIES_ROOT}.*")
+}
+
+/// The dead letters of one subscription.
+pub fn dead_letters(subscription: &str) -> String {
+    format!("{DEAD_LETTERS_ROOT}.{subscription}")
+}
+
+/// Every dead-letter subject.
+pub fn all_dead_letters() -> String {
+    format!("{DEAD_LETTERS_ROOT}.*")
+}
+
 /// The pieces of an event subject, parsed back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventSubject {

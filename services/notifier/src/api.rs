@@ -1,0 +1,278 @@
+//! The notifier's HTTP API (CONTRACT §2): subscriptions for partners, dead letters for admins.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures::StreamExt;
+use rand::Rng;
+use sandpiper_contracts::ids::{EventId, PartnerId};
+use sandpiper_contracts::model::FieldError;
+use sandpiper_contracts::subjects;
+use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
+use sandpiper_runtime::http::extract::{ApiQuery, JsonBody};
+use sandpiper_runtime::http::problem::{ApiResult, Problem};
+use serde::{Deserialize, Serialize};
+
+use crate::delivery::{DeadLetter, dead_letters_stream, deliveries_stream};
+use crate::safety::Policy;
+use crate::subscriptions::{Format, Listed, Subscription, SubscriptionStore, check_pattern};
+
+#[derive(Clone)]
+pub struct ApiState(pub Arc<ApiShared>);
+
+pub struct ApiShared {
+    pub tokens: Tokens,
+    pub bus: Bus,
+    pub subscriptions: SubscriptionStore,
+    pub policy: Arc<Policy>,
+}
+
+impl HasTokens for ApiState {
+    fn tokens(&self) -> &Tokens {
+        &self.0.tokens
+    }
+}
+
+/// A new subscription.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscription {
+    pub url: String,
+    pub events: Vec<String>,
+    pub format: Format,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PartnerParam {
+    partner_id: Option<String>,
+}
+
+/// The answer to a creation: the only time the secret is shown.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Created {
+    pub id: String,
+    pub secret: String,
+    #[serde(flatten)]
+    pub subscription: Listed,
+}
+
+fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field: name.into(),
+        message: message.into(),
+        rule: None,
+    }
+}
+
+fn forbidden() -> Problem {
+    Problem::new(StatusCode::FORBIDDEN, "forbidden", "only an admin token can do this")
+}
+
+pub async fn create(
+    State(state): State<ApiState>,
+    caller: Principal,
+    ApiQuery(params): ApiQuery<PartnerParam>,
+    body: JsonBody<NewSubscription>,
+) -> ApiResult<Response> {
+    let partner = match (&caller, params.partner_id) {
+        (Principal::Partner(own), None) => own.clone(),
+        (Principal::Partner(own), Some(id)) if id == own.as_str() => own.clone(),
+        (Principal::Partner(_), Some(_)) => {
+            return Err(Problem::validation(vec![field(
+                "partner_id",
+                "a partner token subscribes for its own partner only",
+            )]));
+        }
+        (Principal::Admin, None) => {
+            return Err(Problem::validation(vec![field(
+                "partner_id",
+                "an admin token must name the partner with ?partner_id=",
+            )]));
+        }
+        (Principal::Admin, Some(id)) => {
+            PartnerId::parse(&id).map_err(|e| Problem::validation(vec![field("partner_id", e.to_string())]))?
+        }
+    };
+    let NewSubscription { url, events, format } = body.value;
+    let mut errors = Vec::new();
+    if url.len() > 2_000 {
+        errors.push(field("url", "at most 2000 characters"));
+    } else if let Err(err) = state.0.policy.check_url(&url).await {
+        errors.push(field("url", err.to_string()));
+    }
+    if events.is_empty() || events.len() > 50 {
+        errors.push(field(
+            "events",
+            "list 1 to 50 event type patterns, e.g. [\"approved\", \"office_hours_*\"]",
+        ));
+    }
+    for (i, pattern) in events.iter().enumerate() {
+        if let Err(message) = check_pattern(pattern) {
+            errors.push(field(format!("events[{i}]"), message));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors));
+    }
+    let secret: [u8; 32] = rand::rng().random();
+    let subscription = Subscription {
+        id: EventId::generate().to_string(),
+        partner,
+        url,
+        events,
+        format,
+        secret: hex::encode(secret),
+        created_at: Utc::now(),
+    };
+    state.0.subscriptions.put(&subscription).await.map_err(|e| {
+        tracing::error!(error = %e, "storing a subscription failed");
+        Problem::unavailable("the subscription store is unavailable; nothing was created")
+    })?;
+    tracing::info!(subscription = %subscription.id, partner = %subscription.partner, "subscription created");
+    let created = Created {
+        id: subscription.id.clone(),
+        secret: subscription.secret.clone(),
+        subscription: Listed::from(&subscription),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/subscriptions/{}", subscription.id))],
+        Json(created),
+    )
+        .into_response())
+}
+
+pub async fn list(State(state): State<ApiState>, caller: Principal) -> Json<Vec<Listed>> {
+    let all = state.0.subscriptions.all();
+    let mut mine: Vec<Listed> = all
+        .values()
+        .filter(|s| caller.can_see(&s.partner))
+        .map(Listed::from)
+        .collect();
+    mine.sort_by(|a, b| a.id.cmp(&b.id));
+    Json(mine)
+}
+
+pub async fn delete(State(state): State<ApiState>, caller: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let visible = state.0.subscriptions.get(&id).filter(|s| caller.can_see(&s.partner));
+    if visible.is_none() {
+        return Err(Problem::not_found(format!("no subscription {id:?}")));
+    }
+    state
+        .0
+        .subscriptions
+        .delete(&id)
+        .await
+        .map_err(|_| Problem::unavailable("the subscription store is unavailable; nothing was deleted"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A dead letter as an admin sees it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ListedDeadLetter {
+    /// Pass to `redrive`.
+    pub sequence: u64,
+    pub subscription: String,
+    pub delivery_id: String,
+    pub event_type: String,
+    pub application_id: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub failed_at: chrono::DateTime<Utc>,
+}
+
+pub async fn dead_letters(State(state): State<ApiState>, caller: Principal) -> ApiResult<Json<Vec<ListedDeadLetter>>> {
+    if caller != Principal::Admin {
+        return Err(forbidden());
+    }
+    let unavailable = |e: String| {
+        tracing::error!(error = %e, "reading dead letters failed");
+        Problem::unavailable("the dead letters are unavailable; retry shortly")
+    };
+    let stream = dead_letters_stream(&state.0.bus).await.map_err(unavailable)?;
+    let last = stream.get_info().await.map_err(|e| unavailable(e.to_string()))?.state;
+    let mut out = Vec::new();
+    if last.messages == 0 {
+        return Ok(Json(out));
+    }
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+            filter_subject: subjects::all_dead_letters(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| unavailable(e.to_string()))?;
+    let mut messages = consumer.messages().await.map_err(|e| unavailable(e.to_string()))?;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(std::time::Duration::from_secs(2), messages.next()).await {
+        let info = message.info().map_err(|e| unavailable(e.to_string()))?;
+        let (sequence, pending) = (info.stream_sequence, info.pending);
+        if let Ok(letter) = serde_json::from_slice::<DeadLetter>(&message.payload) {
+            out.push(ListedDeadLetter {
+                sequence,
+                subscription: letter.delivery.subscription.clone(),
+                delivery_id: letter.delivery.id.to_string(),
+                event_type: letter.delivery.event.event_type.clone(),
+                application_id: letter.delivery.event.subject.to_string(),
+                attempts: letter.attempts,
+                last_error: letter.last_error,
+                failed_at: letter.failed_at,
+            });
+        }
+        if pending == 0 || out.len() >= 1_000 {
+            break;
+        }
+    }
+    Ok(Json(out))
+}
+
+pub async fn redrive(
+    State(state): State<ApiState>,
+    caller: Principal,
+    Path(sequence): Path<u64>,
+) -> ApiResult<StatusCode> {
+    if caller != Principal::Admin {
+        return Err(forbidden());
+    }
+    let stream = dead_letters_stream(&state.0.bus)
+        .await
+        .map_err(|_| Problem::unavailable("the dead letters are unavailable"))?;
+    let message = stream
+        .get_raw_message(sequence)
+        .await
+        .map_err(|_| Problem::not_found(format!("no dead letter {sequence}")))?;
+    let letter: DeadLetter = serde_json::from_slice(&message.payload)
+        .map_err(|_| Problem::not_found(format!("dead letter {sequence} is unreadable")))?;
+    deliveries_stream(&state.0.bus)
+        .await
+        .map_err(|_| Problem::unavailable("the delivery queue is unavailable"))?;
+    let body =
+        serde_json::to_vec(&letter.delivery).map_err(|_| Problem::unavailable("the delivery could not be encoded"))?;
+    let mut headers = async_nats::HeaderMap::new();
+    // A new message id (the old one may still be in the de-duplication window); the delivery id
+    // the receiver sees stays the same.
+    headers.insert("Nats-Msg-Id", EventId::generate().to_string().as_str());
+    state
+        .0
+        .bus
+        .jetstream
+        .publish_with_headers(
+            subjects::deliveries(&letter.delivery.subscription),
+            headers,
+            body.into(),
+        )
+        .await
+        .map_err(|_| Problem::unavailable("the delivery queue is unavailable"))?
+        .await
+        .map_err(|_| Problem::unavailable("the delivery queue is unavailable"))?;
+    stream
+        .delete_message(sequence)
+        .await
+        .map_err(|_| Problem::unavailable("redriven, but the dead letter could not be removed"))?;
+    tracing::info!(sequence, delivery = %letter.delivery.id, "dead letter redriven");
+    Ok(StatusCode::ACCEPTED)
+}

@@ -1,0 +1,105 @@
+//! The notifier's configuration: the common settings, the API tokens, where deliveries may go,
+//! and the retry policy.
+
+use std::time::Duration;
+
+use ipnet::IpNet;
+use sandpiper_runtime::config::{CommonConfig, ConfigError, Source, parse_or};
+use sandpiper_runtime::http::auth::Tokens;
+
+/// The notifier's default HTTP port.
+pub const DEFAULT_PORT: u16 = 8081;
+
+/// How deliveries are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts before a delivery goes to the dead letters.
+    pub attempts: i64,
+    /// The first backoff; each retry doubles it (with jitter) up to `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// One attempt's time limit (connect and response).
+    pub timeout: Duration,
+    /// The least time between two messages to one Slack webhook (Slack takes about one a second).
+    pub slack_interval: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// The production defaults: 8 attempts, 1 s doubling to 5 min, 10 s per attempt, 1 s per Slack message.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 8,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            timeout: Duration::from_secs(10),
+            slack_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NotifierConfig {
+    pub common: CommonConfig,
+    /// `SANDPIPER_API_TOKENS`, as for the intake.
+    pub tokens: Tokens,
+    /// `SANDPIPER_WEBHOOK_ALLOW`: internal address ranges deliveries may reach anyway (CIDRs).
+    pub allow: Vec<IpNet>,
+    /// `SANDPIPER_DELIVERY_ATTEMPTS`, `SANDPIPER_DELIVERY_BACKOFF_MS`, `SANDPIPER_DELIVERY_MAX_BACKOFF_MS`,
+    /// `SANDPIPER_DELIVERY_TIMEOUT_MS`, `SANDPIPER_SLACK_INTERVAL_MS`.
+    pub retry: RetryPolicy,
+}
+
+fn millis(source: &dyn Source, variable: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    parse_or(source, variable, Duration::from_millis(default), |v| {
+        match v.parse::<u64>() {
+            Ok(ms) if ms <= 3_600_000 => Ok(Duration::from_millis(ms)),
+            _ => Err("expected milliseconds, at most 3600000"),
+        }
+    })
+}
+
+impl NotifierConfig {
+    pub fn load(source: &dyn Source) -> Result<NotifierConfig, ConfigError> {
+        let common = CommonConfig::load(source, DEFAULT_PORT)?;
+        let tokens = match source.get("SANDPIPER_API_TOKENS") {
+            None => {
+                return Err(ConfigError {
+                    variable: "SANDPIPER_API_TOKENS",
+                    value: String::new(),
+                    reason: "is required: a comma-separated list of principal:token".into(),
+                });
+            }
+            Some(list) => Tokens::parse(&list).map_err(|e| ConfigError {
+                variable: "SANDPIPER_API_TOKENS",
+                value: "(not shown: it holds secrets)".into(),
+                reason: e.to_string(),
+            })?,
+        };
+        let allow = parse_or(source, "SANDPIPER_WEBHOOK_ALLOW", Vec::new(), |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| {
+                    s.parse::<IpNet>()
+                        .map_err(|e| format!("{s:?}: {e}; expected CIDRs such as 127.0.0.0/8"))
+                })
+                .collect()
+        })?;
+        let retry = RetryPolicy {
+            attempts: parse_or(source, "SANDPIPER_DELIVERY_ATTEMPTS", 8, |v| match v.parse::<i64>() {
+                Ok(n @ 1..=100) => Ok(n),
+                _ => Err("expected 1 to 100"),
+            })?,
+            base_backoff: millis(source, "SANDPIPER_DELIVERY_BACKOFF_MS", 1_000)?,
+            max_backoff: millis(source, "SANDPIPER_DELIVERY_MAX_BACKOFF_MS", 5 * 60_000)?,
+            timeout: millis(source, "SANDPIPER_DELIVERY_TIMEOUT_MS", 10_000)?,
+            slack_interval: millis(source, "SANDPIPER_SLACK_INTERVAL_MS", 1_000)?,
+        };
+        Ok(NotifierConfig {
+            common,
+            tokens,
+            allow,
+            retry,
+        })
+    }
+}

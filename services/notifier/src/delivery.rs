@@ -1,0 +1,368 @@
+//! Delivering: one worker per subscription takes its queued deliveries one at a time (a durable
+//! consumer with one message in flight, shared by every notifier replica), so per-application order
+//! holds and a slow or dead endpoint only ever delays its own subscription.
+//!
+//! Connection errors, timeouts and 5xx are retried with exponential backoff and jitter, a 429 after
+//! its `Retry-After`; after the retry budget (or on another 4xx) the delivery goes to the dead
+//! letters with its last error, for an admin to list and redrive.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::{self, pull};
+use async_nats::jetstream::stream;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use rand::Rng;
+use sandpiper_contracts::ids::EventId;
+use sandpiper_contracts::{names, subjects};
+use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::shutdown::Shutdown;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+
+use crate::config::RetryPolicy;
+use crate::fanout::QueuedDelivery;
+use crate::render;
+use crate::safety::Policy;
+use crate::signing;
+use crate::subscriptions::{Format, Subscription, SubscriptionStore};
+
+/// A delivery that ran out of retries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub delivery: QueuedDelivery,
+    pub attempts: i64,
+    pub last_error: String,
+    pub failed_at: DateTime<Utc>,
+}
+
+/// The deliveries stream (work queue: a delivery leaves it once done).
+pub async fn deliveries_stream(bus: &Bus) -> Result<stream::Stream, String> {
+    bus.jetstream
+        .get_or_create_stream(stream::Config {
+            name: names::DELIVERIES_STREAM.to_owned(),
+            subjects: vec![subjects::all_deliveries()],
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            duplicate_window: sandpiper_runtime::bus::DUPLICATE_WINDOW,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The dead letters stream.
+pub async fn dead_letters_stream(bus: &Bus) -> Result<stream::Stream, String> {
+    bus.jetstream
+        .get_or_create_stream(stream::Config {
+            name: names::DEAD_LETTERS_STREAM.to_owned(),
+            subjects: vec![subjects::all_dead_letters()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Delivered,
+    /// Worth retrying; `after` overrides the backoff (429 `Retry-After`).
+    Retry {
+        error: String,
+        after: Option<Duration>,
+    },
+    /// Retrying cannot help (a 4xx other than 408/429, a refused destination).
+    Fail(String),
+}
+
+/// Everything the workers share.
+pub struct Deliverer {
+    pub bus: Bus,
+    pub subscriptions: SubscriptionStore,
+    pub http: reqwest::Client,
+    pub retry: RetryPolicy,
+    /// Checked again at every delivery (the resolver covers names; this covers IP literals).
+    pub policy: Arc<Policy>,
+    /// When each Slack webhook last received a message (Slack's per-channel rate).
+    last_post: Mutex<HashMap<String, Instant>>,
+}
+
+impl Deliverer {
+    pub fn new(
+        bus: Bus,
+        subscriptions: SubscriptionStore,
+        http: reqwest::Client,
+        retry: RetryPolicy,
+        policy: Arc<Policy>,
+    ) -> Deliverer {
+        Deliverer {
+            bus,
+            subscriptions,
+            http,
+            retry,
+            policy,
+            last_post: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn backoff(&self, attempt: i64) -> Duration {
+        let exp = self
+            .retry
+            .base_backoff
+            .saturating_mul(1u32 << attempt.clamp(1, 20).saturating_sub(1) as u32);
+        let capped = exp.min(self.retry.max_backoff);
+        // Full jitter between half and all of it, so failing receivers are not hit in lockstep.
+        capped.mul_f64(rand::rng().random_range(0.5..=1.0))
+    }
+
+    async fn pace(&self, subscription: &Subscription) {
+        if subscription.format != Format::Slack {
+            return;
+        }
+        let wait = {
+            let mut last = self.last_post.lock().await;
+            let now = Instant::now();
+            let next = last
+                .get(&subscription.url)
+                .map(|t| *t + self.retry.slack_interval)
+                .unwrap_or(now)
+                .max(now);
+            last.insert(subscription.url.clone(), next);
+            next - now
+        };
+        tokio::time::sleep(wait).await;
+    }
+
+    async fn attempt(&self, subscription: &Subscription, delivery: &QueuedDelivery) -> Attempt {
+        let kind = match delivery.event.kind() {
+            Ok(kind) => kind,
+            Err(err) => return Attempt::Fail(err.to_string()),
+        };
+        let body = match subscription.format {
+            Format::Cloudevents => serde_json::to_vec(&delivery.event),
+            Format::Slack => serde_json::to_vec(&render::slack(&delivery.event, kind, &delivery.context)),
+        };
+        let body = match body {
+            Ok(body) => body,
+            Err(err) => return Attempt::Fail(err.to_string()),
+        };
+        let content_type = match subscription.format {
+            Format::Cloudevents => "application/cloudevents+json",
+            Format::Slack => "application/json",
+        };
+        let literal = reqwest::Url::parse(&subscription.url)
+            .ok()
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_owned())
+            })
+            .and_then(|h| h.parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = literal
+            && !self.policy.permits(ip)
+        {
+            return Attempt::Fail(format!("{ip} is no longer an allowed destination"));
+        }
+        self.pace(subscription).await;
+        let timestamp = Utc::now().timestamp();
+        let response = self
+            .http
+            .post(&subscription.url)
+            .header("content-type", content_type)
+            .header(signing::TIMESTAMP_HEADER, timestamp.to_string())
+            .header(
+                signing::SIGNATURE_HEADER,
+                signing::sign(&subscription.secret, timestamp, &body),
+            )
+            .header(signing::DELIVERY_HEADER, delivery.id.to_string())
+            .header(signing::EVENT_TYPE_HEADER, kind.as_str())
+            .body(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(err) => {
+                return Attempt::Retry {
+                    error: format!(
+                        "{}: {err}",
+                        if err.is_timeout() {
+                            "timed out"
+                        } else {
+                            "connection failed"
+                        }
+                    ),
+                    after: None,
+                };
+            }
+        };
+        let status = response.status();
+        // The body is not needed; dropping the response reads none of it.
+        match status.as_u16() {
+            200..=299 => Attempt::Delivered,
+            429 => {
+                let after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(|s| Duration::from_secs(s.min(3_600)));
+                Attempt::Retry {
+                    error: "429 Too Many Requests".into(),
+                    after,
+                }
+            }
+            408 | 500..=599 => Attempt::Retry {
+                error: format!("HTTP {status}"),
+                after: None,
+            },
+            _ => Attempt::Fail(format!("HTTP {status}: the receiver refused the delivery")),
+        }
+    }
+
+    async fn dead_letter(&self, delivery: QueuedDelivery, attempts: i64, last_error: String) -> Result<(), String> {
+        let subject = subjects::dead_letters(&delivery.subscription);
+        let letter = DeadLetter {
+            delivery,
+            attempts,
+            last_error,
+            failed_at: Utc::now(),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", EventId::generate().to_string().as_str());
+        let body = serde_json::to_vec(&letter).map_err(|e| e.to_string())?;
+        self.bus
+            .jetstream
+            .publish_with_headers(subject, headers, body.into())
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::warn!(subscription = %letter.delivery.subscription, delivery = %letter.delivery.id, attempts, error = %letter.last_error, "delivery dead-lettered");
+        Ok(())
+    }
+
+    /// Works one subscription's queue until `shutdown` or the subscription is deleted.
+    async fn work(self: Arc<Self>, subscription_id: String, shutdown: Shutdown) {
+        let name = names::delivery_consumer(&subscription_id);
+        let consumer = loop {
+            let created = match deliveries_stream(&self.bus).await {
+                Ok(stream) => stream
+                    .get_or_create_consumer(
+                        &name,
+                        pull::Config {
+                            durable_name: Some(name.clone()),
+                            filter_subject: subjects::deliveries(&subscription_id),
+                            ack_policy: consumer::AckPolicy::Explicit,
+                            // One at a time, across replicas: order, and no double delivery.
+                            max_ack_pending: 1,
+                            ack_wait: self.retry.timeout + self.retry.slack_interval + Duration::from_secs(30),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(err) => Err(err),
+            };
+            match created {
+                Ok(consumer) => break consumer,
+                Err(err) => {
+                    tracing::warn!(subscription = %subscription_id, error = %err, "cannot set up the delivery consumer; retrying");
+                    tokio::select! {
+                        () = shutdown.triggered() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        while !shutdown.is_triggered() {
+            let batch = consumer
+                .batch()
+                .max_messages(1)
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await;
+            let mut batch = match batch {
+                Ok(batch) => batch,
+                Err(err) => {
+                    tracing::warn!(error = %err, "pulling deliveries failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+            };
+            while let Some(Ok(message)) = batch.next().await {
+                let attempt_no = message.info().map(|i| i.delivered).unwrap_or(1);
+                let ack = match serde_json::from_slice::<QueuedDelivery>(&message.payload) {
+                    Err(err) => {
+                        tracing::error!(error = %err, "an unreadable delivery; dropped");
+                        AckKind::Term
+                    }
+                    Ok(delivery) => match self.subscriptions.get(&subscription_id) {
+                        None => AckKind::Term,
+                        Some(subscription) => match self.attempt(&subscription, &delivery).await {
+                            Attempt::Delivered => AckKind::Ack,
+                            Attempt::Retry { error, after } if attempt_no < self.retry.attempts => {
+                                let wait = after.unwrap_or_else(|| self.backoff(attempt_no));
+                                tracing::info!(subscription = %subscription_id, delivery = %delivery.id, attempt = attempt_no, %error, ?wait, "delivery failed; retrying");
+                                AckKind::Nak(Some(wait))
+                            }
+                            Attempt::Retry { error, .. } | Attempt::Fail(error) => {
+                                match self.dead_letter(delivery, attempt_no, error).await {
+                                    Ok(()) => AckKind::Ack,
+                                    Err(err) => {
+                                        tracing::error!(error = %err, "cannot dead-letter; retrying the delivery");
+                                        AckKind::Nak(Some(Duration::from_secs(1)))
+                                    }
+                                }
+                            }
+                        },
+                    },
+                };
+                if let Err(err) = message.ack_with(ack).await {
+                    tracing::warn!(error = %err, "acknowledging a delivery failed; it will be retried");
+                }
+            }
+        }
+    }
+}
+
+/// Keeps one worker per subscription, starting and stopping them as subscriptions come and go.
+pub async fn supervise(deliverer: Arc<Deliverer>, shutdown: Shutdown) {
+    let mut workers: HashMap<String, JoinHandle<()>> = HashMap::new();
+    let mut changes = deliverer.subscriptions.changes();
+    loop {
+        let current = changes.borrow_and_update().clone();
+        for id in current.keys() {
+            if !workers.contains_key(id) {
+                let task = tokio::spawn(deliverer.clone().work(id.clone(), shutdown.clone()));
+                workers.insert(id.clone(), task);
+            }
+        }
+        let gone: Vec<String> = workers
+            .keys()
+            .filter(|id| !current.contains_key(*id))
+            .cloned()
+            .collect();
+        for id in gone {
+            if let Some(task) = workers.remove(&id) {
+                task.abort();
+            }
+            if let Ok(stream) = deliveries_stream(&deliverer.bus).await {
+                let _ = stream.delete_consumer(&names::delivery_consumer(&id)).await;
+                let _ = stream.purge().filter(subjects::deliveries(&id)).await;
+            }
+        }
+        tokio::select! {
+            () = shutdown.triggered() => break,
+            changed = changes.changed() => if changed.is_err() { break },
+        }
+    }
+    for (_, task) in workers {
+        // Each worker finishes the delivery it holds, then returns.
+        let _ = tokio::time::timeout(deliverer.retry.timeout + Duration::from_secs(2), task).await;
+    }
+}

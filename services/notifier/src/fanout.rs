@@ -1,0 +1,130 @@
+//! Fan-out: every event becomes one delivery per subscription that wants it, queued on the
+//! deliveries stream under the subscription's subject. The event is acked only once every delivery
+//! is stored, and each delivery's id derives from (event, subscription), so a redelivered event
+//! queues nothing twice.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_nats::HeaderMap;
+use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, EventType, Submitted};
+use sandpiper_contracts::ids::{ApplicationId, EventId};
+use sandpiper_contracts::subjects;
+use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
+use sandpiper_runtime::history;
+use serde::{Deserialize, Serialize};
+
+use crate::render::AppContext;
+use crate::subscriptions::SubscriptionStore;
+
+/// One delivery waiting for its subscriber.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedDelivery {
+    /// Stable across retries and redrives: receivers de-duplicate on it.
+    pub id: EventId,
+    pub subscription: String,
+    pub event: Envelope,
+    pub context: AppContext,
+}
+
+pub struct Fanout {
+    pub bus: Bus,
+    pub subscriptions: SubscriptionStore,
+    /// Startup and service per application, for messages a person reads.
+    contexts: Mutex<HashMap<ApplicationId, AppContext>>,
+}
+
+impl Fanout {
+    pub fn new(bus: Bus, subscriptions: SubscriptionStore) -> Fanout {
+        Fanout {
+            bus,
+            subscriptions,
+            contexts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remember(&self, event: &Envelope, kind: EventType) {
+        let draft = match kind {
+            EventType::Drafted => event.payload::<Drafted>().ok().map(|d| d.draft),
+            EventType::DraftUpdated => event.payload::<DraftUpdated>().ok().map(|d| d.draft),
+            EventType::Submitted => event.payload::<Submitted>().ok().map(|s| s.application.into()),
+            _ => None,
+        };
+        if let Some(draft) = draft {
+            let context = AppContext {
+                startup: draft.startup.and_then(|s| s.name),
+                service: draft.service,
+            };
+            self.contexts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(event.subject, context);
+        }
+    }
+
+    async fn context(&self, event: &Envelope) -> AppContext {
+        if let Some(known) = self
+            .contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&event.subject)
+        {
+            return known.clone();
+        }
+        // After a restart: read the application back once.
+        let context = match history::view(&self.bus, &event.partnerid, &event.subject).await {
+            Ok(Some(view)) => AppContext {
+                startup: view.body.startup.and_then(|s| s.name),
+                service: view.body.service,
+            },
+            _ => AppContext::default(),
+        };
+        self.contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(event.subject, context.clone());
+        context
+    }
+}
+
+impl Handler for Fanout {
+    fn event_types(&self) -> Vec<EventType> {
+        EventType::ALL.to_vec()
+    }
+
+    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        let event = delivery.envelope;
+        self.remember(&event, delivery.event_type);
+        let wanted: Vec<String> = self
+            .subscriptions
+            .all()
+            .values()
+            .filter(|s| s.wants(&event, delivery.event_type))
+            .map(|s| s.id.clone())
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let context = self.context(&event).await;
+        for subscription in wanted {
+            let queued = QueuedDelivery {
+                id: EventId::derived(&event.id, &subscription),
+                subscription: subscription.clone(),
+                event: event.clone(),
+                context: context.clone(),
+            };
+            let body = serde_json::to_vec(&queued).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", queued.id.to_string().as_str());
+            self.bus
+                .jetstream
+                .publish_with_headers(subjects::deliveries(&subscription), headers, body.into())
+                .await
+                .map_err(|e| HandlerError::Transient(e.to_string()))?
+                .await
+                .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
