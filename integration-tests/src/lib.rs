@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod receiver;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -92,6 +94,26 @@ impl TestApp {
                 .await
                 .expect("nats restarts"),
         );
+    }
+
+    /// The notifier's API.
+    pub fn notifier_url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.notifier_url())
+    }
+
+    /// Subscribes; returns (id, secret).
+    pub async fn subscribe(&self, token: &str, url: &str, events: &[&str], format: &str) -> (String, String) {
+        let request = self
+            .http
+            .post(self.notifier_url("/v1/subscriptions"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"url": url, "events": events, "format": format}));
+        let reply = self.send(request).await;
+        assert_eq!(reply.status, 201, "subscribe: {reply:?}");
+        (
+            reply.body["id"].as_str().unwrap().to_owned(),
+            reply.body["secret"].as_str().unwrap().to_owned(),
+        )
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,130 @@
+//! A real HTTP receiver for webhook tests: an axum server on a random loopback port that records
+//! every request and answers as the test scripts it (fail N times, throttle, hang).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> String {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// How the receiver answers the next request.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer {
+    Status(u16),
+    /// 429 with `Retry-After: seconds`.
+    Throttle(u64),
+    /// Never answers.
+    Hang,
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Vec<Received>,
+    /// Answers for the next requests, in order; then 200.
+    script: Vec<Answer>,
+}
+
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Mutex<Inner>>,
+    pub addr: SocketAddr,
+}
+
+impl Receiver {
+    pub async fn start(script: Vec<Answer>) -> Receiver {
+        let inner = Arc::new(Mutex::new(Inner {
+            received: Vec::new(),
+            script,
+        }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let app = Router::new().route("/hook", post(receive)).with_state(inner.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver { inner, addr }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().expect("lock").received.clone()
+    }
+
+    /// Replaces what the next requests get.
+    pub fn script(&self, answers: Vec<Answer>) {
+        self.inner.lock().expect("lock").script = answers;
+    }
+
+    /// Waits until `done` holds for what was received (up to 30 s).
+    pub async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let received = self.received();
+            if done(&received) {
+                return received;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; received {}",
+                received.len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+    let answer = {
+        let mut inner = inner.lock().expect("lock");
+        inner.received.push(Received {
+            headers,
+            body,
+            at: Instant::now(),
+        });
+        if inner.script.is_empty() {
+            Answer::Status(200)
+        } else {
+            inner.script.remove(0)
+        }
+    };
+    match answer {
+        Answer::Status(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::OK).into_response(),
+        Answer::Throttle(seconds) => {
+            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", seconds.to_string())]).into_response()
+        }
+        Answer::Hang => {
+            std::future::pending::<()>().await;
+            StatusCode::OK.into_response()
+        }
+    }
+}
