@@ -32,7 +32,7 @@ async fn cloudevents_deliveries_are_signed_ordered_and_tenant_scoped() {
     let (_, secret) = app.subscribe(ACME, &receiver.url(), &["*"], "cloudevents").await;
     app.submit(GLOBEX, &example("exploring-agents")).await; // another partner's: never delivered
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
-    let received = receiver.wait_until("three events", |r| r.len() >= 3).await;
+    receiver.wait_until("three events", |r| r.len() >= 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let received = receiver.received();
     assert_eq!(
@@ -93,7 +93,7 @@ async fn failures_are_retried_and_nothing_is_lost_across_200_events() {
     for _ in 0..200 {
         app.create(ACME, &example("exploring-agents")).await;
     }
-    let received = receiver
+    receiver
         .wait_until("200 distinct deliveries", |r| unique_deliveries(r, true).len() >= 200)
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
