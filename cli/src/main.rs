@@ -1,7 +1,7 @@
 //! `sandpiper`: run the whole stack on this machine, submit applications, follow them.
 
 use clap::{Parser, Subcommand};
-use sandpiper_cli::commands::{catalog, demo, preflight, status, submit, up};
+use sandpiper_cli::commands::{catalog, demo, notify, preflight, status, submit, up};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,13 @@ enum Command {
     Status(status::StatusArgs),
     /// Score an application as the review would, without filing it
     Preflight(preflight::PreflightArgs),
+    /// Subscribe a Slack webhook or an HTTP endpoint to events
+    Subscribe(notify::SubscribeArgs),
+    /// List the subscriptions
+    Subscriptions(notify::ListArgs),
+    /// Dead letters: list them, redrive one (admin token)
+    #[command(subcommand)]
+    Deliveries(notify::DeliveriesCommand),
     /// Show or publish versions of the emerging-service catalog
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -44,6 +51,9 @@ async fn main() -> std::process::ExitCode {
         Command::Status(args) => status::run(args).await,
         Command::Preflight(args) => preflight::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,
+        Command::Subscribe(args) => notify::subscribe(args).await,
+        Command::Subscriptions(args) => notify::list(args).await,
+        Command::Deliveries(command) => notify::deliveries(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod demo;
+pub mod notify;
 pub mod preflight;
 pub mod status;
 pub mod submit;
@@ -64,11 +65,28 @@ impl ApiArgs {
         self.client_as(|stack| stack.admin_token.clone())
     }
 
+    /// A partner client for another base URL (the notifier's).
+    pub fn client_at(&self, base: &str) -> anyhow::Result<crate::client::ApiClient> {
+        self.client_for(Some(base.to_owned()), |stack| stack.demo_token.clone())
+    }
+
+    /// An admin client for another base URL (the notifier's).
+    pub fn admin_client_at(&self, base: &str) -> anyhow::Result<crate::client::ApiClient> {
+        self.client_for(Some(base.to_owned()), |stack| stack.admin_token.clone())
+    }
+
     fn client_as(&self, dev_token: impl Fn(&StackFile) -> Option<String>) -> anyhow::Result<crate::client::ApiClient> {
+        self.client_for(None, dev_token)
+    }
+
+    fn client_for(
+        &self,
+        base: Option<String>,
+        dev_token: impl Fn(&StackFile) -> Option<String>,
+    ) -> anyhow::Result<crate::client::ApiClient> {
         let stack = StackFile::read(&self.data_dir);
-        let api = self
-            .api
-            .clone()
+        let api = base
+            .or_else(|| self.api.clone())
             .or_else(|| stack.as_ref().map(|s| s.api.clone()))
             .unwrap_or_else(|| "http://127.0.0.1:8080".into());
         let token = self.token.clone().or_else(|| stack.as_ref().and_then(&dev_token)).ok_or_else(|| {
