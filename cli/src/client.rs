@@ -27,6 +27,7 @@ pub struct ApiClient {
 
 impl ApiClient {
     pub fn new(base: &str, token: &str) -> Result<ApiClient, ClientError> {
+        sandpiper_runtime::http::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -97,5 +98,17 @@ impl ApiClient {
             detail,
             fields,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_builds_in_a_fresh_process() {
+        // reqwest's TLS is rustls without a built-in provider (the workspace shares one feature
+        // set); building a client must not depend on someone else having installed one.
+        assert!(ApiClient::new("http://127.0.0.1:1", "token").is_ok());
     }
 }

@@ -204,6 +204,7 @@ impl Stack {
 
     /// Waits until every running service answers `/readyz` with 200.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), StackError> {
+        sandpiper_runtime::http::ensure_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()

@@ -49,6 +49,7 @@ impl TestApp {
 
     pub async fn spawn_with(clock: ClockMode) -> TestApp {
         sandpiper_runtime::telemetry::init_for_tests();
+        sandpiper_runtime::http::ensure_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         let nats = LocalNats::start(&dir.path().join("nats"), 0)
             .await

@@ -66,8 +66,7 @@ pub struct Notifier {
 
 impl Notifier {
     pub async fn build(config: NotifierConfig) -> Result<Notifier, NotifierError> {
-        // reqwest's rustls takes the process's crypto provider; ring is the one NATS already uses.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        sandpiper_runtime::http::ensure_crypto_provider();
         let bus = Bus::connect(&config.common, ServiceName::Notifier).await?;
         delivery::deliveries_stream(&bus).await.map_err(NotifierError::Setup)?;
         delivery::dead_letters_stream(&bus)

@@ -69,11 +69,13 @@ impl Scoring {
 fn use_case(body: &ApplicationBody, service: Option<&CatalogService>) -> (Scoring, bool) {
     let mut s = Scoring::new("U");
     let text_ = &body.use_case;
-    let mut names = vec![body.service.clone(), body.service.replace('-', " ")];
+    // The display name and aliases first, so the reason quotes what a person wrote.
+    let mut names = Vec::new();
     if let Some(service) = service {
         names.push(service.display_name.clone());
         names.extend(service.aliases.iter().cloned());
     }
+    names.extend([body.service.clone(), body.service.replace('-', " ")]);
     let display = service
         .map(|s| s.display_name.clone())
         .unwrap_or_else(|| body.service.clone());
