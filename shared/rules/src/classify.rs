@@ -1,35 +1,26 @@
-//! Pool classification (DOMAIN §4, K1, P1): which pool an application belongs in, and why.
+//! Pool classification (DOMAIN §4, K1, P1): which pool an application belongs in, and why. The
+//! order of the steps is documented in the crate doc.
 
 use chrono::{DateTime, Utc};
 use sandpiper_contracts::catalog::{Catalog, ServiceFamily};
-use sandpiper_contracts::decision::{Classification, Continuation, PoolFigures};
+use sandpiper_contracts::decision::{Classification, Continuation, Finding, PoolFigures};
 use sandpiper_contracts::model::{ApplicationBody, BudgetCategory, Programme, StackStatus};
 
 use crate::eligibility::eligibility;
+use crate::text::{normalise_workload, usd};
 
-/// C4's normal form of a workload label: lower case, runs of non-alphanumerics to one `-`.
-pub fn normalise_workload(label: &str) -> String {
-    let mut out = String::new();
-    for c in label.trim().chars() {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_owned()
-}
-
-/// A line's monthly amount: exact, or a range's midpoint (rounded down).
+/// A line's monthly amount: exact, or a range's midpoint rounded down (C2 needs one number).
 fn monthly(exact: Option<i64>, range: Option<[i64; 2]>) -> i64 {
     match (exact, range) {
         (Some(amount), _) => amount,
-        (None, Some([low, high])) => low.saturating_add(high) / 2,
+        // In i128 the sum cannot overflow, and the midpoint always fits back into i64.
+        (None, Some([low, high])) => i64::try_from((i128::from(low) + i128::from(high)).div_euclid(2)).unwrap_or(low),
         (None, None) => 0,
     }
 }
 
-/// The monthly totals by category (C2, T4).
+/// C2's figures: the monthly sum per category and in total (T4). A range line counts at its
+/// midpoint, rounded down. Sums saturate rather than overflow.
 pub fn figures(body: &ApplicationBody) -> PoolFigures {
     let mut f = PoolFigures::default();
     for line in &body.budget {
@@ -50,34 +41,36 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// Classifies a submitted body as of its submission time `at` (K2: with the catalog in force then).
+fn ineligible(
+    body: &ApplicationBody,
+    failures: Vec<Finding>,
+    rules: Vec<String>,
+    figures: PoolFigures,
+) -> Classification {
+    let reasons = failures.iter().map(|f| f.reason.clone()).collect();
+    Classification::Ineligible {
+        pool: body.programme,
+        failures,
+        rules,
+        reasons,
+        figures,
+    }
+}
+
+/// Classifies a submitted body as of its submission time `at`, against the catalog in force then
+/// (K2). Runs [`eligibility`] first. Every outcome carries [`figures`].
 pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at: DateTime<Utc>) -> Classification {
     let figures = figures(body);
+
+    // 1. Eligibility: failures are rejected at the end of the review period (T1), not here.
     let failures = eligibility(body, has_partner, catalog, at);
     if !failures.is_empty() {
         let rules = failures.iter().map(|f| f.rule.clone()).collect();
-        let reasons = failures.iter().map(|f| f.reason.clone()).collect();
-        return Classification::Ineligible {
-            pool: body.programme,
-            failures,
-            rules,
-            reasons,
-            figures,
-        };
+        return ineligible(body, failures, rules, figures);
     }
 
-    // A direct Bedrock POC filing is reviewed as filed (P1); it is not an emerging-service pool.
-    if body.programme == Programme::BedrockPoc {
-        return Classification::Fits {
-            pool: Programme::BedrockPoc,
-            rules: strings(&["P1"]),
-            reasons: vec![
-                "Filed as a Bedrock POC: reviewed on the same four components, decided after 14 days (P1).".into(),
-            ],
-            figures,
-        };
-    }
-
+    // 2. K1: a matured service has left the set.
+    let mut matured_note = None;
     if let Some(service) = catalog.service(&body.service)
         && let Some(matured) = service.matured_at
         && matured <= at.date_naive()
@@ -88,358 +81,247 @@ pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at
                 Continuation::NewLinkedApplication,
                 strings(&["K1", "C3"]),
             ),
-            _ => (
+            ServiceFamily::Q | ServiceFamily::Sagemaker => (
                 Programme::ActivatePortfolio,
                 Continuation::RecordedInStack,
                 strings(&["K1"]),
             ),
         };
-        return Classification::Redirect {
-            to,
-            continues_as,
-            rules,
-            reasons: vec![format!(
-                "{} matured on {matured} and no longer qualifies for Innovation Sandbox (catalog {}); redirected to {} (K1).",
-                service.display_name,
-                catalog.version,
-                to.as_str()
-            )],
-            figures,
-        };
-    }
-
-    let workload = normalise_workload(&body.workload);
-    let mut rules = strings(&["C1"]);
-    let mut reasons = Vec::new();
-    if !body.stack.is_empty() {
-        rules.push("C4".into());
-        for (index, entry) in body.stack.iter().enumerate() {
-            let overlaps = entry
-                .workload
-                .as_deref()
-                .is_some_and(|w| normalise_workload(w) == workload);
-            match entry.programme {
-                Programme::BuildForStartups if overlaps => {
-                    let reason = "scope overlaps Build for Startups engagement".to_owned();
-                    let failure = sandpiper_contracts::decision::Finding {
-                        rule: "C4b".into(),
-                        reason: reason.clone(),
-                    };
-                    return Classification::Ineligible {
-                        pool: body.programme,
-                        failures: vec![failure],
-                        rules: strings(&["C4", "C4b"]),
-                        reasons: vec![format!("{reason}: both are workload {workload:?} (C4b).")],
-                        figures,
-                    };
-                }
-                Programme::BedrockPoc
-                    if overlaps && matches!(entry.status, StackStatus::Approved | StackStatus::Pending) =>
-                {
-                    return Classification::Redirect {
-                        to: Programme::BedrockPoc,
-                        continues_as: Continuation::ExistingStackEntry { stack_index: index },
-                        rules: strings(&["C4", "C4a", "C3"]),
-                        reasons: vec![format!(
-                            "The startup's {} Bedrock POC already covers workload {workload:?}: this evaluation continues under it, not as a second application (C4a, C3).",
-                            if entry.status == StackStatus::Approved {
-                                "approved"
-                            } else {
-                                "pending"
-                            }
-                        )],
-                        figures,
-                    };
-                }
-                Programme::ActivatePortfolio => reasons.push("Activate Portfolio stacks cleanly (C4).".into()),
-                _ => reasons.push(format!(
-                    "The {} engagement in the stack is a distinct use case (C4).",
-                    entry.programme.as_str()
-                )),
-            }
+        let why = format!(
+            "{} matured on {matured} and no longer qualifies as an emerging service (catalog {})",
+            service.display_name, catalog.version
+        );
+        // A Bedrock POC filing is already where K1 points: redirecting it to a new linked Bedrock
+        // POC would loop forever, so it carries on under P1 (step 3).
+        if to != body.programme {
+            let continuation = match continues_as {
+                Continuation::NewLinkedApplication => "it continues as a new, linked Bedrock POC application (C3)",
+                _ => "it is recorded in the startup's stack, not run here",
+            };
+            return Classification::Redirect {
+                to,
+                continues_as,
+                rules,
+                reasons: vec![format!("{why}: redirected to {} (K1); {continuation}.", to.as_str())],
+                figures,
+            };
         }
+        matured_note = Some(format!(
+            "{why}; a Bedrock POC filing is already in the pool K1 points to (K1)."
+        ));
     }
 
-    rules.push("C2".into());
-    let (emerging, inference) = (
-        figures.emerging_service_monthly_usd,
-        figures.model_inference_monthly_usd,
-    );
-    if inference > emerging {
-        rules.push("C3".into());
-        reasons.push(format!(
-            "Model inference (${inference}/month) outweighs the emerging service (${emerging}/month): the foundation-model choice is the variable under test, so this is Bedrock POC scope (C1, C2); it continues as a new, linked Bedrock POC application (C3)."
-        ));
-        return Classification::Redirect {
-            to: Programme::BedrockPoc,
-            continues_as: Continuation::NewLinkedApplication,
+    // 3. A direct Bedrock POC filing is reviewed as filed (P1); C2 is not re-applied to it.
+    if body.programme == Programme::BedrockPoc {
+        let mut rules = strings(&["P1"]);
+        let mut reasons = vec![
+            "Filed as a Bedrock POC: reviewed on the same four components, decided after 14 days (P1).".to_owned(),
+        ];
+        if let Some(note) = matured_note {
+            rules.insert(0, "K1".into());
+            reasons.insert(0, note);
+        }
+        return Classification::Fits {
+            pool: Programme::BedrockPoc,
             rules,
             reasons,
             figures,
         };
     }
-    reasons.insert(
-        0,
-        format!(
-            "The emerging service (${emerging}/month) is at least model inference (${inference}/month): the service is the variable under test, so Innovation Sandbox fits (C1, C2)."
-        ),
-    );
-    Classification::Fits {
-        pool: Programme::InnovationSandbox,
-        rules,
-        reasons,
-        figures,
+
+    // 4. C4: stacking with the startup's other programmes.
+    let stack_reasons = match stacking(body) {
+        Stacking::Clear(reasons) => reasons,
+        Stacking::OverlapsBuildForStartups { workload } => {
+            let failure = Finding {
+                rule: "C4b".into(),
+                reason: "scope overlaps Build for Startups engagement".into(),
+            };
+            let mut c = ineligible(body, vec![failure], strings(&["C4", "C4b"]), figures);
+            if let Classification::Ineligible { reasons, .. } = &mut c {
+                reasons.push(format!(
+                    "Both are workload {workload:?}: the Build for Startups engagement already covers this use case (C4b)."
+                ));
+            }
+            return c;
+        }
+        Stacking::OverlapsBedrockPoc {
+            stack_index,
+            status,
+            workload,
+        } => {
+            let status = match status {
+                StackStatus::Approved => "approved",
+                StackStatus::Pending => "pending",
+            };
+            return Classification::Redirect {
+                to: Programme::BedrockPoc,
+                continues_as: Continuation::ExistingStackEntry { stack_index },
+                rules: strings(&["C4", "C4a", "C3"]),
+                reasons: vec![format!(
+                    "The startup's {status} Bedrock POC (stack entry {stack_index}) already covers workload {workload:?}: this evaluation continues under it, not as a second application (C4a, C3)."
+                )],
+                figures,
+            };
+        }
+    };
+
+    // 5. C1/C2: which variable is under test, decided by consumption. Supporting lines do not count.
+    let emerging = figures.emerging_service_monthly_usd;
+    let inference = figures.model_inference_monthly_usd;
+    // Rule ids in the order the steps ran: C4 (when the stack was checked) before C2, as the
+    // services' messages have always listed them.
+    let mut rules = strings(&["C1"]);
+    if !body.stack.is_empty() {
+        rules.push("C4".into());
     }
+    rules.push("C2".into());
+    let mut reasons = Vec::new();
+    let redirect = inference > emerging;
+    if redirect {
+        rules.push("C3".into());
+        reasons.push(format!(
+            "Model inference ({}/month) is larger than the emerging service ({}/month): the foundation-model choice is the variable under test, so this is Bedrock POC scope (C1, C2); it continues as a new, linked Bedrock POC application (C3).",
+            usd(inference),
+            usd(emerging)
+        ));
+    } else {
+        reasons.push(format!(
+            "The emerging service ({}/month) is at least model inference ({}/month): the service is the variable under test, so Innovation Sandbox fits (C1, C2).",
+            usd(emerging),
+            usd(inference)
+        ));
+    }
+    reasons.extend(stack_reasons);
+    if redirect {
+        Classification::Redirect {
+            to: Programme::BedrockPoc,
+            continues_as: Continuation::NewLinkedApplication,
+            rules,
+            reasons,
+            figures,
+        }
+    } else {
+        Classification::Fits {
+            pool: Programme::InnovationSandbox,
+            rules,
+            reasons,
+            figures,
+        }
+    }
+}
+
+/// What C4 found in the startup's stack.
+enum Stacking {
+    /// Everything stacks; one reason per entry.
+    Clear(Vec<String>),
+    /// C4b: rejected.
+    OverlapsBuildForStartups { workload: String },
+    /// C4a: continues under this Bedrock POC.
+    OverlapsBedrockPoc {
+        stack_index: usize,
+        status: StackStatus,
+        workload: String,
+    },
+}
+
+/// C4. Overlap means equal normalised workload labels; an entry without a label cannot overlap.
+/// A Build for Startups overlap (C4b) wins over a Bedrock POC overlap (C4a) wherever the two
+/// entries sit in the stack (decided: a rejection cannot be escaped by redirecting).
+fn stacking(body: &ApplicationBody) -> Stacking {
+    let workload = normalise_workload(&body.workload);
+    let overlaps = |label: Option<&str>| label.is_some_and(|w| normalise_workload(w) == workload);
+    let entries = || body.stack.iter().enumerate();
+    if entries().any(|(_, e)| e.programme == Programme::BuildForStartups && overlaps(e.workload.as_deref())) {
+        return Stacking::OverlapsBuildForStartups { workload };
+    }
+    // Both statuses a stack entry can have (approved, pending) count for C4a.
+    if let Some((stack_index, entry)) =
+        entries().find(|(_, e)| e.programme == Programme::BedrockPoc && overlaps(e.workload.as_deref()))
+    {
+        return Stacking::OverlapsBedrockPoc {
+            stack_index,
+            status: entry.status,
+            workload,
+        };
+    }
+    let reasons = body
+        .stack
+        .iter()
+        .map(|entry| match (entry.programme, entry.workload.as_deref()) {
+            (Programme::ActivatePortfolio, _) => "Activate Portfolio stacks cleanly (C4).".to_owned(),
+            (programme, Some(other)) => format!(
+                "The {} engagement (workload {:?}) is a distinct use case, so it stacks (C4).",
+                programme.as_str(),
+                normalise_workload(other)
+            ),
+            (programme, None) => format!(
+                "The {} engagement names no workload, so it cannot overlap (C4).",
+                programme.as_str()
+            ),
+        })
+        .collect();
+    Stacking::Clear(reasons)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::{at, catalog, example, worked};
-    use sandpiper_contracts::model::StackEntry;
+    use crate::fixtures::{example, worked};
+    use sandpiper_contracts::model::BudgetLine;
 
-    fn rules_of(c: &Classification) -> Vec<String> {
-        match c {
-            Classification::Fits { rules, .. }
-            | Classification::Redirect { rules, .. }
-            | Classification::Ineligible { rules, .. } => rules.clone(),
-        }
-    }
-
-    fn stack(programme: Programme, workload: &str, status: StackStatus) -> StackEntry {
-        StackEntry {
-            programme,
-            amount_usd: Some(25_000),
-            workload: Some(workload.into()),
-            status,
+    fn line(category: BudgetCategory, exact: Option<i64>, range: Option<[i64; 2]>) -> BudgetLine {
+        BudgetLine {
+            item: "x".into(),
+            category,
+            monthly_usd: exact,
+            monthly_usd_range: range,
+            basis: None,
         }
     }
 
     #[test]
-    fn the_examples_fit_innovation_sandbox() {
-        for name in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"] {
-            let c = classify(&example(name), true, &catalog(), at());
-            assert!(
-                matches!(
-                    c,
-                    Classification::Fits {
-                        pool: Programme::InnovationSandbox,
-                        ..
-                    }
-                ),
-                "{name}: {c:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn normalised_workloads() {
-        assert_eq!(normalise_workload("  Customer Support!! "), "customer-support");
-        assert_eq!(normalise_workload("customer_support"), "customer-support");
-        assert_eq!(normalise_workload("SOC2 architecture"), "soc2-architecture");
-    }
-
-    #[test]
-    fn rule_c1_c2_inference_above_the_emerging_service_is_bedrock_poc() {
-        let mut body = worked();
-        body.budget[1].monthly_usd = Some(1_201);
-        let c = classify(&body, true, &catalog(), at());
-        assert!(
-            matches!(
-                c,
-                Classification::Redirect {
-                    to: Programme::BedrockPoc,
-                    continues_as: Continuation::NewLinkedApplication,
-                    ..
-                }
-            ),
-            "{c:?}"
-        );
-        assert!(rules_of(&c).iter().any(|r| r == "C2"));
-        body.budget[1].monthly_usd = Some(1_200);
-        assert!(
-            matches!(classify(&body, true, &catalog(), at()), Classification::Fits { .. }),
-            "C2: a tie stays in the sandbox"
-        );
-    }
-
-    #[test]
-    fn rule_c2_supporting_lines_do_not_count() {
-        let mut body = worked();
-        body.budget[4].category = BudgetCategory::Supporting;
-        body.budget[4].monthly_usd = Some(100_000);
-        assert!(matches!(
-            classify(&body, true, &catalog(), at()),
-            Classification::Fits { .. }
-        ));
-    }
-
-    #[test]
-    fn rule_c3_a_misfiled_application_is_redirected_with_a_link_never_rejected() {
-        let mut body = worked();
-        body.budget[1].monthly_usd = Some(5_000);
-        let c = classify(&body, true, &catalog(), at());
-        assert!(rules_of(&c).contains(&"C3".to_owned()));
-        assert!(!matches!(c, Classification::Ineligible { .. }));
-    }
-
-    #[test]
-    fn rule_c4_activate_portfolio_stacks_cleanly() {
-        let mut body = worked();
-        body.stack = vec![stack(
-            Programme::ActivatePortfolio,
-            "customer-support",
-            StackStatus::Approved,
-        )];
-        let c = classify(&body, true, &catalog(), at());
-        assert!(matches!(c, Classification::Fits { .. }), "{c:?}");
-        assert!(rules_of(&c).contains(&"C4".to_owned()));
-    }
-
-    #[test]
-    fn rule_c4a_overlap_with_a_bedrock_poc_redirects_onto_it() {
-        for status in [StackStatus::Approved, StackStatus::Pending] {
-            let mut body = worked();
-            body.stack = vec![
-                stack(Programme::ActivatePortfolio, "x", status),
-                stack(Programme::BedrockPoc, "Customer Support", status),
-            ];
-            let c = classify(&body, true, &catalog(), at());
-            assert!(
-                matches!(
-                    c,
-                    Classification::Redirect {
-                        continues_as: Continuation::ExistingStackEntry { stack_index: 1 },
-                        ..
-                    }
-                ),
-                "{c:?}"
-            );
-            assert!(rules_of(&c).contains(&"C4a".to_owned()));
-        }
-        let mut distinct = worked();
-        distinct.stack = vec![stack(Programme::BedrockPoc, "invoice-extraction", StackStatus::Pending)];
-        assert!(
-            matches!(classify(&distinct, true, &catalog(), at()), Classification::Fits { .. }),
-            "distinct use cases stack"
-        );
-    }
-
-    #[test]
-    fn rule_c4b_overlap_with_build_for_startups_is_rejected() {
-        let mut body = worked();
-        body.stack = vec![stack(
-            Programme::BuildForStartups,
-            "customer support",
-            StackStatus::Approved,
-        )];
-        let c = classify(&body, true, &catalog(), at());
-        let Classification::Ineligible { failures, .. } = &c else {
-            panic!("{c:?}")
-        };
-        assert_eq!(failures[0].rule, "C4b");
-        assert_eq!(failures[0].reason, "scope overlaps Build for Startups engagement");
-        // The seed's own stack (Build for Startups on SOC 2 work) is distinct.
-        assert!(matches!(
-            classify(&worked(), true, &catalog(), at()),
-            Classification::Fits { .. }
-        ));
-    }
-
-    #[test]
-    fn rule_k1_a_matured_service_is_redirected_by_family() {
-        let mut matured = catalog();
-        for service in &mut matured.services {
-            service.matured_at = Some("2026-05-01".parse().unwrap());
-        }
-        let bedrock = classify(&worked(), true, &matured, at());
-        assert!(
-            matches!(
-                bedrock,
-                Classification::Redirect {
-                    to: Programme::BedrockPoc,
-                    continues_as: Continuation::NewLinkedApplication,
-                    ..
-                }
-            ),
-            "{bedrock:?}"
-        );
-        assert!(rules_of(&bedrock).contains(&"K1".to_owned()));
-        let q = classify(&example("amazon-q-business-docs"), true, &matured, at());
-        assert!(
-            matches!(
-                q,
-                Classification::Redirect {
-                    to: Programme::ActivatePortfolio,
-                    continues_as: Continuation::RecordedInStack,
-                    ..
-                }
-            ),
-            "{q:?}"
-        );
-        let before: DateTime<Utc> = "2026-04-30T00:00:00Z".parse().unwrap();
-        assert!(
-            matches!(classify(&worked(), true, &matured, before), Classification::Fits { .. }),
-            "not matured yet"
-        );
-    }
-
-    #[test]
-    fn rule_p1_a_bedrock_poc_filing_is_reviewed_as_filed() {
-        let mut body = worked();
-        body.programme = Programme::BedrockPoc;
-        body.budget[1].monthly_usd = Some(9_000);
-        let c = classify(&body, true, &catalog(), at());
-        assert!(
-            matches!(
-                c,
-                Classification::Fits {
-                    pool: Programme::BedrockPoc,
-                    ..
-                }
-            ),
-            "{c:?}"
-        );
-        let mut matured = catalog();
-        for service in &mut matured.services {
-            service.matured_at = Some("2026-05-01".parse().unwrap());
-        }
-        assert!(
-            matches!(
-                classify(&body, true, &matured, at()),
-                Classification::Fits {
-                    pool: Programme::BedrockPoc,
-                    ..
-                }
-            ),
-            "P1 is not an emerging-service pool"
-        );
-    }
-
-    #[test]
-    fn ineligible_applications_carry_their_failures() {
-        let mut body = worked();
-        body.startup.industry = "tobacco".into();
-        let c = classify(&body, true, &catalog(), at());
-        assert!(
-            matches!(&c, Classification::Ineligible { failures, .. } if failures[0].rule == "E2"),
-            "{c:?}"
-        );
-    }
-
-    #[test]
-    fn figures_sum_by_category_with_range_midpoints() {
-        let f = figures(&example("exploring-agents"));
-        assert_eq!(f.emerging_service_monthly_usd, 1_250);
+    fn figures_sum_by_category_with_range_midpoints_rounded_down() {
         let f = figures(&worked());
         assert_eq!(
             (
                 f.emerging_service_monthly_usd,
                 f.model_inference_monthly_usd,
                 f.supporting_monthly_usd,
+                f.other_monthly_usd,
                 f.total_monthly_usd
             ),
-            (1_200, 850, 490, 2_540)
+            (1_200, 850, 490, 0, 2_540)
         );
+        assert_eq!(
+            figures(&example("exploring-agents")).emerging_service_monthly_usd,
+            1_250
+        );
+
+        let mut body = worked();
+        body.budget = vec![
+            line(BudgetCategory::ModelInference, None, Some([100, 201])),
+            line(BudgetCategory::Other, Some(7), None),
+        ];
+        let f = figures(&body);
+        assert_eq!(
+            (f.model_inference_monthly_usd, f.other_monthly_usd, f.total_monthly_usd),
+            (150, 7, 157)
+        );
+    }
+
+    #[test]
+    fn figures_saturate_instead_of_overflowing() {
+        let mut body = worked();
+        body.budget = vec![
+            line(BudgetCategory::EmergingService, Some(i64::MAX), None),
+            line(BudgetCategory::EmergingService, Some(i64::MAX), None),
+            line(BudgetCategory::Supporting, None, Some([i64::MAX, i64::MAX])),
+            line(BudgetCategory::Other, None, Some([i64::MIN, i64::MIN])),
+        ];
+        let f = figures(&body);
+        assert_eq!(f.emerging_service_monthly_usd, i64::MAX);
+        assert_eq!(f.supporting_monthly_usd, i64::MAX);
+        assert_eq!(f.other_monthly_usd, i64::MIN);
     }
 }

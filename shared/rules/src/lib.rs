@@ -1,33 +1,60 @@
-//! The rulebook of `DOMAIN.md` as pure functions: no I/O, no clock, no logging. The classifier,
-//! the reviewer and preflight all call these, so no rule is written twice. Every decision names
-//! the rule ids that produced it, with reasons a partner can read.
+//! The rulebook of `DOMAIN.md` as pure functions: no I/O, no async, no clock, no logging. The
+//! classifier, the reviewer, the scheduler and preflight all call these, so no rule is written
+//! twice. Every decision names the rule ids that produced it, with reasons a partner can read.
 //!
 //! # Layout
 //!
-//! - [`text`]: the text tests the rules need (service mentions, quantitative targets, exploratory
-//!   phrasing, word overlap).
-//! - [`eligibility`]: E1–E5 and K2.
-//! - [`classify`]: pool classification, C1–C4, K1 and P1, with the monthly figures of C2.
-//! - [`review`]: the four components (U, M, W, B) and the tier (T1–T6, P1).
+//! - [`text`]: the text tests the rules need (workload normalisation, service mentions,
+//!   quantitative targets, exploratory phrasing, metric word overlap) and the dollar format.
+//! - [`eligibility`](mod@eligibility): E1–E5, with K2 for a service not yet in the catalog.
+//! - [`classify`](mod@classify): pool classification (C1–C4, K1, P1) and the monthly figures of C2.
+//! - [`components`]: the four components of the review (U1–U4, M, W, B).
+//! - [`review`](mod@review): the tier (T1–T5, P1), its reasons and what would raise it; the review period (T6).
 //! - [`credits`]: credits, tranches, validity and grace (TR1–TR5, TR8).
 //! - [`office_hours`]: the sessions and their dates (OH1–OH3).
 //!
 //! # Order of classification (decided)
 //!
-//! Eligibility failures first (they are rejected at review, T1); then a matured service (K1); then
-//! a direct `bedrock_poc` filing, reviewed under P1 as filed (C2 is not re-applied to it); then
-//! stacking (C4b rejects, C4a redirects onto the existing Bedrock POC); then consumption (C2).
+//! [`classify()`] takes the first step that applies:
+//!
+//! 1. Eligibility failures (E1–E5, K2) → `Ineligible`; the reviewer rejects at the end of the
+//!    review period (T1).
+//! 2. K1, a matured service → `Redirect`: the bedrock family to `bedrock_poc` as a new linked
+//!    application (C3), every other family to `activate_portfolio`, recorded in the stack. A
+//!    `bedrock_poc` filing naming a matured bedrock service is already where K1 points, so it is
+//!    not redirected (that would loop) and goes on to step 3.
+//! 3. A direct `bedrock_poc` filing → `Fits` `bedrock_poc`, reviewed under P1; C2 is not
+//!    re-applied to it.
+//! 4. C4 stacking, by normalised workload label: overlap with a Build for Startups engagement →
+//!    `Ineligible` (C4b), which wins over an overlapping Bedrock POC; overlap with an approved or
+//!    pending Bedrock POC → `Redirect` onto that stack entry (C4a, C3). Activate Portfolio always
+//!    stacks cleanly.
+//! 5. C1/C2, consumption: model inference above the emerging service → `Redirect` to a new linked
+//!    `bedrock_poc` application (C3); otherwise, ties included, `Fits` `innovation_sandbox`.
+//!
+//! # Decided details
+//!
+//! - Money is summed with saturating arithmetic; a range line counts at its midpoint, rounded down
+//!   ([`figures`]).
+//! - U2's units and number shape are documented on [`text::quantitative_target`], U4's phrases on
+//!   [`text::exploratory_phrase`], M's stopwords on [`text::STOPWORDS`].
+//! - T4's mid-window checkpoint is a day `d` with `window / 3 <= d <= 2 * window / 3` (integer
+//!   division); its closing checkpoint is the window's last day.
+//! - P1: all four strong → $25K whatever the budget; any weak component (one or more) → $10K;
+//!   rejections per T1/T2.
 
 pub mod classify;
+pub mod components;
 pub mod credits;
 pub mod eligibility;
 pub mod office_hours;
 pub mod review;
 pub mod text;
 
-pub use classify::{classify, figures, normalise_workload};
+pub use classify::{classify, figures};
 pub use eligibility::{RESTRICTED_INDUSTRIES, eligibility};
 pub use review::{review, review_period_days};
+pub use text::normalise_workload;
 
 #[cfg(test)]
 pub(crate) mod fixtures {

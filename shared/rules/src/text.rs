@@ -177,7 +177,7 @@ mod tests {
             ("p95 under 200 ms", Some("200 ms")),
             ("p95 under 200ms", Some("200 ms")),
             ("sub-3-second answers", Some("3 second")),
-            ("answers in 3 SECONDS", Some("3 SECONDS")),
+            ("answers in 3 SECONDS", Some("3 seconds")),
             ("5 sec budget", Some("5 sec")),
             ("a 2x speed-up", Some("2x")),
             ("within 14 days", Some("14 days")),
@@ -230,7 +230,10 @@ mod tests {
             significant_words("false-positive rate on out-of-scope queries"),
             ["false", "positive", "scope", "query"]
         );
-        assert_eq!(significant_words("agent invocations; process"), ["agent", "invocation", "process"]);
+        assert_eq!(
+            significant_words("agent invocations; process"),
+            ["agent", "invocation", "process"]
+        );
     }
 
     #[test]
