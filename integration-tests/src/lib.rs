@@ -23,6 +23,8 @@ use serde_json::Value;
 pub const ACME: &str = "token-acme";
 pub const GLOBEX: &str = "token-globex";
 pub const ADMIN: &str = "token-admin";
+/// Where simulated-clock tests start: a Monday, so weekday rules are easy to read.
+pub const SIMULATED_START: &str = "2026-03-02T09:00:00Z";
 
 /// One isolated Sandpiper: its own nats-server, data dir and services.
 pub struct TestApp {
@@ -83,6 +85,27 @@ impl TestApp {
             http: reqwest::Client::new(),
             _dir: dir,
         }
+    }
+
+    /// A stack on the simulated clock, starting at [`SIMULATED_START`].
+    pub async fn simulated() -> TestApp {
+        TestApp::spawn_with(ClockMode::Simulated {
+            start: SIMULATED_START.parse().expect("a time"),
+        })
+        .await
+    }
+
+    /// Advances the simulated clock (admin) and checks it answered 200.
+    pub async fn advance_days(&self, days: i64) {
+        let reply = self
+            .post(ADMIN, "/v1/clock/advance", &serde_json::json!({"days": days}))
+            .await;
+        assert_eq!(reply.status, 200, "advance: {reply:?}");
+    }
+
+    /// The application as the API shows it.
+    pub async fn view(&self, token: &str, id: &str) -> Value {
+        self.get(token, &format!("/v1/applications/{id}")).await.body
     }
 
     /// Stops nats-server and starts it again on the same port with the same store.

@@ -7,27 +7,7 @@
 
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_integration_tests::{ACME, ADMIN, TestApp, event_names, example};
-use sandpiper_runtime::config::ClockMode;
 use serde_json::{Value, json};
-
-/// A Monday.
-const START: &str = "2026-03-02T09:00:00Z";
-
-async fn simulated() -> TestApp {
-    TestApp::spawn_with(ClockMode::Simulated {
-        start: START.parse().unwrap(),
-    })
-    .await
-}
-
-async fn advance(app: &TestApp, days: i64) {
-    let reply = app.post(ADMIN, "/v1/clock/advance", &json!({"days": days})).await;
-    assert_eq!(reply.status, 200, "advance: {reply:?}");
-}
-
-async fn view(app: &TestApp, id: &str) -> Value {
-    app.get(ACME, &format!("/v1/applications/{id}")).await.body
-}
 
 async fn spend(app: &TestApp, id: &str, date: &str, amount: i64) -> Value {
     let reply = app
@@ -53,10 +33,10 @@ fn ceiling_budget() -> Value {
 
 #[tokio::test]
 async fn the_worked_example_lives_six_months_and_closes() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
-    advance(&app, 12).await; // 2026-03-14: approved, credits applied (a Saturday)
-    let active = view(&app, &id).await;
+    app.advance_days(12).await; // 2026-03-14: approved, credits applied (a Saturday)
+    let active = app.view(ACME, &id).await;
     assert_eq!(active["state"], "active");
     assert_eq!(active["credits"]["amount_usd"], 20000);
     assert_eq!(
@@ -108,7 +88,7 @@ async fn the_worked_example_lives_six_months_and_closes() {
         .await;
     assert_eq!(decided_early.status, 409, "G1: no decision before the window closes");
 
-    advance(&app, 6).await; // 03-20
+    app.advance_days(6).await; // 03-20
     spend(&app, &id, "2026-03-20", 3000).await;
     let fed = app
         .post(
@@ -118,15 +98,15 @@ async fn the_worked_example_lives_six_months_and_closes() {
         )
         .await;
     assert_eq!(fed.status, 201, "{fed:?}");
-    advance(&app, 26).await; // 04-15, past the mid-window check-in
+    app.advance_days(26).await; // 04-15, past the mid-window check-in
     let after = spend(&app, &id, "2026-04-15", 4000).await;
     assert_eq!(after["credits"]["balance_usd"], 13000);
     assert_eq!(after["credits"]["consumed_usd"], 7000);
 
-    advance(&app, 28).await; // 05-13 09:00: the window closes
-    let closed = view(&app, &id).await;
+    app.advance_days(28).await; // 05-13 09:00: the window closes
+    let closed = app.view(ACME, &id).await;
     assert_eq!(closed["state"], "window_closed");
-    advance(&app, 7).await; // 05-20: a reminder
+    app.advance_days(7).await; // 05-20: a reminder
     let graduated = app
         .post(
             ACME,
@@ -140,7 +120,7 @@ async fn the_worked_example_lives_six_months_and_closes() {
         .as_str()
         .expect("G2: a linked Bedrock POC draft")
         .to_owned();
-    let poc = view(&app, &linked).await;
+    let poc = app.view(ACME, &linked).await;
     assert_eq!(poc["state"], "draft");
     assert_eq!(poc["programme"], "bedrock_poc");
     assert_eq!(
@@ -150,8 +130,8 @@ async fn the_worked_example_lives_six_months_and_closes() {
     assert_eq!(poc["links"]["originated_from"], id.as_str());
 
     spend(&app, &id, "2026-05-20", 1000).await; // the grace period (G4, TR5)
-    advance(&app, 120).await; // past validity (09-14)
-    let done = view(&app, &id).await;
+    app.advance_days(120).await; // past validity (09-14)
+    let done = app.view(ACME, &id).await;
     assert_eq!(done["state"], "closed");
     assert_eq!(done["credits"]["expired_usd"], 12000);
     assert_eq!(done["credits"]["balance_usd"], 0);
@@ -183,19 +163,19 @@ async fn the_worked_example_lives_six_months_and_closes() {
 
 #[tokio::test]
 async fn split_tranches_release_at_day_30_unless_a_blocking_concern_came_first() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let mut body = example("bedrock-agents-support");
     body["budget"] = ceiling_budget();
     let released = app.submit(ACME, &body).await;
     let withheld = app.submit(ACME, &body).await;
-    advance(&app, 12).await; // 03-14: approved at $25K, split
-    let split = view(&app, &released).await;
+    app.advance_days(12).await; // 03-14: approved at $25K, split
+    let split = app.view(ACME, &released).await;
     assert_eq!(split["credits"]["amount_usd"], 25000);
     assert_eq!(split["credits"]["split"], true);
     assert_eq!(split["credits"]["balance_usd"], 10000, "$10K now (TR3)");
     assert_eq!(split["credits"]["tranches"][1]["due_at"], "2026-04-13T09:00:00Z");
 
-    advance(&app, 20).await; // 04-03, day 20
+    app.advance_days(20).await; // 04-03, day 20
     spend(&app, &released, "2026-04-01", 6000).await;
     spend(&app, &withheld, "2026-04-01", 6000).await;
     let concern = app
@@ -206,12 +186,12 @@ async fn split_tranches_release_at_day_30_unless_a_blocking_concern_came_first()
         )
         .await;
     assert_eq!(concern.status, 201);
-    advance(&app, 10).await; // 04-13, day 30
+    app.advance_days(10).await; // 04-13, day 30
 
-    let ok = view(&app, &released).await;
+    let ok = app.view(ACME, &released).await;
     assert_eq!(ok["credits"]["tranches"][1]["status"], "released");
     assert_eq!(ok["credits"]["balance_usd"], 19000, "$15K more at day 30");
-    let held = view(&app, &withheld).await;
+    let held = app.view(ACME, &withheld).await;
     assert_eq!(
         held["credits"]["tranches"][1]["status"], "withheld",
         "TR3: a blocking concern by day 30"
@@ -232,14 +212,14 @@ async fn split_tranches_release_at_day_30_unless_a_blocking_concern_came_first()
 
 #[tokio::test]
 async fn no_consumption_is_clawed_back_at_window_close() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let id = app.submit(ACME, &example("amazon-q-business-docs")).await;
-    advance(&app, 12).await; // approved, a 30-day window
-    advance(&app, 15).await; // the mid-window check-in: nothing consumed → warning (TR8)
+    app.advance_days(12).await; // approved, a 30-day window
+    app.advance_days(15).await; // the mid-window check-in: nothing consumed → warning (TR8)
     let names = event_names(&app.get(ACME, &format!("/v1/applications/{id}/events")).await.body);
     assert!(names.contains(&"clawback_warning".to_owned()), "{names:?}");
-    advance(&app, 15).await; // day 30: the window closes
-    let clawed = view(&app, &id).await;
+    app.advance_days(15).await; // day 30: the window closes
+    let clawed = app.view(ACME, &id).await;
     assert_eq!(clawed["state"], "clawed_back", "TR6");
     assert_eq!(clawed["credits"]["clawed_back_usd"], 20000);
     assert_eq!(clawed["credits"]["balance_usd"], 0);
@@ -255,11 +235,11 @@ async fn no_consumption_is_clawed_back_at_window_close() {
 
 #[tokio::test]
 async fn retirement_forfeits_the_balance_and_the_position_counts_the_stack() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
-    advance(&app, 12).await;
+    app.advance_days(12).await;
     spend(&app, &id, "2026-03-14", 2500).await;
-    advance(&app, 60).await;
+    app.advance_days(60).await;
     let retired = app
         .post(
             ACME,
@@ -268,8 +248,8 @@ async fn retirement_forfeits_the_balance_and_the_position_counts_the_stack() {
         )
         .await;
     assert_eq!(retired.status, 201, "{retired:?}");
-    advance(&app, 1).await;
-    let after = view(&app, &id).await;
+    app.advance_days(1).await;
+    let after = app.view(ACME, &id).await;
     assert_eq!(after["state"], "retired");
     assert_eq!(after["credits"]["forfeited_usd"], 17500, "G3");
     assert_eq!(
@@ -299,12 +279,12 @@ async fn retirement_forfeits_the_balance_and_the_position_counts_the_stack() {
 
 #[tokio::test]
 async fn a_scheduler_killed_mid_advance_loses_no_timer_and_fires_none_twice() {
-    let mut app = simulated().await;
+    let mut app = TestApp::simulated().await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(app.submit(ACME, &example("bedrock-agents-support")).await);
     }
-    advance(&app, 12).await;
+    app.advance_days(12).await;
     for id in &ids {
         spend(&app, id, "2026-03-14", 1000).await;
     }
@@ -323,7 +303,7 @@ async fn a_scheduler_killed_mid_advance_loses_no_timer_and_fires_none_twice() {
     assert_eq!(reply.status().as_u16(), 200, "{:?}", reply.text().await);
 
     for id in &ids {
-        let v = view(&app, id).await;
+        let v = app.view(ACME, id).await;
         assert_eq!(v["state"], "closed", "{id}");
         let stored = app.stream_events("acme", id).await;
         let count = |t: &str| stored.iter().filter(|(s, _, _)| s.ends_with(&format!(".{t}"))).count();

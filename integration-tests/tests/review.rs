@@ -6,26 +6,7 @@
 
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_integration_tests::{ACME, ADMIN, TestApp, event_names, example};
-use sandpiper_runtime::config::ClockMode;
 use serde_json::{Value, json};
-
-const START: &str = "2026-03-02T09:00:00Z";
-
-async fn simulated() -> TestApp {
-    TestApp::spawn_with(ClockMode::Simulated {
-        start: START.parse().unwrap(),
-    })
-    .await
-}
-
-async fn advance_days(app: &TestApp, days: i64) {
-    let reply = app.post(ADMIN, "/v1/clock/advance", &json!({"days": days})).await;
-    assert_eq!(reply.status, 200, "advance: {reply:?}");
-}
-
-async fn view(app: &TestApp, id: &str) -> Value {
-    app.get(ACME, &format!("/v1/applications/{id}")).await.body
-}
 
 fn rules(value: &Value) -> Vec<String> {
     value
@@ -38,29 +19,29 @@ fn rules(value: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let support = app.submit(ACME, &example("bedrock-agents-support")).await;
     let docs = app.submit(ACME, &example("amazon-q-business-docs")).await;
     let vague = app.submit(ACME, &example("exploring-agents")).await;
     for id in [&support, &docs, &vague] {
         app.wait_for_state(ACME, id, "in_review").await;
     }
-    let classified = view(&app, &support).await;
+    let classified = app.view(ACME, &support).await;
     assert_eq!(classified["decision"]["figures"]["emerging_service_monthly_usd"], 1200);
     assert_eq!(classified["decision"]["figures"]["model_inference_monthly_usd"], 850);
     assert!(rules(&classified["decision"]["rules"]).contains(&"C2".to_owned()));
 
-    advance_days(&app, 11).await;
+    app.advance_days(11).await;
     for id in [&support, &docs, &vague] {
         assert_eq!(
-            view(&app, id).await["state"],
+            app.view(ACME, id).await["state"],
             "in_review",
             "T6: no decision before 12 days"
         );
     }
 
-    advance_days(&app, 1).await;
-    let approved = view(&app, &support).await;
+    app.advance_days(1).await;
+    let approved = app.view(ACME, &support).await;
     assert_eq!(
         approved["state"], "active",
         "approved, and the scheduler applied the credits at once"
@@ -82,7 +63,7 @@ async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
         "decided 12 days after submission"
     );
 
-    let rejected = view(&app, &vague).await;
+    let rejected = app.view(ACME, &vague).await;
     assert_eq!(rejected["state"], "rejected");
     assert!(
         rules(&rejected["decision"]["rules"]).contains(&"T2".to_owned()),
@@ -90,7 +71,7 @@ async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
     );
     assert!(rules(&rejected["decision"]["components"]["use_case"]["rules"]).contains(&"U4".to_owned()));
 
-    let q = view(&app, &docs).await;
+    let q = app.view(ACME, &docs).await;
     assert_eq!(q["state"], "active", "{q}");
 
     let history = app.get(ACME, &format!("/v1/applications/{support}/events")).await;
@@ -102,7 +83,7 @@ async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
 
 #[tokio::test]
 async fn inference_dominated_budgets_are_redirected_to_a_linked_bedrock_poc() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let mut body = example("bedrock-agents-support");
     body["budget"][1]["monthly_usd"] = 1500.into(); // model inference above the emerging service (C2)
     let original = app.submit(ACME, &body).await;
@@ -123,14 +104,14 @@ async fn inference_dominated_budgets_are_redirected_to_a_linked_bedrock_poc() {
     assert_eq!(carried["links"]["originated_from"], original.as_str());
     assert_eq!(carried["decision"]["pool"], "bedrock_poc");
 
-    advance_days(&app, 12).await;
+    app.advance_days(12).await;
     assert_eq!(
-        view(&app, &linked).await["state"],
+        app.view(ACME, &linked).await["state"],
         "in_review",
         "P1: a Bedrock POC review takes 14 days"
     );
-    advance_days(&app, 2).await;
-    let approved = view(&app, &linked).await;
+    app.advance_days(2).await;
+    let approved = app.view(ACME, &linked).await;
     assert_eq!(
         approved["state"], "active",
         "approved, and the scheduler applied the credits at once"
@@ -138,7 +119,7 @@ async fn inference_dominated_budgets_are_redirected_to_a_linked_bedrock_poc() {
     assert_eq!(approved["decision"]["tier_usd"], 25000, "P1: all four strong → $25K");
     assert!(rules(&approved["decision"]["rules"]).contains(&"P1".to_owned()));
     assert_eq!(
-        view(&app, &original).await["state"],
+        app.view(ACME, &original).await["state"],
         "redirected",
         "the original does not go on"
     );
@@ -146,7 +127,7 @@ async fn inference_dominated_budgets_are_redirected_to_a_linked_bedrock_poc() {
 
 #[tokio::test]
 async fn stacking_overlaps_redirect_or_reject() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let mut poc = example("bedrock-agents-support");
     poc["stack"] = json!([{"programme": "bedrock_poc", "workload": "Customer Support", "status": "pending"}]);
     let onto_poc = app.submit(ACME, &poc).await;
@@ -170,8 +151,8 @@ async fn stacking_overlaps_redirect_or_reject() {
     let ineligible = app.submit(ACME, &restricted).await;
     app.wait_for_state(ACME, &ineligible, "in_review").await;
 
-    advance_days(&app, 12).await;
-    let rejected = view(&app, &overlapping).await;
+    app.advance_days(12).await;
+    let rejected = app.view(ACME, &overlapping).await;
     assert_eq!(rejected["state"], "rejected");
     assert!(
         rules(&rejected["decision"]["rules"]).contains(&"C4b".to_owned()),
@@ -182,7 +163,7 @@ async fn stacking_overlaps_redirect_or_reject() {
             .to_string()
             .contains("scope overlaps Build for Startups engagement")
     );
-    let e2 = view(&app, &ineligible).await;
+    let e2 = app.view(ACME, &ineligible).await;
     assert_eq!(e2["state"], "rejected");
     let e2_rules = rules(&e2["decision"]["rules"]);
     assert!(
@@ -193,7 +174,7 @@ async fn stacking_overlaps_redirect_or_reject() {
 
 #[tokio::test]
 async fn a_catalog_published_at_run_time_changes_the_next_decision_not_earlier_ones() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let before = app.submit(ACME, &example("amazon-q-business-docs")).await;
     app.wait_for_state(ACME, &before, "in_review").await;
 
@@ -229,8 +210,8 @@ async fn a_catalog_published_at_run_time_changes_the_next_decision_not_earlier_o
     assert!(rules(&redirected["decision"]["rules"]).contains(&"K1".to_owned()));
     assert_eq!(redirected["decision"]["catalog_version"], "2026.2");
 
-    advance_days(&app, 12).await;
-    let earlier = view(&app, &before).await;
+    app.advance_days(12).await;
+    let earlier = app.view(ACME, &before).await;
     assert_eq!(
         earlier["state"], "active",
         "the earlier application keeps the catalog it was classified under"
@@ -240,20 +221,20 @@ async fn a_catalog_published_at_run_time_changes_the_next_decision_not_earlier_o
 
 #[tokio::test]
 async fn review_timers_survive_a_reviewer_crash_and_fire_once() {
-    let mut app = simulated().await;
+    let mut app = TestApp::simulated().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
     app.wait_for_state(ACME, &id, "in_review").await;
     app.stack.crash_service(ServiceName::Reviewer).await;
     app.stack.start_service(ServiceName::Reviewer).await.unwrap();
     app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
-    advance_days(&app, 12).await;
-    assert_eq!(view(&app, &id).await["state"], "active");
+    app.advance_days(12).await;
+    assert_eq!(app.view(ACME, &id).await["state"], "active");
 
     // A second restart after the decision fires nothing again.
     app.stack.crash_service(ServiceName::Reviewer).await;
     app.stack.start_service(ServiceName::Reviewer).await.unwrap();
     app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
-    advance_days(&app, 1).await;
+    app.advance_days(1).await;
     let stored = app.stream_events("acme", &id).await;
     let approvals = stored.iter().filter(|(s, _, _)| s.ends_with(".approved")).count();
     assert_eq!(approvals, 1);
@@ -261,7 +242,7 @@ async fn review_timers_survive_a_reviewer_crash_and_fire_once() {
 
 #[tokio::test]
 async fn preflight_scores_without_storing() {
-    let app = simulated().await;
+    let app = TestApp::simulated().await;
     let support = app
         .post(ACME, "/v1/preflight", &example("bedrock-agents-support"))
         .await;

@@ -12,14 +12,14 @@
 
 use sandpiper_contracts::decision::{Classification, Continuation};
 use sandpiper_contracts::events::{Classified, Drafted, EventType, Redirected, Submitted};
-use sandpiper_contracts::ids::{ApplicationId, EventId};
+use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::model::{ApplicationBody, Programme};
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::publish::{Outgoing, Publisher};
-use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError, payload, publish_failure};
+use sandpiper_runtime::publish::Publisher;
+use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError, payload, publish_caused};
 
 /// The classifier's default HTTP port (health endpoints).
 pub const DEFAULT_PORT: u16 = 8082;
@@ -37,20 +37,16 @@ impl Classifier {
         label: &str,
         payload: &P,
     ) -> Result<(), HandlerError> {
-        self.publisher
-            .publish(Outgoing {
-                // Derived from the cause: a redelivered `submitted` republishes the same ids,
-                // which the stream drops as duplicates.
-                id: EventId::derived(&delivery.envelope.id, label),
-                partner: &delivery.envelope.partnerid,
-                application,
-                payload,
-                expected_version: None,
-                time: None,
-            })
-            .await
-            .map(|_| ())
-            .map_err(publish_failure)
+        // Derived from the cause: a redelivered `submitted` republishes the same ids.
+        publish_caused(
+            &self.publisher,
+            &delivery.envelope.id,
+            label,
+            &delivery.envelope.partnerid,
+            application,
+            payload,
+        )
+        .await
     }
 
     /// C3: the new `bedrock_poc` application that carries on, drafted and submitted.

@@ -19,29 +19,7 @@ pub struct IntakeConfig {
 impl IntakeConfig {
     pub fn load(source: &dyn Source) -> Result<IntakeConfig, ConfigError> {
         let common = CommonConfig::load(source, DEFAULT_PORT)?;
-        let tokens = match source.get("SANDPIPER_API_TOKENS") {
-            None => {
-                return Err(ConfigError {
-                    variable: "SANDPIPER_API_TOKENS",
-                    value: String::new(),
-                    reason:
-                        "is required: a comma-separated list of principal:token (principal = a partner id or admin)"
-                            .into(),
-                });
-            }
-            Some(list) => Tokens::parse(&list).map_err(|e| ConfigError {
-                variable: "SANDPIPER_API_TOKENS",
-                value: "(not shown: it holds secrets)".into(),
-                reason: e.to_string(),
-            })?,
-        };
-        if tokens.is_empty() {
-            return Err(ConfigError {
-                variable: "SANDPIPER_API_TOKENS",
-                value: String::new(),
-                reason: "lists no token".into(),
-            });
-        }
+        let tokens = Tokens::from_config(source)?;
         let max_body_bytes = parse_or(source, "SANDPIPER_MAX_BODY_BYTES", 256 * 1024, |v| {
             match v.parse::<usize>() {
                 Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),

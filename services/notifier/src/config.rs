@@ -61,20 +61,7 @@ fn millis(source: &dyn Source, variable: &'static str, default: u64) -> Result<D
 impl NotifierConfig {
     pub fn load(source: &dyn Source) -> Result<NotifierConfig, ConfigError> {
         let common = CommonConfig::load(source, DEFAULT_PORT)?;
-        let tokens = match source.get("SANDPIPER_API_TOKENS") {
-            None => {
-                return Err(ConfigError {
-                    variable: "SANDPIPER_API_TOKENS",
-                    value: String::new(),
-                    reason: "is required: a comma-separated list of principal:token".into(),
-                });
-            }
-            Some(list) => Tokens::parse(&list).map_err(|e| ConfigError {
-                variable: "SANDPIPER_API_TOKENS",
-                value: "(not shown: it holds secrets)".into(),
-                reason: e.to_string(),
-            })?,
-        };
+        let tokens = Tokens::from_config(source)?;
         let allow = parse_or(source, "SANDPIPER_WEBHOOK_ALLOW", Vec::new(), |v| {
             v.split(',')
                 .map(str::trim)

@@ -9,7 +9,6 @@
 use chrono::Duration;
 use sandpiper_contracts::decision::{Finding, Outcome};
 use sandpiper_contracts::events::{Approved, Classified, EventType, Rejected};
-use sandpiper_contracts::ids::EventId;
 use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_runtime::bus::Bus;
@@ -17,9 +16,9 @@ use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::history;
-use sandpiper_runtime::publish::{Outgoing, Publisher};
+use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
-use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_failure};
+use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_caused};
 use serde::{Deserialize, Serialize};
 
 /// The reviewer's default HTTP port (health endpoints).
@@ -101,9 +100,9 @@ impl TimerHandler for ReviewDecider {
             }
         };
         let review = sandpiper_rules::review(&body, due.pool, &catalog, &due.eligibility_failures);
-        let id = EventId::derived(&timer.cause, "review");
         let catalog_version = due.catalog_version;
-        let published = match review.outcome {
+        let (cause, partner, application) = (&timer.cause, &timer.partner, timer.application);
+        match review.outcome {
             Outcome::Approved { tier_usd } => {
                 tracing::info!(tier_usd, rules = ?review.rules, "approved");
                 let event = Approved {
@@ -111,7 +110,7 @@ impl TimerHandler for ReviewDecider {
                     review,
                     catalog_version,
                 };
-                self.publisher.publish(outgoing(&timer, id, &event)).await
+                publish_caused(&self.publisher, cause, "review", partner, application, &event).await
             }
             Outcome::Rejected => {
                 tracing::info!(rules = ?review.rules, "rejected");
@@ -119,25 +118,9 @@ impl TimerHandler for ReviewDecider {
                     review,
                     catalog_version,
                 };
-                self.publisher.publish(outgoing(&timer, id, &event)).await
+                publish_caused(&self.publisher, cause, "review", partner, application, &event).await
             }
-        };
-        published.map(|_| ()).map_err(publish_failure)
-    }
-}
-
-fn outgoing<'a, P: sandpiper_contracts::events::EventPayload>(
-    timer: &'a Timer,
-    id: EventId,
-    payload: &'a P,
-) -> Outgoing<'a, P> {
-    Outgoing {
-        id,
-        partner: &timer.partner,
-        application: timer.application,
-        payload,
-        expected_version: None,
-        time: None,
+        }
     }
 }
 

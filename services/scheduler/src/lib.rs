@@ -31,9 +31,9 @@ use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::history;
-use sandpiper_runtime::publish::{Outgoing, Publisher};
+use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
-use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_failure};
+use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_caused};
 use serde::{Deserialize, Serialize};
 
 /// The scheduler's default HTTP port (health endpoints).
@@ -69,18 +69,7 @@ impl Core {
         application: ApplicationId,
         payload: &P,
     ) -> Result<(), HandlerError> {
-        self.publisher
-            .publish(Outgoing {
-                id: EventId::derived(cause, label),
-                partner,
-                application,
-                payload,
-                expected_version: None,
-                time: None,
-            })
-            .await
-            .map(|_| ())
-            .map_err(publish_failure)
+        publish_caused(&self.publisher, cause, label, partner, application, payload).await
     }
 
     async fn view(&self, partner: &PartnerId, application: &ApplicationId) -> Result<ApplicationView, HandlerError> {

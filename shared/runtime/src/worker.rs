@@ -178,6 +178,30 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
     }
 }
 
+/// Publishes an event caused by another (an event or a timer): its id derives from the cause and
+/// `label`, so a handler or timer that runs twice publishes a duplicate the stream drops.
+pub async fn publish_caused<P: sandpiper_contracts::events::EventPayload>(
+    publisher: &Publisher,
+    cause: &sandpiper_contracts::ids::EventId,
+    label: &str,
+    partner: &sandpiper_contracts::ids::PartnerId,
+    application: sandpiper_contracts::ids::ApplicationId,
+    payload: &P,
+) -> Result<(), HandlerError> {
+    publisher
+        .publish(crate::publish::Outgoing {
+            id: sandpiper_contracts::ids::EventId::derived(cause, label),
+            partner,
+            application,
+            payload,
+            expected_version: None,
+            time: None,
+        })
+        .await
+        .map(|_| ())
+        .map_err(publish_failure)
+}
+
 /// Maps a failure to publish into the handler's retry policy.
 pub fn publish_failure(err: crate::publish::PublishError) -> HandlerError {
     match err {

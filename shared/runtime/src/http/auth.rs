@@ -95,6 +95,26 @@ impl Tokens {
         Ok(tokens)
     }
 
+    /// The tokens of `SANDPIPER_API_TOKENS` (required, and must list at least one).
+    pub fn from_config(source: &dyn crate::config::Source) -> Result<Tokens, crate::config::ConfigError> {
+        let error = |value: &str, reason: String| crate::config::ConfigError {
+            variable: "SANDPIPER_API_TOKENS",
+            value: value.into(),
+            reason,
+        };
+        let list = source.get("SANDPIPER_API_TOKENS").ok_or_else(|| {
+            error(
+                "",
+                "is required: a comma-separated list of principal:token (principal = a partner id or admin)".into(),
+            )
+        })?;
+        let tokens = Tokens::parse(&list).map_err(|e| error("(not shown: it holds secrets)", e.to_string()))?;
+        if tokens.is_empty() {
+            return Err(error("", "lists no token".into()));
+        }
+        Ok(tokens)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.by_digest.is_empty()
     }
