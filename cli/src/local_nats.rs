@@ -64,6 +64,17 @@ impl LocalNats {
     /// Starts nats-server with JetStream storing under `data_dir`, listening on loopback `port`
     /// (0 picks a free one), and waits until it accepts connections.
     pub async fn start(data_dir: &Path, port: u16) -> Result<LocalNats, LocalNatsError> {
+        LocalNats::start_with(data_dir, port, None, &[]).await
+    }
+
+    /// Starts nats-server with a configuration file (e.g. `deploy/nats/nats-server.conf`) and the
+    /// environment variables it substitutes; the store is `data_dir/jetstream` either way.
+    pub async fn start_with(
+        data_dir: &Path,
+        port: u16,
+        config: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Result<LocalNats, LocalNatsError> {
         let binary = find_binary()?;
         let port = if port == 0 { free_port()? } else { port };
         std::fs::create_dir_all(data_dir).map_err(|source| LocalNatsError::DataDir {
@@ -71,10 +82,18 @@ impl LocalNats {
             source,
         })?;
         let log = data_dir.join("nats-server.log");
-        let child = Command::new(&binary)
+        let mut command = Command::new(&binary);
+        match config {
+            // The configuration names the store through SANDPIPER_NATS_STORE_DIR.
+            Some(config) => command.arg("--config").arg(config),
+            None => command.arg("--store_dir").arg(data_dir.join("jetstream")),
+        };
+        command.env("SANDPIPER_NATS_STORE_DIR", data_dir.join("jetstream"));
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command
             .arg("--jetstream")
-            .arg("--store_dir")
-            .arg(data_dir.join("jetstream"))
             .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
             .arg("--log")
             .arg(&log)

@@ -29,6 +29,8 @@ pub struct StackConfig {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// How deliveries are retried.
     pub delivery: sandpiper_notifier::config::RetryPolicy,
+    /// Per-service NATS credentials (user, password), when the server enforces them.
+    pub nats_users: HashMap<ServiceName, (String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +83,7 @@ impl Stack {
         };
         CommonConfig {
             nats_url: self.config.nats_url.clone(),
-            nats_user: None,
+            nats_user: self.config.nats_users.get(&service).cloned(),
             http_addr,
             clock: self.config.clock,
             stream_replicas: 1,

@@ -15,7 +15,7 @@ use sandpiper_cli::local_nats::LocalNats;
 use sandpiper_cli::stack::{Stack, StackConfig};
 use sandpiper_contracts::events::Envelope;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
-use sandpiper_contracts::names;
+use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::config::ClockMode;
 use serde_json::Value;
@@ -23,6 +23,16 @@ use serde_json::Value;
 pub const ACME: &str = "token-acme";
 pub const GLOBEX: &str = "token-globex";
 pub const ADMIN: &str = "token-admin";
+/// The passwords `deploy/nats/nats-server.conf` substitutes in tests (`{service}-secret`).
+pub const SECURED_PASSWORDS: &[(&str, &str)] = &[
+    ("SANDPIPER_INTAKE_NATS_PASSWORD", "intake-secret"),
+    ("SANDPIPER_CLASSIFIER_NATS_PASSWORD", "classifier-secret"),
+    ("SANDPIPER_REVIEWER_NATS_PASSWORD", "reviewer-secret"),
+    ("SANDPIPER_SCHEDULER_NATS_PASSWORD", "scheduler-secret"),
+    ("SANDPIPER_NOTIFIER_NATS_PASSWORD", "notifier-secret"),
+    ("SANDPIPER_BOT_ACME_NATS_PASSWORD", "bot-acme-secret"),
+];
+
 /// Where simulated-clock tests start: a Monday, so weekday rules are easy to read.
 pub const SIMULATED_START: &str = "2026-03-02T09:00:00Z";
 
@@ -50,12 +60,34 @@ impl TestApp {
     }
 
     pub async fn spawn_with(clock: ClockMode) -> TestApp {
+        TestApp::spawn_full(clock, false).await
+    }
+
+    /// A stack on a nats-server running `deploy/nats/nats-server.conf`: one user per service with
+    /// only the permissions it needs ([`SECURED_PASSWORDS`]).
+    pub async fn spawn_secured(clock: ClockMode) -> TestApp {
+        TestApp::spawn_full(clock, true).await
+    }
+
+    async fn spawn_full(clock: ClockMode, secured: bool) -> TestApp {
         sandpiper_runtime::telemetry::init_for_tests();
         sandpiper_runtime::http::ensure_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
-        let nats = LocalNats::start(&dir.path().join("nats"), 0)
-            .await
-            .unwrap_or_else(|e| panic!("integration tests need a real nats-server: {e}"));
+        let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/nats-server.conf");
+        let started = if secured {
+            LocalNats::start_with(&dir.path().join("nats"), 0, Some(&config), SECURED_PASSWORDS).await
+        } else {
+            LocalNats::start(&dir.path().join("nats"), 0).await
+        };
+        let nats = started.unwrap_or_else(|e| panic!("integration tests need a real nats-server: {e}"));
+        let nats_users = if secured {
+            ServiceName::ALL
+                .iter()
+                .map(|s| (*s, (s.as_str().to_owned(), format!("{}-secret", s.as_str()))))
+                .collect()
+        } else {
+            Default::default()
+        };
         let nats_url = nats.url();
         let config = StackConfig {
             nats_url: nats_url.clone(),
@@ -72,6 +104,7 @@ impl TestApp {
                 timeout: Duration::from_secs(2),
                 slack_interval: Duration::from_millis(20),
             },
+            nats_users,
         };
         let stack = Stack::start(config).await.expect("the stack starts");
         stack

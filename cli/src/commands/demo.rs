@@ -131,6 +131,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 max_body_bytes: 256 * 1024,
                 webhook_allow: Vec::new(),
                 delivery: Default::default(),
+                nats_users: Default::default(),
             })
             .await?;
             stack.wait_ready(Duration::from_secs(30)).await?;

@@ -122,6 +122,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         max_body_bytes: 256 * 1024,
         webhook_allow: args.webhook_allow.clone(),
         delivery: Default::default(),
+        nats_users: Default::default(),
     };
     let stack = match Stack::start(config).await {
         Ok(stack) => stack,
