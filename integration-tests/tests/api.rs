@@ -350,3 +350,47 @@ async fn catalog_openapi_and_health() {
         assert_eq!(app.send(app.http.get(app.url(path))).await.status, 200, "{path}");
     }
 }
+
+#[tokio::test]
+async fn every_service_serves_metrics_that_move() {
+    let app = TestApp::spawn().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &id, "in_review").await;
+    app.get(ACME, &format!("/v1/applications/{id}")).await;
+    for service in sandpiper_contracts::names::ServiceName::ALL {
+        let url = format!("http://{}/metrics", app.stack.addr(service));
+        let reply = app.send(app.http.get(&url)).await;
+        assert_eq!(reply.status, 200, "{service}");
+        assert!(
+            reply.content_type.starts_with("application/openmetrics-text"),
+            "{service}"
+        );
+        let text = reply.body.as_str().unwrap().to_owned();
+        assert!(text.ends_with("# EOF\n"), "{service}: OpenMetrics text ends with # EOF");
+        for family in ["sandpiper_http_requests_total", "sandpiper_events_consumed_total"] {
+            assert!(
+                text.contains(&format!("# TYPE {}", family.trim_end_matches("_total"))),
+                "{service}: {family} missing"
+            );
+        }
+    }
+    let text = app
+        .send(app.http.get(format!(
+            "http://{}/metrics",
+            app.stack.addr(sandpiper_contracts::names::ServiceName::Intake)
+        )))
+        .await
+        .body
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        text.contains(r#"sandpiper_events_published_total{service="intake",type="submitted"} "#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"sandpiper_events_consumed_total{service="classifier",type="submitted",outcome="ok"} "#),
+        "{text}"
+    );
+    assert!(text.contains(r#"sandpiper_http_requests_total{service="intake",route="/v1/applications/{id}",method="GET",status="200"} "#), "{text}");
+}

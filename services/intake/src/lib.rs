@@ -145,6 +145,9 @@ pub fn router(state: AppState, readiness: Readiness, max_body_bytes: usize) -> R
         Problem::http(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
     })
     .layer(DefaultBodyLimit::max(max_body_bytes))
+    .layer(axum::middleware::from_fn(|request, next| {
+        sandpiper_runtime::metrics::track("intake", request, next)
+    }))
     .layer(CatchPanicLayer::custom(
         |_: Box<dyn std::any::Any + Send>| -> Response {
             tracing::error!("a request handler panicked");

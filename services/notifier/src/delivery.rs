@@ -304,15 +304,22 @@ impl Deliverer {
                     Ok(delivery) => match self.subscriptions.get(&subscription_id) {
                         None => AckKind::Term,
                         Some(subscription) => match self.attempt(&subscription, &delivery).await {
-                            Attempt::Delivered => AckKind::Ack,
+                            Attempt::Delivered => {
+                                count_delivery("delivered");
+                                AckKind::Ack
+                            }
                             Attempt::Retry { error, after } if attempt_no < self.retry.attempts => {
                                 let wait = after.unwrap_or_else(|| self.backoff(attempt_no));
                                 tracing::info!(subscription = %subscription_id, delivery = %delivery.id, attempt = attempt_no, %error, ?wait, "delivery failed; retrying");
+                                count_delivery("retried");
                                 AckKind::Nak(Some(wait))
                             }
                             Attempt::Retry { error, .. } | Attempt::Fail(error) => {
                                 match self.dead_letter(delivery, attempt_no, error).await {
-                                    Ok(()) => AckKind::Ack,
+                                    Ok(()) => {
+                                        count_delivery("dead_lettered");
+                                        AckKind::Ack
+                                    }
                                     Err(err) => {
                                         tracing::error!(error = %err, "cannot dead-letter; retrying the delivery");
                                         AckKind::Nak(Some(Duration::from_secs(1)))
@@ -328,6 +335,14 @@ impl Deliverer {
             }
         }
     }
+}
+
+fn count_delivery(outcome: &str) {
+    let labels = sandpiper_runtime::metrics::labels(&[("service", "notifier"), ("outcome", outcome)]);
+    sandpiper_runtime::metrics::metrics()
+        .deliveries
+        .get_or_create(&labels)
+        .inc();
 }
 
 /// Keeps one worker per subscription, starting and stopping them as subscriptions come and go.

@@ -144,7 +144,10 @@ impl Notifier {
             .method_not_allowed_fallback(|| async {
                 Problem::http(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
             })
-            .layer(DefaultBodyLimit::max(64 * 1024));
+            .layer(DefaultBodyLimit::max(64 * 1024))
+            .layer(axum::middleware::from_fn(|request, next| {
+                sandpiper_runtime::metrics::track("notifier", request, next)
+            }));
         let http_shutdown = shutdown.clone();
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move { http_shutdown.triggered().await })

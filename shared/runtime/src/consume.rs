@@ -119,7 +119,7 @@ pub async fn run<H: Handler>(
         // shutdown arrives meanwhile, rather than leave them to wait out the ack timeout.
         while let Some(message) = batch.next().await {
             match message {
-                Ok(message) => handle_one(&handler, message).await,
+                Ok(message) => handle_one(service, &handler, message).await,
                 Err(err) => tracing::warn!(error = %err, "receiving from the consumer failed"),
             }
         }
@@ -129,15 +129,17 @@ pub async fn run<H: Handler>(
     Ok(())
 }
 
-async fn handle_one<H: Handler>(handler: &H, message: async_nats::jetstream::Message) {
-    let (stream_sequence, delivered) = match message.info() {
-        Ok(info) => (info.stream_sequence, info.delivered),
+async fn handle_one<H: Handler>(service: ServiceName, handler: &H, message: async_nats::jetstream::Message) {
+    let (stream_sequence, delivered, pending) = match message.info() {
+        Ok(info) => (info.stream_sequence, info.delivered, info.pending),
         Err(err) => {
             tracing::warn!(error = %err, subject = %message.subject, "message without JetStream metadata; skipped");
             return;
         }
     };
     let decoded = Envelope::from_json(&message.payload).and_then(|envelope| Ok((envelope.kind()?, envelope)));
+    let started = std::time::Instant::now();
+    let event_type = decoded.as_ref().map(|(t, _)| t.as_str()).unwrap_or("unreadable");
     let outcome = match decoded {
         Err(err) => Err(HandlerError::Permanent(err.to_string())),
         Ok((event_type, envelope)) => {
@@ -153,6 +155,19 @@ async fn handle_one<H: Handler>(handler: &H, message: async_nats::jetstream::Mes
                 .await
         }
     };
+    let label = match &outcome {
+        Ok(()) => "ok",
+        Err(HandlerError::Transient(_)) => "retry",
+        Err(HandlerError::Permanent(_)) => "failed",
+    };
+    crate::metrics::record_handled(
+        service.as_str(),
+        event_type,
+        label,
+        started.elapsed(),
+        delivered,
+        pending,
+    );
     let ack = match outcome {
         Ok(()) => AckKind::Ack,
         Err(HandlerError::Transient(reason)) => {

@@ -79,6 +79,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(readiness: Readiness) -> Router<
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(crate::metrics::serve))
         .with_state(readiness)
 }
 

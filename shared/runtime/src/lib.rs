@@ -9,6 +9,7 @@
 //! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into.
 //! - [`clock`]: the one clock of CONTRACT §5, wall or simulated.
 //! - [`catalog_store`]: the catalog's published versions, mirrored from a key-value bucket (K4).
+//! - [`metrics`]: Prometheus metrics and `GET /metrics`.
 //! - [`kv_follow`]: following a key-value bucket across NATS restarts.
 //! - [`timers`]: durable timers in a key-value bucket, fired in due order on the system clock,
 //!   with the progress the clock-advance barrier reads.
@@ -34,6 +35,7 @@ pub mod health;
 pub mod history;
 pub mod http;
 pub mod kv_follow;
+pub mod metrics;
 pub mod publish;
 pub mod shutdown;
 pub mod telemetry;

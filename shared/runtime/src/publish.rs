@@ -99,6 +99,10 @@ impl Publisher {
                 PublishErrorKind::WrongLastSequence => PublishError::Conflict(event.application),
                 _ => PublishError::Nats(err),
             })?;
+        if !ack.duplicate {
+            let labels = crate::metrics::labels(&[("service", self.source.as_str()), ("type", P::TYPE.as_str())]);
+            crate::metrics::metrics().events_published.get_or_create(&labels).inc();
+        }
         Ok(Published {
             envelope,
             sequence: ack.sequence,

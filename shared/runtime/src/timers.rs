@@ -180,6 +180,10 @@ pub async fn run<H: TimerHandler>(
             let id = timer.id.clone();
             match handler.fire(timer).await {
                 Ok(()) => {
+                    crate::metrics::metrics()
+                        .timers_fired
+                        .get_or_create(&crate::metrics::labels(&[("service", owner.as_str())]))
+                        .inc();
                     if let Err(err) = timers.cancel(&id).await {
                         tracing::warn!(timer = %id, error = %err, "a fired timer could not be removed; it may fire again (harmlessly)");
                         break;
@@ -192,6 +196,10 @@ pub async fn run<H: TimerHandler>(
                 }
             }
         }
+        crate::metrics::metrics()
+            .timers_pending
+            .get_or_create(&crate::metrics::labels(&[("service", owner.as_str())]))
+            .set(i64::try_from(index.by_due.len()).unwrap_or(i64::MAX));
         // Only claim progress for changes the index has seen.
         let caught_up = index.seen_revision >= stored_revision;
         let status = TimerStatus {

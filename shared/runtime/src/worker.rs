@@ -145,7 +145,11 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
         let readiness = Readiness::new(bus.clone(), gates);
         let http_shutdown = shutdown.clone();
         let http = tokio::spawn(async move {
-            axum::serve(self.listener, health::routes::<()>(readiness))
+            let service = self.service.as_str();
+            let router = health::routes::<()>(readiness).layer(axum::middleware::from_fn(move |request, next| {
+                crate::metrics::track(service, request, next)
+            }));
+            axum::serve(self.listener, router)
                 .with_graceful_shutdown(async move { http_shutdown.triggered().await })
                 .await
         });

@@ -1,0 +1,197 @@
+//! Prometheus metrics, served at `GET /metrics` by every service (OpenMetrics text). One registry
+//! per process; every series carries the `service` label, so several services in one process
+//! (`sandpiper up`, tests) stay apart.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(&'static str, String)>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms to ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Every metric Sandpiper records.
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: Family<Labels, Counter>,
+    pub http_duration: Histograms,
+    pub events_consumed: Family<Labels, Counter>,
+    pub handler_duration: Histograms,
+    pub events_redelivered: Family<Labels, Counter>,
+    pub consumer_pending: Family<Labels, Gauge>,
+    pub events_published: Family<Labels, Counter>,
+    pub timers_fired: Family<Labels, Counter>,
+    pub timers_pending: Family<Labels, Gauge>,
+    pub deliveries: Family<Labels, Counter>,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let http_requests = Family::<Labels, Counter>::default();
+        let http_duration = Histograms::new_with_constructor(latency_histogram);
+        let events_consumed = Family::<Labels, Counter>::default();
+        let handler_duration = Histograms::new_with_constructor(latency_histogram);
+        let events_redelivered = Family::<Labels, Counter>::default();
+        let consumer_pending = Family::<Labels, Gauge>::default();
+        let events_published = Family::<Labels, Counter>::default();
+        let timers_fired = Family::<Labels, Counter>::default();
+        let timers_pending = Family::<Labels, Gauge>::default();
+        let deliveries = Family::<Labels, Counter>::default();
+        registry.register(
+            "sandpiper_http_requests",
+            "HTTP requests by route, method and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "sandpiper_http_request_duration_seconds",
+            "HTTP request latency by route",
+            http_duration.clone(),
+        );
+        registry.register(
+            "sandpiper_events_consumed",
+            "Events handled by type and outcome (ok, retry, failed)",
+            events_consumed.clone(),
+        );
+        registry.register(
+            "sandpiper_event_handler_duration_seconds",
+            "Event handler latency by type",
+            handler_duration.clone(),
+        );
+        registry.register(
+            "sandpiper_events_redelivered",
+            "Events delivered to a handler more than once",
+            events_redelivered.clone(),
+        );
+        registry.register(
+            "sandpiper_consumer_pending_events",
+            "Events on the stream not yet delivered to the service's consumer",
+            consumer_pending.clone(),
+        );
+        registry.register(
+            "sandpiper_events_published",
+            "Events stored on the stream by type",
+            events_published.clone(),
+        );
+        registry.register("sandpiper_timers_fired", "Durable timers fired", timers_fired.clone());
+        registry.register(
+            "sandpiper_timers_pending",
+            "Durable timers waiting",
+            timers_pending.clone(),
+        );
+        registry.register(
+            "sandpiper_deliveries",
+            "Webhook and Slack deliveries by outcome (delivered, retried, dead_lettered)",
+            deliveries.clone(),
+        );
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            events_consumed,
+            handler_duration,
+            events_redelivered,
+            consumer_pending,
+            events_published,
+            timers_fired,
+            timers_pending,
+            deliveries,
+        }
+    }
+
+    /// The metrics in the OpenMetrics text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// The process's metrics.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+/// Label helper: `labels(&[("service", "intake"), ...])`.
+pub fn labels(pairs: &[(&'static str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+}
+
+/// Records a handler's outcome.
+pub fn record_handled(service: &str, event_type: &str, outcome: &str, took: Duration, delivered: i64, pending: u64) {
+    let m = metrics();
+    m.events_consumed
+        .get_or_create(&labels(&[
+            ("service", service),
+            ("type", event_type),
+            ("outcome", outcome),
+        ]))
+        .inc();
+    m.handler_duration
+        .get_or_create(&labels(&[("service", service), ("type", event_type)]))
+        .observe(took.as_secs_f64());
+    if delivered > 1 {
+        m.events_redelivered
+            .get_or_create(&labels(&[("service", service)]))
+            .inc();
+    }
+    m.consumer_pending
+        .get_or_create(&labels(&[("service", service)]))
+        .set(i64::try_from(pending).unwrap_or(i64::MAX));
+}
+
+/// `GET /metrics`.
+pub async fn serve() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics().render(),
+    )
+        .into_response()
+}
+
+/// Middleware counting requests and their latency by matched route (never by raw path, which
+/// would let clients create series).
+pub async fn track(service: &'static str, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let m = metrics();
+    let status = response.status().as_u16().to_string();
+    m.http_requests
+        .get_or_create(&labels(&[
+            ("service", service),
+            ("route", &route),
+            ("method", &method),
+            ("status", &status),
+        ]))
+        .inc();
+    m.http_duration
+        .get_or_create(&labels(&[("service", service), ("route", &route)]))
+        .observe(started.elapsed().as_secs_f64());
+    response
+}
