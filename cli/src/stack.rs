@@ -114,7 +114,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     app.local_addr(),
-                    tokio::spawn(async move { app.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
+                    spawn(async move { app.run_until_stopped(stop_future).await }),
                 )
             }
             ServiceName::Classifier => {
@@ -123,7 +123,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     worker.local_addr(),
-                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
+                    spawn(async move { worker.run_until_stopped(stop_future).await }),
                 )
             }
             ServiceName::Reviewer => {
@@ -132,7 +132,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     worker.local_addr(),
-                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
+                    spawn(async move { worker.run_until_stopped(stop_future).await }),
                 )
             }
             ServiceName::Scheduler => {
@@ -141,7 +141,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     worker.local_addr(),
-                    tokio::spawn(async move { worker.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) }),
+                    spawn(async move { worker.run_until_stopped(stop_future).await }),
                 )
             }
             ServiceName::Notifier => {
@@ -157,9 +157,7 @@ impl Stack {
                     .map_err(|e| failed(e.to_string()))?;
                 (
                     notifier.local_addr(),
-                    tokio::spawn(
-                        async move { notifier.run_until_stopped(stop_future).await.map_err(|e| e.to_string()) },
-                    ),
+                    spawn(async move { notifier.run_until_stopped(stop_future).await }),
                 )
             }
         };
@@ -246,6 +244,13 @@ impl Stack {
             }
         }
     }
+}
+
+/// Runs a service to completion in the background, keeping its error as text.
+fn spawn<E: std::fmt::Display>(
+    run: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) -> JoinHandle<Result<(), String>> {
+    tokio::spawn(async move { run.await.map_err(|e| e.to_string()) })
 }
 
 /// A wildcard listen address is reached on loopback.

@@ -264,12 +264,7 @@ async fn story(
 fn timeline(label: &str, events: &[Envelope]) -> anyhow::Result<ApplicationView> {
     let first = events.first().context("an application without events")?;
     let mut view = ApplicationView::create(first, 1)?;
-    let name = view
-        .body
-        .startup
-        .as_ref()
-        .and_then(|s| s.name.clone())
-        .unwrap_or_default();
+    let name = view.body.startup_name().unwrap_or_default().to_owned();
     let service = view.body.service.clone().unwrap_or_default();
     println!("── {name} · {service} ({label}) · {}", view.id);
     println!(
@@ -332,12 +327,7 @@ fn summary(rows: &[(&'static str, ApplicationView)]) {
         "application", "final state", "tier", "consumed", "overage", "clawback", "forfeit", "expired"
     );
     for (label, view) in rows {
-        let name = view
-            .body
-            .startup
-            .as_ref()
-            .and_then(|s| s.name.clone())
-            .unwrap_or_default();
+        let name = view.body.startup_name().unwrap_or_default().to_owned();
         let tier = view
             .decision
             .as_ref()

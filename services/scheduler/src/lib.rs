@@ -333,6 +333,8 @@ impl TimerHandler for EngagementClock {
                         .iter()
                         .filter(|c| c.blocking && c.recorded_at <= timer.due_at)
                         .collect();
+                    // Released or withheld, the tranche's decision is one event: one id for both.
+                    let tranche_label = label(&format!("tranche.{}", tranche.number));
                     if blocking.is_empty() {
                         let event = TrancheReleased {
                             number: tranche.number,
@@ -343,14 +345,8 @@ impl TimerHandler for EngagementClock {
                                 tranche.number, tranche.amount_usd
                             )],
                         };
-                        core.publish(
-                            &timer.cause,
-                            &label(&format!("tranche.{}", tranche.number)),
-                            partner,
-                            application,
-                            &event,
-                        )
-                        .await?;
+                        core.publish(&timer.cause, &tranche_label, partner, application, &event)
+                            .await?;
                     } else {
                         let event = TrancheWithheld {
                             number: tranche.number,
@@ -364,14 +360,8 @@ impl TimerHandler for EngagementClock {
                                 tranche.amount_usd
                             )],
                         };
-                        core.publish(
-                            &timer.cause,
-                            &label(&format!("tranche.{}", tranche.number)),
-                            partner,
-                            application,
-                            &event,
-                        )
-                        .await?;
+                        core.publish(&timer.cause, &tranche_label, partner, application, &event)
+                            .await?;
                     }
                 }
                 Ok(())

@@ -281,6 +281,11 @@ impl Collector {
 }
 
 impl ApplicationDraft {
+    /// The startup's name, if drafted.
+    pub fn startup_name(&self) -> Option<&str> {
+        self.startup.as_ref().and_then(|s| s.name.as_deref())
+    }
+
     /// Checks that only bound sizes, so a draft can be stored while still incomplete.
     pub fn check_bounds(&self) -> Result<(), ValidationErrors> {
         let mut c = Collector::default();

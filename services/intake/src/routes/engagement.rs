@@ -237,12 +237,7 @@ pub async fn feedback(
 pub async fn calendar(State(app): State<AppState>, caller: Principal, AppId(id): AppId) -> ApiResult<Response> {
     let view = app.visible(&caller, &id)?;
     let service = view.body.service.clone().unwrap_or_default();
-    let startup = view
-        .body
-        .startup
-        .as_ref()
-        .and_then(|s| s.name.clone())
-        .unwrap_or_default();
+    let startup = view.body.startup_name().unwrap_or_default().to_owned();
     let mut calendar = Calendar::new();
     calendar.name(&format!("Sandpiper office hours: {startup} × {service}"));
     for session in &view.office_hours {
