@@ -11,7 +11,6 @@ use sandpiper_intake::config::IntakeConfig;
 use sandpiper_runtime::config::{ClockMode, CommonConfig};
 use sandpiper_runtime::http::auth::Tokens;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// How the stack runs.
 #[derive(Debug, Clone)]
@@ -45,8 +44,12 @@ pub enum StackError {
 
 struct Running {
     addr: SocketAddr,
+    /// Graceful stop: finish in-flight work, drain, return.
     stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), String>>,
+    /// Crash: drop the service and its runtime where they stand.
+    crash: oneshot::Sender<()>,
+    /// The service's result once its thread is done.
+    done: oneshot::Receiver<Result<(), String>>,
 }
 
 /// The running services.
@@ -90,78 +93,63 @@ impl Stack {
         }
     }
 
-    /// Starts (or restarts) one service.
+    /// Starts (or restarts) one service on its own thread and Tokio runtime, so that a crash can
+    /// take down everything it spawned (its tasks, its NATS connection) and nothing else.
     pub async fn start_service(&mut self, service: ServiceName) -> Result<SocketAddr, StackError> {
         if self.running.contains_key(&service) {
             return Ok(self.addr(service));
         }
         let common = self.common(service);
+        let config = self.config.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        let stop_future = async move {
-            let _ = stopped.await;
-        };
+        let (crash, crashed) = oneshot::channel::<()>();
+        let (ready_tx, ready) = oneshot::channel::<Result<SocketAddr, String>>();
+        let (done_tx, done) = oneshot::channel::<Result<(), String>>();
         let failed = |reason: String| StackError::Start { service, reason };
-        let (addr, task): (SocketAddr, JoinHandle<Result<(), String>>) = match service {
-            ServiceName::Intake => {
-                let tokens = Tokens::parse(&self.config.api_tokens).map_err(|e| failed(e.to_string()))?;
-                let config = IntakeConfig {
-                    common,
-                    tokens,
-                    max_body_bytes: self.config.max_body_bytes,
+        std::thread::Builder::new()
+            .name(format!("sandpiper-{service}"))
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name(format!("sandpiper-{service}"))
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(format!("cannot start a runtime: {err}")));
+                        return;
+                    }
                 };
-                let app = sandpiper_intake::Application::build(config)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                (
-                    app.local_addr(),
-                    spawn(async move { app.run_until_stopped(stop_future).await }),
-                )
-            }
-            ServiceName::Classifier => {
-                let worker = sandpiper_classifier::build(&common)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                (
-                    worker.local_addr(),
-                    spawn(async move { worker.run_until_stopped(stop_future).await }),
-                )
-            }
-            ServiceName::Reviewer => {
-                let worker = sandpiper_reviewer::build(&common)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                (
-                    worker.local_addr(),
-                    spawn(async move { worker.run_until_stopped(stop_future).await }),
-                )
-            }
-            ServiceName::Scheduler => {
-                let worker = sandpiper_scheduler::build(&common)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                (
-                    worker.local_addr(),
-                    spawn(async move { worker.run_until_stopped(stop_future).await }),
-                )
-            }
-            ServiceName::Notifier => {
-                let tokens = Tokens::parse(&self.config.api_tokens).map_err(|e| failed(e.to_string()))?;
-                let config = sandpiper_notifier::config::NotifierConfig {
-                    common,
-                    tokens,
-                    allow: self.config.webhook_allow.clone(),
-                    retry: self.config.delivery,
+                let stop_future = async move {
+                    let _ = stopped.await;
                 };
-                let notifier = sandpiper_notifier::Notifier::build(config)
-                    .await
-                    .map_err(|e| failed(e.to_string()))?;
-                (
-                    notifier.local_addr(),
-                    spawn(async move { notifier.run_until_stopped(stop_future).await }),
-                )
-            }
+                let result = runtime.block_on(async move {
+                    tokio::select! {
+                        result = build_and_run(service, common, config, ready_tx, stop_future) => result,
+                        // A crash: the service's future is dropped mid-work, nothing finished or acked.
+                        Ok(()) = crashed => Err("crashed".to_string()),
+                    }
+                });
+                // Drops every task the service spawned, its NATS connection among them.
+                runtime.shutdown_background();
+                let _ = done_tx.send(result);
+            })
+            .map_err(|e| failed(e.to_string()))?;
+        let addr = match ready.await {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(reason)) => return Err(failed(reason)),
+            Err(_) => return Err(failed("the service thread ended before it was ready".into())),
         };
-        self.running.insert(service, Running { addr, stop, task });
+        self.running.insert(
+            service,
+            Running {
+                addr,
+                stop,
+                crash,
+                done,
+            },
+        );
         self.addrs.insert(service, addr);
         Ok(addr)
     }
@@ -188,17 +176,17 @@ impl Stack {
             return Ok(());
         };
         let _ = running.stop.send(());
-        match running.task.await {
-            Ok(result) => result,
-            Err(join) => Err(join.to_string()),
-        }
+        running
+            .done
+            .await
+            .unwrap_or_else(|_| Err("the service thread ended without a result".into()))
     }
 
     /// Kills one service mid-work, as a crash or `kill -9` would: nothing is finished or acked.
     pub async fn crash_service(&mut self, service: ServiceName) {
         if let Some(running) = self.running.remove(&service) {
-            running.task.abort();
-            let _ = running.task.await;
+            let _ = running.crash.send(());
+            let _ = running.done.await;
         }
     }
 
@@ -246,11 +234,58 @@ impl Stack {
     }
 }
 
-/// Runs a service to completion in the background, keeping its error as text.
-fn spawn<E: std::fmt::Display>(
-    run: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
-) -> JoinHandle<Result<(), String>> {
-    tokio::spawn(async move { run.await.map_err(|e| e.to_string()) })
+/// Builds one service, reports its address on `ready`, then runs it until `stop`.
+async fn build_and_run(
+    service: ServiceName,
+    common: CommonConfig,
+    config: StackConfig,
+    ready: oneshot::Sender<Result<SocketAddr, String>>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    macro_rules! run {
+        ($built:expr) => {
+            match $built {
+                Ok(built) => {
+                    let _ = ready.send(Ok(built.local_addr()));
+                    built.run_until_stopped(stop).await.map_err(|e| e.to_string())
+                }
+                Err(err) => {
+                    let reason = err.to_string();
+                    let _ = ready.send(Err(reason.clone()));
+                    Err(reason)
+                }
+            }
+        };
+    }
+    let tokens = || Tokens::parse(&config.api_tokens).map_err(|e| e.to_string());
+    match service {
+        ServiceName::Intake => run!(match tokens() {
+            Ok(tokens) => {
+                sandpiper_intake::Application::build(IntakeConfig {
+                    common,
+                    tokens,
+                    max_body_bytes: config.max_body_bytes,
+                })
+                .await
+                .map_err(|e| e.to_string())
+            }
+            Err(err) => Err(err),
+        }),
+        ServiceName::Classifier => run!(sandpiper_classifier::build(&common).await),
+        ServiceName::Reviewer => run!(sandpiper_reviewer::build(&common).await),
+        ServiceName::Scheduler => run!(sandpiper_scheduler::build(&common).await),
+        ServiceName::Notifier => run!(match tokens() {
+            Ok(tokens) => sandpiper_notifier::Notifier::build(sandpiper_notifier::config::NotifierConfig {
+                common,
+                tokens,
+                allow: config.webhook_allow.clone(),
+                retry: config.delivery,
+            })
+            .await
+            .map_err(|e| e.to_string()),
+            Err(err) => Err(err),
+        }),
+    }
 }
 
 /// A wildcard listen address is reached on loopback.

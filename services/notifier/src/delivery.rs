@@ -260,7 +260,9 @@ impl Deliverer {
                             ack_policy: consumer::AckPolicy::Explicit,
                             // One at a time, across replicas: order, and no double delivery.
                             max_ack_pending: 1,
-                            ack_wait: self.retry.timeout + self.retry.slack_interval + Duration::from_secs(30),
+                            // Short, with progress acks while an attempt runs: a crashed worker's
+                            // delivery goes to the next one within seconds, not after a long timeout.
+                            ack_wait: DELIVERY_ACK_WAIT,
                             ..Default::default()
                         },
                     )
@@ -303,7 +305,7 @@ impl Deliverer {
                     }
                     Ok(delivery) => match self.subscriptions.get(&subscription_id) {
                         None => AckKind::Term,
-                        Some(subscription) => match self.attempt(&subscription, &delivery).await {
+                        Some(subscription) => match holding(&message, self.attempt(&subscription, &delivery)).await {
                             Attempt::Delivered => {
                                 count_delivery("delivered");
                                 AckKind::Ack
@@ -331,6 +333,27 @@ impl Deliverer {
                 };
                 if let Err(err) = message.ack_with(ack).await {
                     tracing::warn!(error = %err, "acknowledging a delivery failed; it will be retried");
+                }
+            }
+        }
+    }
+}
+
+/// How long a delivery may go unacknowledged before another worker takes it over.
+const DELIVERY_ACK_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs `work` while telling the server, every third of the ack wait, that the delivery is still
+/// being worked on (an attempt may wait out a rate limit and a slow receiver).
+async fn holding<T>(message: &async_nats::jetstream::Message, work: impl Future<Output = T>) -> T {
+    let mut heartbeat = tokio::time::interval(DELIVERY_ACK_WAIT / 3);
+    heartbeat.tick().await;
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = heartbeat.tick() => {
+                if let Err(err) = message.ack_with(AckKind::Progress).await {
+                    tracing::debug!(error = %err, "progress ack failed");
                 }
             }
         }

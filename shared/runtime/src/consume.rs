@@ -19,8 +19,10 @@ use crate::bus::Bus;
 use crate::health::Gate;
 use crate::shutdown::Shutdown;
 
-/// How long a handler may hold an event before it is redelivered elsewhere.
-pub const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long a replica may hold an event before it is redelivered elsewhere. Handlers take
+/// milliseconds and a pull holds at most [`PULL_BATCH`] events, so this only bounds how long the
+/// events a crashed replica had pulled wait before another one takes them.
+pub const ACK_WAIT: Duration = Duration::from_secs(5);
 /// Deliveries before an event is given up on (the last failure is logged as an error).
 pub const MAX_DELIVER: i64 = 20;
 /// How long one pull waits for events; bounds how quickly an idle consumer notices shutdown.
