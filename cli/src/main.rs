@@ -1,7 +1,7 @@
 //! `sandpiper`: run the whole stack on this machine, submit applications, follow them.
 
 use clap::{Parser, Subcommand};
-use sandpiper_cli::commands::{catalog, demo, notify, preflight, status, submit, up};
+use sandpiper_cli::commands::{catalog, demo, notify, preflight, simulate, status, submit, up};
 
 #[derive(Parser)]
 #[command(
@@ -18,6 +18,8 @@ struct Cli {
 enum Command {
     /// Six months of Innovation Sandbox in under a minute: the examples on a simulated clock
     Demo(demo::DemoArgs),
+    /// A generated cohort through the whole stack on a simulated clock, reported against DOMAIN §10
+    Simulate(simulate::SimulateArgs),
     /// Run the whole stack in the foreground: nats-server and the five services (Ctrl-C stops all)
     Up(up::UpArgs),
     /// Create an application from a JSON file and submit it
@@ -47,6 +49,7 @@ async fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Simulate(args) => simulate::run(args).await,
         Command::Submit(args) => submit::run(args).await,
         Command::Status(args) => status::run(args).await,
         Command::Preflight(args) => preflight::run(args).await,

@@ -3,24 +3,19 @@
 //! week at a time recording the teams' consumption, concerns and decisions, and prints each
 //! application's timeline and a summary table.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use sandpiper_contracts::events::{Envelope, EventType};
 use sandpiper_contracts::view::ApplicationView;
-use sandpiper_runtime::config::ClockMode;
 use serde_json::{Value, json};
 
 use crate::client::ApiClient;
-use crate::local_nats::LocalNats;
-use crate::stack::{Stack, StackConfig};
+use crate::private_stack::PrivateStack;
 
 /// A Monday: the demo's simulated start, so its output is the same every run.
 const START: &str = "2026-03-02T09:00:00Z";
-const DEMO_PARTNER_TOKEN: &str = "demo-partner-token";
-const DEMO_ADMIN_TOKEN: &str = "demo-admin-token";
 /// Six months and a little: every validity has ended.
 const DAYS: i64 = 12 + 184 + 7;
 
@@ -116,38 +111,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             (ApiClient::new(api, &token)?, ApiClient::new(api, &admin)?, None)
         }
         None => {
-            let dir = std::env::temp_dir().join(format!("sandpiper-demo-{}", std::process::id()));
-            let nats = LocalNats::start(&dir.join("nats"), 0)
-                .await
-                .context("the demo needs nats-server")?;
-            let stack = Stack::start(StackConfig {
-                nats_url: nats.url(),
-                clock: ClockMode::Simulated {
-                    start: START.parse().context("start time")?,
-                },
-                api_tokens: format!("demo:{DEMO_PARTNER_TOKEN},admin:{DEMO_ADMIN_TOKEN}"),
-                api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-                max_body_bytes: 256 * 1024,
-                webhook_allow: Vec::new(),
-                delivery: Default::default(),
-                nats_users: Default::default(),
-            })
-            .await?;
-            stack.wait_ready(Duration::from_secs(30)).await?;
-            let url = stack.api_url();
-            (
-                ApiClient::new(&url, DEMO_PARTNER_TOKEN)?,
-                ApiClient::new(&url, DEMO_ADMIN_TOKEN)?,
-                Some((stack, nats, dir)),
-            )
+            let stack = PrivateStack::start("demo", START).await?;
+            (stack.partner()?, stack.admin()?, Some(stack))
         }
     };
     let result = story(&partner, &admin, &mut characters).await;
-    if let Some((stack, nats, dir)) = own {
+    if let Some(stack) = own {
         stack.stop().await;
-        nats.stop().await;
-        let _ = std::fs::remove_dir_all(dir);
     }
     result?;
     println!("\n(six simulated months in {:.1} s)", started.elapsed().as_secs_f64());

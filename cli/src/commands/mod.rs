@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod demo;
 pub mod notify;
 pub mod preflight;
+pub mod simulate;
 pub mod status;
 pub mod submit;
 pub mod up;
