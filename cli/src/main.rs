@@ -43,9 +43,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Up(_)) {
-        sandpiper_runtime::telemetry::init();
-    }
+    // Kept to the end of main: dropping it flushes the spans still queued.
+    let _telemetry = matches!(cli.command, Command::Up(_)).then(|| sandpiper_runtime::telemetry::init("sandpiper"));
     let result = match cli.command {
         Command::Up(args) => up::run(args).await,
         Command::Demo(args) => demo::run(args).await,

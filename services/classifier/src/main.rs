@@ -6,7 +6,7 @@ use sandpiper_runtime::config::{CommonConfig, Environment};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    sandpiper_runtime::telemetry::init();
+    let _telemetry = sandpiper_runtime::telemetry::init("sandpiper-classifier");
     let config =
         CommonConfig::load(&Environment, sandpiper_classifier::DEFAULT_PORT).context("invalid configuration")?;
     let service = sandpiper_classifier::build(&config)

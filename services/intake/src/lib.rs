@@ -148,6 +148,9 @@ pub fn router(state: AppState, readiness: Readiness, max_body_bytes: usize) -> R
     .layer(axum::middleware::from_fn(|request, next| {
         sandpiper_runtime::metrics::track("intake", request, next)
     }))
+    .layer(axum::middleware::from_fn(|request, next| {
+        sandpiper_runtime::trace_context::trace_request("intake", request, next)
+    }))
     .layer(CatchPanicLayer::custom(
         |_: Box<dyn std::any::Any + Send>| -> Response {
             tracing::error!("a request handler panicked");

@@ -7,7 +7,7 @@ use sandpiper_runtime::config::Environment;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    sandpiper_runtime::telemetry::init();
+    let _telemetry = sandpiper_runtime::telemetry::init("sandpiper-intake");
     let config = IntakeConfig::load(&Environment).context("invalid configuration")?;
     let app = Application::build(config)
         .await

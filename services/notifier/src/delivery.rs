@@ -24,6 +24,7 @@ use sandpiper_runtime::shutdown::Shutdown;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::config::RetryPolicy;
 use crate::fanout::QueuedDelivery;
@@ -170,9 +171,12 @@ impl Deliverer {
         }
         self.pace(subscription).await;
         let timestamp = Utc::now().timestamp();
-        let response = self
-            .http
-            .post(&subscription.url)
+        let mut request = self.http.post(&subscription.url);
+        // Receivers that trace can continue the application's trace.
+        if let Some(traceparent) = sandpiper_runtime::trace_context::current_traceparent() {
+            request = request.header(sandpiper_runtime::trace_context::TRACEPARENT, traceparent);
+        }
+        let response = request
             .header("content-type", content_type)
             .header(signing::TIMESTAMP_HEADER, timestamp.to_string())
             .header(
@@ -305,7 +309,10 @@ impl Deliverer {
                     }
                     Ok(delivery) => match self.subscriptions.get(&subscription_id) {
                         None => AckKind::Term,
-                        Some(subscription) => match holding(&message, self.attempt(&subscription, &delivery)).await {
+                        Some(subscription) => match holding(&message, self.attempt(&subscription, &delivery))
+                            .instrument(delivery_span(&delivery, &subscription, attempt_no, &message))
+                            .await
+                        {
                             Attempt::Delivered => {
                                 count_delivery("delivered");
                                 AckKind::Ack
@@ -337,6 +344,34 @@ impl Deliverer {
             }
         }
     }
+}
+
+/// The span of one delivery attempt: a child of the fan-out that queued it, so it shares the
+/// application's trace.
+fn delivery_span(
+    delivery: &QueuedDelivery,
+    subscription: &Subscription,
+    attempt: i64,
+    message: &async_nats::jetstream::Message,
+) -> tracing::Span {
+    let event_type = delivery.event.kind().map(|t| t.as_str()).unwrap_or("unknown");
+    let span = tracing::info_span!(
+        "deliver",
+        otel.name = %format_args!("notifier deliver {event_type}"),
+        otel.kind = "client",
+        service = "notifier",
+        application_id = %delivery.event.subject,
+        event_type,
+        subscription = %subscription.id,
+        delivery = %delivery.id,
+        attempt,
+        trace_id = tracing::field::Empty,
+    );
+    sandpiper_runtime::trace_context::adopt(
+        &span,
+        sandpiper_runtime::trace_context::extract(message.headers.as_ref()),
+    );
+    span
 }
 
 /// How long a delivery may go unacknowledged before another worker takes it over.

@@ -117,6 +117,7 @@ impl Handler for Fanout {
             let body = serde_json::to_vec(&queued).map_err(|e| HandlerError::Permanent(e.to_string()))?;
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", queued.id.to_string().as_str());
+            sandpiper_runtime::trace_context::inject(&mut headers);
             self.bus
                 .jetstream
                 .publish_with_headers(subjects::deliveries(&subscription), headers, body.into())

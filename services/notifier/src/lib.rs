@@ -147,6 +147,9 @@ impl Notifier {
             .layer(DefaultBodyLimit::max(64 * 1024))
             .layer(axum::middleware::from_fn(|request, next| {
                 sandpiper_runtime::metrics::track("notifier", request, next)
+            }))
+            .layer(axum::middleware::from_fn(|request, next| {
+                sandpiper_runtime::trace_context::trace_request("notifier", request, next)
             }));
         let http_shutdown = shutdown.clone();
         let served = axum::serve(self.listener, router)

@@ -7,7 +7,7 @@ use sandpiper_runtime::config::Environment;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    sandpiper_runtime::telemetry::init();
+    let _telemetry = sandpiper_runtime::telemetry::init("sandpiper-notifier");
     let config = NotifierConfig::load(&Environment).context("invalid configuration")?;
     let notifier = Notifier::build(config)
         .await

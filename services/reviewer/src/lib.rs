@@ -57,6 +57,7 @@ impl Handler for Reviewer {
             application: delivery.envelope.subject,
             cause: delivery.envelope.id,
             payload: serde_json::to_value(&due).map_err(|e| HandlerError::Permanent(e.to_string()))?,
+            traceparent: None,
         };
         self.timers
             .schedule(&timer)

@@ -102,6 +102,7 @@ impl Core {
             application,
             cause,
             payload: serde_json::to_value(due).map_err(|e| HandlerError::Permanent(e.to_string()))?,
+            traceparent: None,
         };
         self.timers
             .schedule(&timer)

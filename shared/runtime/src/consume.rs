@@ -145,7 +145,19 @@ async fn handle_one<H: Handler>(service: ServiceName, handler: &H, message: asyn
     let outcome = match decoded {
         Err(err) => Err(HandlerError::Permanent(err.to_string())),
         Ok((event_type, envelope)) => {
-            let span = tracing::info_span!("handle", event_type = event_type.as_str(), application_id = %envelope.subject, subject = %message.subject, stream_sequence, delivered);
+            let span = tracing::info_span!(
+                "handle",
+                otel.name = %format_args!("{service} handle {}", event_type.as_str()),
+                otel.kind = "consumer",
+                service = service.as_str(),
+                event_type = event_type.as_str(),
+                application_id = %envelope.subject,
+                subject = %message.subject,
+                stream_sequence,
+                delivered,
+                trace_id = tracing::field::Empty,
+            );
+            crate::trace_context::adopt(&span, crate::trace_context::extract(message.headers.as_ref()));
             handler
                 .handle(Delivery {
                     envelope,

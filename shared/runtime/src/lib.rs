@@ -17,7 +17,9 @@
 //! - [`http`]: bearer tokens and tenancy, problem+json, request extractors (intake, notifier).
 //! - [`history`]: one application read back from the stream: its events, its view, its body.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and the signal that fans it out to a service's tasks.
-//! - [`telemetry`]: logging set up once per process.
+//! - [`telemetry`]: logs and OpenTelemetry traces, set up once per process.
+//! - [`trace_context`]: the W3C trace context in NATS and HTTP headers (one injector, one
+//!   extractor), so one application is one trace across the services.
 //! - [`worker`]: a service that consumes events and serves only health endpoints, built from a
 //!   handler (classifier, reviewer, scheduler, notifier).
 //!
@@ -40,4 +42,5 @@ pub mod publish;
 pub mod shutdown;
 pub mod telemetry;
 pub mod timers;
+pub mod trace_context;
 pub mod worker;

@@ -9,6 +9,8 @@ use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::subjects;
 
+use tracing::Instrument;
+
 use crate::clock::Clock;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +69,21 @@ impl Publisher {
         &self.clock
     }
 
-    /// Publishes one event and waits for the stream to store it.
+    /// Publishes one event and waits for the stream to store it. The publish is a span of its own
+    /// whose context rides in the message headers: consumers' spans become its children.
     pub async fn publish<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
+        let span = tracing::info_span!(
+            "publish",
+            otel.name = %format_args!("publish {}", P::TYPE.as_str()),
+            otel.kind = "producer",
+            service = self.source.as_str(),
+            event_type = P::TYPE.as_str(),
+            application_id = %event.application,
+        );
+        self.publish_in_span(event).instrument(span).await
+    }
+
+    async fn publish_in_span<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
         let time = event.time.unwrap_or_else(|| self.clock.now());
         let envelope = Envelope::new(
             event.id,
@@ -81,6 +96,7 @@ impl Publisher {
         let subject = subjects::event(event.partner, &event.application, P::TYPE);
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+        crate::trace_context::inject(&mut headers);
         if let Some(version) = event.expected_version {
             headers.insert("Nats-Expected-Last-Subject-Sequence", version.to_string().as_str());
             headers.insert(

@@ -23,6 +23,8 @@ use sandpiper_contracts::names::{self, ServiceName};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use tracing::Instrument;
+
 use crate::bus::{Bus, BusError};
 use crate::clock::Clock;
 use crate::consume::HandlerError;
@@ -42,6 +44,10 @@ pub struct Timer {
     /// The event that scheduled it; events the timer publishes derive their ids from it.
     pub cause: EventId,
     pub payload: serde_json::Value,
+    /// The `traceparent` of the span that scheduled it (set by [`Timers::schedule`]): the firing
+    /// continues that trace, days later on the system clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 /// An owner's progress, for the clock-advance barrier.
@@ -89,7 +95,11 @@ impl Timers {
         if !valid {
             return Err(TimerError::BadId(timer.id.clone()));
         }
-        let bytes = serde_json::to_vec(timer).map_err(|e| TimerError::Store(e.to_string()))?;
+        let mut timer = timer.clone();
+        if timer.traceparent.is_none() {
+            timer.traceparent = crate::trace_context::current_traceparent();
+        }
+        let bytes = serde_json::to_vec(&timer).map_err(|e| TimerError::Store(e.to_string()))?;
         self.store
             .put(&timer.id, bytes.into())
             .await
@@ -101,6 +111,11 @@ impl Timers {
     pub async fn cancel(&self, id: &str) -> Result<(), TimerError> {
         self.store.purge(id).await.map_err(|e| TimerError::Store(e.to_string()))
     }
+}
+
+/// The kind of a timer, for span names: its id up to the application (`review`, `tranche2`, …).
+fn timer_kind(id: &str) -> &str {
+    id.split('.').next().unwrap_or(id)
 }
 
 /// What a timer does when it fires.
@@ -178,7 +193,23 @@ pub async fn run<H: TimerHandler>(
         let now = clock.now();
         while let Some(timer) = index.first_due(now) {
             let id = timer.id.clone();
-            match handler.fire(timer).await {
+            let span = tracing::info_span!(
+                "timer",
+                otel.name = %format_args!("{owner} timer {}", timer_kind(&id)),
+                otel.kind = "internal",
+                service = owner.as_str(),
+                timer = %id,
+                application_id = %timer.application,
+                due_at = %timer.due_at,
+                trace_id = tracing::field::Empty,
+            );
+            let scheduled_by = timer
+                .traceparent
+                .as_deref()
+                .map(crate::trace_context::from_traceparent)
+                .unwrap_or_default();
+            crate::trace_context::adopt(&span, scheduled_by);
+            match handler.fire(timer).instrument(span).await {
                 Ok(()) => {
                     crate::metrics::metrics()
                         .timers_fired
