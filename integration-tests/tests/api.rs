@@ -359,7 +359,13 @@ async fn every_service_serves_metrics_that_move() {
     app.get(ACME, &format!("/v1/applications/{id}")).await;
     for service in sandpiper_contracts::names::ServiceName::ALL {
         let url = format!("http://{}/metrics", app.stack.addr(service));
-        let reply = app.send(app.http.get(&url)).await;
+        let reply = app
+            .send(
+                app.http
+                    .get(&url)
+                    .header("accept", "application/openmetrics-text; version=1.0.0"),
+            )
+            .await;
         assert_eq!(reply.status, 200, "{service}");
         assert!(
             reply.content_type.starts_with("application/openmetrics-text"),
@@ -375,10 +381,14 @@ async fn every_service_serves_metrics_that_move() {
         }
     }
     let text = app
-        .send(app.http.get(format!(
-            "http://{}/metrics",
-            app.stack.addr(sandpiper_contracts::names::ServiceName::Intake)
-        )))
+        .send(
+            app.http
+                .get(format!(
+                    "http://{}/metrics",
+                    app.stack.addr(sandpiper_contracts::names::ServiceName::Intake)
+                ))
+                .header("accept", "application/openmetrics-text; version=1.0.0"),
+        )
         .await
         .body
         .as_str()
@@ -393,4 +403,87 @@ async fn every_service_serves_metrics_that_move() {
         "{text}"
     );
     assert!(text.contains(r#"sandpiper_http_requests_total{service="intake",route="/v1/applications/{id}",method="GET",status="200"} "#), "{text}");
+}
+
+/// `promtool check metrics` (Prometheus's own linter) accepts what every service serves to a
+/// plain scraper, and the counters it lints move as applications are submitted.
+#[tokio::test]
+async fn promtool_accepts_every_services_metrics() {
+    let promtool = promtool();
+    let app = TestApp::spawn().await;
+    let events_published = |text: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(r#"sandpiper_events_published_total{service="intake""#))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    async fn scrape(
+        app: &TestApp,
+        service: sandpiper_contracts::names::ServiceName,
+    ) -> sandpiper_integration_tests::Reply {
+        app.send(app.http.get(format!("http://{}/metrics", app.stack.addr(service))))
+            .await
+    }
+    let before = events_published(
+        scrape(&app, sandpiper_contracts::names::ServiceName::Intake)
+            .await
+            .body
+            .as_str()
+            .unwrap(),
+    );
+    for _ in 0..3 {
+        let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+        app.wait_for_state(ACME, &id, "in_review").await;
+    }
+    for service in sandpiper_contracts::names::ServiceName::ALL {
+        let reply = scrape(&app, service).await;
+        assert!(
+            reply.content_type.starts_with("text/plain; version=0.0.4"),
+            "{service}: {}",
+            reply.content_type
+        );
+        let text = reply.body.as_str().unwrap().to_owned();
+        let mut check = std::process::Command::new(&promtool)
+            .args(["check", "metrics"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("promtool runs");
+        std::io::Write::write_all(check.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+        let output = check.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{service}: promtool check metrics failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if service == sandpiper_contracts::names::ServiceName::Intake {
+            // Two events per application: drafted and submitted.
+            assert!(events_published(&text) >= before + 6.0, "{text}");
+        }
+    }
+}
+
+/// promtool from `SANDPIPER_PROMTOOL`, or installed by `scripts/install-promtool` (idempotent).
+fn promtool() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("SANDPIPER_PROMTOOL") {
+        return path.into();
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-promtool");
+    let output = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .expect("scripts/install-promtool runs");
+    assert!(
+        output.status.success(),
+        "promtool is needed and could not be installed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .expect("a path")
+        .trim()
+        .into()
 }

@@ -157,16 +157,59 @@ pub fn record_handled(service: &str, event_type: &str, outcome: &str, took: Dura
         .set(i64::try_from(pending).unwrap_or(i64::MAX));
 }
 
-/// `GET /metrics`.
-pub async fn serve() -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        metrics().render(),
-    )
-        .into_response()
+/// `GET /metrics`: OpenMetrics text to clients that ask for it (Prometheus does), the classic
+/// Prometheus text format (0.0.4) otherwise, which `promtool check metrics` and older scrapers
+/// read.
+pub async fn serve(headers: axum::http::HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let text = metrics().render();
+    if openmetrics {
+        (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            to_prometheus_text(&text),
+        )
+            .into_response()
+    }
+}
+
+/// OpenMetrics text → Prometheus text 0.0.4: a counter family is named with its `_total` suffix
+/// (OpenMetrics names the family without it), and the `# EOF` and `# UNIT` lines go.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Middleware counting requests and their latency by matched route (never by raw path, which
@@ -194,4 +237,20 @@ pub async fn track(service: &'static str, request: Request, next: Next) -> Respo
         .get_or_create(&labels(&[("service", service), ("route", &route)]))
         .observe(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_with_total_in_prometheus_text() {
+        let openmetrics = "# HELP x_requests Requests.\n# TYPE x_requests counter\nx_requests_total{a=\"1\"} 2\n\
+                           # HELP x_pending Pending.\n# TYPE x_pending gauge\nx_pending 3\n# EOF\n";
+        assert_eq!(
+            to_prometheus_text(openmetrics),
+            "# HELP x_requests_total Requests.\n# TYPE x_requests_total counter\nx_requests_total{a=\"1\"} 2\n\
+             # HELP x_pending Pending.\n# TYPE x_pending gauge\nx_pending 3\n"
+        );
+    }
 }
