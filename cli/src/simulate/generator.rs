@@ -73,7 +73,7 @@
 //!
 //! | team | graduate | retire | never decides (the balance expires) |
 //! |---|---|---|---|
-//! | on plan or overage, no concern | 62% | 14% | 24% |
+//! | on plan or overage, no concern | 62% | 12% | 26% |
 //! | under plan, no concern | 22% | 34% | 44% |
 //! | raised a blocking concern | 35% | 35% | 30% |
 //!
@@ -657,8 +657,8 @@ fn profile(rng: &mut ChaCha8Rng, index: usize, catalog: &Catalog) -> Profile {
         ],
         (None, _) => [
             (62, Some(TeamDecision::Graduate)),
-            (14, Some(TeamDecision::Retire)),
-            (24, None),
+            (12, Some(TeamDecision::Retire)),
+            (26, None),
         ],
     };
     let decision = pick(rng, &odds);
