@@ -1,6 +1,8 @@
 //! The API's contract at its edges: authentication and tenancy, idempotency, concurrency, and a
 //! clear problem+json 4xx for everything a client can get wrong.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, TestApp, example};
 use serde_json::{Value, json};
 

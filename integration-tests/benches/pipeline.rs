@@ -1,0 +1,474 @@
+//! The pipeline against its physical bound (#8), and the cost of tracing (#7), in one run:
+//!
+//! ```sh
+//! cargo bench -p sandpiper-integration-tests --bench pipeline
+//! ```
+//!
+//! Each phase runs in a fresh process of this binary (its own nats-server, its own peak RSS):
+//! - `raw`: JetStream acknowledged publishes/s on a stream with the event stream's settings
+//!   (file storage, de-duplication by `Nats-Msg-Id`, async publish with 256 in flight), and the
+//!   core NATS request round trip;
+//! - `pipeline`: applications/s from submit to `active` (simulated clock, the review period
+//!   advanced), events per application; repeated with tracing off, with span ids only (the
+//!   default), and exporting to an OTLP endpoint on a closed port;
+//! - `latency`: submit → `classified` percentiles at a fixed offered rate of 200/s;
+//! - `advance`: six months of simulated time over N live (active) applications;
+//! - `growth`: pipeline throughput with N drafts already stored.
+//!
+//! Sizes: `SANDPIPER_BENCH_APPS` (pipeline, default 500), `SANDPIPER_BENCH_LIVE` (advance,
+//! default `10000`; e.g. `10000,100000`), `SANDPIPER_BENCH_STORED` (growth, default
+//! `1000,10000`), `SANDPIPER_BENCH_PHASES` (default all).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::stream;
+use futures::StreamExt;
+use sandpiper_contracts::events::EventType;
+use sandpiper_contracts::subjects;
+use sandpiper_integration_tests::{ACME, TestApp, example};
+use sandpiper_runtime::telemetry::{self, Export};
+use serde_json::{Value, json};
+
+const PHASE_ENV: &str = "SANDPIPER_BENCH_PHASE";
+
+fn main() {
+    match std::env::var(PHASE_ENV) {
+        Ok(phase) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let result = runtime.block_on(run_phase(&phase));
+            println!(
+                "RESULT {}",
+                json!({"phase": phase, "result": result, "peak_rss_mb": peak_rss_mb()})
+            );
+        }
+        Err(_) => orchestrate(),
+    }
+}
+
+fn sizes(var: &str, default: &str) -> Vec<usize> {
+    std::env::var(var)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// Runs every phase in a child process and prints the table.
+fn orchestrate() {
+    let apps = sizes("SANDPIPER_BENCH_APPS", "500")[0];
+    let mut phases: Vec<(String, Vec<(&str, String)>)> = vec![
+        ("raw".into(), vec![]),
+        (
+            format!("pipeline:{apps}"),
+            vec![("SANDPIPER_BENCH_TRACING", "off".into())],
+        ),
+        (
+            format!("pipeline:{apps}"),
+            vec![("SANDPIPER_BENCH_TRACING", "ids".into())],
+        ),
+        (
+            format!("pipeline:{apps}"),
+            vec![("SANDPIPER_BENCH_TRACING", "closed-port".into())],
+        ),
+        ("latency:2000".into(), vec![]),
+    ];
+    for n in sizes("SANDPIPER_BENCH_LIVE", "10000") {
+        phases.push((format!("advance:{n}"), vec![]));
+    }
+    for n in sizes("SANDPIPER_BENCH_STORED", "1000,10000") {
+        phases.push((format!("growth:{n}"), vec![]));
+    }
+    if let Ok(only) = std::env::var("SANDPIPER_BENCH_PHASES") {
+        let only: Vec<&str> = only.split(',').collect();
+        phases.retain(|(p, _)| only.iter().any(|o| p.starts_with(o)));
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut results = Vec::new();
+    for (phase, env) in phases {
+        let label = match env.first() {
+            Some((_, v)) => format!("{phase} (tracing {v})"),
+            None => phase.clone(),
+        };
+        eprintln!("== {label}");
+        let started = Instant::now();
+        let output = std::process::Command::new(&exe)
+            .env(PHASE_ENV, &phase)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let Some(line) = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
+            eprintln!("{label}: failed ({}):\n{stdout}", output.status);
+            continue;
+        };
+        let value: Value = serde_json::from_str(line).unwrap();
+        eprintln!("   {} ({:.0} s)", value["result"], started.elapsed().as_secs_f64());
+        results.push((label, value));
+    }
+    println!("\n{:<40} {:>10}  figures", "phase", "peak RSS");
+    for (label, value) in &results {
+        println!(
+            "{label:<40} {:>7.0} MB  {}",
+            value["peak_rss_mb"].as_f64().unwrap_or(0.0),
+            value["result"]
+        );
+    }
+    let raw = results
+        .iter()
+        .find(|(l, _)| l == "raw")
+        .and_then(|(_, v)| v["result"]["jetstream_publishes_per_s"].as_f64());
+    let ids = results
+        .iter()
+        .find(|(l, _)| l.contains("tracing ids"))
+        .map(|(_, v)| &v["result"]);
+    if let (Some(raw), Some(pipeline)) = (raw, ids) {
+        let events_per_s = pipeline["events_per_s"].as_f64().unwrap_or(0.0);
+        println!(
+            "\npipeline: {events_per_s:.0} events/s stored = {:.0}% of the raw bound ({raw:.0} acknowledged publishes/s)",
+            100.0 * events_per_s / raw
+        );
+    }
+    let rate = |mode: &str| {
+        results
+            .iter()
+            .find(|(l, _)| l.contains(&format!("tracing {mode})")))
+            .and_then(|(_, v)| v["result"]["apps_per_s"].as_f64())
+    };
+    if let (Some(off), Some(ids), Some(closed)) = (rate("off"), rate("ids"), rate("closed-port")) {
+        println!(
+            "tracing: off {off:.0} apps/s, ids only {ids:.0} apps/s ({:+.1}%), exporting to a closed port {closed:.0} apps/s ({:+.1}%)",
+            100.0 * (ids - off) / off,
+            100.0 * (closed - off) / off
+        );
+    }
+}
+
+async fn run_phase(phase: &str) -> Value {
+    let (name, n) = phase.split_once(':').unwrap_or((phase, "0"));
+    let n: usize = n.parse().unwrap_or(0);
+    let tracing = std::env::var("SANDPIPER_BENCH_TRACING").unwrap_or_else(|_| "off".into());
+    // Kept alive for the phase: dropping it flushes the exporter.
+    let _telemetry = match tracing.as_str() {
+        "ids" => Some(telemetry::init_for_tests_with(Export::IdsOnly)),
+        // Port 9 (discard) is closed here: every export fails fast, as with a collector down.
+        "closed-port" => Some(telemetry::init_for_tests_with(Export::Otlp(
+            "http://127.0.0.1:9/v1/traces".into(),
+        ))),
+        _ => None,
+    };
+    match name {
+        "raw" => raw_bound().await,
+        "pipeline" => pipeline(n, 0).await,
+        "growth" => pipeline(500, n).await,
+        "latency" => latency(n).await,
+        "advance" => advance(n).await,
+        other => json!({"error": format!("unknown phase {other}")}),
+    }
+}
+
+/// Peak resident set of this process (VmHWM), in MB.
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+async fn raw_bound() -> Value {
+    let app = TestApp::spawn().await;
+    let client = async_nats::connect(&app.nats_url).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client.clone());
+    jetstream
+        .create_stream(stream::Config {
+            name: "BENCH_RAW".into(),
+            subjects: vec!["bench.raw.>".into()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            duplicate_window: Duration::from_secs(120),
+            allow_direct: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // A real event's size: a submitted envelope.
+    let payload =
+        serde_json::to_vec(&json!({"specversion": "1.0", "data": example("bedrock-agents-support")})).unwrap();
+    let count = 50_000;
+    let window = 256;
+    let started = Instant::now();
+    let mut in_flight = VecDeque::new();
+    for i in 0..count {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("raw-{i}").as_str());
+        let ack = jetstream
+            .publish_with_headers(format!("bench.raw.{}", i % 64), headers, payload.clone().into())
+            .await
+            .unwrap();
+        in_flight.push_back(ack);
+        if in_flight.len() >= window {
+            in_flight.pop_front().unwrap().await.unwrap();
+        }
+    }
+    for ack in in_flight {
+        ack.await.unwrap();
+    }
+    let publishes = count as f64 / started.elapsed().as_secs_f64();
+
+    let mut responder = client.subscribe("bench.rtt").await.unwrap();
+    let answering = client.clone();
+    tokio::spawn(async move {
+        while let Some(message) = responder.next().await {
+            if let Some(reply) = message.reply {
+                let _ = answering.publish(reply, message.payload).await;
+            }
+        }
+    });
+    let mut rtts = Vec::new();
+    for _ in 0..2_000 {
+        let started = Instant::now();
+        client.request("bench.rtt", "ping".into()).await.unwrap();
+        rtts.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    rtts.sort_by(|a, b| a.total_cmp(b));
+    json!({
+        "jetstream_publishes_per_s": publishes.round(),
+        "payload_bytes": payload.len(),
+        "in_flight_window": window,
+        "request_rtt_us_p50": percentile(&rtts, 0.5).round(),
+        "request_rtt_us_p99": percentile(&rtts, 0.99).round(),
+    })
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Counts events as they are published, by type, from a core NATS subscription.
+#[derive(Clone, Default)]
+struct EventTally(Arc<Mutex<Tally>>);
+
+#[derive(Default)]
+struct Tally {
+    by_type: HashMap<String, usize>,
+    total: usize,
+    /// When the watched event type arrived, by application.
+    seen_at: HashMap<String, Instant>,
+}
+
+impl EventTally {
+    async fn follow(nats_url: &str, watch_for: EventType) -> EventTally {
+        let tally = EventTally::default();
+        let client = async_nats::connect(nats_url).await.unwrap();
+        let mut events = client.subscribe(subjects::all_events()).await.unwrap();
+        let inner = tally.clone();
+        let watched = watch_for.as_str().to_owned();
+        tokio::spawn(async move {
+            let _client = client;
+            while let Some(message) = events.next().await {
+                let subject = message.subject.as_str();
+                let mut parts = subject.rsplit('.');
+                let kind = parts.next().unwrap_or_default().to_owned();
+                let application = parts.next().unwrap_or_default().to_owned();
+                let mut state = inner.0.lock().unwrap();
+                state.total += 1;
+                if kind == watched {
+                    state.seen_at.insert(application.clone(), Instant::now());
+                }
+                *state.by_type.entry(kind).or_default() += 1;
+            }
+        });
+        tally
+    }
+
+    fn count(&self, kind: EventType) -> usize {
+        self.0.lock().unwrap().by_type.get(kind.as_str()).copied().unwrap_or(0)
+    }
+
+    fn total(&self) -> usize {
+        self.0.lock().unwrap().total
+    }
+
+    fn seen_at(&self, application: &str) -> Option<Instant> {
+        self.0.lock().unwrap().seen_at.get(application).copied()
+    }
+
+    async fn wait_for(&self, kind: EventType, at_least: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.count(kind) < at_least {
+            assert!(
+                Instant::now() < deadline,
+                "timed out: {} of {at_least} {}",
+                self.count(kind),
+                kind.as_str()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Files `n` applications with `concurrency` in flight; returns their ids.
+async fn file(app: &TestApp, n: usize, submit: bool) -> Vec<String> {
+    let body = example("bedrock-agents-support");
+    futures::stream::iter(0..n)
+        .map(|_| {
+            let body = body.clone();
+            async move {
+                if submit {
+                    app.submit(ACME, &body).await
+                } else {
+                    app.create(ACME, &body).await
+                }
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await
+}
+
+/// Applications/s from submit to `active` with `stored` drafts in the log beforehand.
+async fn pipeline(apps: usize, stored: usize) -> Value {
+    let app = TestApp::simulated().await;
+    let tally = EventTally::follow(&app.nats_url, EventType::CreditsApplied).await;
+    if stored > 0 {
+        file(&app, stored, false).await;
+    }
+    let before = tally.total();
+    let started = Instant::now();
+    file(&app, apps, true).await;
+    tally
+        .wait_for(EventType::Classified, apps, Duration::from_secs(600))
+        .await;
+    // The review timers are scheduled once the reviewer has seen every classification.
+    wait_for_timers(&app, apps).await;
+    let reviewed = Instant::now();
+    app.advance_days(12).await;
+    tally
+        .wait_for(EventType::CreditsApplied, apps, Duration::from_secs(600))
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let events = tally.total() - before;
+    json!({
+        "applications": apps,
+        "stored_before": stored,
+        "apps_per_s": (apps as f64 / elapsed).round(),
+        "events_per_application": (events as f64 / apps as f64 * 10.0).round() / 10.0,
+        "events_per_s": (events as f64 / elapsed).round(),
+        "submit_to_in_review_s": ((reviewed - started).as_secs_f64() * 100.0).round() / 100.0,
+        "seconds": (elapsed * 100.0).round() / 100.0,
+    })
+}
+
+/// Waits until the reviewer holds a pending review timer for `n` applications.
+async fn wait_for_timers(app: &TestApp, n: usize) {
+    let client = async_nats::connect(&app.nats_url).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let bucket = sandpiper_contracts::names::ServiceName::Reviewer.timers_bucket();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if let Ok(store) = jetstream.get_key_value(&bucket).await
+            && let Ok(status) = store.status().await
+            && status.values() >= n as u64
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "review timers were not all scheduled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Submit → `classified` latency at a fixed offered rate of 200 applications/s.
+async fn latency(n: usize) -> Value {
+    let app = TestApp::spawn().await;
+    let tally = EventTally::follow(&app.nats_url, EventType::Classified).await;
+    let drafts = file(&app, n, false).await;
+    let rate = 200.0;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let started = Instant::now();
+    let mut sent = Vec::with_capacity(n);
+    let mut requests = Vec::with_capacity(n);
+    for (i, id) in drafts.iter().enumerate() {
+        let due = started + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let at = Instant::now();
+        sent.push((id.clone(), at));
+        let request = app
+            .http
+            .post(app.url(&format!("/v1/applications/{id}/submit")))
+            .bearer_auth(ACME);
+        requests.push(tokio::spawn(async move {
+            request.send().await.map(|r| r.status().as_u16())
+        }));
+    }
+    for request in requests {
+        assert_eq!(request.await.unwrap().unwrap(), 202);
+    }
+    tally.wait_for(EventType::Classified, n, Duration::from_secs(120)).await;
+    let mut latencies: Vec<f64> = sent
+        .iter()
+        .filter_map(|(id, at)| Some((tally.seen_at(id)? - *at).as_secs_f64() * 1000.0))
+        .collect();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    json!({
+        "offered_per_s": rate,
+        "applications": n,
+        "achieved_per_s": (n as f64 / (started.elapsed().as_secs_f64())).round(),
+        "p50_ms": (percentile(&latencies, 0.5) * 100.0).round() / 100.0,
+        "p99_ms": (percentile(&latencies, 0.99) * 100.0).round() / 100.0,
+        "p999_ms": (percentile(&latencies, 0.999) * 100.0).round() / 100.0,
+        "max_ms": (latencies.last().copied().unwrap_or(0.0) * 100.0).round() / 100.0,
+    })
+}
+
+/// Six months of simulated time over `n` live applications.
+async fn advance(n: usize) -> Value {
+    let app = TestApp::simulated().await;
+    let tally = EventTally::follow(&app.nats_url, EventType::CreditsApplied).await;
+    let filing = Instant::now();
+    file(&app, n, true).await;
+    tally
+        .wait_for(EventType::Classified, n, Duration::from_secs(3600))
+        .await;
+    wait_for_timers(&app, n).await;
+    app.advance_days(12).await;
+    tally
+        .wait_for(EventType::CreditsApplied, n, Duration::from_secs(3600))
+        .await;
+    let setup = filing.elapsed().as_secs_f64();
+    let before = tally.total();
+    let started = Instant::now();
+    let reply = app
+        .send(
+            app.http
+                .post(app.url("/v1/clock/advance"))
+                .bearer_auth(sandpiper_integration_tests::ADMIN)
+                .timeout(Duration::from_secs(3600))
+                .json(&json!({"days": 182})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    let took = started.elapsed().as_secs_f64();
+    json!({
+        "live_applications": n,
+        "advance_182_days_s": (took * 100.0).round() / 100.0,
+        "events_during_advance": tally.total() - before,
+        "setup_s": setup.round(),
+    })
+}
