@@ -1,10 +1,12 @@
 //! The durable pull-consumer loop every event-driven service runs.
 //!
 //! One durable consumer per service (its replicas share it, so each event goes to one replica),
-//! explicit acks, messages handled one at a time in stream order. A handler must be idempotent:
+//! explicit acks; events of different applications are handled concurrently, each application's
+//! one at a time in stream order. A handler must be idempotent:
 //! an event is redelivered if the process dies between handling it and acking it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
@@ -101,6 +103,8 @@ pub async fn run<H: Handler>(
         .map_err(|e| setup(e.to_string()))?;
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
+    let handler = Arc::new(handler);
+    let mut lanes = Lanes::new();
 
     while !shutdown.is_triggered() {
         let batch = consumer
@@ -121,14 +125,69 @@ pub async fn run<H: Handler>(
         // shutdown arrives meanwhile, rather than leave them to wait out the ack timeout.
         while let Some(message) = batch.next().await {
             match message {
-                Ok(message) => handle_one(service, &handler, message).await,
+                Ok(message) => lanes.dispatch(service, &handler, message).await,
                 Err(err) => tracing::warn!(error = %err, "receiving from the consumer failed"),
             }
         }
     }
+    lanes.finish().await;
     running.set(false);
     tracing::info!(consumer = %name, "stopped consuming");
     Ok(())
+}
+
+/// Handles events of different applications concurrently and each application's in stream
+/// order: an application always maps to the same lane, a lane handles one event at a time, and
+/// the lane is taken in arrival order before the next event is looked at.
+struct Lanes {
+    lanes: Vec<Arc<tokio::sync::Mutex<()>>>,
+    in_flight: tokio::task::JoinSet<()>,
+}
+
+impl Lanes {
+    fn new() -> Lanes {
+        Lanes {
+            lanes: (0..LANES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
+            in_flight: tokio::task::JoinSet::new(),
+        }
+    }
+
+    async fn dispatch<H: Handler>(
+        &mut self,
+        service: ServiceName,
+        handler: &Arc<H>,
+        message: async_nats::jetstream::Message,
+    ) {
+        // Reap what finished so the set stays small.
+        while self.in_flight.try_join_next().is_some() {}
+        let lane = lane_of(&message.subject, self.lanes.len());
+        // Waits only when this lane is busy: order within an application is kept.
+        let turn = self.lanes[lane].clone().lock_owned().await;
+        let handler = handler.clone();
+        self.in_flight.spawn(async move {
+            handle_one(service, handler.as_ref(), message).await;
+            drop(turn);
+        });
+    }
+
+    /// Waits for every event already dispatched.
+    async fn finish(&mut self) {
+        while self.in_flight.join_next().await.is_some() {}
+    }
+}
+
+/// How many applications a replica works on at once.
+const LANES: usize = 32;
+
+/// The lane of an event: by its application (the subject's application token), so one
+/// application's events never overtake each other.
+fn lane_of(subject: &str, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    // sandpiper.v1.events.{partner}.{application}.{type}: everything but the type.
+    let application = subject.rsplit_once('.').map_or(subject, |(head, _)| head);
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    application.hash(&mut hasher);
+    usize::try_from(hasher.finish() % lanes as u64).unwrap_or(0)
 }
 
 async fn handle_one<H: Handler>(service: ServiceName, handler: &H, message: async_nats::jetstream::Message) {
