@@ -13,7 +13,9 @@
 //!   default), and exporting to an OTLP endpoint on a closed port;
 //! - `latency`: submit → `classified` percentiles at a fixed offered rate of 200/s;
 //! - `advance`: six months of simulated time over N live (active) applications;
-//! - `growth`: pipeline throughput with N drafts already stored.
+//! - `growth`: pipeline throughput with N drafts already stored;
+//! - `idle`: each service's resident memory as its own process (the release binaries, built
+//!   first), idle after start-up and after 500 applications went through.
 //!
 //! Sizes: `SANDPIPER_BENCH_APPS` (pipeline, default 500), `SANDPIPER_BENCH_LIVE` (advance,
 //! default `10000`; e.g. `10000,100000`), `SANDPIPER_BENCH_STORED` (growth, default
@@ -86,11 +88,24 @@ fn orchestrate() {
     for n in sizes("SANDPIPER_BENCH_STORED", "1000,10000") {
         phases.push((format!("growth:{n}"), vec![]));
     }
+    phases.push(("idle".into(), vec![]));
     if let Ok(only) = std::env::var("SANDPIPER_BENCH_PHASES") {
         let only: Vec<&str> = only.split(',').collect();
         phases.retain(|(p, _)| only.iter().any(|o| p.starts_with(o)));
     }
     let exe = std::env::current_exe().unwrap();
+    if phases.iter().any(|(p, _)| p == "idle") {
+        // The idle phase runs the services' own binaries.
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build.args(["build", "--release", "--locked", "--quiet"]);
+        for service in sandpiper_contracts::names::ServiceName::ALL {
+            build.args(["-p", &format!("sandpiper-{}", service.as_str())]);
+        }
+        assert!(
+            build.status().unwrap().success(),
+            "building the service binaries failed"
+        );
+    }
     let mut results = Vec::new();
     for (phase, env) in phases {
         let label = match env.first() {
@@ -171,6 +186,7 @@ async fn run_phase(phase: &str) -> Value {
         "growth" => pipeline(500, n).await,
         "latency" => latency(n).await,
         "advance" => advance(n).await,
+        "idle" => idle().await,
         other => json!({"error": format!("unknown phase {other}")}),
     }
 }
@@ -471,4 +487,75 @@ async fn advance(n: usize) -> Value {
         "events_during_advance": tally.total() - before,
         "setup_s": setup.round(),
     })
+}
+
+/// Resident memory (VmRSS) of a process, in MB.
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map(|kb| (kb / 1024.0 * 10.0).round() / 10.0)
+        .unwrap_or(0.0)
+}
+
+/// Each service as its own process: RSS idle after start-up, then after 500 applications.
+async fn idle() -> Value {
+    use sandpiper_contracts::names::ServiceName;
+    // A stack in this process provides NATS and a second intake to drive; the measured
+    // processes share its NATS, so they do the work of their durable consumers alongside.
+    let app = TestApp::spawn().await;
+    let bin_dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let mut children = Vec::new();
+    for (i, service) in ServiceName::ALL.iter().enumerate() {
+        let binary = bin_dir.join(format!("sandpiper-{}", service.as_str()));
+        let port = 39_100 + i as u16;
+        let child = tokio::process::Command::new(&binary)
+            .env("SANDPIPER_NATS_URL", &app.nats_url)
+            .env("SANDPIPER_HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("SANDPIPER_API_TOKENS", format!("acme:{ACME}"))
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} cannot start: {e}", binary.display()));
+        children.push((*service, port, child));
+    }
+    for (service, port, _) in &children {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = app
+                .http
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if ready {
+                break;
+            }
+            assert!(Instant::now() < deadline, "sandpiper-{service} did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle: serde_json::Map<String, Value> = children
+        .iter()
+        .map(|(s, _, c)| (s.as_str().to_owned(), json!(rss_mb(c.id().unwrap_or(0)))))
+        .collect();
+    file(&app, 500, true).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after: serde_json::Map<String, Value> = children
+        .iter()
+        .map(|(s, _, c)| (s.as_str().to_owned(), json!(rss_mb(c.id().unwrap_or(0)))))
+        .collect();
+    json!({"idle_rss_mb": idle, "after_500_applications_rss_mb": after})
 }

@@ -3,7 +3,8 @@
 //! A timer is a key in its owner's bucket (`sandpiper_timers_{owner}`), written by a handler
 //! before it acks the event that caused it, so a crash loses none. The owner's [`run`] loop mirrors
 //! the bucket into a due-time index (no scan per tick), fires every timer whose due time has passed
-//! on the system clock, in due order, and deletes it once its handler succeeded; a restart fires
+//! on the system clock, instant by instant in due order (the timers of one instant concurrently,
+//! one application's in order), and deletes it once its handler succeeded; a restart fires
 //! what is left, and handlers publish events with ids derived from the timer, so a timer fired
 //! twice (a crash between publishing and deleting) publishes a duplicate the stream drops.
 //!
@@ -144,6 +145,22 @@ impl Index {
         }
     }
 
+    /// Up to `limit` timers due at the earliest due instant, if it is at or before `now`.
+    fn due_together(&self, now: DateTime<Utc>, limit: usize) -> Option<Vec<Timer>> {
+        let (first, _) = self.by_due.first()?;
+        if *first > now {
+            return None;
+        }
+        Some(
+            self.by_due
+                .iter()
+                .take_while(|(due, _)| due == first)
+                .take(limit)
+                .filter_map(|(_, id)| self.due_of.get(id).cloned())
+                .collect(),
+        )
+    }
+
     fn first_due(&self, now: DateTime<Utc>) -> Option<Timer> {
         let (due, id) = self.by_due.first()?;
         if *due <= now {
@@ -191,40 +208,18 @@ pub async fn run<H: TimerHandler>(
         };
 
         let now = clock.now();
-        while let Some(timer) = index.first_due(now) {
-            let id = timer.id.clone();
-            let span = tracing::info_span!(
-                "timer",
-                otel.name = %format_args!("{owner} timer {}", timer_kind(&id)),
-                otel.kind = "internal",
-                service = owner.as_str(),
-                timer = %id,
-                application_id = %timer.application,
-                due_at = %timer.due_at,
-                trace_id = tracing::field::Empty,
-            );
-            let scheduled_by = timer
-                .traceparent
-                .as_deref()
-                .map(crate::trace_context::from_traceparent)
-                .unwrap_or_default();
-            crate::trace_context::adopt(&span, scheduled_by);
-            match handler.fire(timer).instrument(span).await {
-                Ok(()) => {
-                    crate::metrics::metrics()
-                        .timers_fired
-                        .get_or_create(&crate::metrics::labels(&[("service", owner.as_str())]))
-                        .inc();
-                    if let Err(err) = timers.cancel(&id).await {
-                        tracing::warn!(timer = %id, error = %err, "a fired timer could not be removed; it may fire again (harmlessly)");
-                        break;
-                    }
+        // Timers due at the same instant fire concurrently (different applications at once, one
+        // application's in id order); instants fire one after another, in time order.
+        while let Some(batch) = index.due_together(now, FIRE_BATCH) {
+            let fired = fire_batch(&handler, &timers, owner, batch).await;
+            let complete = fired.iter().all(|(_, ok)| *ok);
+            for (id, ok) in fired {
+                if ok {
                     index.remove(&id);
                 }
-                Err(err) => {
-                    tracing::warn!(timer = %id, error = %err, "timer failed; retrying shortly");
-                    break;
-                }
+            }
+            if !complete {
+                break;
             }
         }
         crate::metrics::metrics()
@@ -278,6 +273,82 @@ pub async fn run<H: TimerHandler>(
     watcher.abort();
     running.set(false);
     Ok(())
+}
+
+/// How many timers of one instant are taken at once.
+const FIRE_BATCH: usize = 256;
+/// How many applications' timers fire at once.
+const FIRE_CONCURRENCY: usize = 32;
+
+/// Fires a batch of timers due at the same instant; returns each timer's id and whether it fired
+/// and was removed from the store.
+async fn fire_batch<H: TimerHandler>(
+    handler: &H,
+    timers: &Timers,
+    owner: ServiceName,
+    batch: Vec<Timer>,
+) -> Vec<(String, bool)> {
+    let mut by_application: HashMap<ApplicationId, Vec<Timer>> = HashMap::new();
+    for timer in batch {
+        by_application.entry(timer.application).or_default().push(timer);
+    }
+    futures::stream::iter(by_application.into_values())
+        .map(|group| async move {
+            let mut outcomes = Vec::with_capacity(group.len());
+            let mut failed = false;
+            for timer in group {
+                let id = timer.id.clone();
+                // After a failure the application's later timers wait, keeping their order.
+                let ok = !failed && fire_one(handler, timers, owner, timer).await;
+                failed |= !ok;
+                outcomes.push((id, ok));
+            }
+            outcomes
+        })
+        .buffer_unordered(FIRE_CONCURRENCY)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await
+}
+
+/// Fires one timer in its own span (a child of the span that scheduled it), then removes it.
+async fn fire_one<H: TimerHandler>(handler: &H, timers: &Timers, owner: ServiceName, timer: Timer) -> bool {
+    let id = timer.id.clone();
+    let span = tracing::info_span!(
+        "timer",
+        otel.name = %format_args!("{owner} timer {}", timer_kind(&id)),
+        otel.kind = "internal",
+        service = owner.as_str(),
+        timer = %id,
+        application_id = %timer.application,
+        due_at = %timer.due_at,
+        trace_id = tracing::field::Empty,
+    );
+    let scheduled_by = timer
+        .traceparent
+        .as_deref()
+        .map(crate::trace_context::from_traceparent)
+        .unwrap_or_default();
+    crate::trace_context::adopt(&span, scheduled_by);
+    match handler.fire(timer).instrument(span).await {
+        Ok(()) => {
+            crate::metrics::metrics()
+                .timers_fired
+                .get_or_create(&crate::metrics::labels(&[("service", owner.as_str())]))
+                .inc();
+            match timers.cancel(&id).await {
+                Ok(()) => true,
+                Err(err) => {
+                    tracing::warn!(timer = %id, error = %err, "a fired timer could not be removed; it may fire again (harmlessly)");
+                    false
+                }
+            }
+        }
+        Err(err) => {
+            tracing::warn!(timer = %id, error = %err, "timer failed; retrying shortly");
+            false
+        }
+    }
 }
 
 fn apply(index: &mut Index, entry: kv::Entry) {
