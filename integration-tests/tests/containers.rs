@@ -80,7 +80,9 @@ struct Service<'d> {
 
 /// NATS and the five services on their own network; removed (with the network) when dropped.
 struct ContainerStack<'d> {
-    nats: Container<'d, GenericImage>,
+    /// The network; every container's name starts with it.
+    network: String,
+    nats: Option<Container<'d, GenericImage>>,
     services: Vec<Service<'d>>,
     http: reqwest::Client,
 }
@@ -98,6 +100,12 @@ impl<'d> ContainerStack<'d> {
                 .subsec_nanos()
         );
         let network = format!("sandpiper-tc-{unique}");
+        let mut stack = ContainerStack {
+            network: network.clone(),
+            nats: None,
+            services: Vec::new(),
+            http: reqwest::Client::new(),
+        };
         let (nats_image, tag) = image_name("nats");
         let mut image = GenericImage::new(nats_image, tag).with_wait_for(WaitFor::message_on_stderr("Server is ready"));
         for (variable, password) in SECURED_PASSWORDS {
@@ -113,19 +121,14 @@ impl<'d> ContainerStack<'d> {
         .map(String::from)
         .to_vec();
         let nats_name = format!("{network}-nats");
-        let nats = block_in_place(|| {
+        stack.nats = Some(block_in_place(|| {
             docker.run(
                 RunnableImage::from((image, args))
                     .with_network(network.clone())
                     .with_container_name(nats_name.clone()),
             )
-        });
+        }));
         let nats_url = format!("nats://{nats_name}:4222");
-        let mut stack = ContainerStack {
-            nats,
-            services: Vec::new(),
-            http: reqwest::Client::new(),
-        };
         for (name, port) in SERVICES {
             let (service_image, tag) = image_name(name);
             let mut image = GenericImage::new(service_image, tag)
@@ -251,19 +254,35 @@ impl<'d> ContainerStack<'d> {
 }
 
 impl Drop for ContainerStack<'_> {
-    /// On a failure, the containers' last log lines, to see why.
+    /// On a failure, the containers' last log lines, to see why; and the removal of a container
+    /// that failed to start (testcontainers removes those it handed out, then the network).
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let ids = std::iter::once(("nats", self.nats.id()))
-                .chain(self.services.iter().map(|s| (s.name, s.container.id())));
-            for (name, id) in ids {
-                if let Ok(out) = docker(&["logs", "--tail", "30", id]) {
-                    eprintln!(
-                        "--- {name} ({id}):\n{}{}",
-                        String::from_utf8_lossy(&out.stdout),
-                        String::from_utf8_lossy(&out.stderr)
-                    );
-                }
+        if !std::thread::panicking() {
+            return;
+        }
+        let filter = format!("name=^/{}-", self.network);
+        let Ok(listed) = docker(&["ps", "-aq", "--no-trunc", "--filter", &filter]) else {
+            return;
+        };
+        let tracked: Vec<&str> = self
+            .nats
+            .iter()
+            .map(|c| c.id())
+            .chain(self.services.iter().map(|s| s.container.id()))
+            .collect();
+        for id in String::from_utf8_lossy(&listed.stdout).lines() {
+            if let Ok(out) = docker(&["logs", "--tail", "40", id]) {
+                let name = docker(&["inspect", "--format", "{{.Name}}", id])
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                    .unwrap_or_default();
+                eprintln!(
+                    "--- {name} ({id}):\n{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            if !tracked.contains(&id) {
+                let _ = docker(&["rm", "-f", "-v", id]);
             }
         }
     }
