@@ -15,7 +15,7 @@ use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::clock::Clock;
 use sandpiper_runtime::timers;
 
-/// How long one advance may wait for the system to settle before giving up.
+/// How long one advance step may go without progress before it gives up.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(5);
 
@@ -57,17 +57,28 @@ async fn earliest_due(bus: &Bus) -> Result<Option<DateTime<Utc>>, AdvanceError> 
 }
 
 /// Waits until the system has done everything due at `now`; returns the stream's last sequence.
+/// Gives up only after [`SETTLE_TIMEOUT`] without progress (no new event stored, no fewer events
+/// outstanding): a large cohort may take longer than that to settle, a stuck service does not.
 async fn settle(bus: &Bus, now: DateTime<Utc>) -> Result<u64, AdvanceError> {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut deadline = Instant::now() + SETTLE_TIMEOUT;
     let mut why = String::new();
+    let mut last_progress: Option<(u64, u64)> = None;
     while Instant::now() < deadline {
         let before = last_sequence(bus).await?;
         match busy(bus, now).await? {
-            Some(reason) => why = reason,
+            Some((reason, outstanding)) => {
+                let progressed = last_progress.is_none_or(|(sequence, was)| before > sequence || outstanding < was);
+                if progressed {
+                    deadline = Instant::now() + SETTLE_TIMEOUT;
+                }
+                last_progress = Some((before, outstanding));
+                why = reason;
+            }
             None => {
                 if last_sequence(bus).await? == before {
                     return Ok(before);
                 }
+                deadline = Instant::now() + SETTLE_TIMEOUT;
                 why = "events are still being published".into();
             }
         }
@@ -76,8 +87,8 @@ async fn settle(bus: &Bus, now: DateTime<Utc>) -> Result<u64, AdvanceError> {
     Err(AdvanceError::NotSettled(why))
 }
 
-/// What is still at work, if anything.
-async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<String>, AdvanceError> {
+/// What is still at work, if anything, and how many events the consumers still owe.
+async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<(String, u64)>, AdvanceError> {
     let stream = bus
         .events_stream()
         .await
@@ -90,9 +101,13 @@ async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<String>, AdvanceEr
             continue;
         }
         if info.num_pending > 0 || info.num_ack_pending > 0 {
-            return Ok(Some(format!(
-                "consumer {} has {} pending and {} unacknowledged events",
-                info.name, info.num_pending, info.num_ack_pending
+            let outstanding = info.num_pending + info.num_ack_pending as u64;
+            return Ok(Some((
+                format!(
+                    "consumer {} has {} pending and {} unacknowledged events",
+                    info.name, info.num_pending, info.num_ack_pending
+                ),
+                outstanding,
             )));
         }
     }
@@ -101,8 +116,9 @@ async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<String>, AdvanceEr
         .map_err(|e| AdvanceError::Bus(e.to_string()))?
     {
         if status.seen_revision < bucket_revision || status.fired_through < now {
-            return Ok(Some(format!(
-                "sandpiper-{owner} has not fired its timers up to {now} (is it running?)"
+            return Ok(Some((
+                format!("sandpiper-{owner} has not fired its timers up to {now} (is it running?)"),
+                u64::MAX,
             )));
         }
     }
