@@ -7,6 +7,29 @@
 pub mod otlp;
 pub mod receiver;
 
+/// Polls `snapshot` every `every` until `done` holds for what it returns, and returns that; fails
+/// the test naming `what` after 30 s. The one wait loop behind the test receivers.
+pub async fn poll_until<T>(
+    what: &str,
+    every: Duration,
+    snapshot: impl Fn() -> Vec<T>,
+    done: impl Fn(&[T]) -> bool,
+) -> Vec<T> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen = snapshot();
+        if done(&seen) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; {} received",
+            seen.len()
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -53,6 +76,36 @@ pub struct Reply {
     pub content_type: String,
     pub location: Option<String>,
     pub body: Value,
+}
+
+impl Reply {
+    /// Sends a request and reads the whole answer: a JSON body as JSON, any other body as a
+    /// string, an empty one as null.
+    pub async fn read(request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("the API answers");
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type").unwrap_or_default();
+        let location = header("location");
+        let bytes = response.bytes().await.expect("a body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Reply {
+            status,
+            content_type,
+            location,
+            body,
+        }
+    }
 }
 
 impl TestApp {
@@ -180,29 +233,7 @@ impl TestApp {
 
     /// Sends a request and reads the whole answer.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
-        let response = request.send().await.expect("the API answers");
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let content_type = header("content-type").unwrap_or_default();
-        let location = header("location");
-        let bytes = response.bytes().await.expect("a body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Reply {
-            status,
-            content_type,
-            location,
-            body,
-        }
+        Reply::read(request).await
     }
 
     pub async fn get(&self, token: &str, path: &str) -> Reply {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -65,19 +65,7 @@ impl OtlpReceiver {
 
     /// Waits until `done` holds for the spans received (up to 30 s).
     pub async fn wait_until(&self, what: &str, done: impl Fn(&[ReceivedSpan]) -> bool) -> Vec<ReceivedSpan> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let spans = self.spans();
-            if done(&spans) {
-                return spans;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; {} spans received",
-                spans.len()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::poll_until(what, Duration::from_millis(50), || self.spans(), done).await
     }
 }
 

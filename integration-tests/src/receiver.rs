@@ -87,19 +87,7 @@ impl Receiver {
 
     /// Waits until `done` holds for what was received (up to 30 s).
     pub async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let received = self.received();
-            if done(&received) {
-                return received;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; received {}",
-                received.len()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::poll_until(what, Duration::from_millis(20), || self.received(), done).await
     }
 }
 
