@@ -205,21 +205,19 @@ impl Deliverer {
             }
         };
         let status = response.status();
-        // The body is not needed; dropping the response reads none of it.
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s.min(3_600)));
+        drain_bounded(response).await;
         match status.as_u16() {
             200..=299 => Attempt::Delivered,
-            429 => {
-                let after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(|s| Duration::from_secs(s.min(3_600)));
-                Attempt::Retry {
-                    error: "429 Too Many Requests".into(),
-                    after,
-                }
-            }
+            429 => Attempt::Retry {
+                error: "429 Too Many Requests".into(),
+                after: retry_after,
+            },
             408 | 500..=599 => Attempt::Retry {
                 error: format!("HTTP {status}"),
                 after: None,
@@ -288,7 +286,9 @@ impl Deliverer {
         while !shutdown.is_triggered() {
             let batch = consumer
                 .batch()
-                .max_messages(1)
+                // The consumer still hands out one at a time (max_ack_pending 1); a standing
+                // pull lets the server send the next as soon as one is acknowledged.
+                .max_messages(DELIVERY_PULL_BATCH)
                 .expires(Duration::from_millis(500))
                 .messages()
                 .await;
@@ -301,6 +301,14 @@ impl Deliverer {
                 }
             };
             while let Some(Ok(message)) = batch.next().await {
+                if shutdown.is_triggered() {
+                    // Handed back at once for another replica or the next start, rather than
+                    // begun now and left to hold up the shutdown.
+                    if let Err(err) = message.ack_with(AckKind::Nak(None)).await {
+                        tracing::debug!(error = %err, "handing back a delivery failed; it returns after the ack wait");
+                    }
+                    break;
+                }
                 let attempt_no = message.info().map(|i| i.delivered).unwrap_or(1);
                 let ack = match serde_json::from_slice::<QueuedDelivery>(&message.payload) {
                     Err(err) => {
@@ -374,14 +382,35 @@ fn delivery_span(
     span
 }
 
+/// Reads and discards a receiver's answer, at most [`MAX_RESPONSE_BYTES`] of it: an answer read
+/// to its end leaves the connection open for the next delivery, and a receiver that answers
+/// without end is cut off.
+async fn drain_bounded(mut response: reqwest::Response) {
+    let mut read = 0;
+    while read < MAX_RESPONSE_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => read += chunk.len(),
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// The most of a receiver's answer that is read (the answer is not used).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// How many deliveries one pull request may bring, one after another.
+const DELIVERY_PULL_BATCH: usize = 64;
+
 /// How long a delivery may go unacknowledged before another worker takes it over.
 const DELIVERY_ACK_WAIT: Duration = Duration::from_secs(5);
 
 /// Runs `work` while telling the server, every third of the ack wait, that the delivery is still
 /// being worked on (an attempt may wait out a rate limit and a slow receiver).
 async fn holding<T>(message: &async_nats::jetstream::Message, work: impl Future<Output = T>) -> T {
-    let mut heartbeat = tokio::time::interval(DELIVERY_ACK_WAIT / 3);
-    heartbeat.tick().await;
+    // The first beat a period from now: awaiting an interval's immediate first tick still waits
+    // for the timer wheel's next millisecond, which was most of a local delivery's time.
+    let period = DELIVERY_ACK_WAIT / 3;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tokio::pin!(work);
     loop {
         tokio::select! {
