@@ -51,12 +51,48 @@ pub struct UpArgs {
     bind: IpAddr,
 }
 
+/// `SANDPIPER_MAX_BODY_BYTES`, read the way the intake reads it on its own.
+fn max_body_bytes() -> anyhow::Result<usize> {
+    Ok(sandpiper_intake::config::max_body_bytes(&sandpiper_runtime::config::Environment)?)
+}
+
 fn new_token(prefix: &str) -> String {
     let bytes: [u8; 24] = rand::rng().random();
     format!("{prefix}-{}", hex::encode(bytes))
 }
 
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    // Watched from the start: Ctrl-C or SIGTERM while nats-server and the services are still
+    // starting stops what has started instead of leaving nats-server behind.
+    let stop = sandpiper_runtime::shutdown::signal();
+    tokio::pin!(stop);
+    let started = tokio::select! {
+        started = start(&args) => started?,
+        () = &mut stop => {
+            println!("stopped before the stack was ready");
+            return Ok(());
+        }
+    };
+    let Started { nats, stack } = started;
+    stop.await;
+    stack.stop().await;
+    if let Some(nats) = nats {
+        nats.stop().await;
+    }
+    println!("stopped");
+    Ok(())
+}
+
+/// What `up` started and stops on a signal.
+struct Started {
+    nats: Option<LocalNats>,
+    stack: Stack,
+}
+
+/// Starts nats-server (unless `--nats-url`) and the five services, and prints the ready line.
+/// Dropped half-way (a signal), everything started so far goes with it: nats-server is killed
+/// on drop.
+async fn start(args: &UpArgs) -> anyhow::Result<Started> {
     let clock = match args.clock {
         ClockArg::Wall => {
             if args.clock_start.is_some() {
@@ -119,7 +155,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         api_tokens,
         api_addr: SocketAddr::new(args.bind, args.http_port),
         notifier_addr: SocketAddr::new(args.bind, args.notifier_port),
-        max_body_bytes: 256 * 1024,
+        max_body_bytes: max_body_bytes()?,
         webhook_allow: args.webhook_allow.clone(),
         delivery: Default::default(),
         nats_users: Default::default(),
@@ -159,14 +195,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     println!("nats={nats_url} data-dir={}", args.data_dir.display());
     println!("ready api={} notifier={}", file.api, file.notifier);
-
-    sandpiper_runtime::shutdown::signal().await;
-    stack.stop().await;
-    if let Some(nats) = nats {
-        nats.stop().await;
-    }
-    println!("stopped");
-    Ok(())
+    Ok(Started { nats, stack })
 }
 
 fn write_stack_file(data_dir: &std::path::Path, file: &StackFile) -> anyhow::Result<()> {

@@ -20,16 +20,20 @@ impl IntakeConfig {
     pub fn load(source: &dyn Source) -> Result<IntakeConfig, ConfigError> {
         let common = CommonConfig::load(source, DEFAULT_PORT)?;
         let tokens = Tokens::from_config(source)?;
-        let max_body_bytes = parse_or(source, "SANDPIPER_MAX_BODY_BYTES", 256 * 1024, |v| {
-            match v.parse::<usize>() {
-                Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
-                _ => Err("expected a byte count from 1024 to 16777216"),
-            }
-        })?;
+        let max_body_bytes = max_body_bytes(source)?;
         Ok(IntakeConfig {
             common,
             tokens,
             max_body_bytes,
         })
     }
+}
+
+/// `SANDPIPER_MAX_BODY_BYTES` (default 256 KiB), also read by `sandpiper up`, which starts the
+/// intake without its full configuration.
+pub fn max_body_bytes(source: &dyn Source) -> Result<usize, ConfigError> {
+    parse_or(source, "SANDPIPER_MAX_BODY_BYTES", 256 * 1024, |v| match v.parse::<usize>() {
+        Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
+        _ => Err("expected a byte count from 1024 to 16777216"),
+    })
 }

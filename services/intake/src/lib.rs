@@ -113,7 +113,12 @@ impl Application {
 
         let projection = self.state.projection.clone();
         let follow_bus = self.state.bus.clone();
-        let follow_shutdown = shutdown.clone();
+        // The follower outlives the HTTP server: a request still in flight when the stop comes
+        // waits for its event to be projected, and gets its answer rather than a 503.
+        let (http_stopped, follow_stop) = tokio::sync::oneshot::channel::<()>();
+        let follow_shutdown = Shutdown::on(async move {
+            let _ = follow_stop.await;
+        });
         let follower = tokio::spawn(async move { projection.follow(follow_bus, follow_shutdown, caught_up).await });
 
         let router = router(self.state.clone(), readiness, self.max_body_bytes);
@@ -121,6 +126,7 @@ impl Application {
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(async move { http_shutdown.triggered().await })
             .await;
+        let _ = http_stopped.send(());
         if tokio::time::timeout(Duration::from_secs(5), follower).await.is_err() {
             tracing::warn!("the projection follower did not stop within 5 s");
         }

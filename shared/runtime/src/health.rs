@@ -55,9 +55,11 @@ impl Readiness {
         if self.bus.client.connection_state() != async_nats::connection::State::Connected {
             return Err("not connected to NATS".into());
         }
+        // `get_stream` asks the server (for the stream's info): a stream that is gone, or a
+        // JetStream that does not answer, makes the service unready.
         let stream = tokio::time::timeout(
             Duration::from_secs(2),
-            self.bus.jetstream.get_stream_no_info(names::EVENTS_STREAM),
+            self.bus.jetstream.get_stream(names::EVENTS_STREAM),
         )
         .await;
         match stream {
