@@ -97,3 +97,76 @@ async fn a_nats_restart_is_ridden_out() {
         "in_review"
     );
 }
+
+/// A redelivered event whose handling crashed before the ack may come back after the stream's
+/// duplicate window: what it caused is then found in the application's history, not stored twice.
+#[tokio::test]
+async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
+    use sandpiper_contracts::events::Classified;
+    use sandpiper_contracts::ids::{ApplicationId, PartnerId};
+    use sandpiper_runtime::worker::{REPLAY, Replay, publish_caused};
+
+    let app = TestApp::spawn().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &id, "in_review").await;
+    let stored = app.stream_events("acme", &id).await;
+    let submitted = &stored
+        .iter()
+        .find(|(_, _, e)| e.kind().unwrap().as_str() == "submitted")
+        .unwrap()
+        .2;
+    let classified: Classified = stored
+        .iter()
+        .find(|(_, _, e)| e.kind().unwrap().as_str() == "classified")
+        .unwrap()
+        .2
+        .payload()
+        .unwrap();
+
+    // The stream forgets message ids quickly from now on.
+    let config = sandpiper_runtime::config::CommonConfig::load(
+        &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), app.nats_url.clone())]),
+        0,
+    )
+    .unwrap();
+    let bus = sandpiper_runtime::bus::Bus::connect(&config, ServiceName::Classifier)
+        .await
+        .unwrap();
+    let mut stream = bus.events_stream().await.unwrap();
+    let mut stream_config = stream.info().await.unwrap().config.clone();
+    stream_config.duplicate_window = std::time::Duration::from_millis(100);
+    bus.jetstream.update_stream(stream_config).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    let publisher = sandpiper_runtime::publish::Publisher::new(
+        bus.jetstream.clone(),
+        ServiceName::Classifier,
+        sandpiper_runtime::clock::Clock::Wall,
+    );
+    let partner = PartnerId::parse("acme").unwrap();
+    let application = ApplicationId::parse(&id).unwrap();
+    let replay = || {
+        publish_caused(
+            &publisher,
+            &submitted.id,
+            "classified",
+            &partner,
+            application,
+            &classified,
+        )
+    };
+
+    // Handled as a redelivery: found in the history, not published.
+    REPLAY.scope(Replay::new(bus.clone()), replay()).await.unwrap();
+    let count = |events: &[(String, Option<String>, sandpiper_contracts::events::Envelope)]| {
+        events
+            .iter()
+            .filter(|(_, _, e)| e.kind().unwrap().as_str() == "classified")
+            .count()
+    };
+    assert_eq!(count(&app.stream_events("acme", &id).await), 1);
+
+    // Without the guard the stream, past its window, would store it again: the guard is needed.
+    replay().await.unwrap();
+    assert_eq!(count(&app.stream_events("acme", &id).await), 2);
+}

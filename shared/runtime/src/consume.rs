@@ -25,8 +25,15 @@ use crate::shutdown::Shutdown;
 /// milliseconds and a pull holds at most [`PULL_BATCH`] events, so this only bounds how long the
 /// events a crashed replica had pulled wait before another one takes them.
 pub const ACK_WAIT: Duration = Duration::from_secs(5);
-/// Deliveries before an event is given up on (the last failure is logged as an error).
-pub const MAX_DELIVER: i64 = 20;
+/// No limit on deliveries: an event that keeps failing for a transient reason (NATS or a
+/// dependency down) is retried until it succeeds, never dropped; the retries show in the
+/// `retry` outcome and redelivery metrics, which the alerts watch.
+pub const MAX_DELIVER: i64 = -1;
+/// Attempts at an event inside its lane (holding its application's order) before it is handed
+/// back to the server with a longer backoff.
+const ATTEMPTS_IN_PLACE: u32 = 4;
+/// The backoff of an event handed back after its attempts in place.
+const REDELIVERY_BACKOFF: Duration = Duration::from_secs(30);
 /// How long one pull waits for events; bounds how quickly an idle consumer notices shutdown.
 const PULL_EXPIRY: Duration = Duration::from_millis(500);
 const PULL_BATCH: usize = 64;
@@ -104,7 +111,7 @@ pub async fn run<H: Handler>(
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
     let handler = Arc::new(handler);
-    let mut lanes = Lanes::new();
+    let mut lanes = Lanes::new(bus.clone());
 
     while !shutdown.is_triggered() {
         let batch = consumer
@@ -140,13 +147,16 @@ pub async fn run<H: Handler>(
 /// order: an application always maps to the same lane, a lane handles one event at a time, and
 /// the lane is taken in arrival order before the next event is looked at.
 struct Lanes {
+    /// For a redelivered event's look at its application's history.
+    bus: Bus,
     lanes: Vec<Arc<tokio::sync::Mutex<()>>>,
     in_flight: tokio::task::JoinSet<()>,
 }
 
 impl Lanes {
-    fn new() -> Lanes {
+    fn new(bus: Bus) -> Lanes {
         Lanes {
+            bus,
             lanes: (0..LANES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
             in_flight: tokio::task::JoinSet::new(),
         }
@@ -164,8 +174,9 @@ impl Lanes {
         // Waits only when this lane is busy: order within an application is kept.
         let turn = self.lanes[lane].clone().lock_owned().await;
         let handler = handler.clone();
+        let bus = self.bus.clone();
         self.in_flight.spawn(async move {
-            handle_one(service, handler.as_ref(), message).await;
+            handle_one(&bus, service, handler.as_ref(), message).await;
             drop(turn);
         });
     }
@@ -190,7 +201,32 @@ fn lane_of(subject: &str, lanes: usize) -> usize {
     usize::try_from(hasher.finish() % lanes as u64).unwrap_or(0)
 }
 
-async fn handle_one<H: Handler>(service: ServiceName, handler: &H, message: async_nats::jetstream::Message) {
+/// Runs `work` while telling the server, every third of `ack_wait`, that the message is still
+/// being worked on, so a long attempt (or a backoff between attempts) is not redelivered
+/// elsewhere meanwhile; a crashed holder stops telling, and the message moves on.
+pub async fn holding<T>(
+    message: &async_nats::jetstream::Message,
+    ack_wait: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    // The first beat a period from now: awaiting an interval's immediate first tick still waits
+    // for the timer wheel's next millisecond, on every message.
+    let period = ack_wait / 3;
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = heartbeat.tick() => {
+                if let Err(err) = message.ack_with(AckKind::Progress).await {
+                    tracing::debug!(error = %err, "progress ack failed");
+                }
+            }
+        }
+    }
+}
+
+async fn handle_one<H: Handler>(bus: &Bus, service: ServiceName, handler: &H, message: async_nats::jetstream::Message) {
     let (stream_sequence, delivered, pending) = match message.info() {
         Ok(info) => (info.stream_sequence, info.delivered, info.pending),
         Err(err) => {
@@ -217,15 +253,38 @@ async fn handle_one<H: Handler>(service: ServiceName, handler: &H, message: asyn
                 trace_id = tracing::field::Empty,
             );
             crate::trace_context::adopt(&span, crate::trace_context::extract(message.headers.as_ref()));
-            handler
-                .handle(Delivery {
-                    envelope,
-                    event_type,
-                    stream_sequence,
-                    delivered,
-                })
-                .instrument(span)
-                .await
+            let delivery = Delivery {
+                envelope,
+                event_type,
+                stream_sequence,
+                delivered,
+            };
+            let attempts = async {
+                let mut attempt = 1;
+                loop {
+                    let outcome = holding(&message, ACK_WAIT, handler.handle(delivery.clone())).await;
+                    match outcome {
+                        // Retried here, in the lane: the application's later events wait.
+                        Err(HandlerError::Transient(reason)) if attempt < ATTEMPTS_IN_PLACE => {
+                            let backoff = Duration::from_millis(200u64 << attempt);
+                            tracing::warn!(stream_sequence, attempt, %reason, ?backoff, "event failed; retrying");
+                            holding(&message, ACK_WAIT, tokio::time::sleep(backoff)).await;
+                            attempt += 1;
+                        }
+                        other => break other,
+                    }
+                }
+            };
+            // A redelivered event may have been handled before, longer ago than the stream's
+            // duplicate window: what it caused is then looked up in the application's history.
+            if delivered > 1 {
+                crate::worker::REPLAY
+                    .scope(crate::worker::Replay::new(bus.clone()), attempts)
+                    .instrument(span)
+                    .await
+            } else {
+                attempts.instrument(span).await
+            }
         }
     };
     let label = match &outcome {
@@ -244,13 +303,13 @@ async fn handle_one<H: Handler>(service: ServiceName, handler: &H, message: asyn
     let ack = match outcome {
         Ok(()) => AckKind::Ack,
         Err(HandlerError::Transient(reason)) => {
-            if delivered >= MAX_DELIVER {
-                tracing::error!(stream_sequence, delivered, %reason, "giving up on an event after its last delivery");
-            } else {
-                tracing::warn!(stream_sequence, delivered, %reason, "event failed; it will be redelivered");
-            }
-            let backoff = Duration::from_millis(200u64.saturating_mul(1 << delivered.clamp(0, 7)));
-            AckKind::Nak(Some(backoff))
+            tracing::error!(
+                stream_sequence,
+                delivered,
+                %reason,
+                "event failed {ATTEMPTS_IN_PLACE} times; handed back for redelivery in {REDELIVERY_BACKOFF:?}"
+            );
+            AckKind::Nak(Some(REDELIVERY_BACKOFF))
         }
         Err(HandlerError::Permanent(reason)) => {
             tracing::error!(stream_sequence, %reason, subject = %message.subject, "event cannot be handled; terminated");

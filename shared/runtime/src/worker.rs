@@ -192,9 +192,16 @@ pub async fn publish_caused<P: sandpiper_contracts::events::EventPayload>(
     application: sandpiper_contracts::ids::ApplicationId,
     payload: &P,
 ) -> Result<(), HandlerError> {
+    let id = sandpiper_contracts::ids::EventId::derived(cause, label);
+    if let Ok(replay) = REPLAY.try_with(Replay::clone)
+        && replay.already_stored(partner, &application, &id).await?
+    {
+        tracing::info!(event = %id, "already stored by an earlier delivery; not published again");
+        return Ok(());
+    }
     publisher
         .publish(crate::publish::Outgoing {
-            id: sandpiper_contracts::ids::EventId::derived(cause, label),
+            id,
             partner,
             application,
             payload,
@@ -204,6 +211,53 @@ pub async fn publish_caused<P: sandpiper_contracts::events::EventPayload>(
         .await
         .map(|_| ())
         .map_err(publish_failure)
+}
+
+tokio::task_local! {
+    /// Set while a redelivered event is handled (see [`Replay`]).
+    pub static REPLAY: Replay;
+}
+
+/// What a redelivered event's handling already stored. The stream drops a re-published event id
+/// only within its duplicate window; an event redelivered later (its handler crashed before the
+/// ack and no replica came back for a while) checks the application's history instead. Read once
+/// per application, and only for redeliveries, which are rare.
+#[derive(Clone)]
+pub struct Replay {
+    bus: crate::bus::Bus,
+    stored: std::sync::Arc<
+        tokio::sync::Mutex<
+            std::collections::HashMap<
+                sandpiper_contracts::ids::ApplicationId,
+                std::collections::HashSet<sandpiper_contracts::ids::EventId>,
+            >,
+        >,
+    >,
+}
+
+impl Replay {
+    pub fn new(bus: crate::bus::Bus) -> Replay {
+        Replay {
+            bus,
+            stored: std::sync::Arc::default(),
+        }
+    }
+
+    async fn already_stored(
+        &self,
+        partner: &sandpiper_contracts::ids::PartnerId,
+        application: &sandpiper_contracts::ids::ApplicationId,
+        id: &sandpiper_contracts::ids::EventId,
+    ) -> Result<bool, HandlerError> {
+        let mut stored = self.stored.lock().await;
+        if !stored.contains_key(application) {
+            let events = crate::history::events(&self.bus, partner, application)
+                .await
+                .map_err(|e| HandlerError::Transient(e.to_string()))?;
+            stored.insert(*application, events.into_iter().map(|(_, e)| e.id).collect());
+        }
+        Ok(stored.get(application).is_some_and(|ids| ids.contains(id)))
+    }
 }
 
 /// Maps a failure to publish into the handler's retry policy.
