@@ -17,6 +17,21 @@ fn rules(value: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Publishes catalog `version`, in force from the simulated start, with `service` matured the day
+/// before (K1, K4).
+async fn publish_matured(app: &TestApp, version: &str, service: &str) {
+    let mut catalog = app.get(ACME, "/v1/catalog").await.body;
+    catalog["version"] = version.into();
+    catalog["effective_from"] = "2026-03-02".into();
+    for entry in catalog["services"].as_array_mut().unwrap() {
+        if entry["id"] == service {
+            entry["matured_at"] = "2026-03-01".into();
+        }
+    }
+    let published = app.post(ADMIN, "/v1/catalog", &catalog).await;
+    assert_eq!(published.status, 201, "{published:?}");
+}
+
 #[tokio::test]
 async fn the_examples_are_decided_when_the_review_period_ends_and_not_before() {
     let app = TestApp::simulated().await;
@@ -269,4 +284,49 @@ async fn preflight_scores_without_storing() {
         json!([]),
         "nothing stored"
     );
+}
+
+#[tokio::test]
+async fn preflight_reviews_only_what_the_pipeline_reviews() {
+    let app = TestApp::simulated().await;
+
+    // C4a: it continues the startup's pending Bedrock POC; nothing is reviewed, so no tier.
+    let mut onto_poc = example("bedrock-agents-support");
+    onto_poc["stack"] = json!([{"programme": "bedrock_poc", "workload": "Customer Support", "status": "pending"}]);
+    let c4a = app.post(ACME, "/v1/preflight", &onto_poc).await;
+    assert_eq!(c4a.status, 200, "{c4a:?}");
+    assert_eq!(c4a.body["decision"], "redirected", "{}", c4a.body);
+    assert_eq!(c4a.body["pool"], "bedrock_poc");
+    assert!(
+        c4a.body["tier_usd"].is_null() && c4a.body["components"].is_null(),
+        "{}",
+        c4a.body
+    );
+    assert!(c4a.body["review_period_days"].is_null());
+    assert!(rules(&c4a.body["rules"]).contains(&"C4a".to_owned()), "{}", c4a.body);
+
+    // C3: a new linked Bedrock POC is opened, and it is what gets reviewed (P1, 14 days).
+    let mut inference = example("bedrock-agents-support");
+    inference["budget"][1]["monthly_usd"] = 1500.into();
+    let c3 = app.post(ACME, "/v1/preflight", &inference).await;
+    assert_eq!(c3.body["decision"], "approved", "{}", c3.body);
+    assert_eq!(c3.body["pool"], "bedrock_poc");
+    assert_eq!(c3.body["tier_usd"], 25000);
+    assert_eq!(c3.body["review_period_days"], 14);
+
+    // K1 outside the bedrock family: recorded in the stack as Activate Portfolio, not reviewed.
+    publish_matured(&app, "2026.2", "amazon-q-business").await;
+    let k1 = app
+        .post(ACME, "/v1/preflight", &example("amazon-q-business-docs"))
+        .await;
+    assert_eq!(k1.body["decision"], "redirected", "{}", k1.body);
+    assert_eq!(k1.body["pool"], "activate_portfolio");
+    assert!(k1.body["tier_usd"].is_null(), "{}", k1.body);
+    assert!(rules(&k1.body["rules"]).contains(&"K1".to_owned()), "{}", k1.body);
+
+    // The pipeline agrees: the same C4a body is redirected with no review and no linked application.
+    let id = app.submit(ACME, &onto_poc).await;
+    let redirected = app.wait_for_state(ACME, &id, "redirected").await;
+    assert!(redirected["links"]["redirected_to"].is_null(), "{redirected}");
+    assert!(redirected["decision"]["tier_usd"].is_null(), "{redirected}");
 }

@@ -58,6 +58,16 @@ pub fn render(scoring: &Value) -> String {
     for reason in list(&classification["reasons"]) {
         out += &format!("  - {reason}\n");
     }
+    // K1 to Activate Portfolio and C4a are not reviewed here: there are no components or tier.
+    if scoring["decision"] == "redirected" {
+        out += &format!(
+            "\noutcome: redirected to {}, not reviewed here  (rules {}; catalog {})\n",
+            text(&scoring["pool"]),
+            list(&scoring["rules"]).join(", "),
+            text(&scoring["catalog_version"])
+        );
+        return out;
+    }
     out += "\ncomponent   strength  rules\n";
     out += "---------   --------  -----\n";
     for (name, key) in [
@@ -122,5 +132,21 @@ mod tests {
         assert!(out.contains("              a range estimate"), "{out}");
         assert!(out.contains("outcome: approved at $10000"), "{out}");
         assert!(out.contains("  - give exact monthly amounts"), "{out}");
+    }
+
+    #[test]
+    fn a_redirect_that_is_not_reviewed_shows_no_components_or_tier() {
+        let scoring = json!({
+            "decision": "redirected", "pool": "activate_portfolio",
+            "classification": {"outcome": "redirect", "reasons": ["Amazon Q Business matured (K1)"]},
+            "components": null, "tier_usd": null, "rules": ["K1"], "reasons": ["Amazon Q Business matured (K1)"],
+            "next_tier": [], "review_period_days": null, "catalog_version": "2026.2"
+        });
+        let out = render(&scoring);
+        assert!(
+            out.contains("outcome: redirected to activate_portfolio, not reviewed here  (rules K1; catalog 2026.2)"),
+            "{out}"
+        );
+        assert!(!out.contains("component") && !out.contains("rejected"), "{out}");
     }
 }

@@ -13,8 +13,9 @@
 use sandpiper_contracts::decision::{Classification, Continuation};
 use sandpiper_contracts::events::{Classified, Drafted, EventType, Redirected, Submitted};
 use sandpiper_contracts::ids::ApplicationId;
-use sandpiper_contracts::model::{ApplicationBody, Programme};
+use sandpiper_contracts::model::ApplicationBody;
 use sandpiper_contracts::names::ServiceName;
+use sandpiper_rules::NextStep;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
@@ -49,11 +50,10 @@ impl Classifier {
         .await
     }
 
-    /// C3: the new `bedrock_poc` application that carries on, drafted and submitted.
-    async fn open_linked(&self, delivery: &Delivery, body: &ApplicationBody) -> Result<ApplicationId, HandlerError> {
+    /// C3: the new linked application that carries on (`carried`, from
+    /// [`sandpiper_rules::next_step`]), drafted and submitted.
+    async fn open_linked(&self, delivery: &Delivery, carried: ApplicationBody) -> Result<ApplicationId, HandlerError> {
         let linked = ApplicationId::derived(&delivery.envelope.id, "linked");
-        let mut carried = body.clone();
-        carried.programme = Programme::BedrockPoc;
         let drafted = Drafted {
             draft: carried.clone().into(),
             originated_from: Some(delivery.envelope.subject),
@@ -95,55 +95,81 @@ impl Handler for Classifier {
             eligibility_failures,
             submitted_at: at,
         };
-        match sandpiper_rules::classify(&body, true, &catalog, at) {
-            Classification::Fits {
-                pool,
-                rules,
-                reasons,
-                figures,
-            } => {
-                tracing::info!(pool = pool.as_str(), ?rules, "classified");
-                let event = classified(pool, rules, reasons, figures, Vec::new());
-                self.publish(&delivery, application, "classified", &event).await
-            }
-            Classification::Ineligible {
-                pool,
-                failures,
-                rules,
-                reasons,
-                figures,
-            } => {
-                tracing::info!(
-                    ?rules,
-                    "ineligible; the reviewer rejects it at the end of the review period"
-                );
+        let classification = sandpiper_rules::classify(&body, true, &catalog, at);
+        // The step after classification is decided once, in the rules, so preflight reports
+        // exactly what happens here.
+        let step = sandpiper_rules::next_step(&body, &classification);
+        let (Classification::Fits {
+            rules,
+            reasons,
+            figures,
+            ..
+        }
+        | Classification::Ineligible {
+            rules,
+            reasons,
+            figures,
+            ..
+        }
+        | Classification::Redirect {
+            rules,
+            reasons,
+            figures,
+            ..
+        }) = classification;
+        match step {
+            NextStep::Review { pool, failures } => {
+                if failures.is_empty() {
+                    tracing::info!(pool = pool.as_str(), ?rules, "classified");
+                } else {
+                    tracing::info!(
+                        ?rules,
+                        "ineligible; the reviewer rejects it at the end of the review period"
+                    );
+                }
                 let event = classified(pool, rules, reasons, figures, failures);
                 self.publish(&delivery, application, "classified", &event).await
             }
-            Classification::Redirect {
-                to,
-                continues_as,
-                rules,
-                reasons,
-                figures,
-            } => {
-                let redirected_to = match continues_as {
-                    Continuation::NewLinkedApplication => Some(self.open_linked(&delivery, &body).await?),
-                    Continuation::ExistingStackEntry { .. } | Continuation::RecordedInStack => None,
-                };
-                tracing::info!(to = to.as_str(), ?rules, ?redirected_to, "redirected");
-                let event = Redirected {
-                    to,
-                    continues_as,
-                    redirected_to,
-                    rules,
-                    reasons,
-                    catalog_version: catalog.version.clone(),
-                    figures,
-                };
-                self.publish(&delivery, application, "redirected", &event).await
+            NextStep::ReviewLinked { pool, body: carried } => {
+                let redirected_to = Some(self.open_linked(&delivery, *carried).await?);
+                self.redirected(
+                    &delivery,
+                    Redirected {
+                        to: pool,
+                        continues_as: Continuation::NewLinkedApplication,
+                        redirected_to,
+                        rules,
+                        reasons,
+                        catalog_version: catalog.version.clone(),
+                        figures,
+                    },
+                )
+                .await
+            }
+            NextStep::Redirected { to, continues_as } => {
+                self.redirected(
+                    &delivery,
+                    Redirected {
+                        to,
+                        continues_as,
+                        redirected_to: None,
+                        rules,
+                        reasons,
+                        catalog_version: catalog.version.clone(),
+                        figures,
+                    },
+                )
+                .await
             }
         }
+    }
+}
+
+impl Classifier {
+    async fn redirected(&self, delivery: &Delivery, event: Redirected) -> Result<(), HandlerError> {
+        tracing::info!(to = event.to.as_str(), rules = ?event.rules, redirected_to = ?event.redirected_to, "redirected");
+        let application = delivery.envelope.subject;
+        self.publish(delivery, application, "redirected", &event).await
     }
 }
 

@@ -8,6 +8,9 @@
 //!   quantitative targets, exploratory phrasing, metric word overlap) and the dollar format.
 //! - [`eligibility`](mod@eligibility): E1–E5, with K2 for a service not yet in the catalog.
 //! - [`classify`](mod@classify): pool classification (C1–C4, K1, P1) and the monthly figures of C2.
+//! - [`next_step`](mod@next_step): what follows classification: which body is reviewed in which
+//!   pool, or nothing reviewed here (K1 to `activate_portfolio`, C4a); the classifier and
+//!   preflight both follow it.
 //! - [`components`]: the four components of the review (U1–U4, M, W, B).
 //! - [`review`](mod@review): the tier (T1–T5, P1), its reasons and what would raise it; the review period (T6).
 //! - [`credits`]: credits, tranches, validity and grace (TR1–TR5, TR8).
@@ -47,12 +50,14 @@ pub mod classify;
 pub mod components;
 pub mod credits;
 pub mod eligibility;
+pub mod next_step;
 pub mod office_hours;
 pub mod review;
 pub mod text;
 
 pub use classify::{classify, figures};
 pub use eligibility::{RESTRICTED_INDUSTRIES, eligibility};
+pub use next_step::{NextStep, next_step};
 pub use review::{review, review_period_days};
 pub use text::normalise_workload;
 

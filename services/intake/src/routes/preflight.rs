@@ -1,10 +1,12 @@
 //! `POST /v1/preflight`: score a draft exactly as the classifier and reviewer would, storing
-//! nothing. The rules are the ones the services run (`sandpiper-rules`): nothing is written twice.
+//! nothing. The rules are the ones the services run (`sandpiper-rules`), including the step after
+//! classification ([`sandpiper_rules::next_step`]): nothing is written twice.
 
 use axum::Json;
 use axum::extract::State;
-use sandpiper_contracts::decision::{Classification, Components, Finding, Outcome, PoolFigures};
+use sandpiper_contracts::decision::{Classification, Components, Outcome, PoolFigures};
 use sandpiper_contracts::model::{ApplicationDraft, Programme};
+use sandpiper_rules::NextStep;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -13,25 +15,39 @@ use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::JsonBody;
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
-/// What the review would decide, and why.
+/// What preflight found: the review's decision, or a redirect that is not reviewed here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PreflightDecision {
+    Approved,
+    Rejected,
+    /// K1 to `activate_portfolio` (recorded in the stack) or C4a (continues the startup's
+    /// existing Bedrock POC): no review happens in the pipeline, so there is no tier.
+    Redirected,
+}
+
+/// What the pipeline would decide, and why.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Preflight {
-    /// The pool the application would be reviewed in (after any redirection).
+    pub decision: PreflightDecision,
+    /// The pool the application would be reviewed in (a C3 redirect: the linked application's),
+    /// or, when `redirected`, the pool it is redirected to.
     pub pool: Programme,
     /// The classification (C1–C4, K1–K2, E1–E5), with its rules and reasons.
     pub classification: Classification,
-    pub components: Components,
-    /// `approved` with `tier_usd`, or `rejected`.
-    pub outcome: Outcome,
+    /// Absent when `redirected`: nothing is reviewed.
+    pub components: Option<Components>,
+    /// `approved` with `tier_usd`, or `rejected`; absent when `redirected`.
+    pub outcome: Option<Outcome>,
     /// The tier in dollars when approved.
     pub tier_usd: Option<i64>,
     pub rules: Vec<String>,
     pub reasons: Vec<String>,
-    /// What to change to reach the next tier.
+    /// What to change to reach the next tier (empty when `redirected`).
     pub next_tier: Vec<String>,
     pub figures: PoolFigures,
-    /// The review period before the decision would be published (T6).
-    pub review_period_days: i64,
+    /// The review period before the decision would be published (T6); absent when `redirected`.
+    pub review_period_days: Option<i64>,
     pub catalog_version: String,
 }
 
@@ -63,27 +79,62 @@ pub async fn preflight(
         .validate(&catalog, now)
         .map_err(|e| Problem::validation(e.0))?;
     let classification = sandpiper_rules::classify(&application, true, &catalog, now);
-    let (pool, failures): (Programme, Vec<Finding>) = match &classification {
-        Classification::Fits { pool, .. } => (*pool, Vec::new()),
-        Classification::Ineligible { pool, failures, .. } => (*pool, failures.clone()),
-        Classification::Redirect { to, .. } => (*to, Vec::new()),
+    // The classifier follows the same step, so preflight never reviews what the pipeline will not.
+    let (pool, body, failures) = match sandpiper_rules::next_step(&application, &classification) {
+        NextStep::Review { pool, failures } => (pool, application, failures),
+        NextStep::ReviewLinked { pool, body } => (pool, *body, Vec::new()),
+        NextStep::Redirected { to, .. } => {
+            let (Classification::Fits {
+                rules,
+                reasons,
+                figures,
+                ..
+            }
+            | Classification::Ineligible {
+                rules,
+                reasons,
+                figures,
+                ..
+            }
+            | Classification::Redirect {
+                rules,
+                reasons,
+                figures,
+                ..
+            }) = &classification;
+            return Ok(Json(Preflight {
+                decision: PreflightDecision::Redirected,
+                pool: to,
+                components: None,
+                outcome: None,
+                tier_usd: None,
+                rules: rules.clone(),
+                reasons: reasons.clone(),
+                next_tier: Vec::new(),
+                figures: *figures,
+                review_period_days: None,
+                catalog_version: catalog.version.clone(),
+                classification,
+            }));
+        }
     };
-    let review = sandpiper_rules::review(&application, pool, &catalog, &failures);
-    let tier_usd = match review.outcome {
-        Outcome::Approved { tier_usd } => Some(tier_usd),
-        Outcome::Rejected => None,
+    let review = sandpiper_rules::review(&body, pool, &catalog, &failures);
+    let (decision, tier_usd) = match review.outcome {
+        Outcome::Approved { tier_usd } => (PreflightDecision::Approved, Some(tier_usd)),
+        Outcome::Rejected => (PreflightDecision::Rejected, None),
     };
     Ok(Json(Preflight {
+        decision,
         pool,
         classification,
-        components: review.components,
-        outcome: review.outcome,
+        components: Some(review.components),
+        outcome: Some(review.outcome),
         tier_usd,
         rules: review.rules,
         reasons: review.reasons,
         next_tier: review.next_tier,
         figures: review.figures,
-        review_period_days: sandpiper_rules::review_period_days(pool),
+        review_period_days: Some(sandpiper_rules::review_period_days(pool)),
         catalog_version: catalog.version.clone(),
     }))
 }

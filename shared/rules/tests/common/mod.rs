@@ -11,7 +11,7 @@ use sandpiper_contracts::decision::{Classification, Continuation, Outcome, Revie
 use sandpiper_contracts::model::{
     ApplicationBody, ApplicationDraft, BudgetCategory, BudgetLine, Programme, parse_json,
 };
-use sandpiper_rules::{classify, review};
+use sandpiper_rules::{NextStep, classify, next_step, review};
 
 /// Where the sample applications live (beside the workspace).
 pub const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/examples/");
@@ -131,8 +131,9 @@ pub fn verdict(outcome: Outcome) -> Verdict {
     }
 }
 
-/// A pipeline run: the classification, the review of the pool it lands in (for a redirect to
-/// `bedrock_poc`, the review its continuation gets), the verdict and every rule id named.
+/// A pipeline run: the classification, the review of the pool it lands in (for a redirect that
+/// opens a linked application, the review that application gets; none for a redirect that is
+/// not reviewed here), the verdict and every rule id named.
 #[derive(Debug)]
 pub struct Decided {
     pub classification: Classification,
@@ -169,20 +170,17 @@ pub fn decide(input: &Input) -> Decided {
         catalog,
     } = input;
     let classification = classify(body, *has_partner, catalog, at());
-    let (rules, review, redirect) = match &classification {
-        Classification::Fits { pool, rules, .. } => (rules, Some(review(body, *pool, catalog, &[])), None),
-        Classification::Ineligible {
-            pool, failures, rules, ..
-        } => (rules, Some(review(body, *pool, catalog, failures)), None),
-        Classification::Redirect {
-            to,
-            continues_as,
-            rules,
-            ..
-        } => {
-            let continued = to.is_filed_here().then(|| review(body, *to, catalog, &[]));
-            (rules, continued, Some(Verdict::Redirected(*to, continues_as.clone())))
-        }
+    let (Classification::Fits { rules, .. }
+    | Classification::Ineligible { rules, .. }
+    | Classification::Redirect { rules, .. }) = &classification;
+    // The services' own step after classification: what is reviewed, and in which pool.
+    let (review, redirect) = match next_step(body, &classification) {
+        NextStep::Review { pool, failures } => (Some(review(body, pool, catalog, &failures)), None),
+        NextStep::ReviewLinked { pool, body: linked } => (
+            Some(review(&linked, pool, catalog, &[])),
+            Some(Verdict::Redirected(pool, Continuation::NewLinkedApplication)),
+        ),
+        NextStep::Redirected { to, continues_as } => (None, Some(Verdict::Redirected(to, continues_as))),
     };
     let mut all = rules.clone();
     if let Some(r) = &review {
