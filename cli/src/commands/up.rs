@@ -53,7 +53,9 @@ pub struct UpArgs {
 
 /// `SANDPIPER_MAX_BODY_BYTES`, read the way the intake reads it on its own.
 fn max_body_bytes() -> anyhow::Result<usize> {
-    Ok(sandpiper_intake::config::max_body_bytes(&sandpiper_runtime::config::Environment)?)
+    Ok(sandpiper_intake::config::max_body_bytes(
+        &sandpiper_runtime::config::Environment,
+    )?)
 }
 
 fn new_token(prefix: &str) -> String {
