@@ -3,7 +3,7 @@
 
 use sandpiper_contracts::catalog::CatalogService;
 use sandpiper_contracts::decision::{ComponentScore, Strength};
-use sandpiper_contracts::model::{ApplicationBody, BudgetCategory};
+use sandpiper_contracts::model::{ApplicationBody, BudgetCategory, Programme};
 
 use crate::text;
 
@@ -13,6 +13,23 @@ pub const MIN_USE_CASE_WORDS: usize = 30;
 pub const MIN_METRICS: usize = 3;
 /// W's two standard windows (decided: other values inside 30–60 are weak).
 pub const STANDARD_WINDOWS: [i64; 2] = [30, 60];
+/// P1: a Bedrock POC's evaluation window (DOMAIN §1 table: 60 days, not a range).
+pub const BEDROCK_POC_WINDOW_DAYS: i64 = 60;
+
+/// The window an application in `pool` runs, in days. P1 fixes a `bedrock_poc` window at 60 days
+/// the way it fixes its 14-day review and 12-month validity: a programme fact, not the filer's
+/// choice. DOMAIN describes `bedrock_poc` applications only as redirected (C3, K1) or graduated
+/// (G2) ones, which are opened with 60 days; for a body filed as `bedrock_poc` with another window
+/// (DOMAIN is silent) we read P1 the same way (decided): it runs 60 days, and W, M's checkpoints
+/// and the credits judge those 60 days.
+pub fn window_days(body: &ApplicationBody, pool: Programme) -> i64 {
+    match pool {
+        Programme::BedrockPoc => BEDROCK_POC_WINDOW_DAYS,
+        Programme::InnovationSandbox | Programme::ActivatePortfolio | Programme::BuildForStartups => {
+            body.evaluation_window_days
+        }
+    }
+}
 
 /// One component being scored.
 #[derive(Debug, Clone)]
@@ -128,8 +145,9 @@ pub(crate) fn use_case(body: &ApplicationBody, service: Option<&CatalogService>)
     (s, vague)
 }
 
-/// M: enough metrics, one the service team cares about (K3), and a share-back checkpoint.
-pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>) -> Scoring {
+/// M: enough metrics, one the service team cares about (K3), and a share-back checkpoint inside
+/// the window `pool` runs ([`window_days`]).
+pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>, pool: Programme) -> Scoring {
     let mut s = Scoring::new("M", "metrics");
     let count = body.metrics.len();
     if count >= MIN_METRICS {
@@ -170,7 +188,7 @@ pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>) 
         ),
     }
 
-    let window = body.evaluation_window_days;
+    let window = window_days(body, pool);
     let inside: Vec<i64> = body
         .feedback_checkpoints_days
         .iter()
@@ -192,11 +210,20 @@ pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>) 
     s
 }
 
-/// W: one of the two standard windows.
-pub(crate) fn window(body: &ApplicationBody) -> Scoring {
+/// W: one of the two standard windows; for `bedrock_poc`, the 60 days of P1 ([`window_days`]).
+pub(crate) fn window(body: &ApplicationBody, pool: Programme) -> Scoring {
     let mut s = Scoring::new("W", "window");
-    let days = body.evaluation_window_days;
-    if STANDARD_WINDOWS.contains(&days) {
+    let filed = body.evaluation_window_days;
+    let days = window_days(body, pool);
+    if pool == Programme::BedrockPoc {
+        s.rules.push("P1".into());
+        let note = if filed == days {
+            String::new()
+        } else {
+            format!("; the {filed} days filed do not apply")
+        };
+        s.pass(format!("A Bedrock POC runs a {days}-day window{note} (W, P1)."));
+    } else if STANDARD_WINDOWS.contains(&days) {
         s.pass(format!("A standard {days}-day window (W)."));
     } else {
         s.fail(

@@ -6,6 +6,7 @@ use sandpiper_contracts::engagement::{Tranche, TrancheStatus, Window};
 use sandpiper_contracts::model::{ApplicationBody, Programme};
 
 use crate::classify::figures;
+use crate::components::window_days;
 
 /// TR3: the first tranche of a split.
 pub const FIRST_TRANCHE_USD: i64 = 10_000;
@@ -46,7 +47,8 @@ pub fn plan(
     approved_at: DateTime<Utc>,
     grace_days: i64,
 ) -> CreditPlan {
-    let days = body.evaluation_window_days;
+    // P1: a Bedrock POC runs 60 days whatever the body says; a sandbox runs its own window.
+    let days = window_days(body, pool);
     let starts_at = approved_at;
     let ends_at = starts_at + Duration::days(days);
     let expires_at = add_months(starts_at, validity_months(pool));
@@ -254,6 +256,17 @@ mod tests {
             poc.window.expires_at,
             "2027-03-14T09:00:00Z".parse::<DateTime<Utc>>().unwrap()
         );
+    }
+
+    #[test]
+    fn rule_p1_a_bedrock_poc_window_is_60_days_whatever_the_body_says() {
+        let mut body = worked();
+        body.evaluation_window_days = 30;
+        let poc = plan(&body, Programme::BedrockPoc, 25_000, None, at(), 90);
+        assert_eq!(poc.window.ends_at, at() + Duration::days(60), "P1");
+        assert_eq!(poc.window.mid_window_at, at() + Duration::days(30));
+        let sandbox = plan(&body, Programme::InnovationSandbox, 20_000, None, at(), 90);
+        assert_eq!(sandbox.window.ends_at, at() + Duration::days(30), "TR1: its own window");
     }
 
     #[test]

@@ -44,7 +44,9 @@
 //! - T4's mid-window checkpoint is a day `d` with `window / 3 <= d <= 2 * window / 3` (integer
 //!   division); its closing checkpoint is the window's last day.
 //! - P1: all four strong → $25K whatever the budget; any weak component (one or more) → $10K;
-//!   rejections per T1/T2.
+//!   rejections per T1/T2. A `bedrock_poc` runs a 60-day window whatever was filed
+//!   ([`components::window_days`]): a linked one is opened with 60 days, and W, M's checkpoints and
+//!   the credits judge those 60 days.
 
 pub mod classify;
 pub mod components;

@@ -5,6 +5,8 @@
 use sandpiper_contracts::decision::{Classification, Continuation, Finding};
 use sandpiper_contracts::model::{ApplicationBody, Programme};
 
+use crate::components::window_days;
+
 /// The step after classification.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NextStep {
@@ -22,10 +24,13 @@ pub enum NextStep {
     Redirected { to: Programme, continues_as: Continuation },
 }
 
-/// The body of the new application a redirect to `pool` opens (C3): the original, in `pool`.
+/// The body of the new application a redirect to `pool` opens (C3): the original, in `pool`,
+/// with the window that pool runs (P1: 60 days for `bedrock_poc`), so the stored application, its
+/// review and its credits all say the same.
 pub fn linked_application(body: &ApplicationBody, pool: Programme) -> ApplicationBody {
     let mut linked = body.clone();
     linked.programme = pool;
+    linked.evaluation_window_days = window_days(body, pool);
     linked
 }
 
@@ -121,6 +126,25 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn rule_p1_a_linked_bedrock_poc_runs_a_60_day_window() {
+        // A 30-day sandbox filing redirected by C3 carries on as a 60-day Bedrock POC.
+        let mut body = worked();
+        body.evaluation_window_days = 30;
+        body.feedback_checkpoints_days = vec![15, 30];
+        body.budget[1].monthly_usd = Some(5_000);
+        let NextStep::ReviewLinked { body: linked, .. } = next_step(&body, &classify(&body, true, &catalog(), at()))
+        else {
+            panic!("inference above the emerging service is redirected (C2, C3)");
+        };
+        assert_eq!(linked.evaluation_window_days, 60, "P1");
+        assert_eq!(
+            linked_application(&body, Programme::InnovationSandbox).evaluation_window_days,
+            30,
+            "a sandbox keeps its own window"
+        );
     }
 
     #[test]

@@ -69,8 +69,8 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
     let (use_case, vague) = components::use_case(body, service);
     let scorings = [
         use_case,
-        components::metrics(body, service),
-        components::window(body),
+        components::metrics(body, service, pool),
+        components::window(body, pool),
         components::budget(body),
     ];
     let weak: Vec<&Scoring> = scorings.iter().filter(|s| s.weak).collect();

@@ -1205,25 +1205,45 @@ fn rule_p1_a_bedrock_poc_is_25k_strong_10k_weak() {
                 &[],
             ),
             case(
-                "one weak",
+                "the window is P1's 60 days, so a 45-day filing is not weak",
                 |i| {
                     poc(i);
                     i.body.evaluation_window_days = 45;
                 },
+                TOP,
+                &["P1"],
+                &[],
+            ),
+            case(
+                "a C3 redirect from a 45-day sandbox carries on with a 60-day window",
+                |i| {
+                    inference(i, 9_000);
+                    i.body.evaluation_window_days = 45;
+                },
+                REDIRECT_NEW,
+                &["C3", "P1"],
+                &[],
+            ),
+            case(
+                "one weak",
+                |i| {
+                    poc(i);
+                    i.body.budget.push(line("Office rent", BudgetCategory::Other, 100));
+                },
                 FLOOR,
                 &["P1", "T3"],
-                &["W"],
+                &["B"],
             ),
             case(
                 "two weak are the floor too",
                 |i| {
                     poc(i);
-                    i.body.evaluation_window_days = 45;
+                    i.body.metrics.truncate(2);
                     i.body.budget.push(line("Office rent", BudgetCategory::Other, 100));
                 },
                 FLOOR,
                 &["P1"],
-                &["W", "B"],
+                &["M", "B"],
             ),
             case(
                 "vague and weak: T2",
@@ -1233,7 +1253,7 @@ fn rule_p1_a_bedrock_poc_is_25k_strong_10k_weak() {
                 },
                 Verdict::Rejected,
                 &["P1", "T2"],
-                &["U", "M", "W", "B"],
+                &["U", "M", "B"],
             ),
             case(
                 "ineligible: T1",
