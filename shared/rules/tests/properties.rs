@@ -367,6 +367,9 @@ proptest! {
         prop_assume!(which != 1 || catalog.service(&body.service).is_some());
         let pool = if bedrock { Programme::BedrockPoc } else { Programme::InnovationSandbox };
         let before = review(&body, pool, &catalog, &[]);
+        // Only a weak → strong change is a strengthening: moving an already strong W from 30 to
+        // 60 days changes T4's checkpoints (see `a_strong_window_moved_from_30_to_60_days_is_not_a_strengthening`).
+        prop_assume!(components(&before)[which].strength == Strength::Weak);
         let mut better = body.clone();
         strengthen(&mut better, which, &catalog);
         let after = review(&better, pool, &catalog, &[]);
@@ -383,4 +386,25 @@ proptest! {
             "{:?} {:?} → {:?} {:?}", before.outcome, before.reasons, after.outcome, after.reasons
         );
     }
+}
+
+/// The counterexample the property once ran into: W is already strong at 30 days, so setting it
+/// to 60 is not a weak → strong change, and the tier may fall. 30-day window, checkpoints on days
+/// 15 and 30, $3,150/month → $25K (T4); the same at 60 days has no closing checkpoint → $20K (T5).
+#[test]
+fn a_strong_window_moved_from_30_to_60_days_is_not_a_strengthening() {
+    let catalog = catalog();
+    let mut body = ceiling();
+    body.evaluation_window_days = 30;
+    body.feedback_checkpoints_days = vec![15, 30];
+    let thirty = review(&body, Programme::InnovationSandbox, &catalog, &[]);
+    assert_eq!(thirty.components.window.strength, Strength::Strong);
+    assert_eq!(thirty.outcome, Outcome::Approved { tier_usd: 25_000 });
+
+    let mut sixty = body.clone();
+    strengthen(&mut sixty, 2, &catalog);
+    assert_eq!(sixty.evaluation_window_days, 60);
+    let sixty = review(&sixty, Programme::InnovationSandbox, &catalog, &[]);
+    assert_eq!(sixty.components.window.strength, Strength::Strong);
+    assert_eq!(sixty.outcome, Outcome::Approved { tier_usd: 20_000 });
 }
