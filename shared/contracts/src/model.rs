@@ -5,11 +5,39 @@
 //! silently dropped value). [`ApplicationDraft::validate`] turns a complete draft into an
 //! [`ApplicationBody`] or lists every failing field at once, with the rule id behind each failure.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogService};
+
+/// E1: an AWS account id is exactly 12 ASCII digits. The one test of it: validation at
+/// submission and the rules' eligibility (T1) both call this.
+pub fn is_aws_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Where a named service stands in a catalog on a date (E5, K2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CatalogStanding<'c> {
+    /// Not in the catalog at all (E5).
+    Unknown,
+    /// In the catalog, but it enters the set after the date (E5, K2).
+    NotYetEmerging(&'c CatalogService),
+    /// An emerging service of the catalog; a matured one too, since K1 redirects it rather than
+    /// failing it.
+    InCatalog(&'c CatalogService),
+}
+
+/// E5 with K2: where `service` stands in `catalog` on `on`. The one test of it: validation at
+/// submission and the rules' eligibility (T1) both call this.
+pub fn catalog_standing<'c>(catalog: &'c Catalog, service: &str, on: NaiveDate) -> CatalogStanding<'c> {
+    match catalog.service(service) {
+        None => CatalogStanding::Unknown,
+        Some(entry) if entry.emerging_from > on => CatalogStanding::NotYetEmerging(entry),
+        Some(entry) => CatalogStanding::InCatalog(entry),
+    }
+}
 
 /// Upper bounds that keep one application a reasonable size. A request body limit also applies.
 pub mod limits {
@@ -378,8 +406,7 @@ impl ApplicationDraft {
             monthly_recurring_revenue_usd: s.monthly_recurring_revenue_usd,
         };
         let account = startup.aws_account_id.as_str();
-        let twelve_digits = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
-        if !account.is_empty() && !twelve_digits {
+        if !account.is_empty() && !is_aws_account_id(account) {
             c.push("startup.aws_account_id", "must be exactly 12 digits", Some("E1"));
         }
         if let Some(size) = startup.team_size
@@ -409,8 +436,8 @@ impl ApplicationDraft {
 
         let service = c.text("service", &self.service, short, Some("E5"));
         if !service.trim().is_empty() {
-            match catalog.service(&service) {
-                None => {
+            match catalog_standing(catalog, &service, at.date_naive()) {
+                CatalogStanding::Unknown => {
                     let hint = catalog
                         .resolve_alias(&service)
                         .map(|s| format!("; did you mean {:?}?", s.id))
@@ -421,12 +448,15 @@ impl ApplicationDraft {
                         Some("E5"),
                     );
                 }
-                Some(entry) if entry.emerging_from > at.date_naive() => c.push(
+                CatalogStanding::NotYetEmerging(entry) => c.push(
                     "service",
-                    format!("{service:?} enters the catalog on {}", entry.emerging_from),
+                    format!(
+                        "{service:?} enters the catalog on {}; until then it is not an emerging service (E5)",
+                        entry.emerging_from
+                    ),
                     Some("K2"),
                 ),
-                Some(_) => {}
+                CatalogStanding::InCatalog(_) => {}
             }
         }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::decision::Finding;
-use sandpiper_contracts::model::ApplicationBody;
+use sandpiper_contracts::model::{ApplicationBody, CatalogStanding, catalog_standing, is_aws_account_id};
 
 use crate::text::normalise_workload;
 
@@ -25,8 +25,9 @@ fn finding(rule: &str, reason: String) -> Finding {
 pub fn eligibility(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at: DateTime<Utc>) -> Vec<Finding> {
     let mut failures = Vec::new();
 
+    // The predicate is the one submission validation uses (contracts), so E1 is written once.
     let account = &body.startup.aws_account_id;
-    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+    if !is_aws_account_id(account) {
         failures.push(finding(
             "E1",
             format!("An AWS account id of exactly 12 digits is required; {account:?} is not one (E1)."),
@@ -53,24 +54,35 @@ pub fn eligibility(body: &ApplicationBody, has_partner: bool, catalog: &Catalog,
         ));
     }
 
-    match catalog.service(&body.service) {
-        None => failures.push(finding(
+    // E5 with K2, by the predicate submission validation uses. A service that has not entered the
+    // catalog yet fails E5 (it is not an emerging service) because of K2, so both are recorded.
+    match catalog_standing(catalog, &body.service, at.date_naive()) {
+        CatalogStanding::Unknown => failures.push(finding(
             "E5",
             format!(
                 "{:?} is not an emerging service of catalog {}; exactly one catalog service must be named (E5).",
                 body.service, catalog.version
             ),
         )),
-        Some(service) if service.emerging_from > at.date_naive() => failures.push(finding(
-            "K2",
-            format!(
-                "{} enters the catalog on {}, after this submission on {}, so it is not yet an emerging service (E5, K2).",
-                service.display_name,
-                service.emerging_from,
-                at.date_naive()
-            ),
-        )),
-        Some(_) => {}
+        CatalogStanding::NotYetEmerging(service) => {
+            failures.push(finding(
+                "E5",
+                format!(
+                    "{} is not yet an emerging service of catalog {} (E5).",
+                    service.display_name, catalog.version
+                ),
+            ));
+            failures.push(finding(
+                "K2",
+                format!(
+                    "{} enters the catalog on {}, after this submission on {} (K2).",
+                    service.display_name,
+                    service.emerging_from,
+                    at.date_naive()
+                ),
+            ));
+        }
+        CatalogStanding::InCatalog(_) => {}
     }
     failures
 }

@@ -313,7 +313,7 @@ fn rule_k2_a_service_enters_the_set_on_its_emerging_date() {
                 "emerges tomorrow",
                 |i| set_dates(&mut i.catalog, "bedrock-agents", Some("2026-06-02"), None),
                 Verdict::Rejected,
-                &["K2", "T1"],
+                &["E5", "K2", "T1"],
                 &[],
             ),
             case(
