@@ -250,10 +250,17 @@ fn stacking(body: &ApplicationBody) -> Stacking {
         .iter()
         .map(|entry| match (entry.programme, entry.workload.as_deref()) {
             (Programme::ActivatePortfolio, _) => "Activate Portfolio stacks cleanly (C4).".to_owned(),
-            (programme, Some(other)) => format!(
-                "The {} engagement (workload {:?}) is a distinct use case, so it stacks (C4).",
+            // C4 sets an overlap condition only for these two; reaching here means no overlap.
+            (programme @ (Programme::BuildForStartups | Programme::BedrockPoc), Some(other)) => format!(
+                "The {} engagement (workload {:?}) is a distinct use case from {workload:?}, so it stacks (C4).",
                 programme.as_str(),
                 normalise_workload(other)
+            ),
+            // Any other entry (e.g. another innovation_sandbox) is not compared at all: saying
+            // "distinct use case" would be untrue when the workloads are equal.
+            (programme, Some(_)) => format!(
+                "C4 sets no overlap condition for {} engagements, so it stacks whatever its workload (C4).",
+                programme.as_str()
             ),
             (programme, None) => format!(
                 "The {} engagement names no workload, so it cannot overlap (C4).",
@@ -267,8 +274,9 @@ fn stacking(body: &ApplicationBody) -> Stacking {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fixtures::{at, catalog};
     use crate::fixtures::{example, worked};
-    use sandpiper_contracts::model::BudgetLine;
+    use sandpiper_contracts::model::{BudgetLine, StackEntry};
 
     fn line(category: BudgetCategory, exact: Option<i64>, range: Option<[i64; 2]>) -> BudgetLine {
         BudgetLine {
@@ -323,5 +331,32 @@ mod tests {
         assert_eq!(f.emerging_service_monthly_usd, i64::MAX);
         assert_eq!(f.supporting_monthly_usd, i64::MAX);
         assert_eq!(f.other_monthly_usd, i64::MIN);
+    }
+
+    #[test]
+    fn c4_reasons_say_distinct_only_when_the_workloads_were_compared_and_differ() {
+        let entry = |programme, workload: &str| StackEntry {
+            programme,
+            amount_usd: None,
+            workload: Some(workload.into()),
+            status: StackStatus::Approved,
+        };
+        let mut body = worked();
+        body.stack = vec![
+            entry(Programme::InnovationSandbox, &body.workload),
+            entry(Programme::BuildForStartups, "SOC 2 buildout"),
+        ];
+        let Classification::Fits { reasons, .. } = classify(&body, true, &catalog(), at()) else {
+            panic!("both entries stack (C4)");
+        };
+        assert!(
+            reasons[1].starts_with("C4 sets no overlap condition for innovation_sandbox engagements"),
+            "{reasons:?}"
+        );
+        assert!(!reasons[1].contains("distinct"), "{reasons:?}");
+        assert!(
+            reasons[2].contains("(workload \"soc-2-buildout\") is a distinct use case"),
+            "{reasons:?}"
+        );
     }
 }
