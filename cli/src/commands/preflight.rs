@@ -6,6 +6,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use super::ApiArgs;
+use crate::simulate::report::usd;
 
 #[derive(Debug, clap::Args)]
 pub struct PreflightArgs {
@@ -87,7 +88,7 @@ pub fn render(scoring: &Value) -> String {
         }
     }
     let outcome = match scoring["tier_usd"].as_i64() {
-        Some(tier) => format!("approved at ${tier}"),
+        Some(tier) => format!("approved at {}", usd(tier)),
         None => "rejected".into(),
     };
     out += &format!(
@@ -130,7 +131,7 @@ mod tests {
         let out = render(&scoring);
         assert!(out.contains("budget      weak      B"), "{out}");
         assert!(out.contains("              a range estimate"), "{out}");
-        assert!(out.contains("outcome: approved at $10000"), "{out}");
+        assert!(out.contains("outcome: approved at $10,000"), "{out}");
         assert!(out.contains("  - give exact monthly amounts"), "{out}");
     }
 
