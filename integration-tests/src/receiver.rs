@@ -1,5 +1,5 @@
 //! A real HTTP receiver for webhook tests: an axum server on a random loopback port that records
-//! every request and answers as the test scripts it (fail N times, throttle, hang).
+//! every request and answers as the test scripts it (fail N times, throttle, hang, hold).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -42,6 +42,9 @@ pub enum Answer {
     Throttle(u64),
     /// Never answers.
     Hang,
+    /// Answers 200 once [`Receiver::release`] is called (or never, if the caller hangs up first):
+    /// a delivery held in flight.
+    Hold,
 }
 
 #[derive(Default)]
@@ -52,8 +55,15 @@ struct Inner {
 }
 
 #[derive(Clone)]
+struct Shared {
+    inner: Arc<Mutex<Inner>>,
+    released: tokio::sync::watch::Receiver<bool>,
+}
+
+#[derive(Clone)]
 pub struct Receiver {
     inner: Arc<Mutex<Inner>>,
+    release: Arc<tokio::sync::watch::Sender<bool>>,
     pub addr: SocketAddr,
 }
 
@@ -65,11 +75,19 @@ impl Receiver {
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let app = Router::new().route("/hook", post(receive)).with_state(inner.clone());
+        let (release, released) = tokio::sync::watch::channel(false);
+        let app = Router::new().route("/hook", post(receive)).with_state(Shared {
+            inner: inner.clone(),
+            released,
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Receiver { inner, addr }
+        Receiver {
+            inner,
+            release: Arc::new(release),
+            addr,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -85,15 +103,20 @@ impl Receiver {
         self.inner.lock().expect("lock").script = answers;
     }
 
+    /// Lets every held request (and any held later) answer 200.
+    pub fn release(&self) {
+        self.release.send_replace(true);
+    }
+
     /// Waits until `done` holds for what was received (up to 30 s).
     pub async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         crate::poll_until(what, Duration::from_millis(20), || self.received(), done).await
     }
 }
 
-async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let answer = {
-        let mut inner = inner.lock().expect("lock");
+        let mut inner = shared.inner.lock().expect("lock");
         inner.received.push(Received {
             headers,
             body,
@@ -112,6 +135,11 @@ async fn receive(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap, bod
         }
         Answer::Hang => {
             std::future::pending::<()>().await;
+            StatusCode::OK.into_response()
+        }
+        Answer::Hold => {
+            let mut released = shared.released.clone();
+            let _ = released.wait_for(|r| *r).await;
             StatusCode::OK.into_response()
         }
     }

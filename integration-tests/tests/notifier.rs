@@ -4,14 +4,75 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
-use sandpiper_contracts::names::ServiceName;
+use futures::StreamExt;
+use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_integration_tests::receiver::{Answer, Received, Receiver};
 use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, TestApp, example};
+use sandpiper_notifier::config::{NotifierConfig, RetryPolicy};
 use sandpiper_notifier::signing;
+use sandpiper_runtime::config::{ClockMode, CommonConfig};
+use sandpiper_runtime::http::auth::Tokens;
 use serde_json::json;
+
+/// A notifier of the test's own beside the stack's, on the same NATS: a second replica, or one
+/// with other delivery settings. It runs until the returned sender is dropped.
+async fn extra_notifier(app: &TestApp, retry: RetryPolicy) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let notifier = sandpiper_notifier::Notifier::build(NotifierConfig {
+        common: CommonConfig {
+            nats_url: app.nats_url.clone(),
+            nats_user: None,
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            clock: ClockMode::Wall,
+            stream_replicas: 1,
+        },
+        tokens: Tokens::parse(&format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}")).unwrap(),
+        allow: vec!["127.0.0.0/8".parse().unwrap()],
+        retry,
+    })
+    .await
+    .unwrap();
+    let url = format!("http://{}", notifier.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(notifier.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    for _ in 0..200 {
+        if app.send(app.http.get(format!("{url}/readyz"))).await.status == 200 {
+            return (url, stop);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the extra notifier did not become ready");
+}
+
+/// Subscribes through the notifier at `notifier`; returns the id.
+async fn subscribe_at(app: &TestApp, notifier: &str, url: &str, events: &[&str]) -> String {
+    let reply = app
+        .send(
+            app.http
+                .post(format!("{notifier}/v1/subscriptions"))
+                .bearer_auth(ACME)
+                .json(&json!({"url": url, "events": events, "format": "cloudevents"})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "subscribe: {reply:?}");
+    reply.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The test settings of the stack's notifier, with another attempt timeout.
+fn retry_with_timeout(timeout: Duration) -> RetryPolicy {
+    RetryPolicy {
+        attempts: 4,
+        base_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(3),
+        timeout,
+        slack_interval: Duration::from_millis(20),
+    }
+}
 
 fn event_type(r: &Received) -> String {
     r.header("x-sandpiper-event-type")
@@ -124,19 +185,33 @@ async fn a_429_is_honoured_with_its_retry_after() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_that_never_answers_does_not_delay_a_healthy_one() {
-    let app = TestApp::spawn().await;
+    // Attempts time out after 10 s here, so a healthy receiver served within 3 s was not queued
+    // behind the stuck one's attempt.
+    const HANG_TIMEOUT: Duration = Duration::from_secs(10);
+    const HEALTHY_BOUND: Duration = Duration::from_secs(3);
+    let mut app = TestApp::spawn().await;
+    app.stack.crash_service(ServiceName::Notifier).await;
+    let (notifier, _running) = extra_notifier(&app, retry_with_timeout(HANG_TIMEOUT)).await;
     let stuck = Receiver::start(vec![Answer::Hang; 100]).await;
     let healthy = Receiver::start(vec![]).await;
-    app.subscribe(ACME, &stuck.url(), &["drafted"], "cloudevents").await;
-    app.subscribe(ACME, &healthy.url(), &["drafted"], "cloudevents").await;
+    subscribe_at(&app, &notifier, &stuck.url(), &["drafted"]).await;
+    subscribe_at(&app, &notifier, &healthy.url(), &["drafted"]).await;
+    let started = Instant::now();
     for _ in 0..20 {
         app.create(ACME, &example("exploring-agents")).await;
     }
-    healthy.wait_until("all 20", |r| r.len() >= 20).await;
+    let received = healthy.wait_until("all 20", |r| r.len() >= 20).await;
+    let last = received.iter().map(|r| r.at).max().unwrap();
     assert!(
-        stuck.received().len() <= 2,
+        last.duration_since(started) < HEALTHY_BOUND,
+        "the healthy receiver had all 20 after {:?}",
+        last.duration_since(started)
+    );
+    assert_eq!(
+        stuck.received().len(),
+        1,
         "the stuck one is still on its first delivery"
     );
 }
@@ -186,6 +261,52 @@ async fn dead_letters_can_be_listed_and_redriven() {
     assert_eq!(
         app.send(app.http.get(&dead_url).bearer_auth(ADMIN)).await.body,
         json!([])
+    );
+
+    // A path that is not a sequence number: problem+json like every other error.
+    let bad = app
+        .send(
+            app.http
+                .post(app.notifier_url("/v1/deliveries/dead/latest/redrive"))
+                .bearer_auth(ADMIN),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_eq!(bad.content_type, "application/problem+json", "{bad:?}");
+
+    // A dead letter whose subscription is gone is refused, and kept, rather than orphaned.
+    receiver.script(vec![Answer::Status(503); 4]);
+    app.create(ACME, &example("exploring-agents")).await;
+    let mut dead = serde_json::Value::Null;
+    for _ in 0..200 {
+        dead = app.send(app.http.get(&dead_url).bearer_auth(ADMIN)).await.body;
+        if dead.as_array().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sequence = dead[0]["sequence"].as_u64().unwrap();
+    let deleted = app
+        .send(
+            app.http
+                .delete(app.notifier_url(&format!("/v1/subscriptions/{subscription}")))
+                .bearer_auth(ACME),
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    let orphaned = app
+        .send(
+            app.http
+                .post(app.notifier_url(&format!("/v1/deliveries/dead/{sequence}/redrive")))
+                .bearer_auth(ADMIN),
+        )
+        .await;
+    assert_eq!(orphaned.status, 409, "{orphaned:?}");
+    assert_eq!(orphaned.content_type, "application/problem+json");
+    assert_eq!(
+        app.send(app.http.get(&dead_url).bearer_auth(ADMIN)).await.body[0]["sequence"],
+        sequence,
+        "the dead letter is kept"
     );
 }
 
@@ -256,12 +377,20 @@ async fn internal_destinations_and_bad_subscriptions_are_refused() {
 #[tokio::test]
 async fn a_notifier_restart_mid_burst_loses_no_delivery() {
     let mut app = TestApp::spawn().await;
-    let receiver = Receiver::start(vec![]).await;
+    // The eleventh delivery is held by the receiver: in flight when the notifier dies.
+    let mut script = vec![Answer::Status(200); 10];
+    script.push(Answer::Hold);
+    let receiver = Receiver::start(script).await;
     app.subscribe(ACME, &receiver.url(), &["drafted"], "cloudevents").await;
     for _ in 0..50 {
         app.create(ACME, &example("exploring-agents")).await;
     }
+    let in_flight = receiver
+        .wait_until("a delivery held in flight", |r| r.len() >= 11)
+        .await[10]
+        .header("x-sandpiper-delivery-id");
     app.stack.crash_service(ServiceName::Notifier).await;
+    receiver.release();
     for _ in 0..50 {
         app.create(ACME, &example("exploring-agents")).await;
     }
@@ -269,5 +398,74 @@ async fn a_notifier_restart_mid_burst_loses_no_delivery() {
     receiver
         .wait_until("all 100", |r| unique_deliveries(r, true).len() >= 100)
         .await;
-    assert_eq!(unique_deliveries(&receiver.received(), true).len(), 100);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received = receiver.received();
+    assert_eq!(unique_deliveries(&received, true).len(), 100, "nothing lost");
+    assert!(
+        received
+            .iter()
+            .filter(|r| r.header("x-sandpiper-delivery-id") == in_flight)
+            .count()
+            >= 2,
+        "the delivery cut off by the crash was delivered again"
+    );
+    // A repeated delivery id always carries the same event: receivers can de-duplicate on it.
+    let mut events_of: HashMap<String, HashSet<String>> = HashMap::new();
+    for r in &received {
+        events_of
+            .entry(r.header("x-sandpiper-delivery-id"))
+            .or_default()
+            .insert(r.json()["id"].as_str().unwrap().to_owned());
+    }
+    assert!(events_of.values().all(|events| events.len() == 1), "{events_of:?}");
+    let events: HashSet<&String> = events_of.values().flatten().collect();
+    assert_eq!(events.len(), 100, "one delivery id per event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_backlogged_while_the_notifier_was_down_reach_a_subscription_it_has_yet_to_load() {
+    let mut app = TestApp::spawn().await;
+    // Thousands of older bucket entries ahead of the subscription: a restarted notifier takes a
+    // while to load it, and must not fan out the backlog before it has.
+    let jetstream = async_nats::jetstream::new(async_nats::connect(&app.nats_url).await.unwrap());
+    let bucket = jetstream.get_key_value(names::SUBSCRIPTIONS_BUCKET).await.unwrap();
+    let written: Vec<_> = futures::stream::iter(0..5_000)
+        .map(|i| {
+            let bucket = bucket.clone();
+            async move { bucket.delete(format!("gone-{i}")).await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    assert!(written.iter().all(Result::is_ok));
+    let receiver = Receiver::start(vec![]).await;
+    app.subscribe(ACME, &receiver.url(), &["drafted"], "cloudevents").await;
+    app.stack.crash_service(ServiceName::Notifier).await;
+    for _ in 0..20 {
+        app.create(ACME, &example("exploring-agents")).await;
+    }
+    app.stack.start_service(ServiceName::Notifier).await.unwrap();
+    receiver
+        .wait_until("all 20", |r| unique_deliveries(r, true).len() >= 20)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_made_on_one_replica_is_served_by_another() {
+    let mut app = TestApp::spawn().await;
+    let (other, _running) = extra_notifier(&app, retry_with_timeout(Duration::from_secs(2))).await;
+    let receiver = Receiver::start(vec![]).await;
+    let id = subscribe_at(&app, &app.notifier_url(""), &receiver.url(), &["drafted"]).await;
+    // At once, only the other replica is left to fan out and deliver.
+    app.stack.crash_service(ServiceName::Notifier).await;
+    let listed = app
+        .send(app.http.get(format!("{other}/v1/subscriptions")).bearer_auth(ACME))
+        .await;
+    assert_eq!(listed.body[0]["id"], id.as_str(), "{listed:?}");
+    for _ in 0..5 {
+        app.create(ACME, &example("exploring-agents")).await;
+    }
+    receiver
+        .wait_until("all 5", |r| unique_deliveries(r, true).len() >= 5)
+        .await;
 }

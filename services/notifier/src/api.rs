@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::{DeadLetter, dead_letters_stream, deliveries_stream};
 use crate::safety::Policy;
-use crate::subscriptions::{Format, Listed, Subscription, SubscriptionStore, check_pattern};
+use crate::subscriptions::{Format, Listed, StoreError, Subscription, SubscriptionStore, check_pattern, scrub_urls};
 
 #[derive(Clone)]
 pub struct ApiState(pub Arc<ApiShared>);
@@ -52,13 +53,33 @@ pub struct PartnerParam {
     partner_id: Option<String>,
 }
 
-/// The answer to a creation: the only time the secret is shown.
+/// The answer to a creation: the only time the secret is shown. The id comes from the listed
+/// subscription (a field of its own here would put `"id"` in the body twice).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Created {
-    pub id: String,
     pub secret: String,
     #[serde(flatten)]
     pub subscription: Listed,
+}
+
+/// A path parameter whose rejection is a problem+json answer like every other error (axum's own
+/// `Path` answers text/plain). The shared runtime only has one for application ids.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad-path", e.body_text()))
+    }
+}
+
+fn store_unavailable(err: StoreError) -> Problem {
+    tracing::error!(error = %err, "the subscription store is unavailable");
+    Problem::unavailable("the subscription store is unavailable; retry shortly")
 }
 
 fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -135,7 +156,6 @@ pub async fn create(
     })?;
     tracing::info!(subscription = %subscription.id, partner = %subscription.partner, "subscription created");
     let created = Created {
-        id: subscription.id.clone(),
         secret: subscription.secret.clone(),
         subscription: Listed::from(&subscription),
     };
@@ -147,18 +167,26 @@ pub async fn create(
         .into_response())
 }
 
-pub async fn list(State(state): State<ApiState>, caller: Principal) -> Json<Vec<Listed>> {
+pub async fn list(State(state): State<ApiState>, caller: Principal) -> ApiResult<Json<Vec<Listed>>> {
+    // Another replica may have created one a moment ago.
+    state.0.subscriptions.catch_up().await.map_err(store_unavailable)?;
     let all = state.0.subscriptions.all();
     let mut mine: Vec<Listed> = all
+        .subscriptions
         .values()
         .filter(|s| caller.can_see(&s.partner))
         .map(Listed::from)
         .collect();
     mine.sort_by(|a, b| a.id.cmp(&b.id));
-    Json(mine)
+    Ok(Json(mine))
 }
 
-pub async fn delete(State(state): State<ApiState>, caller: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<ApiState>,
+    caller: Principal,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    state.0.subscriptions.catch_up().await.map_err(store_unavailable)?;
     let visible = state.0.subscriptions.get(&id).filter(|s| caller.can_see(&s.partner));
     if visible.is_none() {
         return Err(Problem::not_found(format!("no subscription {id:?}")));
@@ -219,7 +247,8 @@ pub async fn dead_letters(State(state): State<ApiState>, caller: Principal) -> A
                 event_type: letter.delivery.event.event_type.clone(),
                 application_id: letter.delivery.event.subject.to_string(),
                 attempts: letter.attempts,
-                last_error: letter.last_error,
+                // Letters stored before URLs were redacted may still carry one.
+                last_error: scrub_urls(&letter.last_error),
                 failed_at: letter.failed_at,
             });
         }
@@ -233,7 +262,7 @@ pub async fn dead_letters(State(state): State<ApiState>, caller: Principal) -> A
 pub async fn redrive(
     State(state): State<ApiState>,
     caller: Principal,
-    Path(sequence): Path<u64>,
+    ApiPath(sequence): ApiPath<u64>,
 ) -> ApiResult<StatusCode> {
     if caller != Principal::Admin {
         return Err(forbidden());
@@ -247,6 +276,15 @@ pub async fn redrive(
         .map_err(|_| Problem::not_found(format!("no dead letter {sequence}")))?;
     let letter: DeadLetter = serde_json::from_slice(&message.payload)
         .map_err(|_| Problem::not_found(format!("dead letter {sequence} is unreadable")))?;
+    // Queued for a deleted subscription, it would sit in the queue with no worker to take it
+    // (or be purged unseen): the dead letter stays where the admin can see it.
+    state.0.subscriptions.catch_up().await.map_err(store_unavailable)?;
+    if state.0.subscriptions.get(&letter.delivery.subscription).is_none() {
+        return Err(Problem::conflict(format!(
+            "dead letter {sequence} belongs to subscription {}, which no longer exists; it was not redriven",
+            letter.delivery.subscription
+        )));
+    }
     deliveries_stream(&state.0.bus)
         .await
         .map_err(|_| Problem::unavailable("the delivery queue is unavailable"))?;
@@ -275,4 +313,27 @@ pub async fn redrive(
         .map_err(|_| Problem::unavailable("redriven, but the dead letter could not be removed"))?;
     tracing::info!(sequence, delivery = %letter.delivery.id, "dead letter redriven");
     Ok(StatusCode::ACCEPTED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_created_body_has_each_field_once() {
+        let created = Created {
+            secret: "s3cret".into(),
+            subscription: Listed {
+                id: "01J0000000000000000000000A".into(),
+                url: "https://hooks.example.com/…".into(),
+                events: vec!["approved".into()],
+                format: Format::Slack,
+                created_at: Utc::now(),
+            },
+        };
+        let body = serde_json::to_string(&created).unwrap();
+        for key in ["id", "secret", "url", "events", "format", "created_at"] {
+            assert_eq!(body.matches(&format!("\"{key}\":")).count(), 1, "{key} in {body}");
+        }
+    }
 }

@@ -31,7 +31,7 @@ use crate::fanout::QueuedDelivery;
 use crate::render;
 use crate::safety::Policy;
 use crate::signing;
-use crate::subscriptions::{Format, Subscription, SubscriptionStore};
+use crate::subscriptions::{Format, Subscription, SubscriptionStore, scrub_urls};
 
 /// A delivery that ran out of retries.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,7 +118,8 @@ impl Deliverer {
             .base_backoff
             .saturating_mul(1u32 << attempt.clamp(1, 20).saturating_sub(1) as u32);
         let capped = exp.min(self.retry.max_backoff);
-        // Full jitter between half and all of it, so failing receivers are not hit in lockstep.
+        // Equal jitter (between half and all of it): failing receivers are not hit in lockstep,
+        // and a retry never comes much sooner than the backoff promises.
         capped.mul_f64(rand::rng().random_range(0.5..=1.0))
     }
 
@@ -192,14 +193,7 @@ impl Deliverer {
             Ok(response) => response,
             Err(err) => {
                 return Attempt::Retry {
-                    error: format!(
-                        "{}: {err}",
-                        if err.is_timeout() {
-                            "timed out"
-                        } else {
-                            "connection failed"
-                        }
-                    ),
+                    error: describe(err),
                     after: None,
                 };
             }
@@ -354,6 +348,26 @@ impl Deliverer {
     }
 }
 
+/// What went wrong with a request, for the logs and the dead letters: never the URL, whose path
+/// is a Slack webhook's credential.
+fn describe(err: reqwest::Error) -> String {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else {
+        "connection failed"
+    };
+    let err = err.without_url();
+    let mut text = format!("{what}: {err}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    // A cause may quote the URL too.
+    scrub_urls(&text)
+}
+
 /// The span of one delivery attempt: a child of the fan-out that queued it, so it shares the
 /// application's trace.
 fn delivery_span(
@@ -438,6 +452,7 @@ pub async fn supervise(deliverer: Arc<Deliverer>, shutdown: Shutdown) {
     let mut changes = deliverer.subscriptions.changes();
     loop {
         let current = changes.borrow_and_update().clone();
+        let current = &current.subscriptions;
         for id in current.keys() {
             if !workers.contains_key(id) {
                 let task = tokio::spawn(deliverer.clone().work(id.clone(), shutdown.clone()));

@@ -96,9 +96,17 @@ impl Handler for Fanout {
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let event = delivery.envelope;
         self.remember(&event, delivery.event_type);
+        // A subscription just created through another replica (or still loading at start-up)
+        // may not be in this copy yet; deciding "no subscribers" from a stale copy would ack the
+        // event with nothing queued.
+        self.subscriptions
+            .catch_up()
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
         let wanted: Vec<String> = self
             .subscriptions
             .all()
+            .subscriptions
             .values()
             .filter(|s| s.wants(&event, delivery.event_type))
             .map(|s| s.id.clone())

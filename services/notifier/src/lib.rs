@@ -82,6 +82,8 @@ impl Notifier {
             .timeout(config.retry.timeout)
             // A redirect could point anywhere, the metadata range included: none are followed.
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve and connect on our behalf, past the resolver's address checks.
+            .no_proxy()
             .user_agent("sandpiper-notifier/1")
             .build()
             .map_err(|e| NotifierError::Setup(format!("HTTP client: {e}")))?;
@@ -121,14 +123,15 @@ impl Notifier {
     /// Fans out, delivers and serves until `stop`; then finishes in-flight deliveries and drains.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), NotifierError> {
         let shutdown = Shutdown::on(stop);
+        let loaded = Gate::new("subscriptions loaded");
         let consuming = Gate::new("fan-out consumer running");
-        let readiness = Readiness::new(self.bus.clone(), vec![consuming.clone()]);
+        let readiness = Readiness::new(self.bus.clone(), vec![loaded.clone(), consuming.clone()]);
         let fanout = Fanout::new(self.bus.clone(), self.api.0.subscriptions.clone());
-        let fanning = tokio::spawn(consume::run(
+        let fanning = tokio::spawn(fan_out_once_loaded(
             self.bus.clone(),
-            ServiceName::Notifier,
             fanout,
             shutdown.clone(),
+            loaded,
             consuming,
         ));
         let supervising = tokio::spawn(delivery::supervise(self.deliverer.clone(), shutdown.clone()));
@@ -165,4 +168,29 @@ impl Notifier {
         tracing::info!("notifier stopped");
         served.map_err(NotifierError::Serve)
     }
+}
+
+/// Starts the fan-out only once this replica's copy of the subscriptions holds every one stored:
+/// an event matched against a half-loaded copy would be acked with nothing queued.
+async fn fan_out_once_loaded(
+    bus: Bus,
+    fanout: Fanout,
+    shutdown: Shutdown,
+    loaded: Gate,
+    consuming: Gate,
+) -> Result<(), consume::ConsumeError> {
+    loop {
+        tokio::select! {
+            () = shutdown.triggered() => return Ok(()),
+            caught_up = fanout.subscriptions.catch_up() => match caught_up {
+                Ok(()) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "loading the subscriptions failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            },
+        }
+    }
+    loaded.set(true);
+    consume::run(bus, ServiceName::Notifier, fanout, shutdown, consuming).await
 }

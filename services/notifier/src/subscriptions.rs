@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use chrono::{DateTime, Utc};
@@ -24,8 +26,8 @@ pub enum Format {
     Cloudevents,
 }
 
-/// A subscription, as stored (with its signing secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A subscription, as stored (with its signing secret; `Debug` leaves it and the URL's path out).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subscription {
     pub id: String,
     pub partner: PartnerId,
@@ -38,7 +40,58 @@ pub struct Subscription {
     pub created_at: DateTime<Utc>,
 }
 
-/// A subscription as listed: everything but the secret.
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("id", &self.id)
+            .field("partner", &self.partner)
+            .field("url", &redact_url(&self.url))
+            .field("events", &self.events)
+            .field("format", &self.format)
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// A subscription URL as it may be shown or logged: `scheme://host[:port]/…`. A Slack webhook's
+/// path is its credential, so neither path nor query ever leaves the store.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => match (parsed.host_str(), parsed.port()) {
+            (Some(host), Some(port)) => format!("{}://{host}:{port}/…", parsed.scheme()),
+            (Some(host), None) => format!("{}://{host}/…", parsed.scheme()),
+            (None, _) => "<redacted URL>".into(),
+        },
+        Err(_) => "<redacted URL>".into(),
+    }
+}
+
+/// `text` with every http(s) URL in it redacted ([`redact_url`]): for error texts, which may
+/// quote the URL they failed on.
+pub fn scrub_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let start = match (lower.find("http://"), lower.find("https://")) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => break,
+        };
+        out.push_str(&rest[..start]);
+        let url = &rest[start..];
+        let end = url
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | '<' | '`'))
+            .unwrap_or(url.len());
+        out.push_str(&redact_url(&url[..end]));
+        rest = &url[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A subscription as listed: everything but the secret, and the URL redacted ([`redact_url`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Listed {
     pub id: String,
@@ -52,7 +105,7 @@ impl From<&Subscription> for Listed {
     fn from(s: &Subscription) -> Listed {
         Listed {
             id: s.id.clone(),
-            url: s.url.clone(),
+            url: redact_url(&s.url),
             events: s.events.clone(),
             format: s.format,
             created_at: s.created_at,
@@ -112,55 +165,91 @@ pub enum StoreError {
     Bus(#[from] BusError),
     #[error("the subscription store failed: {0}")]
     Store(String),
+    #[error("the local copy of the subscriptions did not catch up with the bucket within {0:?}")]
+    Behind(Duration),
+}
+
+/// This replica's copy of the bucket, and the last bucket revision it holds.
+#[derive(Debug, Default)]
+pub struct Mirror {
+    pub subscriptions: HashMap<String, Subscription>,
+    pub seen_revision: u64,
+}
+
+/// How long a catch-up may wait for the copy to reach the bucket's last revision.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(10);
+
+/// Coalesces catch-ups: one bucket status request answers every caller that asked before it was
+/// sent, so a burst of events costs one round trip, not one each.
+#[derive(Default)]
+struct CatchUp {
+    /// Tickets handed out so far.
+    requested: AtomicU64,
+    /// Every ticket up to this one is covered by a finished catch-up.
+    covered: tokio::sync::Mutex<u64>,
 }
 
 /// The subscriptions, stored and mirrored.
 #[derive(Clone)]
 pub struct SubscriptionStore {
     store: kv::Store,
-    mirror: watch::Receiver<Arc<HashMap<String, Subscription>>>,
+    mirror: watch::Receiver<Arc<Mirror>>,
+    catch_up: Arc<CatchUp>,
 }
 
 impl SubscriptionStore {
+    /// Opens the bucket and starts copying it. The copy may still be loading: call
+    /// [`SubscriptionStore::catch_up`] before relying on it.
     pub async fn open(bus: &Bus) -> Result<SubscriptionStore, StoreError> {
-        let store = bus
-            .bucket(names::SUBSCRIPTIONS_BUCKET, 1, std::time::Duration::ZERO)
-            .await?;
-        let (sender, mirror) = watch::channel(Arc::new(HashMap::new()));
+        let store = bus.bucket(names::SUBSCRIPTIONS_BUCKET, 1, Duration::ZERO).await?;
+        let (sender, mirror) = watch::channel(Arc::new(Mirror::default()));
         let (sink, mut entries) = tokio::sync::mpsc::unbounded_channel();
         kv_follow::follow(store.clone(), ">".to_owned(), sink);
         tokio::spawn(async move {
             while let Some(entry) = entries.recv().await {
-                sender.send_modify(|all| {
-                    let mut next = HashMap::clone(all);
-                    match entry.operation {
-                        kv::Operation::Put => match serde_json::from_slice::<Subscription>(&entry.value) {
-                            Ok(sub) => {
-                                next.insert(sub.id.clone(), sub);
-                            }
-                            Err(err) => {
-                                tracing::error!(key = %entry.key, error = %err, "ignoring an unreadable subscription")
-                            }
-                        },
-                        kv::Operation::Delete | kv::Operation::Purge => {
-                            next.remove(&entry.key);
+                let parsed = match entry.operation {
+                    kv::Operation::Put => match serde_json::from_slice::<Subscription>(&entry.value) {
+                        Ok(sub) => Some(sub),
+                        Err(err) => {
+                            tracing::error!(key = %entry.key, error = %err, "ignoring an unreadable subscription");
+                            None
+                        }
+                    },
+                    kv::Operation::Delete | kv::Operation::Purge => None,
+                };
+                sender.send_modify(|mirror| {
+                    let mut subscriptions = mirror.subscriptions.clone();
+                    match (entry.operation, parsed) {
+                        (kv::Operation::Put, Some(sub)) => {
+                            subscriptions.insert(sub.id.clone(), sub);
+                        }
+                        (kv::Operation::Put, None) => {}
+                        (kv::Operation::Delete | kv::Operation::Purge, _) => {
+                            subscriptions.remove(&entry.key);
                         }
                     }
-                    *all = Arc::new(next);
+                    *mirror = Arc::new(Mirror {
+                        subscriptions,
+                        seen_revision: entry.revision,
+                    });
                 });
             }
         });
-        Ok(SubscriptionStore { store, mirror })
+        Ok(SubscriptionStore {
+            store,
+            mirror,
+            catch_up: Arc::default(),
+        })
     }
 
     pub async fn put(&self, subscription: &Subscription) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(subscription).map_err(|e| StoreError::Store(e.to_string()))?;
-        self.store
+        let revision = self
+            .store
             .put(&subscription.id, bytes.into())
             .await
             .map_err(|e| StoreError::Store(e.to_string()))?;
-        self.wait_until(|all| all.contains_key(&subscription.id)).await;
-        Ok(())
+        self.wait_for_revision(revision).await
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
@@ -168,26 +257,52 @@ impl SubscriptionStore {
             .purge(id)
             .await
             .map_err(|e| StoreError::Store(e.to_string()))?;
-        self.wait_until(|all| !all.contains_key(id)).await;
+        self.catch_up().await
+    }
+
+    /// Waits until this replica's copy holds every change stored in the bucket before the call
+    /// (another replica's included). Concurrent callers share one status request.
+    pub async fn catch_up(&self) -> Result<(), StoreError> {
+        let ticket = self.catch_up.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut covered = self.catch_up.covered.lock().await;
+        if *covered >= ticket {
+            return Ok(());
+        }
+        // Every ticket handed out before the status request is sent is answered by it.
+        let covers = self.catch_up.requested.load(Ordering::SeqCst);
+        let status = self
+            .store
+            .status()
+            .await
+            .map_err(|e| StoreError::Store(e.to_string()))?;
+        let state = status.info.state;
+        // An emptied bucket has a last sequence but nothing left for the watch to deliver.
+        let target = if state.messages == 0 { 0 } else { state.last_sequence };
+        self.wait_for_revision(target).await?;
+        *covered = covers;
         Ok(())
     }
 
-    /// Waits (briefly) until this replica's mirror shows a change it just made.
-    async fn wait_until(&self, done: impl Fn(&HashMap<String, Subscription>) -> bool) {
+    /// Waits until the copy holds bucket revision `revision`.
+    async fn wait_for_revision(&self, revision: u64) -> Result<(), StoreError> {
         let mut mirror = self.mirror.clone();
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), mirror.wait_for(|all| done(all))).await;
+        match tokio::time::timeout(CATCH_UP_LIMIT, mirror.wait_for(|m| m.seen_revision >= revision)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(StoreError::Store("the subscription copy stopped".into())),
+            Err(_) => Err(StoreError::Behind(CATCH_UP_LIMIT)),
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<Subscription> {
-        self.mirror.borrow().get(id).cloned()
+        self.mirror.borrow().subscriptions.get(id).cloned()
     }
 
-    pub fn all(&self) -> Arc<HashMap<String, Subscription>> {
+    pub fn all(&self) -> Arc<Mirror> {
         self.mirror.borrow().clone()
     }
 
-    /// Notified whenever the set of subscriptions changes.
-    pub fn changes(&self) -> watch::Receiver<Arc<HashMap<String, Subscription>>> {
+    /// Notified whenever the copy changes.
+    pub fn changes(&self) -> watch::Receiver<Arc<Mirror>> {
         self.mirror.clone()
     }
 }
@@ -212,6 +327,49 @@ mod tests {
         ] {
             assert_eq!(pattern_matches(pattern, name), matches, "{pattern} ~ {name}");
         }
+    }
+
+    #[test]
+    fn urls_are_redacted_to_scheme_and_host() {
+        let hook = "https://hooks.slack.com/services/T000/B000/XXXXSECRET?token=abc";
+        assert_eq!(redact_url(hook), "https://hooks.slack.com/…");
+        assert_eq!(redact_url("http://127.0.0.1:8080/hook"), "http://127.0.0.1:8080/…");
+        assert_eq!(redact_url("not a url"), "<redacted URL>");
+        let error =
+            format!("error sending request for url ({hook}): connection refused; retried HTTP://Example.com/a/b");
+        let scrubbed = scrub_urls(&error);
+        assert!(
+            !scrubbed.contains("XXXXSECRET") && !scrubbed.contains("token"),
+            "{scrubbed}"
+        );
+        assert!(!scrubbed.contains("/a/b"), "{scrubbed}");
+        assert_eq!(
+            scrubbed,
+            "error sending request for url (https://hooks.slack.com/…): connection refused; retried http://example.com/…"
+        );
+        assert_eq!(scrub_urls("HTTP 503"), "HTTP 503");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret_or_the_url_path() {
+        let subscription = Subscription {
+            id: "s1".into(),
+            partner: PartnerId::parse("acme").unwrap(),
+            url: "https://hooks.slack.com/services/T000/B000/XXXXSECRET".into(),
+            events: vec!["*".into()],
+            format: Format::Slack,
+            secret: "deadbeefcafe".into(),
+            created_at: Utc::now(),
+        };
+        let debug = format!("{subscription:?}");
+        assert!(!debug.contains("deadbeefcafe"), "{debug}");
+        assert!(!debug.contains("XXXXSECRET"), "{debug}");
+        assert!(debug.contains("hooks.slack.com"), "{debug}");
+        let listed = serde_json::to_string(&Listed::from(&subscription)).unwrap();
+        assert!(
+            !listed.contains("XXXXSECRET") && !listed.contains("deadbeefcafe"),
+            "{listed}"
+        );
     }
 
     #[test]
