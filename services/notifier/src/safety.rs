@@ -1,5 +1,6 @@
 //! Where deliveries may go. Subscription URLs must be http(s); loopback, link-local (169.254/16,
-//! the cloud metadata range), private, CGNAT, multicast and unspecified addresses are refused
+//! the cloud metadata range), private, CGNAT, benchmarking, reserved, multicast and unspecified
+//! addresses, and IPv6 addresses that embed one (IPv4-compatible, NAT64, 6to4), are refused
 //! unless `SANDPIPER_WEBHOOK_ALLOW` names them (tests and local Slack mocks). The check runs when
 //! a subscription is created and again at every delivery, inside the HTTP client's DNS resolver,
 //! so a name that later resolves somewhere forbidden (DNS rebinding) is never connected to.
@@ -36,7 +37,7 @@ pub struct Policy {
 fn internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -45,18 +46,49 @@ fn internal(ip: IpAddr) -> bool {
                 || v4.is_broadcast()
                 || v4.is_documentation()
                 || a == 0
+                // 100.64.0.0/10: carrier-grade NAT.
                 || (a == 100 && (64..128).contains(&b))
+                // 192.0.0.0/24: IETF protocol assignments.
+                || (a == 192 && b == 0 && c == 0)
+                // 198.18.0.0/15: benchmarking, often internal.
+                || (a == 198 && (b & 0xfe) == 18)
+                // 240.0.0.0/4: reserved.
+                || a >= 240
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
+            let s = v6.segments();
+            let embedded = |high: u16, low: u16| {
+                let [a, b] = high.to_be_bytes();
+                let [c, d] = low.to_be_bytes();
+                std::net::Ipv4Addr::new(a, b, c, d)
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return internal(IpAddr::V4(v4));
+            }
+            // ::a.b.c.d (IPv4-compatible, deprecated but still routed by some stacks); `::` and
+            // `::1` land here too, as 0.0.0.0 and 0.0.0.1, both refused.
+            if s[..6] == [0; 6] {
+                return internal(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            // 64:ff9b::/96, NAT64: the gateway connects to the embedded IPv4 address.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return internal(IpAddr::V4(embedded(s[6], s[7])));
+            }
+            // 2002::/16, 6to4: the embedded IPv4 address is the relay's destination.
+            if s[0] == 0x2002 && internal(IpAddr::V4(embedded(s[1], s[2]))) {
+                return true;
             }
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
+                // 64:ff9b:1::/48: NAT64 for local use.
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)
+                // 2001:db8::/32: documentation.
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+                // fc00::/7 unique local, fe80::/10 link-local, fec0::/10 site-local.
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
         }
     }
 }
@@ -125,6 +157,52 @@ impl reqwest::dns::Resolve for CheckedResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_ranges_are_known_including_embedded_ipv4() {
+        for (ip, refused) in [
+            ("127.0.0.1", true),
+            ("10.1.2.3", true),
+            ("169.254.169.254", true),
+            ("100.64.0.1", true),
+            ("100.127.255.254", true),
+            ("100.128.0.1", false),
+            ("192.0.0.8", true),
+            ("192.0.1.1", false),
+            ("198.18.0.1", true),
+            ("198.19.255.255", true),
+            ("198.20.0.1", false),
+            ("240.0.0.1", true),
+            ("255.255.255.255", true),
+            ("239.1.1.1", true),
+            ("93.184.216.34", false),
+            ("::", true),
+            ("::1", true),
+            ("::127.0.0.1", true),
+            ("::a9fe:a9fe", true),
+            ("::5db8:d822", false),
+            ("::ffff:169.254.169.254", true),
+            ("::ffff:93.184.216.34", false),
+            ("64:ff9b::a9fe:a9fe", true),
+            ("64:ff9b::7f00:1", true),
+            ("64:ff9b::5db8:d822", false),
+            ("64:ff9b:1::1", true),
+            ("2002:a9fe:a9fe::1", true),
+            ("2002:0a00:0001::", true),
+            ("2002:5db8:d822::1", false),
+            ("fec0::1", true),
+            ("feff::1", true),
+            ("fe80::1", true),
+            ("fd00::1", true),
+            ("ff02::1", true),
+            ("2001:db8::1", true),
+            ("2606:4700::1111", false),
+        ] {
+            let parsed: IpAddr = ip.parse().unwrap();
+            assert_eq!(internal(parsed), refused, "{ip}");
+            assert_eq!(Policy::default().permits(parsed), !refused, "{ip}");
+        }
+    }
 
     #[tokio::test]
     async fn internal_addresses_are_refused_unless_allowed() {
