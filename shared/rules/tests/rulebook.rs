@@ -353,6 +353,32 @@ fn rule_c1_the_variable_under_test_decides_the_pool() {
             ),
         ],
     );
+
+    // The table's verdicts are C2's comparison; what C1 itself adds is the judgement the decision
+    // states: which variable is under test. These fail if C1's judgement is dropped or inverted.
+    fn said(edit: fn(&mut Input)) -> (Vec<String>, String) {
+        let mut input = Input::new(worked());
+        edit(&mut input);
+        let d = decide(&input);
+        let (Classification::Fits { reasons, .. }
+        | Classification::Redirect { reasons, .. }
+        | Classification::Ineligible { reasons, .. }) = &d.classification;
+        (d.rules, reasons.join(" "))
+    }
+    let (rules, model) = said(|i| inference(i, 1_201));
+    assert!(
+        model.contains("the foundation-model choice is the variable under test") && model.contains("(C1, C2)"),
+        "{model}"
+    );
+    assert!(rules.contains(&"C1".to_owned()));
+    let (_, service) = said(|_| {});
+    assert!(
+        service.contains("the service is the variable under test") && service.contains("(C1, C2)"),
+        "{service}"
+    );
+    // C1 judges an Innovation Sandbox filing; a Bedrock POC filing is reviewed as filed (P1).
+    let (rules, _) = said(|i| i.body.programme = Programme::BedrockPoc);
+    assert!(!rules.contains(&"C1".to_owned()), "{rules:?}");
 }
 
 #[test]
