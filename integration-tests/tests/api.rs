@@ -354,6 +354,91 @@ async fn catalog_openapi_and_health() {
 }
 
 #[tokio::test]
+async fn bad_path_segments_and_query_parameters_are_problems_naming_them() {
+    let app = TestApp::spawn().await;
+    let id = app.create(ACME, &example("bedrock-agents-support")).await;
+    let feedback = app
+        .send(
+            app.http
+                .post(app.url(&format!("/v1/applications/{id}/office-hours/%FF/feedback")))
+                .bearer_auth(ACME)
+                .json(&json!({"note": "x"})),
+        )
+        .await;
+    for (reply, field) in [
+        (app.get(ACME, "/v1/applications/%FF").await, "id"),
+        (app.get(ACME, "/v1/applications/%FF/events").await, "id"),
+        (
+            app.get(ACME, "/v1/accounts/%FF/credit-position").await,
+            "aws_account_id",
+        ),
+        (feedback, "session"),
+    ] {
+        assert_problem(&reply, 400);
+        assert_eq!(reply.body["errors"][0]["field"], field, "{reply:?}");
+    }
+    // Well-formed but naming nothing: 404, as ever.
+    assert_problem(&app.get(ACME, "/v1/accounts/not-a-number/credit-position").await, 404);
+
+    for (query, field) in [
+        ("limit=many", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=0", "limit"),
+        ("state=dreaming", "state"),
+        ("pool=lottery", "pool"),
+        ("cursor=garbage", "cursor"),
+    ] {
+        let reply = app.get(ACME, &format!("/v1/applications?{query}")).await;
+        assert_problem(&reply, 400);
+        assert_eq!(reply.body["errors"][0]["field"], field, "{query}: {reply:?}");
+    }
+    let reply = app.get(ADMIN, "/v1/applications?partner_id=Not%20A%20Slug").await;
+    assert_problem(&reply, 400);
+    assert_eq!(reply.body["errors"][0]["field"], "partner_id", "{reply:?}");
+}
+
+#[tokio::test]
+async fn a_wrong_typed_body_lists_every_failing_field() {
+    let app = TestApp::spawn().await;
+    let mut body = example("bedrock-agents-support");
+    body["evaluation_window_days"] = "sixty".into();
+    body["production_monthly_usd"] = json!({"usd": 5});
+    body["workload"] = 7.into();
+    body["budget"][1]["monthly_usd"] = 12.5.into();
+    let reply = app.post(ACME, "/v1/applications", &body).await;
+    assert_problem(&reply, 422);
+    let mut fields: Vec<&str> = reply.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "budget[1].monthly_usd",
+            "evaluation_window_days",
+            "production_monthly_usd",
+            "workload"
+        ],
+        "{reply:?}"
+    );
+
+    // The same through a merge patch.
+    let id = app.create(ACME, &example("bedrock-agents-support")).await;
+    let patch = app
+        .http
+        .patch(app.url(&format!("/v1/applications/{id}")))
+        .bearer_auth(ACME)
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"evaluation_window_days": "sixty", "workload": 7}"#);
+    let reply = app.send(patch).await;
+    assert_problem(&reply, 422);
+    assert_eq!(reply.body["errors"].as_array().unwrap().len(), 2, "{reply:?}");
+}
+
+#[tokio::test]
 async fn every_service_serves_metrics_that_move() {
     let app = TestApp::spawn().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;

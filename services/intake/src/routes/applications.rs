@@ -18,7 +18,7 @@ use crate::projection::Filter;
 use crate::state::AppState;
 use sandpiper_runtime::history;
 use sandpiper_runtime::http::auth::Principal;
-use sandpiper_runtime::http::extract::{ApiQuery, AppId, JsonBody};
+use sandpiper_runtime::http::extract::{ApiQuery, AppId, JsonBody, shape_errors};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
 /// Listings return at most this many per page.
@@ -195,7 +195,9 @@ pub async fn patch(
     merge_patch(&mut merged, &body.value);
     let bytes = serde_json::to_vec(&merged).map_err(|_| Problem::unavailable("the draft could not be written"))?;
     let draft: ApplicationDraft = parse_json(&bytes).map_err(|err| match err {
-        sandpiper_contracts::model::JsonError::Shape(field) => Problem::validation(vec![field]),
+        sandpiper_contracts::model::JsonError::Shape(first) => {
+            Problem::validation(shape_errors::<ApplicationDraft>(&bytes, first))
+        }
         sandpiper_contracts::model::JsonError::Syntax(detail) => Problem::validation(vec![FieldError {
             field: String::new(),
             message: detail,
@@ -326,20 +328,31 @@ pub async fn list(
     caller: Principal,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ApplicationPage>> {
-    let bad = |detail: String| Problem::new(StatusCode::BAD_REQUEST, "bad-query", detail);
+    let bad = |field: &str, message: String| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-query",
+            format!("query parameter {field}: {message}"),
+        )
+        .with_errors(vec![FieldError {
+            field: field.into(),
+            message,
+            rule: None,
+        }])
+    };
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(bad(format!("limit must be 1 to {MAX_PAGE}")));
+        return Err(bad("limit", format!("is {limit}; it must be 1 to {MAX_PAGE}")));
     }
     let cursor = params
         .cursor
         .as_deref()
         .map(ApplicationId::parse)
         .transpose()
-        .map_err(|_| bad("cursor is not one this API returned".into()))?;
+        .map_err(|_| bad("cursor", "is not one this API returned".into()))?;
     let partner = match (&caller, params.partner_id) {
         (Principal::Partner(own), _) => Some(own.clone()),
-        (Principal::Admin, Some(id)) => Some(PartnerId::parse(&id).map_err(|e| bad(e.to_string()))?),
+        (Principal::Admin, Some(id)) => Some(PartnerId::parse(&id).map_err(|e| bad("partner_id", e.to_string()))?),
         (Principal::Admin, None) => None,
     };
     let filter = Filter {

@@ -2,7 +2,7 @@
 //! office-hours calendar, the team's decision, and a startup's credit position.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
-use sandpiper_runtime::http::extract::{AppId, JsonBody};
+use sandpiper_runtime::http::extract::{ApiPath, AppId, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
 const MAX_NOTE_CHARS: usize = 5_000;
@@ -204,7 +204,7 @@ pub struct FeedbackNote {
 pub async fn feedback(
     State(app): State<AppState>,
     caller: Principal,
-    Path((_, session)): Path<(String, String)>,
+    ApiPath((_, session)): ApiPath<(String, String)>,
     AppId(id): AppId,
     body: JsonBody<FeedbackNote>,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
@@ -417,7 +417,7 @@ pub struct CreditPosition {
 pub async fn credit_position(
     State(app): State<AppState>,
     caller: Principal,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<Json<CreditPosition>> {
     if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
         return Err(Problem::not_found(format!(
