@@ -330,3 +330,50 @@ async fn preflight_reviews_only_what_the_pipeline_reviews() {
     assert!(redirected["links"]["redirected_to"].is_null(), "{redirected}");
     assert!(redirected["decision"]["tier_usd"].is_null(), "{redirected}");
 }
+
+#[tokio::test]
+async fn a_matured_bedrock_service_opens_a_linked_60_day_bedrock_poc() {
+    let app = TestApp::simulated().await;
+    publish_matured(&app, "2026.2", "bedrock-agents").await;
+    // A 30-day sandbox filing: the linked Bedrock POC must still run 60 days (P1).
+    let mut body = example("bedrock-agents-support");
+    body["evaluation_window_days"] = 30.into();
+    body["feedback_checkpoints_days"] = json!([15, 30]);
+    let original = app.submit(ACME, &body).await;
+
+    let redirected = app.wait_for_state(ACME, &original, "redirected").await;
+    assert_eq!(redirected["decision"]["pool"], "bedrock_poc", "{redirected}");
+    let k1_rules = rules(&redirected["decision"]["rules"]);
+    assert!(
+        k1_rules.contains(&"K1".to_owned()) && k1_rules.contains(&"C3".to_owned()),
+        "{k1_rules:?}"
+    );
+    let linked = redirected["links"]["redirected_to"]
+        .as_str()
+        .expect("K1 in the bedrock family opens a linked application")
+        .to_owned();
+
+    let carried = app.wait_for_state(ACME, &linked, "in_review").await;
+    assert_eq!(carried["programme"], "bedrock_poc");
+    assert_eq!(carried["evaluation_window_days"], 60, "P1: window 60 days");
+    assert_eq!(carried["links"]["originated_from"], original.as_str());
+
+    app.advance_days(14).await;
+    let approved = app.view(ACME, &linked).await;
+    assert_eq!(approved["state"], "active", "{approved}");
+    assert_eq!(approved["decision"]["tier_usd"], 25000, "P1: all four strong");
+    assert_eq!(approved["decision"]["components"]["window"]["strength"], "strong");
+    let window = &approved["window"];
+    let day = |field: &str| {
+        window[field]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    assert_eq!(
+        day("ends_at") - day("starts_at"),
+        chrono::Duration::days(60),
+        "P1: the credits run a 60-day window: {window}"
+    );
+}
