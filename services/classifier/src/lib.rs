@@ -167,7 +167,8 @@ impl Handler for Classifier {
 
 impl Classifier {
     async fn redirected(&self, delivery: &Delivery, event: Redirected) -> Result<(), HandlerError> {
-        tracing::info!(to = event.to.as_str(), rules = ?event.rules, redirected_to = ?event.redirected_to, "redirected");
+        let (to, rules, redirected_to) = (event.to.as_str(), &event.rules, &event.redirected_to);
+        tracing::info!(to, ?rules, ?redirected_to, "redirected");
         let application = delivery.envelope.subject;
         self.publish(delivery, application, "redirected", &event).await
     }
