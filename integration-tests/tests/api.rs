@@ -141,6 +141,55 @@ async fn idempotency_key_on_create() {
 }
 
 #[tokio::test]
+async fn idempotency_key_compares_json_not_bytes_and_replays_the_first_answer() {
+    let app = TestApp::spawn().await;
+    let raw = |key: &'static str, body: String| {
+        app.send(
+            app.http
+                .post(app.url("/v1/applications"))
+                .bearer_auth(ACME)
+                .header("idempotency-key", key)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    };
+    let body = example("amazon-q-business-docs");
+    let first = raw("key-json", serde_json::to_string(&body).unwrap()).await;
+    assert_eq!(first.status, 201, "{first:?}");
+
+    // The same JSON, pretty-printed and with its keys in reverse order, is the same body.
+    let mut reversed: Vec<(String, Value)> = body.as_object().unwrap().clone().into_iter().collect();
+    reversed.reverse();
+    let reordered = format!(
+        "{{\n{}\n}}",
+        reversed
+            .iter()
+            .map(|(k, v)| format!("  {}:  {}", json!(k), serde_json::to_string_pretty(v).unwrap()))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    assert_ne!(reordered, serde_json::to_string(&body).unwrap());
+    let again = raw("key-json", reordered).await;
+    assert_eq!(again.status, 201, "{again:?}");
+    assert_eq!(again.body["id"], first.body["id"]);
+
+    // The application changes; a retry still gets the answer the key was given (CONTRACT §2: the
+    // same key and body give the same answer), not the application as it is now.
+    let id = first.body["id"].as_str().unwrap();
+    let patch = app
+        .http
+        .patch(app.url(&format!("/v1/applications/{id}")))
+        .bearer_auth(ACME)
+        .json(&json!({"workload": "changed-since"}));
+    assert_eq!(app.send(patch).await.status, 200);
+    let replay = raw("key-json", serde_json::to_string(&body).unwrap()).await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.location, first.location);
+    assert_eq!(replay.body, first.body, "the first answer, verbatim");
+    assert_ne!(app.view(ACME, id).await["workload"], first.body["workload"]);
+}
+
+#[tokio::test]
 async fn every_client_mistake_is_a_clear_4xx() {
     let app = TestApp::spawn().await;
     let raw = |body: &'static str, content_type: &'static str| {

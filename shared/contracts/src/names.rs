@@ -9,6 +9,12 @@ pub const EVENTS_STREAM: &str = "SANDPIPER_EVENTS";
 /// Idempotency records of `POST /v1/applications` (`Idempotency-Key`), shared by intake replicas.
 pub const IDEMPOTENCY_BUCKET: &str = "sandpiper_idempotency";
 
+/// The key of an `Idempotency-Key` record in [`IDEMPOTENCY_BUCKET`]: the partner (keys are per
+/// partner) and a digest of the client's key (any client key becomes a valid bucket key).
+pub fn idempotency_key(partner: &crate::ids::PartnerId, key_digest: &str) -> String {
+    format!("{partner}.{key_digest}")
+}
+
 /// The simulated clock's current time (CONTRACT §5), shared by every service.
 pub const CLOCK_BUCKET: &str = "sandpiper_clock";
 

@@ -13,7 +13,7 @@ use sandpiper_runtime::publish::Outgoing;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::idempotency::{Claim, IdempotencyError};
+use crate::idempotency::{self, Claim, IdempotencyError, StoredResponse};
 use crate::projection::Filter;
 use crate::state::AppState;
 use sandpiper_runtime::history;
@@ -57,19 +57,19 @@ pub async fn create(
     let partner = filing_partner(&caller, params.partner_id.as_deref())?;
     body.value.check_bounds().map_err(|e| Problem::validation(e.0))?;
 
-    let (application, event_id) = match headers.get("idempotency-key") {
-        None => (ApplicationId::generate(), EventId::generate()),
+    let (application, event_id, claimed) = match headers.get("idempotency-key") {
+        None => (ApplicationId::generate(), EventId::generate(), None),
         Some(key) => {
             let key = key
                 .to_str()
                 .map_err(|_| idempotency_problem(IdempotencyError::InvalidKey))?;
             match app
                 .idempotency
-                .claim(&partner, key, &body.raw)
+                .claim(&partner, key, idempotency::request_hash(&body.raw))
                 .await
                 .map_err(idempotency_problem)?
             {
-                Claim::Fresh(record) => (record.application_id, record.event_id),
+                Claim::Fresh(claimed) => (claimed.record.application_id, claimed.record.event_id, Some(claimed)),
                 Claim::Mismatch => {
                     return Err(Problem::validation(vec![FieldError {
                         field: "Idempotency-Key".into(),
@@ -78,12 +78,21 @@ pub async fn create(
                         rule: None,
                     }]));
                 }
-                Claim::Replay(record) => match app.projection.get(&record.application_id) {
-                    Some(view) => return Ok(created(view)),
-                    // The first attempt claimed the key but its event may not be stored: publish
-                    // the very same event; the stream drops it if it was.
-                    None => (record.application_id, record.event_id),
-                },
+                Claim::Replay(claimed) => {
+                    let id = claimed.record.application_id;
+                    if let Some(first) = &claimed.record.response {
+                        return Ok(answer(id, first.clone()));
+                    }
+                    // The first attempt claimed the key but kept no answer: it is in flight, or
+                    // failed after storing its event, or before. Finish it: answer with the view if
+                    // the event is stored, else publish the very same event (the stream drops it if
+                    // the first attempt stored it meanwhile).
+                    if let Some(view) = app.projection.get(&id) {
+                        let kept = app.idempotency.remember(claimed, created(&view)?).await;
+                        return Ok(answer(id, kept));
+                    }
+                    (id, claimed.record.event_id, Some(claimed))
+                }
             }
         }
     };
@@ -100,12 +109,43 @@ pub async fn create(
             time: None,
         })
         .await?;
-    Ok(created(view))
+    let response = created(&view)?;
+    let response = match claimed {
+        Some(claimed) => app.idempotency.remember(claimed, response).await,
+        None => response,
+    };
+    Ok(answer(application, response))
 }
 
-fn created(view: ApplicationView) -> Response {
-    let location = format!("/v1/applications/{}", view.id);
-    (StatusCode::CREATED, [(header::LOCATION, location)], Json(view)).into_response()
+/// The 201 for a new draft, as it is kept for `Idempotency-Key` replays.
+fn created(view: &ApplicationView) -> ApiResult<StoredResponse> {
+    let body = serde_json::to_string(view).map_err(|err| {
+        tracing::error!(error = %err, "a view could not be encoded");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the application could not be encoded",
+        )
+    })?;
+    Ok(StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        body,
+    })
+}
+
+/// Sends a (possibly replayed) answer to a create, with the application's `Location`.
+fn answer(id: ApplicationId, response: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::CREATED);
+    let location = format!("/v1/applications/{id}");
+    (
+        status,
+        [
+            (header::LOCATION, location),
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+        ],
+        response.body,
+    )
+        .into_response()
 }
 
 fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<PartnerId> {
