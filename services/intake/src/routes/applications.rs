@@ -44,6 +44,7 @@ pub struct CreateParams {
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not sent as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field of the wrong type or size, an unknown field, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The idempotency store or the event store is unavailable (nothing was created), or the draft is stored but not yet visible; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -207,6 +208,7 @@ pub async fn get_one(
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted, or changed concurrently", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The patched draft has a field of the wrong type or size", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (nothing was changed), or the change is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -290,6 +292,7 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Every failing field, with the rule behind it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (nothing was changed), or the submission is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -329,14 +332,13 @@ pub async fn submit(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only applications in this state.
-    #[param(value_type = Option<String>)]
     state: Option<Lifecycle>,
     /// Only applications in this pool (the decided one, or the filed programme before).
-    #[param(value_type = Option<String>)]
     pool: Option<Programme>,
     /// Only applications evaluating this service.
     service: Option<String>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -415,6 +417,7 @@ pub async fn list(
     responses(
         (status = 200, description = "Every event, oldest first", body = Vec<Envelope>),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event history is unavailable; retry shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -88,6 +88,7 @@ pub struct ConsumptionReport {
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No credits to draw on in this state", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad amount, date or note", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (nothing was recorded), or the report is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -158,6 +159,7 @@ pub struct ConcernReport {
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No engagement in this state", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad note", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (nothing was recorded), or the concern is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -198,6 +200,7 @@ pub struct FeedbackNote {
         (status = 201, description = "Recorded", body = ApplicationView),
         (status = 404, description = "No such application or session", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad note", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (nothing was recorded), or the feedback is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -285,6 +288,7 @@ pub struct DecisionRequest {
         (status = 201, description = "Recorded", body = ApplicationView),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Before the window closed, or already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The event store is unavailable (nothing was recorded), or the decision is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]

@@ -24,6 +24,7 @@ use sandpiper_runtime::http::problem::{ApiResult, Problem};
         (status = 200, description = "The catalog in force", body = Catalog),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No version is in force yet", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The catalog store is unavailable; retry shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -42,6 +43,7 @@ pub async fn catalog(State(app): State<AppState>, _caller: Principal) -> ApiResu
     responses(
         (status = 200, description = "Every version", body = Vec<Catalog>),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The catalog store is unavailable; retry shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -60,6 +62,7 @@ pub async fn catalog_versions(State(app): State<AppState>, _caller: Principal) -
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The version name exists", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a valid catalog", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The catalog store is unavailable; retry shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -150,6 +153,7 @@ const MAX_ADVANCE_DAYS: i64 = 3_660;
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The system runs on the wall clock", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Neither days nor hours, or out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The clock could not be moved all the way, or the views are still catching up; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
