@@ -115,6 +115,9 @@ impl State {
                 | E::FeedbackRecorded
                 | E::ConsumptionRecorded,
             ) if s.has_credits() => s,
+            // OH6, G3: the feedback summary is owed even when the engagement ended without a
+            // decision (clawed back) or its validity is over; it is kept.
+            (S::ClawedBack | S::Closed, E::FeedbackRecorded) => self,
             (S::Active, E::WindowClosed) => S::WindowClosed,
             // TR6: no consumption in the window → the balance is clawed back at window close.
             (S::Active | S::WindowClosed, E::ClawedBack) => S::ClawedBack,
@@ -204,6 +207,17 @@ mod tests {
             E::CreditsExpired,
         ];
         assert_eq!(run(&retire), Ok(State::Closed));
+    }
+
+    #[test]
+    fn feedback_is_owed_after_the_engagement_ends() {
+        // OH6, G3: the closing session's feedback summary is still recorded after a clawback
+        // (no decision is taken then) and after validity ends.
+        for state in [State::ClawedBack, State::Closed, State::Retired, State::Graduated] {
+            assert_eq!(state.apply(E::FeedbackRecorded), Ok(state));
+        }
+        assert!(State::ClawedBack.apply(E::ConcernRecorded).is_err());
+        assert!(State::Closed.apply(E::ConsumptionRecorded).is_err());
     }
 
     #[test]
