@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -15,7 +14,7 @@ use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
-use sandpiper_runtime::http::extract::{ApiQuery, JsonBody};
+use sandpiper_runtime::http::extract::{ApiPath, ApiQuery, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
 use serde::{Deserialize, Serialize};
 
@@ -60,21 +59,6 @@ pub struct Created {
     pub secret: String,
     #[serde(flatten)]
     pub subscription: Listed,
-}
-
-/// A path parameter whose rejection is a problem+json answer like every other error (axum's own
-/// `Path` answers text/plain). The shared runtime only has one for application ids.
-pub struct ApiPath<T>(pub T);
-
-impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Path(value)| ApiPath(value))
-            .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "bad-path", e.body_text()))
-    }
 }
 
 fn store_unavailable(err: StoreError) -> Problem {

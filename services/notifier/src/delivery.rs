@@ -20,6 +20,7 @@ use rand::Rng;
 use sandpiper_contracts::ids::EventId;
 use sandpiper_contracts::{names, subjects};
 use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::consume::holding;
 use sandpiper_runtime::shutdown::Shutdown;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -311,33 +312,35 @@ impl Deliverer {
                     }
                     Ok(delivery) => match self.subscriptions.get(&subscription_id) {
                         None => AckKind::Term,
-                        Some(subscription) => match holding(&message, self.attempt(&subscription, &delivery))
-                            .instrument(delivery_span(&delivery, &subscription, attempt_no, &message))
-                            .await
-                        {
-                            Attempt::Delivered => {
-                                count_delivery("delivered");
-                                AckKind::Ack
-                            }
-                            Attempt::Retry { error, after } if attempt_no < self.retry.attempts => {
-                                let wait = after.unwrap_or_else(|| self.backoff(attempt_no));
-                                tracing::info!(subscription = %subscription_id, delivery = %delivery.id, attempt = attempt_no, %error, ?wait, "delivery failed; retrying");
-                                count_delivery("retried");
-                                AckKind::Nak(Some(wait))
-                            }
-                            Attempt::Retry { error, .. } | Attempt::Fail(error) => {
-                                match self.dead_letter(delivery, attempt_no, error).await {
-                                    Ok(()) => {
-                                        count_delivery("dead_lettered");
-                                        AckKind::Ack
-                                    }
-                                    Err(err) => {
-                                        tracing::error!(error = %err, "cannot dead-letter; retrying the delivery");
-                                        AckKind::Nak(Some(Duration::from_secs(1)))
+                        Some(subscription) => {
+                            match holding(&message, DELIVERY_ACK_WAIT, self.attempt(&subscription, &delivery))
+                                .instrument(delivery_span(&delivery, &subscription, attempt_no, &message))
+                                .await
+                            {
+                                Attempt::Delivered => {
+                                    count_delivery("delivered");
+                                    AckKind::Ack
+                                }
+                                Attempt::Retry { error, after } if attempt_no < self.retry.attempts => {
+                                    let wait = after.unwrap_or_else(|| self.backoff(attempt_no));
+                                    tracing::info!(subscription = %subscription_id, delivery = %delivery.id, attempt = attempt_no, %error, ?wait, "delivery failed; retrying");
+                                    count_delivery("retried");
+                                    AckKind::Nak(Some(wait))
+                                }
+                                Attempt::Retry { error, .. } | Attempt::Fail(error) => {
+                                    match self.dead_letter(delivery, attempt_no, error).await {
+                                        Ok(()) => {
+                                            count_delivery("dead_lettered");
+                                            AckKind::Ack
+                                        }
+                                        Err(err) => {
+                                            tracing::error!(error = %err, "cannot dead-letter; retrying the delivery");
+                                            AckKind::Nak(Some(Duration::from_secs(1)))
+                                        }
                                     }
                                 }
                             }
-                        },
+                        }
                     },
                 };
                 if let Err(err) = message.ack_with(ack).await {
@@ -417,26 +420,6 @@ const DELIVERY_PULL_BATCH: usize = 64;
 
 /// How long a delivery may go unacknowledged before another worker takes it over.
 const DELIVERY_ACK_WAIT: Duration = Duration::from_secs(5);
-
-/// Runs `work` while telling the server, every third of the ack wait, that the delivery is still
-/// being worked on (an attempt may wait out a rate limit and a slow receiver).
-async fn holding<T>(message: &async_nats::jetstream::Message, work: impl Future<Output = T>) -> T {
-    // The first beat a period from now: awaiting an interval's immediate first tick still waits
-    // for the timer wheel's next millisecond, which was most of a local delivery's time.
-    let period = DELIVERY_ACK_WAIT / 3;
-    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    tokio::pin!(work);
-    loop {
-        tokio::select! {
-            out = &mut work => return out,
-            _ = heartbeat.tick() => {
-                if let Err(err) = message.ack_with(AckKind::Progress).await {
-                    tracing::debug!(error = %err, "progress ack failed");
-                }
-            }
-        }
-    }
-}
 
 fn count_delivery(outcome: &str) {
     let labels = sandpiper_runtime::metrics::labels(&[("service", "notifier"), ("outcome", outcome)]);
