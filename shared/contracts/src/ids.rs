@@ -135,6 +135,14 @@ ulid_id!(
     "event"
 );
 
+impl ApplicationId {
+    /// The application as the cause of ids derived from it, for a step it takes at most once
+    /// (its graduation, G2): however often that step is retried, the derived ids are the same.
+    pub fn as_cause(&self) -> EventId {
+        EventId(self.0)
+    }
+}
+
 impl fmt::Display for PartnerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

@@ -16,7 +16,7 @@ use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::model::{BudgetCategory, BudgetLineDraft, FieldError, Programme, StackStatus};
 use sandpiper_contracts::state::State as Lifecycle;
 use sandpiper_contracts::view::ApplicationView;
-use sandpiper_runtime::publish::Outgoing;
+use sandpiper_runtime::publish::{Outgoing, PublishError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -253,10 +253,20 @@ pub async fn calendar(State(app): State<AppState>, caller: Principal, AppId(id):
                 note.note
             ));
         }
+        // DTSTAMP is when the session was last revised (RFC 5545 §3.8.7.2 for a feed without
+        // METHOD): scheduled at credits-applied, revised by each feedback note, which also bumps
+        // SEQUENCE so calendar clients take the new description.
+        let scheduled = view.window.as_ref().map_or(session.starts_at, |w| w.starts_at);
+        let revised = session
+            .feedback
+            .iter()
+            .map(|note| note.recorded_at)
+            .fold(scheduled, std::cmp::max);
         calendar.push(
             icalendar::Event::new()
                 .uid(&format!("{}-{}@sandpiper", view.id, session.id))
-                .timestamp(session.starts_at)
+                .timestamp(revised)
+                .sequence(u32::try_from(session.feedback.len()).unwrap_or(u32::MAX))
                 .summary(&format!("{startup}: {service} office hours ({kind})"))
                 .description(&description)
                 .starts(session.starts_at)
@@ -337,13 +347,21 @@ pub async fn decision(
 /// G2: where a graduation goes, by family; a linked draft when the next step is filed here.
 async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>) -> ApiResult<ApplicationView> {
     let now = app.clock.now();
-    let catalog = app.catalogs.in_force_or_empty(now);
     let service_id = view.body.service.clone().unwrap_or_default();
-    let service = catalog.service(&service_id);
+    // The family as the application was decided under (its catalog version); maturity as of the
+    // decision date (the catalog in force now). A service gone from today's catalog has left the
+    // adoption-driving phase: matured.
+    let decided_under = view
+        .decision
+        .as_ref()
+        .and_then(|d| app.catalogs.version(&d.catalog_version))
+        .unwrap_or_else(|| app.catalogs.in_force_or_empty(now));
+    let service = decided_under.service(&service_id);
     let family = service.map(|s| s.family);
-    let matured = service
-        .and_then(|s| s.matured_at)
-        .is_some_and(|m| m <= now.date_naive());
+    let current = app.catalogs.in_force_or_empty(now);
+    let matured = current
+        .service(&service_id)
+        .is_none_or(|s| s.matured_at.is_some_and(|m| m <= now.date_naive()));
     let (target, reason) = match family {
         Some(ServiceFamily::Bedrock) => (Programme::BedrockPoc, "Bedrock family: a linked Bedrock POC application is drafted for the production scope, with the production projection as budget (G2).".to_owned()),
         Some(ServiceFamily::Sagemaker) if !matured => (Programme::InnovationSandbox, "SageMaker feature not yet matured: a linked Innovation Sandbox application is drafted (G2).".to_owned()),
@@ -352,7 +370,6 @@ async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>)
     let graduated_to = if target == Programme::ActivatePortfolio {
         None
     } else {
-        let linked = ApplicationId::generate();
         let mut draft = view.body.clone();
         draft.programme = Some(target);
         if target == Programme::BedrockPoc {
@@ -368,19 +385,7 @@ async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>)
                 }]);
             }
         }
-        app.publish_then_view(Outgoing {
-            id: EventId::generate(),
-            partner: &view.partner_id,
-            application: linked,
-            payload: &Drafted {
-                draft,
-                originated_from: Some(view.id),
-            },
-            expected_version: None,
-            time: None,
-        })
-        .await?;
-        Some(linked)
+        Some(draft_linked(app, view, draft).await?)
     };
     let event = Graduated {
         target,
@@ -393,6 +398,92 @@ async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>)
         ],
     };
     record(app, view, &event).await
+}
+
+/// The linked draft a graduation opens (G2). Drafted before `graduated` is recorded (which names
+/// it), under ids derived from the application: a graduation retried after a conflict, or after
+/// this draft was stored and the rest failed, finds the same draft instead of opening another.
+async fn draft_linked(
+    app: &AppState,
+    view: &ApplicationView,
+    draft: sandpiper_contracts::model::ApplicationDraft,
+) -> ApiResult<ApplicationId> {
+    let cause = view.id.as_cause();
+    let linked = ApplicationId::derived(&cause, "graduation.linked");
+    let published = app
+        .publisher
+        .publish(Outgoing {
+            id: EventId::derived(&cause, "graduation.drafted"),
+            partner: &view.partner_id,
+            application: linked,
+            payload: &Drafted {
+                draft,
+                originated_from: Some(view.id),
+            },
+            // Only as the linked application's first event.
+            expected_version: Some(0),
+            time: None,
+        })
+        .await;
+    match published {
+        Ok(published) => {
+            app.projection.wait_for(published.sequence, LINKED_DRAFT_VISIBLE).await;
+            Ok(linked)
+        }
+        // Drafted by an earlier attempt at this graduation.
+        Err(PublishError::Conflict(_)) => Ok(linked),
+        Err(err) => {
+            tracing::error!(error = %err, "drafting the graduation's linked application failed");
+            Err(Problem::unavailable(
+                "the event store is unavailable; nothing was decided, retry shortly",
+            ))
+        }
+    }
+}
+
+/// How long a graduation waits for its linked draft to be readable before answering.
+const LINKED_DRAFT_VISIBLE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The approved stack entries the startup's applications declare (CP1). An entry is its
+/// programme, amount and workload: declared by several applications it counts once, while two
+/// alike in one application are two entries.
+fn declared_stack(views: &[ApplicationView]) -> Vec<PositionPart> {
+    /// A stack entry's identity (programme, amount, workload) and how often it was counted.
+    type Counted<'a> = Vec<((Programme, i64, Option<&'a str>), usize)>;
+    let mut counted: Counted = Vec::new();
+    for view in views {
+        let mut here: Counted = Vec::new();
+        for entry in view.body.stack.iter().flatten() {
+            let (Some(amount), StackStatus::Approved) = (entry.amount_usd, entry.status) else {
+                continue;
+            };
+            let key = (entry.programme, amount, entry.workload.as_deref());
+            match here.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n += 1,
+                None => here.push((key, 1)),
+            }
+        }
+        for (key, n) in here {
+            match counted.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, most)) => *most = (*most).max(n),
+                None => counted.push((key, n)),
+            }
+        }
+    }
+    counted
+        .into_iter()
+        .flat_map(|((programme, amount_usd, _), n)| {
+            std::iter::repeat_n(
+                PositionPart {
+                    programme,
+                    amount_usd,
+                    source: "stack".into(),
+                    application_id: None,
+                },
+                n,
+            )
+        })
+        .collect()
 }
 
 /// A startup's credit position (CP1).
@@ -432,32 +523,39 @@ pub async fn credit_position(
     if views.is_empty() {
         return Err(Problem::not_found(format!("no application names account {account}")));
     }
-    let mut parts: Vec<PositionPart> = Vec::new();
+    let mut parts: Vec<PositionPart> = declared_stack(&views);
     for view in &views {
-        for entry in view.body.stack.iter().flatten() {
-            let Some(amount) = entry.amount_usd else { continue };
-            let part = PositionPart {
-                programme: entry.programme,
-                amount_usd: amount,
-                source: "stack".into(),
-                application_id: None,
-            };
-            // The same stack entry declared by several applications counts once.
-            if entry.status == StackStatus::Approved && !parts.contains(&part) {
-                parts.push(part);
+        if matches!(view.state, Lifecycle::Rejected | Lifecycle::Redirected) {
+            continue;
+        }
+        if let Some(tier) = view.decision.as_ref().and_then(|d| d.tier_usd) {
+            // TR6 took back what was clawed back: only the rest stays approved in the stack.
+            let clawed_back = view.credits.as_ref().map_or(0, |c| c.clawed_back_usd);
+            if tier - clawed_back > 0 {
+                parts.push(PositionPart {
+                    programme: view.decision.as_ref().map_or(Programme::InnovationSandbox, |d| d.pool),
+                    amount_usd: tier - clawed_back,
+                    source: if clawed_back > 0 {
+                        format!("application {} (${clawed_back} clawed back, TR6)", view.id)
+                    } else {
+                        format!("application {}", view.id)
+                    },
+                    application_id: Some(view.id),
+                });
             }
         }
-        let counted = !matches!(
-            view.state,
-            Lifecycle::Rejected | Lifecycle::Redirected | Lifecycle::ClawedBack
-        );
-        if let (true, Some(decision)) = (counted, &view.decision)
-            && let Some(tier) = decision.tier_usd
+        // G2: a graduation to Activate Portfolio is recorded in the stack; its amount is the
+        // Portfolio filing's, not decided here.
+        if let Some(outcome) = &view.team_decision
+            && outcome.target == Some(Programme::ActivatePortfolio)
         {
             parts.push(PositionPart {
-                programme: decision.pool,
-                amount_usd: tier,
-                source: format!("application {}", view.id),
+                programme: Programme::ActivatePortfolio,
+                amount_usd: 0,
+                source: format!(
+                    "graduation of application {} (G2): production funded by Activate Portfolio",
+                    view.id
+                ),
                 application_id: Some(view.id),
             });
         }
