@@ -60,6 +60,7 @@ pub struct Preflight {
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The body is not a complete, valid form; every failing field is listed", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The catalog store is unavailable; retry shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
