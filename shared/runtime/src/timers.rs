@@ -192,6 +192,31 @@ pub async fn run<H: TimerHandler>(
     let watcher = kv_follow::follow(timers.store.clone(), ">".to_owned(), updates_tx);
 
     let mut index = Index::default();
+    // Load every timer stored before start-up, then report ready and fire: firing from a
+    // half-loaded index would fire a later timer before an earlier one not yet loaded.
+    let stored_at_start = timers
+        .store
+        .status()
+        .await
+        .map_err(|e| TimerError::Store(e.to_string()))?
+        .info
+        .state
+        .last_sequence;
+    while index.seen_revision < stored_at_start {
+        tokio::select! {
+            () = shutdown.triggered() => {
+                watcher.abort();
+                return Ok(());
+            }
+            entry = updates.recv() => match entry {
+                Some(entry) => apply(&mut index, entry),
+                None => return Err(TimerError::Store("the timer watch ended".into())),
+            },
+            () = tokio::time::sleep(Duration::from_secs(10)) => {
+                tracing::warn!(seen = index.seen_revision, stored_at_start, "still loading the timer index");
+            }
+        }
+    }
     let mut last_status: Option<TimerStatus> = None;
     let mut clock_changes = clock.changes();
     running.set(true);
