@@ -10,12 +10,15 @@
 //! - On `retired`: the balance is forfeited (G3). At validity's end: `credits_expired` (TR4).
 //!
 //! Each timer decides from the application as its events fold (read from the stream), so a timer
-//! that finds the engagement moved on does nothing; every event id derives from the timer, so a
-//! timer fired twice publishes nothing twice.
+//! that finds the engagement moved on does nothing; every event id derives from the timer, and a
+//! timer fired again (even after the stream's duplicate window) publishes nothing whose id is
+//! already in the application's history. Every decision carries its catalog version (K4).
+
+use std::collections::HashSet;
 
 use chrono::Duration;
 use sandpiper_contracts::catalog::CatalogService;
-use sandpiper_contracts::engagement::{Concern, TrancheStatus};
+use sandpiper_contracts::engagement::{Concern, SessionKind, TrancheStatus};
 use sandpiper_contracts::events::{
     Approved, ClawbackWarning, ClawedBack, ConcernRecorded, CreditsApplied, CreditsExpired, CreditsForfeited,
     DecisionReminder, EventPayload, EventType, OfficeHoursScheduled, TrancheReleased, TrancheWithheld, WindowClosed,
@@ -31,9 +34,9 @@ use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::history;
-use sandpiper_runtime::publish::Publisher;
+use sandpiper_runtime::publish::{Outgoing, Publisher};
 use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
-use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_caused};
+use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_caused, publish_failure};
 use serde::{Deserialize, Serialize};
 
 /// The scheduler's default HTTP port (health endpoints).
@@ -49,6 +52,29 @@ enum Due {
     WindowClose,
     Reminder { number: u32 },
     Expiry,
+}
+
+/// An application as read from its history: the view its events fold into, and the ids of those
+/// events (what an earlier run of a handler or timer already stored).
+#[derive(Clone)]
+struct Read {
+    view: ApplicationView,
+    stored: HashSet<EventId>,
+}
+
+impl Read {
+    /// The catalog version of the approval behind every later decision (K4).
+    fn catalog_version(&self) -> String {
+        self.view
+            .decision
+            .as_ref()
+            .map(|d| d.catalog_version.clone())
+            .unwrap_or_default()
+    }
+
+    fn has(&self, cause: &EventId, label: &str) -> bool {
+        self.stored.contains(&EventId::derived(cause, label))
+    }
 }
 
 /// Shared by the event handler and the timer handler.
@@ -72,11 +98,50 @@ impl Core {
         publish_caused(&self.publisher, cause, label, partner, application, payload).await
     }
 
-    async fn view(&self, partner: &PartnerId, application: &ApplicationId) -> Result<ApplicationView, HandlerError> {
-        history::view(&self.bus, partner, application)
+    /// Publishes unless `read` shows an earlier run stored it already: the stream drops a repeated
+    /// id only within its duplicate window, and a timer can fire again much later (a crash between
+    /// publishing and deleting it, then a long outage).
+    async fn publish_once<P: EventPayload>(
+        &self,
+        read: &Read,
+        cause: &EventId,
+        label: &str,
+        partner: &PartnerId,
+        application: ApplicationId,
+        payload: &P,
+    ) -> Result<(), HandlerError> {
+        if read.has(cause, label) {
+            tracing::info!(%label, "already stored by an earlier firing; not published again");
+            return Ok(());
+        }
+        self.publish(cause, label, partner, application, payload).await
+    }
+
+    /// Reads the application's history and folds it.
+    async fn read(&self, partner: &PartnerId, application: &ApplicationId) -> Result<Read, HandlerError> {
+        let events = history::events(&self.bus, partner, application)
             .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?
-            .ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let mut stored = HashSet::with_capacity(events.len());
+        let mut view: Option<ApplicationView> = None;
+        for (sequence, envelope) in events {
+            stored.insert(envelope.id);
+            match &mut view {
+                None => {
+                    view = Some(
+                        ApplicationView::create(&envelope, sequence)
+                            .map_err(|e| HandlerError::Permanent(e.to_string()))?,
+                    );
+                }
+                Some(current) => {
+                    if let Err(err) = current.apply(&envelope, sequence) {
+                        tracing::error!(%application, sequence, error = %err, "an event in the log does not fold; skipped");
+                    }
+                }
+            }
+        }
+        let view = view.ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))?;
+        Ok(Read { view, stored })
     }
 
     async fn service(&self, version: &str, service: &str) -> Option<CatalogService> {
@@ -140,14 +205,24 @@ impl Core {
             window,
             rules: plan.rules,
             reasons: plan.reasons,
+            catalog_version: approved.catalog_version.clone(),
         };
         self.publish(&cause, "credits", partner, application, &applied).await?;
         if let Some((number, amount_usd)) = first {
+            // TR3 sets tranche 1 of a split ($10K at credits-applied); TR2 the single tranche.
+            let (rule, what) = if applied.split {
+                ("TR3", "tranche 1 of a split")
+            } else {
+                ("TR2", "the single tranche")
+            };
             let released = TrancheReleased {
                 number,
                 amount_usd,
-                rules: vec!["TR2".into()],
-                reasons: vec![format!("Tranche {number}: ${amount_usd} at credits-applied.")],
+                rules: vec![rule.into()],
+                reasons: vec![format!(
+                    "Tranche {number}, {what}: ${amount_usd} at credits-applied ({rule})."
+                )],
+                catalog_version: approved.catalog_version.clone(),
             };
             self.publish(&cause, "tranche.1", partner, application, &released)
                 .await?;
@@ -168,6 +243,7 @@ impl Core {
                     session,
                     rules: vec!["OH1".into(), "OH2".into()],
                     reasons,
+                    catalog_version: approved.catalog_version.clone(),
                 };
                 self.publish(&cause, &label, partner, application, &event).await?;
             }
@@ -215,8 +291,13 @@ impl Core {
         if !blocking {
             return Ok(());
         }
-        let (partner, application) = (&delivery.envelope.partnerid, delivery.envelope.subject);
-        let view = self.view(partner, &application).await?;
+        let (cause, partner, application) = (
+            &delivery.envelope.id,
+            &delivery.envelope.partnerid,
+            delivery.envelope.subject,
+        );
+        let read = self.read(partner, &application).await?;
+        let view = &read.view;
         let (Some(window), Some(decision)) = (view.window, view.decision.as_ref()) else {
             return Ok(());
         };
@@ -237,31 +318,74 @@ impl Core {
                     session,
                     rules: vec!["OH3".into()],
                     reasons,
+                    catalog_version: decision.catalog_version.clone(),
                 };
-                self.publish(
-                    &delivery.envelope.id,
-                    "office-hours.ad-hoc",
-                    partner,
-                    application,
-                    &event,
-                )
-                .await
+                self.publish(cause, "office-hours.ad-hoc", partner, application, &event)
+                    .await
             }
-            None => {
-                tracing::info!(concern = %id, "no ad-hoc session: two business days later is past the window (OH3)");
-                Ok(())
-            }
+            None => self.concern_past_the_window(&read, cause, &id, recorded_at).await,
         }
+    }
+
+    /// OH3: two business days after the request falls past the window, so no ad-hoc session fits
+    /// inside it. The partner learns it from the closing session (the last inside the window),
+    /// restated with the concern it takes up: CONTRACT §3 has no event type for a declined request.
+    async fn concern_past_the_window(
+        &self,
+        read: &Read,
+        cause: &EventId,
+        concern: &str,
+        recorded_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), HandlerError> {
+        let view = &read.view;
+        let label = "office-hours.ad-hoc";
+        let closing = view
+            .office_hours
+            .iter()
+            .find(|s| s.kind == SessionKind::Closing && s.starts_at >= recorded_at);
+        let (Some(closing), Some(window)) = (closing, view.window) else {
+            tracing::info!(%concern, "no ad-hoc session past the window and no closing session left (OH3)");
+            return Ok(());
+        };
+        if read.has(cause, label) {
+            return Ok(());
+        }
+        let event = OfficeHoursScheduled {
+            session: closing.clone(),
+            rules: vec!["OH3".into(), "OH1".into()],
+            reasons: vec![format!(
+                "Blocking concern {concern} asked for an ad-hoc session, but two business days after {} is past the window's end on {}: it is taken up at the closing session on {} (OH3).",
+                recorded_at.date_naive(),
+                window.ends_at.date_naive(),
+                closing.starts_at.date_naive()
+            )],
+            catalog_version: read.catalog_version(),
+        };
+        // The restated session replaces the stored one in the view: published only if nothing (a
+        // feedback note on it) was stored since it was read; a conflict retries with a fresh read.
+        self.publisher
+            .publish(Outgoing {
+                id: EventId::derived(cause, label),
+                partner: &view.partner_id,
+                application: view.id,
+                payload: &event,
+                expected_version: Some(view.version),
+                time: None,
+            })
+            .await
+            .map(|_| ())
+            .map_err(publish_failure)
     }
 
     /// G3: a retirement forfeits the balance.
     async fn retired(&self, delivery: &Delivery) -> Result<(), HandlerError> {
         let (partner, application) = (&delivery.envelope.partnerid, delivery.envelope.subject);
-        let view = self.view(partner, &application).await?;
-        let balance = view.credits.as_ref().map(|c| c.balance_usd).unwrap_or(0);
+        let read = self.read(partner, &application).await?;
+        let balance = read.view.credits.as_ref().map(|c| c.balance_usd).unwrap_or(0);
         let event = CreditsForfeited {
             amount_usd: balance,
             rules: vec!["G3".into()],
+            catalog_version: read.catalog_version(),
         };
         self.publish(&delivery.envelope.id, "forfeited", partner, application, &event)
             .await
@@ -298,7 +422,9 @@ impl TimerHandler for EngagementClock {
             serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let core = &self.0;
         let (partner, application) = (&timer.partner, timer.application);
-        let view = core.view(partner, &application).await?;
+        let read = core.read(partner, &application).await?;
+        let view = &read.view;
+        let catalog_version = read.catalog_version();
         let label = |what: &str| format!("{}.{what}", timer.id);
         let (Some(credits), Some(window)) = (view.credits.clone(), view.window) else {
             return Ok(());
@@ -324,15 +450,18 @@ impl TimerHandler for EngagementClock {
                             "At the mid-window check-in ${} is consumed, under a quarter of the pro-rata ${pro_rata}: with no consumption by the window's close the balance is clawed back (TR8, TR6).",
                             credits.consumed_in_window_usd
                         )],
+                        catalog_version: catalog_version.clone(),
                     };
-                    core.publish(&timer.cause, &label("warning"), partner, application, &warning)
+                    core.publish_once(&read, &timer.cause, &label("warning"), partner, application, &warning)
                         .await?;
                 }
                 for tranche in credits.tranches.iter().filter(|t| t.status == TrancheStatus::Pending) {
+                    // TR3 decides at day 30 (the tranche's due time), concerns recorded by then
+                    // counting; OH1 may move the mid-window *session* off a weekend, but not this.
                     let blocking: Vec<&Concern> = view
                         .concerns
                         .iter()
-                        .filter(|c| c.blocking && c.recorded_at <= timer.due_at)
+                        .filter(|c| c.blocking && c.recorded_at <= tranche.due_at)
                         .collect();
                     // Released or withheld, the tranche's decision is one event: one id for both.
                     let tranche_label = label(&format!("tranche.{}", tranche.number));
@@ -342,11 +471,14 @@ impl TimerHandler for EngagementClock {
                             amount_usd: tranche.amount_usd,
                             rules: vec!["TR3".into()],
                             reasons: vec![format!(
-                                "No blocking concern by the mid-window check-in: tranche {} (${}) released (TR3).",
-                                tranche.number, tranche.amount_usd
+                                "No blocking concern by the day-30 check-in ({}): tranche {} (${}) released (TR3).",
+                                tranche.due_at.date_naive(),
+                                tranche.number,
+                                tranche.amount_usd
                             )],
+                            catalog_version: catalog_version.clone(),
                         };
-                        core.publish(&timer.cause, &tranche_label, partner, application, &event)
+                        core.publish_once(&read, &timer.cause, &tranche_label, partner, application, &event)
                             .await?;
                     } else {
                         let event = TrancheWithheld {
@@ -360,8 +492,9 @@ impl TimerHandler for EngagementClock {
                                 tranche.number,
                                 tranche.amount_usd
                             )],
+                            catalog_version: catalog_version.clone(),
                         };
-                        core.publish(&timer.cause, &tranche_label, partner, application, &event)
+                        core.publish_once(&read, &timer.cause, &tranche_label, partner, application, &event)
                             .await?;
                     }
                 }
@@ -376,8 +509,9 @@ impl TimerHandler for EngagementClock {
                             "No consumption was recorded in the window: the ${} balance is clawed back, with no grace period (TR6).",
                             credits.balance_usd
                         )],
+                        catalog_version,
                     };
-                    core.publish(&timer.cause, &label("clawback"), partner, application, &event)
+                    core.publish_once(&read, &timer.cause, &label("clawback"), partner, application, &event)
                         .await
                 } else {
                     let event = WindowClosed {
@@ -389,9 +523,14 @@ impl TimerHandler for EngagementClock {
                             credits.balance_usd,
                             window.grace_ends_at.date_naive()
                         )],
+                        catalog_version,
                     };
-                    core.publish(&timer.cause, &label("closed"), partner, application, &event)
+                    core.publish_once(&read, &timer.cause, &label("closed"), partner, application, &event)
                         .await?;
+                    // Fired again after reminder 1 went out: the chain is already under way.
+                    if read.has(&timer.cause, &format!("remind.{application}.1.reminder")) {
+                        return Ok(());
+                    }
                     let at = timer.due_at + Duration::days(REMINDER_EVERY_DAYS);
                     core.schedule(
                         timer.cause,
@@ -412,12 +551,15 @@ impl TimerHandler for EngagementClock {
                         "The decision to graduate or retire is owed since {} (G1).",
                         window.ends_at.date_naive()
                     )],
+                    catalog_version,
                 };
-                core.publish(&timer.cause, &label("reminder"), partner, application, &event)
+                core.publish_once(&read, &timer.cause, &label("reminder"), partner, application, &event)
                     .await?;
                 let next = number + 1;
                 let at = timer.due_at + Duration::days(REMINDER_EVERY_DAYS);
-                if at < window.expires_at {
+                // Fired again after the next reminder went out: it is not scheduled anew.
+                let next_sent = read.has(&timer.cause, &format!("remind.{application}.{next}.reminder"));
+                if at < window.expires_at && !next_sent {
                     core.schedule(
                         timer.cause,
                         partner,
@@ -439,8 +581,9 @@ impl TimerHandler for EngagementClock {
                 let event = CreditsExpired {
                     amount_usd: credits.balance_usd,
                     rules: vec!["TR4".into()],
+                    catalog_version,
                 };
-                core.publish(&timer.cause, &label("expired"), partner, application, &event)
+                core.publish_once(&read, &timer.cause, &label("expired"), partner, application, &event)
                     .await
             }
             // The engagement moved on (decided, clawed back, closed): nothing is due any more.

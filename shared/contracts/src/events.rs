@@ -281,19 +281,45 @@ payload!(
         window: Window,
         rules: Vec<String>,
         reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
     }
 );
 payload!(
     /// A tranche's credits are on the account (TR2, TR3).
-    TrancheReleased => TrancheReleased { number: u32, amount_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+    TrancheReleased => TrancheReleased {
+        number: u32,
+        amount_usd: i64,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// Tranche 2 is withheld: a blocking concern was recorded by the mid-window check-in (TR3).
-    TrancheWithheld => TrancheWithheld { number: u32, amount_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+    TrancheWithheld => TrancheWithheld {
+        number: u32,
+        amount_usd: i64,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// An office-hours session was scheduled (OH1–OH3).
-    OfficeHoursScheduled => OfficeHoursScheduled { session: Session, rules: Vec<String>, reasons: Vec<String> }
+    OfficeHoursScheduled => OfficeHoursScheduled {
+        session: Session,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// The team raised a concern; a blocking one asks for an ad-hoc session (OH3) and counts for TR3.
@@ -309,19 +335,50 @@ payload!(
 );
 payload!(
     /// Consumption is under a quarter of the pro-rata share at the mid-window check-in (TR8).
-    ClawbackWarning => ClawbackWarning { consumed_usd: i64, pro_rata_usd: i64, released_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+    ClawbackWarning => ClawbackWarning {
+        consumed_usd: i64,
+        pro_rata_usd: i64,
+        released_usd: i64,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// The evaluation window closed; the balance serves the grace period (TR5) and a decision is owed (G1).
-    WindowClosed => WindowClosed { balance_usd: i64, grace_ends_at: DateTime<Utc>, rules: Vec<String>, reasons: Vec<String> }
+    WindowClosed => WindowClosed {
+        balance_usd: i64,
+        grace_ends_at: DateTime<Utc>,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// No consumption in the window: the balance is clawed back at its close, with no grace (TR6).
-    ClawedBack => ClawedBack { amount_usd: i64, rules: Vec<String>, reasons: Vec<String> }
+    ClawedBack => ClawedBack {
+        amount_usd: i64,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// The team's decision is still owed (G1).
-    DecisionReminder => DecisionReminder { number: u32, rules: Vec<String>, reasons: Vec<String> }
+    DecisionReminder => DecisionReminder {
+        number: u32,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// The team graduated the evaluation (G2, G4).
@@ -340,11 +397,23 @@ payload!(
 );
 payload!(
     /// At retirement the remaining balance is forfeited (G3).
-    CreditsForfeited => CreditsForfeited { amount_usd: i64, rules: Vec<String> }
+    CreditsForfeited => CreditsForfeited {
+        amount_usd: i64,
+        rules: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// Validity is over: whatever balance is left expires (TR4).
-    CreditsExpired => CreditsExpired { amount_usd: i64, rules: Vec<String> }
+    CreditsExpired => CreditsExpired {
+        amount_usd: i64,
+        rules: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 
 #[cfg(test)]
@@ -360,6 +429,27 @@ mod tests {
             assert_eq!(serde_json::to_value(t).unwrap(), serde_json::json!(t.as_str()));
         }
         assert_eq!(EventType::from_cloudevents_type("dev.sandpiper.approved.v2"), None);
+    }
+
+    #[test]
+    fn decisions_carry_the_catalog_version_and_older_ones_still_read() {
+        // K4: the version is part of the data a partner sees.
+        let reminder = DecisionReminder {
+            number: 1,
+            rules: vec!["G1".into()],
+            reasons: vec![],
+            catalog_version: "2026.1".into(),
+        };
+        assert_eq!(serde_json::to_value(&reminder).unwrap()["catalog_version"], "2026.1");
+        // An event stored before the field existed reads with an empty version.
+        let stored: CreditsExpired =
+            serde_json::from_value(serde_json::json!({"amount_usd": 12000, "rules": ["TR4"]})).unwrap();
+        assert_eq!(stored.catalog_version, "");
+        let stored: TrancheReleased = serde_json::from_value(
+            serde_json::json!({"number": 1, "amount_usd": 20000, "rules": ["TR2"], "reasons": []}),
+        )
+        .unwrap();
+        assert_eq!((stored.amount_usd, stored.catalog_version.as_str()), (20000, ""));
     }
 
     #[test]
