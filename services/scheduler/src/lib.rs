@@ -14,7 +14,8 @@
 //! timer fired again (even after the stream's duplicate window) publishes nothing whose id is
 //! already in the application's history. Every decision carries its catalog version (K4).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use sandpiper_contracts::catalog::CatalogService;
@@ -60,6 +61,8 @@ enum Due {
 struct Read {
     view: ApplicationView,
     stored: HashSet<EventId>,
+    /// How many of the application's events the above folds.
+    count: u64,
 }
 
 impl Read {
@@ -84,6 +87,11 @@ struct Core {
     publisher: Publisher,
     catalogs: CatalogStore,
     timers: Timers,
+    /// The applications read lately, kept up to date with what the timers publish. One is used
+    /// only while the stream holds exactly as many events of it as it folds (one stream-info
+    /// request instead of a consumer reading the whole history): anything another service stored
+    /// meanwhile makes it miss, so it is never staler than a history read.
+    cache: Arc<Mutex<HashMap<ApplicationId, Read>>>,
 }
 
 impl Core {
@@ -114,7 +122,78 @@ impl Core {
             tracing::info!(%label, "already stored by an earlier firing; not published again");
             return Ok(());
         }
-        self.publish(cause, label, partner, application, payload).await
+        let published = self
+            .publisher
+            .publish(Outgoing {
+                id: EventId::derived(cause, label),
+                partner,
+                application,
+                payload,
+                expected_version: None,
+                time: None,
+            })
+            .await
+            .map_err(publish_failure)?;
+        if !published.duplicate {
+            self.remember_published(&published.envelope, published.sequence);
+        }
+        Ok(())
+    }
+
+    /// Folds an event the scheduler just stored into the cached application, if cached.
+    fn remember_published(&self, envelope: &sandpiper_contracts::events::Envelope, sequence: u64) {
+        let Ok(mut cache) = self.cache.lock() else { return };
+        if let Some(read) = cache.get_mut(&envelope.subject) {
+            if read.view.apply(envelope, sequence).is_ok() {
+                read.stored.insert(envelope.id);
+                read.count += 1;
+            } else {
+                cache.remove(&envelope.subject);
+            }
+        }
+    }
+
+    /// How many events of the application the stream holds (its subjects' message counts).
+    async fn stored_count(&self, partner: &PartnerId, application: &ApplicationId) -> Option<u64> {
+        let request = serde_json::json!({
+            "subjects_filter": sandpiper_contracts::subjects::events_of_application(partner, application)
+        });
+        let info: serde_json::Value = self
+            .bus
+            .jetstream
+            .request(
+                format!("STREAM.INFO.{}", sandpiper_contracts::names::EVENTS_STREAM),
+                &request,
+            )
+            .await
+            .ok()?;
+        let subjects = info.get("state")?.get("subjects");
+        // No subjects at all: the application has no events.
+        Some(
+            subjects
+                .and_then(|s| s.as_object())
+                .map_or(0, |s| s.values().filter_map(serde_json::Value::as_u64).sum()),
+        )
+    }
+
+    /// The application from the cache when the stream holds nothing newer, else from its history.
+    async fn read_cached(&self, partner: &PartnerId, application: &ApplicationId) -> Result<Read, HandlerError> {
+        let cached = self.cache.lock().ok().and_then(|c| c.get(application).cloned());
+        if let Some(cached) = cached
+            && self.stored_count(partner, application).await == Some(cached.count)
+        {
+            return Ok(cached);
+        }
+        let read = self.read(partner, application).await?;
+        if let Ok(mut cache) = self.cache.lock() {
+            // A closed engagement has no timers left: nothing to keep it for.
+            if read.view.state == State::Closed {
+                cache.remove(application);
+            } else {
+                cache.insert(*application, read.clone());
+            }
+        }
+        Ok(read)
     }
 
     /// Reads the application's history and folds it.
@@ -141,7 +220,8 @@ impl Core {
             }
         }
         let view = view.ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))?;
-        Ok(Read { view, stored })
+        let count = u64::try_from(stored.len()).unwrap_or(u64::MAX);
+        Ok(Read { view, stored, count })
     }
 
     async fn service(&self, version: &str, service: &str) -> Option<CatalogService> {
@@ -422,7 +502,7 @@ impl TimerHandler for EngagementClock {
             serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let core = &self.0;
         let (partner, application) = (&timer.partner, timer.application);
-        let read = core.read(partner, &application).await?;
+        let read = core.read_cached(partner, &application).await?;
         let view = &read.view;
         let catalog_version = read.catalog_version();
         let label = |what: &str| format!("{}.{what}", timer.id);
@@ -600,6 +680,7 @@ pub async fn build(config: &CommonConfig) -> Result<Worker<Scheduler, Engagement
             publisher: ctx.publisher,
             catalogs: ctx.catalogs,
             timers: ctx.timers,
+            cache: Arc::default(),
         };
         (Scheduler(core.clone()), Some(EngagementClock(core)))
     })
