@@ -19,7 +19,16 @@ fn example(name: &str) -> PathBuf {
 /// `sandpiper up` on free ports in its own data dir, its stdout lines on a channel.
 fn up(data_dir: &Path) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(SANDPIPER)
-        .args(["up", "--nats-port", "0", "--http-port", "0", "--notifier-port", "0", "--data-dir"])
+        .args([
+            "up",
+            "--nats-port",
+            "0",
+            "--http-port",
+            "0",
+            "--notifier-port",
+            "0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .env_remove("SANDPIPER_API_TOKENS")
         .stdout(Stdio::piped())
@@ -80,7 +89,10 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(Instant::now() < deadline, "sandpiper up did not stop within 60 s of Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "sandpiper up did not stop within 60 s of Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -113,7 +125,10 @@ fn up_submit_status_then_ctrl_c_stops_everything() {
         seen.iter().any(|l| l.trim_start().starts_with("demo partner: demo-")),
         "dev tokens printed: {seen:#?}"
     );
-    assert!(!processes_using(&data_dir).is_empty(), "nats-server runs in the data dir");
+    assert!(
+        !processes_using(&data_dir).is_empty(),
+        "nats-server runs in the data dir"
+    );
 
     let submitted = sandpiper(
         &["submit", example("bedrock-agents-support").to_str().unwrap()],

@@ -32,8 +32,10 @@ impl IntakeConfig {
 /// `SANDPIPER_MAX_BODY_BYTES` (default 256 KiB), also read by `sandpiper up`, which starts the
 /// intake without its full configuration.
 pub fn max_body_bytes(source: &dyn Source) -> Result<usize, ConfigError> {
-    parse_or(source, "SANDPIPER_MAX_BODY_BYTES", 256 * 1024, |v| match v.parse::<usize>() {
-        Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
-        _ => Err("expected a byte count from 1024 to 16777216"),
+    parse_or(source, "SANDPIPER_MAX_BODY_BYTES", 256 * 1024, |v| {
+        match v.parse::<usize>() {
+            Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
+            _ => Err("expected a byte count from 1024 to 16777216"),
+        }
     })
 }
