@@ -509,7 +509,8 @@ impl TimerHandler for EngagementClock {
         let (Some(credits), Some(window)) = (view.credits.clone(), view.window) else {
             return Ok(());
         };
-        let days = view.body.evaluation_window_days.unwrap_or(60);
+        // The credit window as applied (60 days for a bedrock_poc whatever was filed, P1).
+        let days = (window.ends_at - window.starts_at).num_days();
         match due {
             Due::MidWindow if view.state == State::Active => {
                 let released: i64 = credits

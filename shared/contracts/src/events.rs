@@ -389,11 +389,21 @@ payload!(
         notes: Option<String>,
         rules: Vec<String>,
         reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
     }
 );
 payload!(
     /// The team retired the evaluation (G3).
-    Retired => Retired { notes: Option<String>, rules: Vec<String>, reasons: Vec<String> }
+    Retired => Retired {
+        notes: Option<String>,
+        rules: Vec<String>,
+        reasons: Vec<String>,
+        /// The catalog version the decision used (K4); empty in events stored before it was kept.
+        #[serde(default)]
+        catalog_version: String,
+    }
 );
 payload!(
     /// At retirement the remaining balance is forfeited (G3).

@@ -335,6 +335,7 @@ pub async fn decision(
                     notes,
                     rules: vec!["G1".into(), "G3".into()],
                     reasons,
+                    catalog_version: decided_under_version(&view),
                 },
             )
             .await?
@@ -342,6 +343,14 @@ pub async fn decision(
         TeamDecision::Graduate => graduate(&app, &view, notes).await?,
     };
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The catalog version the application was decided under (K4), recorded on the team's decision.
+fn decided_under_version(view: &ApplicationView) -> String {
+    view.decision
+        .as_ref()
+        .map(|d| d.catalog_version.clone())
+        .unwrap_or_default()
 }
 
 /// G2: where a graduation goes, by family; a linked draft when the next step is filed here.
@@ -396,6 +405,7 @@ async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>)
             reason,
             "The remaining balance serves the grace period until validity ends (G4, TR5).".into(),
         ],
+        catalog_version: decided_under.version.clone(),
     };
     record(app, view, &event).await
 }
