@@ -155,25 +155,22 @@ impl Core {
 
     /// How many events of the application the stream holds (its subjects' message counts).
     async fn stored_count(&self, partner: &PartnerId, application: &ApplicationId) -> Option<u64> {
-        let request = serde_json::json!({
-            "subjects_filter": sandpiper_contracts::subjects::events_of_application(partner, application)
-        });
-        let info: serde_json::Value = self
+        let stream = self
             .bus
             .jetstream
-            .request(
-                format!("STREAM.INFO.{}", sandpiper_contracts::names::EVENTS_STREAM),
-                &request,
-            )
+            .get_stream_no_info(sandpiper_contracts::names::EVENTS_STREAM)
             .await
             .ok()?;
-        let subjects = info.get("state")?.get("subjects");
-        // No subjects at all: the application has no events.
-        Some(
-            subjects
-                .and_then(|s| s.as_object())
-                .map_or(0, |s| s.values().filter_map(serde_json::Value::as_u64).sum()),
-        )
+        let subjects = stream
+            .info_with_subjects(sandpiper_contracts::subjects::events_of_application(
+                partner,
+                application,
+            ))
+            .await
+            .ok()?;
+        // Per subject (event type) counts; no subjects at all: the application has no events.
+        let counts: Vec<(String, usize)> = futures::TryStreamExt::try_collect(subjects).await.ok()?;
+        Some(counts.iter().map(|(_, n)| *n as u64).sum())
     }
 
     /// The application from the cache when the stream holds nothing newer, else from its history.
