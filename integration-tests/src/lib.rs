@@ -319,6 +319,29 @@ impl TestApp {
     }
 }
 
+/// A nats-server of its own with nothing but what `Bus::connect` provisions, connected as
+/// `service`: for tests of the runtime's pieces without the five services. Keep the returned
+/// guards alive for as long as the bus is used.
+pub async fn bare_bus(service: ServiceName) -> (BareServer, sandpiper_runtime::bus::Bus) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let nats = LocalNats::start(dir.path(), 0).await.expect("nats-server starts");
+    let config = sandpiper_runtime::config::CommonConfig::load(
+        &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), nats.url())]),
+        0,
+    )
+    .expect("a valid config");
+    let bus = sandpiper_runtime::bus::Bus::connect(&config, service)
+        .await
+        .expect("the bus connects");
+    (BareServer { _nats: nats, _dir: dir }, bus)
+}
+
+/// The server and store behind [`bare_bus`]; dropped, the server stops.
+pub struct BareServer {
+    _nats: LocalNats,
+    _dir: tempfile::TempDir,
+}
+
 /// One of the shared example applications (`../shared/examples/NAME.json`).
 pub fn example(name: &str) -> Value {
     let path = format!("{}/../../shared/examples/{name}.json", env!("CARGO_MANIFEST_DIR"));

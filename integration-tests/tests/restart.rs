@@ -107,18 +107,7 @@ async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
     use sandpiper_runtime::worker::{REPLAY, Replay, publish_caused};
 
     // A bare server whose stream forgets message ids after 100 ms, set before anything is stored.
-    let dir = tempfile::tempdir().unwrap();
-    let nats = sandpiper_cli::local_nats::LocalNats::start(dir.path(), 0)
-        .await
-        .unwrap();
-    let config = sandpiper_runtime::config::CommonConfig::load(
-        &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), nats.url())]),
-        0,
-    )
-    .unwrap();
-    let bus = sandpiper_runtime::bus::Bus::connect(&config, ServiceName::Classifier)
-        .await
-        .unwrap();
+    let (_server, bus) = sandpiper_integration_tests::bare_bus(ServiceName::Classifier).await;
     let mut stream = bus.events_stream().await.unwrap();
     let mut stream_config = stream.info().await.unwrap().config.clone();
     stream_config.duplicate_window = std::time::Duration::from_millis(100);

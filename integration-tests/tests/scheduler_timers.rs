@@ -33,18 +33,7 @@ impl TimerHandler for Recorder {
 
 #[tokio::test]
 async fn timers_stored_before_start_up_fire_in_due_order_once_the_index_is_loaded() {
-    let dir = tempfile::tempdir().unwrap();
-    let nats = sandpiper_cli::local_nats::LocalNats::start(dir.path(), 0)
-        .await
-        .unwrap();
-    let config = sandpiper_runtime::config::CommonConfig::load(
-        &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), nats.url())]),
-        0,
-    )
-    .unwrap();
-    let bus = sandpiper_runtime::bus::Bus::connect(&config, ServiceName::Scheduler)
-        .await
-        .unwrap();
+    let (_server, bus) = sandpiper_integration_tests::bare_bus(ServiceName::Scheduler).await;
     let store = Timers::open(&bus, ServiceName::Scheduler).await.unwrap();
 
     // Stored latest-due first: an index read half-way holds only the later ones, and firing

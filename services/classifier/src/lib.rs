@@ -10,7 +10,7 @@
 //! The rules themselves are in `sandpiper-rules`; the catalog is the version in force at the
 //! application's submission time (K2), and every event names it (K4).
 
-use sandpiper_contracts::decision::{Classification, Continuation};
+use sandpiper_contracts::decision::{ClassificationBasis, Continuation};
 use sandpiper_contracts::events::{Classified, Drafted, EventType, Redirected, Submitted};
 use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::model::ApplicationBody;
@@ -99,24 +99,11 @@ impl Handler for Classifier {
         // The step after classification is decided once, in the rules, so preflight reports
         // exactly what happens here.
         let step = sandpiper_rules::next_step(&body, &classification);
-        let (Classification::Fits {
+        let ClassificationBasis {
             rules,
             reasons,
             figures,
-            ..
-        }
-        | Classification::Ineligible {
-            rules,
-            reasons,
-            figures,
-            ..
-        }
-        | Classification::Redirect {
-            rules,
-            reasons,
-            figures,
-            ..
-        }) = classification;
+        } = classification.basis();
         match step {
             NextStep::Review { pool, failures } => {
                 if failures.is_empty() {

@@ -116,3 +116,40 @@ pub enum Classification {
         figures: PoolFigures,
     },
 }
+
+/// Why a classification came out as it did: its rule ids, reasons and figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassificationBasis {
+    pub rules: Vec<String>,
+    pub reasons: Vec<String>,
+    pub figures: PoolFigures,
+}
+
+impl Classification {
+    /// The rule ids, reasons and figures, whichever way it went.
+    pub fn basis(&self) -> ClassificationBasis {
+        let (Classification::Fits {
+            rules,
+            reasons,
+            figures,
+            ..
+        }
+        | Classification::Ineligible {
+            rules,
+            reasons,
+            figures,
+            ..
+        }
+        | Classification::Redirect {
+            rules,
+            reasons,
+            figures,
+            ..
+        }) = self;
+        ClassificationBasis {
+            rules: rules.clone(),
+            reasons: reasons.clone(),
+            figures: *figures,
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use sandpiper_contracts::decision::{Classification, Components, Outcome, PoolFigures};
+use sandpiper_contracts::decision::{Classification, ClassificationBasis, Components, Outcome, PoolFigures};
 use sandpiper_contracts::model::{ApplicationDraft, Programme};
 use sandpiper_rules::NextStep;
 use serde::{Deserialize, Serialize};
@@ -85,34 +85,21 @@ pub async fn preflight(
         NextStep::Review { pool, failures } => (pool, application, failures),
         NextStep::ReviewLinked { pool, body } => (pool, *body, Vec::new()),
         NextStep::Redirected { to, .. } => {
-            let (Classification::Fits {
+            let ClassificationBasis {
                 rules,
                 reasons,
                 figures,
-                ..
-            }
-            | Classification::Ineligible {
-                rules,
-                reasons,
-                figures,
-                ..
-            }
-            | Classification::Redirect {
-                rules,
-                reasons,
-                figures,
-                ..
-            }) = &classification;
+            } = classification.basis();
             return Ok(Json(Preflight {
                 decision: PreflightDecision::Redirected,
                 pool: to,
                 components: None,
                 outcome: None,
                 tier_usd: None,
-                rules: rules.clone(),
-                reasons: reasons.clone(),
+                rules,
+                reasons,
                 next_tier: Vec::new(),
-                figures: *figures,
+                figures,
                 review_period_days: None,
                 catalog_version: catalog.version.clone(),
                 classification,
