@@ -270,14 +270,11 @@ impl SubscriptionStore {
         }
         // Every ticket handed out before the status request is sent is answered by it.
         let covers = self.catch_up.requested.load(Ordering::SeqCst);
-        let status = self
-            .store
-            .status()
+        let state = sandpiper_runtime::bus::bucket_state(&self.store)
             .await
             .map_err(|e| StoreError::Store(e.to_string()))?;
-        let state = status.info.state;
-        // An emptied bucket has a last sequence but nothing left for the watch to deliver.
-        let target = if state.messages == 0 { 0 } else { state.last_sequence };
+        // An emptied bucket has a last revision but nothing left for the watch to deliver.
+        let target = if state.entries == 0 { 0 } else { state.last_revision };
         self.wait_for_revision(target).await?;
         *covered = covers;
         Ok(())

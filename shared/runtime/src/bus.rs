@@ -131,3 +131,23 @@ impl Bus {
         }
     }
 }
+
+/// Where a key-value bucket stands now, asked of the server. `kv::Store::status` answers from
+/// the info cached when the store was opened, which is stale as soon as anything is written: a
+/// mirror "caught up" with that would miss every later write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BucketState {
+    /// The revision of the latest write (0 for a bucket never written).
+    pub last_revision: u64,
+    /// How many entries the bucket holds (0: nothing left for a watch to deliver).
+    pub entries: u64,
+}
+
+/// The bucket's current state, fresh from the server (one request).
+pub async fn bucket_state(store: &kv::Store) -> Result<BucketState, async_nats::jetstream::stream::InfoError> {
+    let info = store.stream.get_info().await?;
+    Ok(BucketState {
+        last_revision: info.state.last_sequence,
+        entries: info.state.messages,
+    })
+}

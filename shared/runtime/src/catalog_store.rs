@@ -111,12 +111,10 @@ impl CatalogStore {
 
     /// Waits until the local mirror holds every version stored so far.
     pub async fn sync(&self) -> Result<(), CatalogStoreError> {
-        let store = self.store.clone();
-        let status = store
-            .status()
+        let last = crate::bus::bucket_state(&self.store)
             .await
-            .map_err(|e| CatalogStoreError::Store(e.to_string()))?;
-        let last = status.info.state.last_sequence;
+            .map_err(|e| CatalogStoreError::Store(e.to_string()))?
+            .last_revision;
         let mut mirror = self.mirror.clone();
         tokio::time::timeout(
             std::time::Duration::from_secs(10),

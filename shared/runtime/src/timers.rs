@@ -194,14 +194,10 @@ pub async fn run<H: TimerHandler>(
     let mut index = Index::default();
     // Load every timer stored before start-up, then report ready and fire: firing from a
     // half-loaded index would fire a later timer before an earlier one not yet loaded.
-    let stored_at_start = timers
-        .store
-        .status()
+    let stored_at_start = crate::bus::bucket_state(&timers.store)
         .await
         .map_err(|e| TimerError::Store(e.to_string()))?
-        .info
-        .state
-        .last_sequence;
+        .last_revision;
     while index.seen_revision < stored_at_start {
         tokio::select! {
             () = shutdown.triggered() => {
@@ -226,9 +222,8 @@ pub async fn run<H: TimerHandler>(
             apply(&mut index, entry);
         }
         // The bucket's current revision: the index accounts for it once the watch delivered it.
-        let store = timers.store.clone();
-        let stored_revision = match store.status().await {
-            Ok(status) => status.info.state.last_sequence,
+        let stored_revision = match crate::bus::bucket_state(&timers.store).await {
+            Ok(state) => state.last_revision,
             Err(_) => index.seen_revision,
         };
 
@@ -402,13 +397,10 @@ pub async fn statuses(bus: &Bus) -> Result<Vec<(String, TimerStatus, u64)>, Time
         let bucket_revision = match ServiceName::ALL.iter().find(|s| s.as_str() == key) {
             Some(owner) => {
                 let timers = Timers::open(bus, *owner).await?.store;
-                timers
-                    .status()
+                crate::bus::bucket_state(&timers)
                     .await
                     .map_err(|e| TimerError::Store(e.to_string()))?
-                    .info
-                    .state
-                    .last_sequence
+                    .last_revision
             }
             None => 0,
         };
