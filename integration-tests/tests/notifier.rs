@@ -469,3 +469,42 @@ async fn a_subscription_made_on_one_replica_is_served_by_another() {
         .wait_until("all 5", |r| unique_deliveries(r, true).len() >= 5)
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_keep_one_slack_pace_between_them() {
+    // Consecutive deliveries of one subscription may be handled by either replica: the pace is
+    // claimed in a bucket they share, so the webhook never gets two messages within the interval.
+    const INTERVAL: Duration = Duration::from_millis(300);
+    let mut app = TestApp::spawn().await;
+    app.stack.crash_service(ServiceName::Notifier).await;
+    let retry = RetryPolicy {
+        slack_interval: INTERVAL,
+        ..retry_with_timeout(Duration::from_secs(5))
+    };
+    let (first, _first_running) = extra_notifier(&app, retry).await;
+    let (_second, _second_running) = extra_notifier(&app, retry).await;
+    let receiver = Receiver::start(vec![]).await;
+    let reply = app
+        .send(
+            app.http
+                .post(format!("{first}/v1/subscriptions"))
+                .bearer_auth(ACME)
+                .json(&json!({"url": receiver.url(), "events": ["drafted"], "format": "slack"})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{reply:?}");
+    for _ in 0..8 {
+        app.create(ACME, &example("exploring-agents")).await;
+    }
+    let received = receiver.wait_until("all 8", |r| r.len() >= 8).await;
+    let mut arrivals: Vec<Instant> = received.iter().map(|r| r.at).collect();
+    arrivals.sort();
+    for pair in arrivals.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        // A few milliseconds for the request to travel after its slot began.
+        assert!(
+            gap + Duration::from_millis(15) >= INTERVAL,
+            "two messages {gap:?} apart"
+        );
+    }
+}

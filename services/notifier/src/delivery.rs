@@ -8,12 +8,12 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{self, pull};
-use async_nats::jetstream::stream;
+use async_nats::jetstream::{kv, stream};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use rand::Rng;
@@ -23,7 +23,7 @@ use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::consume::holding;
 use sandpiper_runtime::shutdown::Shutdown;
 use serde::{Deserialize, Serialize};
-use tokio::sync::Mutex;
+
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
@@ -91,8 +91,8 @@ pub struct Deliverer {
     pub retry: RetryPolicy,
     /// Checked again at every delivery (the resolver covers names; this covers IP literals).
     pub policy: Arc<Policy>,
-    /// When each Slack webhook last received a message (Slack's per-channel rate).
-    last_post: Mutex<HashMap<String, Instant>>,
+    /// When each Slack webhook may next receive a message, shared by every replica.
+    pace: kv::Store,
 }
 
 impl Deliverer {
@@ -102,6 +102,7 @@ impl Deliverer {
         http: reqwest::Client,
         retry: RetryPolicy,
         policy: Arc<Policy>,
+        pace: kv::Store,
     ) -> Deliverer {
         Deliverer {
             bus,
@@ -109,7 +110,7 @@ impl Deliverer {
             http,
             retry,
             policy,
-            last_post: Mutex::new(HashMap::new()),
+            pace,
         }
     }
 
@@ -124,22 +125,46 @@ impl Deliverer {
         capped.mul_f64(rand::rng().random_range(0.5..=1.0))
     }
 
+    /// Waits for the destination's next slot (Slack: one message per interval per webhook). The
+    /// slot is claimed with compare-and-set in a bucket every replica shares, so consecutive
+    /// deliveries handled by different replicas keep the pace too.
     async fn pace(&self, subscription: &Subscription) {
         if subscription.format != Format::Slack {
             return;
         }
-        let wait = {
-            let mut last = self.last_post.lock().await;
-            let now = Instant::now();
-            let next = last
-                .get(&subscription.url)
-                .map(|t| *t + self.retry.slack_interval)
-                .unwrap_or(now)
-                .max(now);
-            last.insert(subscription.url.clone(), next);
-            next - now
-        };
-        tokio::time::sleep(wait).await;
+        let key = names::delivery_pace_key(&subscription.url);
+        let interval = i64::try_from(self.retry.slack_interval.as_millis()).unwrap_or(i64::MAX);
+        for _ in 0..PACE_ATTEMPTS {
+            let (booked, revision) = match self.pace.entry(&key).await {
+                Ok(Some(entry)) if entry.operation == kv::Operation::Put => (
+                    std::str::from_utf8(&entry.value)
+                        .ok()
+                        .and_then(|v| v.parse::<i64>().ok())
+                        .unwrap_or(0),
+                    entry.revision,
+                ),
+                Ok(_) => (0, 0),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the pace bucket is unavailable; waiting one interval");
+                    break;
+                }
+            };
+            let now = Utc::now().timestamp_millis();
+            let slot = now.max(booked.saturating_add(interval));
+            let value = slot.to_string().into_bytes().into();
+            let claimed = if revision == 0 {
+                self.pace.create(&key, value).await.is_ok()
+            } else {
+                self.pace.update(&key, value, revision).await.is_ok()
+            };
+            if claimed {
+                let wait = u64::try_from(slot - now).unwrap_or(0);
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                return;
+            }
+        }
+        // Contended past reason or unreachable: one interval keeps to the limit on our side.
+        tokio::time::sleep(self.retry.slack_interval).await;
     }
 
     async fn attempt(&self, subscription: &Subscription, delivery: &QueuedDelivery) -> Attempt {
@@ -414,6 +439,9 @@ async fn drain_bounded(mut response: reqwest::Response) {
 
 /// The most of a receiver's answer that is read (the answer is not used).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Tries at claiming a destination's next slot before waiting one interval instead.
+const PACE_ATTEMPTS: usize = 8;
 
 /// How many deliveries one pull request may bring, one after another.
 const DELIVERY_PULL_BATCH: usize = 64;

@@ -29,7 +29,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
-use sandpiper_contracts::names::ServiceName;
+use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_runtime::bus::{Bus, BusError};
 use sandpiper_runtime::consume;
 use sandpiper_runtime::health::{self, Gate, Readiness};
@@ -87,12 +87,18 @@ impl Notifier {
             .user_agent("sandpiper-notifier/1")
             .build()
             .map_err(|e| NotifierError::Setup(format!("HTTP client: {e}")))?;
+        // Kept an hour: a slot older than that says nothing about the next message.
+        let pace = bus
+            .bucket(names::DELIVERY_PACE_BUCKET, 1, Duration::from_secs(3600))
+            .await
+            .map_err(|e| NotifierError::Setup(format!("pace bucket: {e}")))?;
         let deliverer = Arc::new(Deliverer::new(
             bus.clone(),
             subscriptions.clone(),
             http,
             config.retry,
             policy.clone(),
+            pace,
         ));
         let listener = TcpListener::bind(config.common.http_addr)
             .await

@@ -33,6 +33,18 @@ pub const TIMER_STATUS_BUCKET: &str = "sandpiper_timer_status";
 /// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
 pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
 
+/// When each Slack webhook may next receive a message, shared by every notifier replica (Slack
+/// takes about one message a second per channel); one key per destination.
+pub const DELIVERY_PACE_BUCKET: &str = "sandpiper_delivery_pace";
+
+/// A destination's key in [`DELIVERY_PACE_BUCKET`]: a digest, as URLs hold characters keys may
+/// not (and a webhook URL is a secret not to be spelled out in a key).
+pub fn delivery_pace_key(url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(url.as_bytes());
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Deliveries waiting for their subscriber, one subject per subscription.
 pub const DELIVERIES_STREAM: &str = "SANDPIPER_DELIVERIES";
 
