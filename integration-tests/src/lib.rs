@@ -265,6 +265,19 @@ impl TestApp {
     }
 
     /// Polls the application until it reaches `state` (the pipeline is asynchronous).
+    /// Reports consumption for ACME's application `id` (TR7); the updated view.
+    pub async fn spend(&self, id: &str, date: &str, amount: i64) -> Value {
+        let reply = self
+            .post(
+                ACME,
+                &format!("/v1/applications/{id}/consumption"),
+                &serde_json::json!({"date": date, "amount_usd": amount}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "consumption: {reply:?}");
+        reply.body
+    }
+
     pub async fn wait_for_state(&self, token: &str, id: &str, state: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {

@@ -17,17 +17,6 @@ async fn decide(app: &TestApp, id: &str, decision: &str) -> sandpiper_integratio
     .await
 }
 
-async fn spend(app: &TestApp, id: &str, date: &str, amount: i64) {
-    let reply = app
-        .post(
-            ACME,
-            &format!("/v1/applications/{id}/consumption"),
-            &json!({"date": date, "amount_usd": amount}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "consumption: {reply:?}");
-}
-
 async fn position(app: &TestApp) -> sandpiper_integration_tests::Reply {
     app.get(ACME, "/v1/accounts/444455556666/credit-position").await
 }
@@ -102,7 +91,7 @@ async fn a_q_graduation_is_recorded_in_the_stack_and_declared_entries_count_once
     app.create(ACME, &second).await;
 
     app.advance_days(12).await;
-    spend(&app, &id, "2026-03-14", 400).await;
+    app.spend(&id, "2026-03-14", 400).await;
     app.advance_days(30).await; // window closed with consumption
     let graduated = decide(&app, &id, "graduate").await;
     assert_eq!(graduated.status, 201, "{graduated:?}");
@@ -141,7 +130,7 @@ async fn a_bedrock_graduation_opens_one_linked_draft_under_an_id_a_retry_finds_a
     let app = TestApp::simulated().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
     app.advance_days(12).await;
-    spend(&app, &id, "2026-03-14", 3000).await;
+    app.spend(&id, "2026-03-14", 3000).await;
     app.advance_days(60).await; // window closed
     let graduated = decide(&app, &id, "graduate").await;
     assert_eq!(graduated.status, 201, "{graduated:?}");

@@ -99,18 +99,6 @@ fn description(lines: &[String], uid: &str) -> String {
         .replace("\\\\", "\\")
 }
 
-async fn spend(app: &TestApp, id: &str, date: &str, amount: i64) -> Value {
-    let reply = app
-        .post(
-            ACME,
-            &format!("/v1/applications/{id}/consumption"),
-            &json!({"date": date, "amount_usd": amount}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "consumption: {reply:?}");
-    reply.body
-}
-
 fn ceiling_budget() -> Value {
     json!([
         {"item": "Bedrock Agents invocations", "category": "emerging_service", "monthly_usd": 1800},
@@ -179,7 +167,7 @@ async fn the_worked_example_lives_six_months_and_closes() {
     assert_eq!(decided_early.status, 409, "G1: no decision before the window closes");
 
     app.advance_days(6).await; // 03-20
-    spend(&app, &id, "2026-03-20", 3000).await;
+    app.spend(&id, "2026-03-20", 3000).await;
     let fed = app
         .post(
             ACME,
@@ -219,7 +207,7 @@ async fn the_worked_example_lives_six_months_and_closes() {
         .await;
     assert_eq!(unknown.status, 404, "OH6: no such session");
     app.advance_days(26).await; // 04-15, past the mid-window check-in
-    let after = spend(&app, &id, "2026-04-15", 4000).await;
+    let after = app.spend(&id, "2026-04-15", 4000).await;
     assert_eq!(after["credits"]["balance_usd"], 13000);
     assert_eq!(after["credits"]["consumed_usd"], 7000);
 
@@ -267,7 +255,7 @@ async fn the_worked_example_lives_six_months_and_closes() {
     );
     assert_eq!(poc["links"]["originated_from"], id.as_str());
 
-    spend(&app, &id, "2026-05-20", 1000).await; // the grace period (G4, TR5)
+    app.spend(&id, "2026-05-20", 1000).await; // the grace period (G4, TR5)
     app.advance_days(120).await; // past validity (09-14)
     let done = app.view(ACME, &id).await;
     assert_eq!(done["state"], "closed");
@@ -344,8 +332,8 @@ async fn split_tranches_release_at_day_30_unless_a_blocking_concern_came_first()
     );
 
     app.advance_days(20).await; // 04-03, day 20
-    spend(&app, &released, "2026-04-01", 6000).await;
-    spend(&app, &withheld, "2026-04-01", 6000).await;
+    app.spend(&released, "2026-04-01", 6000).await;
+    app.spend(&withheld, "2026-04-01", 6000).await;
     let concern = app
         .post(
             ACME,
@@ -402,7 +390,7 @@ async fn a_weekend_mid_window_session_moves_but_the_tranche_check_stays_at_day_3
         "OH1: Sunday → Monday"
     );
     for id in [&saturday, &sunday] {
-        spend(&app, id, "2026-03-20", 6000).await;
+        app.spend(id, "2026-03-20", 6000).await;
     }
 
     // Friday 04-17 17:00: after the moved session, before day 30 → still counts (TR3).
@@ -441,7 +429,7 @@ async fn a_blocking_concern_too_late_for_an_ad_hoc_session_is_taken_up_at_the_cl
     let app = TestApp::simulated().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
     app.advance_days(12).await;
-    spend(&app, &id, "2026-03-14", 5000).await;
+    app.spend(&id, "2026-03-14", 5000).await;
     app.advance_days(59).await; // Tuesday 05-12; the window ends Wednesday 05-13 09:00
     let fed = app
         .post(
@@ -563,7 +551,7 @@ async fn graduation_follows_the_family() {
     app.advance_days(12).await;
     for id in [&q, &sagemaker] {
         assert_eq!(app.view(ACME, id).await["state"], "active", "{id}");
-        spend(&app, id, "2026-03-14", 2000).await;
+        app.spend(id, "2026-03-14", 2000).await;
     }
     app.advance_days(30).await; // 30-day windows closed
     let to_portfolio = app
@@ -622,7 +610,7 @@ async fn the_credit_position_reproduces_the_seed_stack() {
     ]);
     let id = app.submit(ACME, &body).await;
     app.advance_days(12).await;
-    spend(&app, &id, "2026-03-14", 5000).await;
+    app.spend(&id, "2026-03-14", 5000).await;
     let position = app.get(ACME, "/v1/accounts/111122223333/credit-position").await;
     assert_eq!(position.status, 200, "{position:?}");
     assert_eq!(position.body["total_usd"], 125000, "the seed's initial stack");
@@ -712,7 +700,7 @@ async fn retirement_forfeits_the_balance_and_the_position_counts_the_stack() {
     let app = TestApp::simulated().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
     app.advance_days(12).await;
-    spend(&app, &id, "2026-03-14", 2500).await;
+    app.spend(&id, "2026-03-14", 2500).await;
     app.advance_days(60).await;
     let retired = app
         .post(
@@ -806,7 +794,7 @@ async fn a_scheduler_killed_mid_advance_loses_no_timer_and_fires_none_twice() {
     }
     app.advance_days(12).await;
     for id in &ids {
-        spend(&app, id, "2026-03-14", 1000).await;
+        app.spend(id, "2026-03-14", 1000).await;
     }
     let js = shorten_the_duplicate_window(&app).await;
     let bucket = js.get_key_value(ServiceName::Scheduler.timers_bucket()).await.unwrap();
@@ -857,7 +845,7 @@ async fn a_nats_restart_with_timers_pending_loses_none_and_fires_none_twice() {
     }
     app.advance_days(12).await;
     for id in &ids {
-        spend(&app, id, "2026-03-14", 1000).await;
+        app.spend(id, "2026-03-14", 1000).await;
     }
     app.advance_days(45).await; // 04-28: the mid-window fired, close and expiry pending
     let js = async_nats::jetstream::new(async_nats::connect(&app.nats_url).await.unwrap());
