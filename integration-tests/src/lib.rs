@@ -265,6 +265,16 @@ impl TestApp {
     }
 
     /// Polls the application until it reaches `state` (the pipeline is asynchronous).
+    /// ACME's application `id`'s office hours as the iCalendar feed (OH4), as served.
+    pub async fn office_hours_ics(&self, id: &str) -> Reply {
+        self.send(
+            self.http
+                .get(self.url(&format!("/v1/applications/{id}/office-hours.ics")))
+                .bearer_auth(ACME),
+        )
+        .await
+    }
+
     /// Reports consumption for ACME's application `id` (TR7); the updated view.
     pub async fn spend(&self, id: &str, date: &str, amount: i64) -> Value {
         let reply = self

@@ -22,13 +22,7 @@ async fn position(app: &TestApp) -> sandpiper_integration_tests::Reply {
 }
 
 async fn ics(app: &TestApp, id: &str) -> String {
-    let reply = app
-        .send(
-            app.http
-                .get(app.url(&format!("/v1/applications/{id}/office-hours.ics")))
-                .bearer_auth(ACME),
-        )
-        .await;
+    let reply = app.office_hours_ics(id).await;
     // Unfolded (RFC 5545 §3.1), to read whole properties.
     reply.body.as_str().unwrap().replace("\r\n ", "")
 }

@@ -23,13 +23,7 @@ fn of_type<'a>(stored: &'a [(String, Option<String>, Envelope)], t: &str) -> Vec
 /// 75 octets, BEGIN/END balanced, VERSION and PRODID on the calendar, one UID, DTSTAMP and DTSTART
 /// per VEVENT. Returns the unfolded content lines.
 async fn calendar(app: &TestApp, id: &str) -> Vec<String> {
-    let ics = app
-        .send(
-            app.http
-                .get(app.url(&format!("/v1/applications/{id}/office-hours.ics")))
-                .bearer_auth(ACME),
-        )
-        .await;
+    let ics = app.office_hours_ics(id).await;
     assert_eq!(ics.status, 200);
     assert!(ics.content_type.starts_with("text/calendar"), "{}", ics.content_type);
     let text = ics.body.as_str().unwrap().to_owned();
