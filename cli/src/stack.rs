@@ -60,6 +60,9 @@ pub struct Stack {
     addrs: HashMap<ServiceName, SocketAddr>,
 }
 
+/// The stack of each service's threads (the default 2 MiB is tight for unoptimised builds).
+const SERVICE_STACK_BYTES: usize = 16 << 20;
+
 impl Stack {
     /// Starts all five services.
     pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
@@ -108,9 +111,12 @@ impl Stack {
         let failed = |reason: String| StackError::Start { service, reason };
         std::thread::Builder::new()
             .name(format!("sandpiper-{service}"))
+            // Debug builds keep every nested future's state on the stack: room for them.
+            .stack_size(SERVICE_STACK_BYTES)
             .spawn(move || {
                 let runtime = match tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(2)
+                    .thread_stack_size(SERVICE_STACK_BYTES)
                     .thread_name(format!("sandpiper-{service}"))
                     .enable_all()
                     .build()

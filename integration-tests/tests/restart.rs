@@ -98,16 +98,19 @@ async fn a_nats_restart_is_ridden_out() {
     );
 }
 
-/// A redelivered event whose handling crashed before the ack may come back after the stream's
-/// duplicate window: what it caused is then found in the application's history, not stored twice.
+/// A cause handled again after the stream's duplicate window (its handler crashed before the
+/// ack, and no replica came back for a while) finds its effect in the application's record and
+/// stores nothing twice; the stream alone would have stored it again.
 #[tokio::test]
 async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
-    use sandpiper_contracts::events::Drafted;
+    use sandpiper_contracts::events::{DraftUpdated, Drafted};
     use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
-    use sandpiper_runtime::worker::{REPLAY, Replay, publish_caused};
+    use sandpiper_runtime::effects::Effects;
+    use sandpiper_runtime::publish::Outgoing;
+    use sandpiper_runtime::views::ViewStore;
 
     // A bare server whose stream forgets message ids after 100 ms, set before anything is stored.
-    let (_server, bus) = sandpiper_integration_tests::bare_bus(ServiceName::Classifier).await;
+    let (_server, bus) = sandpiper_integration_tests::bare_bus(ServiceName::Intake).await;
     let mut stream = bus.events_stream().await.unwrap();
     let mut stream_config = stream.info().await.unwrap().config.clone();
     stream_config.duplicate_window = std::time::Duration::from_millis(100);
@@ -115,32 +118,65 @@ async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
 
     let publisher = sandpiper_runtime::publish::Publisher::new(
         bus.jetstream.clone(),
-        ServiceName::Classifier,
+        ServiceName::Intake,
         sandpiper_runtime::clock::Clock::Wall,
     );
+    let views = ViewStore::open(&bus).await.unwrap();
     let partner = PartnerId::parse("acme").unwrap();
     let application = ApplicationId::parse("01M8K1D1JM779N3XA7YD5NTZYT").unwrap();
     let cause = EventId::parse("01M8K1D1JPCWC49Q1QN30E73D7").unwrap();
-    let drafted = Drafted {
+    let drafted = publisher
+        .publish(Outgoing {
+            id: EventId::generate(),
+            partner: &partner,
+            application,
+            payload: &Drafted {
+                draft: Default::default(),
+                originated_from: None,
+            },
+            expected_version: Some(0),
+            time: None,
+        })
+        .await
+        .unwrap();
+    views.fold(&drafted.envelope, drafted.sequence).await.unwrap();
+    let update = DraftUpdated {
         draft: Default::default(),
-        originated_from: None,
     };
-    let publish = || publish_caused(&publisher, &cause, "linked.drafted", &partner, application, &drafted);
     let stored = || async {
         sandpiper_runtime::history::events(&bus, &partner, &application)
             .await
             .unwrap()
             .len()
     };
-    publish().await.unwrap();
-    assert_eq!(stored().await, 1);
+    // The first run stores the effect, then "crashes" before anything else folds it.
+    let record = views.load(&partner, &application).await.unwrap().unwrap();
+    Effects::new(&views, &publisher, cause, record.clone())
+        .publish("update", &update)
+        .await
+        .unwrap();
+    assert_eq!(stored().await, 2);
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
-    // Handled as a redelivery, long after: found in the history, not published again.
-    REPLAY.scope(Replay::new(bus.clone()), publish()).await.unwrap();
-    assert_eq!(stored().await, 1);
-
-    // Without the guard the stream, past its window, stores it again: the guard is what helps.
-    publish().await.unwrap();
+    // Run again from the record as the first run read it (its fold lost): the guarded publish
+    // finds the application moved on, catches up and finds the effect there.
+    Effects::new(&views, &publisher, cause, record)
+        .publish("update", &update)
+        .await
+        .unwrap();
     assert_eq!(stored().await, 2);
+    // Run again from the current record: it holds the effect, nothing is published.
+    let current = views.load(&partner, &application).await.unwrap().unwrap();
+    assert!(current.record.holds(&EventId::derived(&cause, "update")));
+    Effects::new(&views, &publisher, cause, current)
+        .publish("update", &update)
+        .await
+        .unwrap();
+    assert_eq!(stored().await, 2);
+
+    // Without the guard the stream, past its window, stores it again: the record is what helps.
+    sandpiper_runtime::worker::publish_caused(&publisher, &cause, "update", &partner, application, &update)
+        .await
+        .unwrap();
+    assert_eq!(stored().await, 3);
 }

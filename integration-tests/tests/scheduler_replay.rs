@@ -115,3 +115,70 @@ async fn a_timer_fired_again_after_the_duplicate_window_stores_nothing_twice() {
         .collect();
     assert_eq!(numbers, [1, 2]);
 }
+
+/// The review timer fired again after the duplicate window (a crash between publishing the
+/// decision and deleting the timer, then a long outage) stores no second decision: before the
+/// read model it published through the stream's de-duplication alone, and a second `approved`
+/// reached the stream (and Slack).
+#[tokio::test]
+async fn a_review_timer_fired_again_after_the_duplicate_window_decides_once() {
+    let app = TestApp::simulated().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.advance_days(12).await; // 03-14 09:00: approved
+    let stored = app.stream_events("acme", &id).await;
+    let of_type = |events: &[(String, Option<String>, sandpiper_contracts::events::Envelope)], t: &str| {
+        events
+            .iter()
+            .filter(|(s, _, _)| s.ends_with(&format!(".{t}")))
+            .map(|(_, _, e)| e.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of_type(&stored, "approved").len(), 1);
+    let classified = of_type(&stored, "classified").remove(0);
+
+    let client = async_nats::connect(&app.nats_url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream(names::EVENTS_STREAM).await.unwrap();
+    let mut config = stream.info().await.unwrap().config.clone();
+    config.duplicate_window = std::time::Duration::from_millis(100);
+    js.update_stream(config).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+
+    let bus = sandpiper_runtime::bus::Bus::connect(
+        &sandpiper_runtime::config::CommonConfig::load(
+            &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), app.nats_url.clone())]),
+            0,
+        )
+        .unwrap(),
+        ServiceName::Reviewer,
+    )
+    .await
+    .unwrap();
+    let timers = Timers::open(&bus, ServiceName::Reviewer).await.unwrap();
+    let bucket = js.get_key_value(ServiceName::Reviewer.timers_bucket()).await.unwrap();
+    let timer_id = format!("review.{id}");
+    // The timer as the reviewer stored it at classification.
+    let timer = Timer {
+        id: timer_id.clone(),
+        due_at: "2026-03-14T09:00:00Z".parse().unwrap(),
+        partner: PartnerId::parse("acme").unwrap(),
+        application: ApplicationId::parse(&id).unwrap(),
+        cause: classified.id,
+        payload: json!({
+            "pool": classified.data["pool"],
+            "catalog_version": classified.data["catalog_version"],
+            "eligibility_failures": classified.data["eligibility_failures"],
+        }),
+        traceparent: None,
+    };
+    timers.schedule(&timer).await.unwrap();
+    let moved = app.post(ADMIN, "/v1/clock/advance", &json!({"hours": 1})).await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    assert!(
+        bucket.get(&timer_id).await.unwrap().is_none(),
+        "the re-stored review timer fired"
+    );
+    let after = app.stream_events("acme", &id).await;
+    assert_eq!(of_type(&after, "approved").len(), 1, "the decision is stored once");
+    assert_eq!(after.len(), stored.len(), "nothing new stored");
+}

@@ -1,12 +1,13 @@
 //! The intake: Sandpiper's HTTP API (CONTRACT §2). Partners draft, submit and follow their
-//! applications here; every change is an event on the stream, and what the API reads is a
-//! projection of that stream.
+//! applications here; every change is an event on the stream, and what the API reads is the
+//! read model folded from that stream (`sandpiper_runtime::views`).
 //!
 //! # Layout
 //!
 //! - [`config`]: settings, including the API tokens.
 //! - Authentication, problem+json and the request extractors are `sandpiper_runtime::http`'s.
-//! - [`projection`]: the in-memory views, replayed from the stream and kept following it.
+//! - [`projection`]: views from the read model, listings from an in-memory index of summaries,
+//!   and the intake's consumer that folds every event into the read model.
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
 //! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
@@ -35,15 +36,17 @@ use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_runtime::bus::{Bus, BusError, IDEMPOTENCY_TTL};
 use sandpiper_runtime::catalog_store::{CatalogStore, CatalogStoreError};
 use sandpiper_runtime::clock::{Clock, ClockError};
+use sandpiper_runtime::consume::{self, ConsumeError};
 use sandpiper_runtime::health::{self, Gate, Readiness};
 use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::shutdown::Shutdown;
+use sandpiper_runtime::views::{ViewStore, ViewStoreError};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::IntakeConfig;
 use crate::idempotency::IdempotencyStore;
-use crate::projection::Projection;
+use crate::projection::{Folder, Projection};
 use crate::state::{AppState, Shared};
 use sandpiper_runtime::http::problem::Problem;
 
@@ -57,6 +60,10 @@ pub enum StartError {
     Catalog(#[from] CatalogError),
     #[error(transparent)]
     CatalogStore(#[from] CatalogStoreError),
+    #[error(transparent)]
+    Views(#[from] ViewStoreError),
+    #[error(transparent)]
+    Consume(#[from] ConsumeError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("the HTTP server failed: {0}")]
@@ -77,6 +84,7 @@ impl Application {
         let clock = Clock::open(&bus, config.common.clock).await?;
         let idempotency = IdempotencyStore::new(bus.bucket(names::IDEMPOTENCY_BUCKET, 1, IDEMPOTENCY_TTL).await?);
         let catalogs = CatalogStore::open(&bus, &Catalog::builtin()?).await?;
+        let views = ViewStore::open(&bus).await?;
         let listener = TcpListener::bind(config.common.http_addr)
             .await
             .map_err(|source| StartError::Listen {
@@ -88,7 +96,7 @@ impl Application {
             publisher: Publisher::new(bus.jetstream.clone(), ServiceName::Intake, clock.clone()),
             bus,
             clock,
-            projection: Arc::new(Projection::default()),
+            projection: Arc::new(Projection::new(views)),
             idempotency,
             catalogs,
         }));
@@ -108,18 +116,27 @@ impl Application {
     /// Serves until `stop` resolves, then finishes in-flight requests and drains NATS.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let shutdown = Shutdown::on(stop);
-        let caught_up = Gate::new("projection caught up with the stream");
-        let readiness = Readiness::new(self.state.bus.clone(), vec![caught_up.clone()]);
+        let index_loaded = Gate::new("application index loaded");
+        let folding = Gate::new("read-model consumer running");
+        let readiness = Readiness::new(self.state.bus.clone(), vec![index_loaded.clone(), folding.clone()]);
 
-        let projection = self.state.projection.clone();
-        let follow_bus = self.state.bus.clone();
-        // The follower outlives the HTTP server: a request still in flight when the stop comes
-        // waits for its event to be projected, and gets its answer rather than a 503.
-        let (http_stopped, follow_stop) = tokio::sync::oneshot::channel::<()>();
-        let follow_shutdown = Shutdown::on(async move {
-            let _ = follow_stop.await;
+        // The index follower and the folding consumer outlive the HTTP server: a request still
+        // in flight when the stop comes gets its answer rather than a 503.
+        let (http_stopped, background_stop) = tokio::sync::oneshot::channel::<()>();
+        let background = Shutdown::on(async move {
+            let _ = background_stop.await;
         });
-        let follower = tokio::spawn(async move { projection.follow(follow_bus, follow_shutdown, caught_up).await });
+        let projection = self.state.projection.clone();
+        let index_shutdown = background.clone();
+        let follower = tokio::spawn(async move { projection.follow_index(index_shutdown, index_loaded).await });
+        let folder = tokio::spawn(consume::run(
+            self.state.bus.clone(),
+            ServiceName::Intake,
+            Folder,
+            Some(self.state.projection.views().clone()),
+            background,
+            folding,
+        ));
 
         let router = router(self.state.clone(), readiness, self.max_body_bytes);
         let http_shutdown = shutdown.clone();
@@ -128,7 +145,13 @@ impl Application {
             .await;
         let _ = http_stopped.send(());
         if tokio::time::timeout(Duration::from_secs(5), follower).await.is_err() {
-            tracing::warn!("the projection follower did not stop within 5 s");
+            tracing::warn!("the index follower did not stop within 5 s");
+        }
+        match tokio::time::timeout(Duration::from_secs(10), folder).await {
+            Ok(Ok(Err(err))) => tracing::error!(error = %err, "the read-model consumer failed"),
+            Ok(Err(err)) => tracing::error!(error = %err, "the read-model consumer task failed"),
+            Err(_) => tracing::warn!("the read-model consumer did not stop within 10 s"),
+            Ok(Ok(Ok(()))) => {}
         }
         self.state.bus.drain().await;
         tracing::info!("intake stopped");

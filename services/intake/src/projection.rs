@@ -1,49 +1,49 @@
-//! The application views the API serves: a projection of the event stream, held in memory.
+//! The intake's read side, over the read model of [`sandpiper_runtime::views`].
 //!
-//! At start-up the intake replays the whole stream through an ordered consumer (so the view is
-//! always rebuildable from the log, and a restart loses nothing), then keeps following it. Every
-//! replica of the intake keeps its own copy. A command handler that has just published waits for
-//! the projection to reach its event's stream sequence before answering, so a client reads its
-//! own writes.
+//! - A view is read from `sandpiper_views` when asked for (one direct read), so memory does not
+//!   grow with the applications and a restart replays nothing.
+//! - Listings and the credit position filter an in-memory index of every application's
+//!   [`Summary`] (state, pool, service, account: about 200 bytes each), mirrored from
+//!   `sandpiper_view_index`; start-up reads those summaries, never the event history.
+//! - The intake keeps the read model too: its durable consumer folds every event (as the deciding
+//!   services' consumers do), and a command folds its own event at once, so its answer, and the
+//!   replica's index, already include it (a client reads its own writes).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use futures::StreamExt;
-use sandpiper_contracts::events::Envelope;
+use async_nats::jetstream::kv;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::model::Programme;
+use sandpiper_contracts::record::{ApplicationRecord, Summary};
 use sandpiper_contracts::state::State;
-use sandpiper_contracts::subjects;
 use sandpiper_contracts::view::ApplicationView;
-use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::health::Gate;
 use sandpiper_runtime::shutdown::Shutdown;
-use tokio::sync::watch;
+use sandpiper_runtime::views::{Stored, ViewStore, ViewStoreError};
+use tokio::sync::mpsc;
 
-/// How often the follower checks it is not stalled behind the stream.
-const STALL_CHECK: Duration = Duration::from_secs(1);
-
-/// The stream's last sequence, or `None` if NATS does not answer promptly.
-async fn stream_last_sequence(bus: &Bus) -> Option<u64> {
-    let stream = bus
-        .jetstream
-        .get_stream_no_info(sandpiper_contracts::names::EVENTS_STREAM);
-    let stream = tokio::time::timeout(STALL_CHECK, stream).await.ok()?.ok()?;
-    let info = tokio::time::timeout(STALL_CHECK, stream.get_info()).await.ok()?.ok()?;
-    Some(info.state.last_sequence)
-}
-
-/// The views, indexed for the API's reads.
+/// The summaries, indexed for the API's reads.
 #[derive(Default)]
-struct Views {
-    by_id: HashMap<ApplicationId, ApplicationView>,
+struct Index {
+    by_id: HashMap<ApplicationId, Summary>,
     /// Ids in creation order (ULIDs sort by time) per partner: listing and cursor paging.
     by_partner: HashMap<PartnerId, BTreeSet<ApplicationId>>,
     /// Ids in creation order across partners, for admin listings.
     all: BTreeSet<ApplicationId>,
+}
+
+impl Index {
+    fn put(&mut self, id: ApplicationId, summary: Summary) {
+        self.by_partner
+            .entry(summary.partner_id.clone())
+            .or_default()
+            .insert(id);
+        self.all.insert(id);
+        self.by_id.insert(id, summary);
+    }
 }
 
 /// Which applications a listing wants.
@@ -57,19 +57,13 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn matches(&self, view: &ApplicationView) -> bool {
-        let pool = view
-            .decision
-            .as_ref()
-            .map(|d| d.pool)
-            .or(view.body.programme)
-            .unwrap_or(Programme::InnovationSandbox);
-        self.state.is_none_or(|s| s == view.state)
-            && self.pool.is_none_or(|p| p == pool)
+    fn matches(&self, summary: &Summary) -> bool {
+        self.state.is_none_or(|s| s == summary.state)
+            && self.pool.is_none_or(|p| p == summary.pool)
             && self
                 .service
                 .as_ref()
-                .is_none_or(|s| view.body.service.as_ref() == Some(s))
+                .is_none_or(|s| summary.service.as_ref() == Some(s))
     }
 }
 
@@ -80,203 +74,174 @@ pub struct Page {
     pub next: Option<ApplicationId>,
 }
 
-/// The projection and how far it has read the stream.
+/// The read model as the API reads it.
 pub struct Projection {
-    views: RwLock<Views>,
-    applied: watch::Sender<u64>,
-}
-
-impl Default for Projection {
-    fn default() -> Self {
-        Projection {
-            views: RwLock::new(Views::default()),
-            applied: watch::Sender::new(0),
-        }
-    }
+    views: ViewStore,
+    index: RwLock<Index>,
 }
 
 impl Projection {
-    /// The view of one application.
-    pub fn get(&self, id: &ApplicationId) -> Option<ApplicationView> {
-        self.read(|views| views.by_id.get(id).cloned())
+    pub fn new(views: ViewStore) -> Projection {
+        Projection {
+            views,
+            index: RwLock::new(Index::default()),
+        }
+    }
+
+    pub fn views(&self) -> &ViewStore {
+        &self.views
+    }
+
+    /// The partner an application belongs to, as the index knows it.
+    pub fn partner_of(&self, id: &ApplicationId) -> Option<PartnerId> {
+        self.read(|index| index.by_id.get(id).map(|s| s.partner_id.clone()))
+    }
+
+    /// The application's record.
+    pub async fn get(&self, partner: &PartnerId, id: &ApplicationId) -> Result<Option<Stored>, ViewStoreError> {
+        self.views.load(partner, id).await
     }
 
     /// A page of applications in creation order, after `cursor`.
-    pub fn list(&self, filter: &Filter, cursor: Option<ApplicationId>, limit: usize) -> Page {
-        self.read(|views| {
+    pub async fn list(
+        &self,
+        filter: &Filter,
+        cursor: Option<ApplicationId>,
+        limit: usize,
+    ) -> Result<Page, ViewStoreError> {
+        let (ids, more) = self.read(|index| {
             let ids: Box<dyn Iterator<Item = &ApplicationId>> = match &filter.partner {
-                Some(partner) => match views.by_partner.get(partner) {
+                Some(partner) => match index.by_partner.get(partner) {
                     Some(ids) => Box::new(ids.iter()),
                     None => Box::new(std::iter::empty()),
                 },
-                None => Box::new(views.all.iter()),
+                None => Box::new(index.all.iter()),
             };
             let mut matching = ids
                 .filter(|id| cursor.is_none_or(|c| **id > c))
-                .filter_map(|id| views.by_id.get(id))
-                .filter(|view| filter.matches(view));
-            let items: Vec<ApplicationView> = matching.by_ref().take(limit).cloned().collect();
-            let more = matching.next().is_some();
-            let next = if more { items.last().map(|v| v.id) } else { None };
-            Page { items, next }
-        })
+                .filter_map(|id| index.by_id.get(id).map(|s| (*id, s.partner_id.clone(), s)))
+                .filter(|(_, _, summary)| filter.matches(summary))
+                .map(|(id, partner, _)| (id, partner));
+            let ids: Vec<(ApplicationId, PartnerId)> = matching.by_ref().take(limit).collect();
+            (ids, matching.next().is_some())
+        });
+        let items = self.load_all(&ids).await?;
+        let next = if more { ids.last().map(|(id, _)| *id) } else { None };
+        Ok(Page { items, next })
     }
 
     /// Every application naming an AWS account, of one partner (or all, for an admin).
-    pub fn for_account(&self, partner: Option<&PartnerId>, account: &str) -> Vec<ApplicationView> {
-        self.read(|views| {
-            views
+    pub async fn for_account(
+        &self,
+        partner: Option<&PartnerId>,
+        account: &str,
+    ) -> Result<Vec<ApplicationView>, ViewStoreError> {
+        let ids: Vec<(ApplicationId, PartnerId)> = self.read(|index| {
+            index
                 .by_id
-                .values()
-                .filter(|v| partner.is_none_or(|p| *p == v.partner_id))
-                .filter(|v| v.body.startup.as_ref().and_then(|s| s.aws_account_id.as_deref()) == Some(account))
-                .cloned()
+                .iter()
+                .filter(|(_, s)| partner.is_none_or(|p| *p == s.partner_id))
+                .filter(|(_, s)| s.aws_account_id.as_deref() == Some(account))
+                .map(|(id, s)| (*id, s.partner_id.clone()))
                 .collect()
-        })
-    }
-
-    /// The stream sequence folded in so far.
-    pub fn applied(&self) -> u64 {
-        *self.applied.borrow()
-    }
-
-    /// Waits until the event at `sequence` is folded in, up to `timeout`.
-    pub async fn wait_for(&self, sequence: u64, timeout: Duration) -> bool {
-        let mut applied = self.applied.subscribe();
-        tokio::time::timeout(timeout, applied.wait_for(|a| *a >= sequence))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-
-    fn read<T>(&self, f: impl FnOnce(&Views) -> T) -> T {
-        // A poisoned lock means a fold panicked mid-way; the data is still the last good state
-        // of each view (a fold only replaces a view after it succeeds), so keep serving it.
-        let views = self.views.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&views)
-    }
-
-    /// Folds one stored event in (idempotent: a sequence already applied changes nothing).
-    pub fn apply(&self, envelope: &Envelope, sequence: u64) {
-        {
-            let mut views = self.views.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let views = &mut *views;
-            let outcome = match views.by_id.get_mut(&envelope.subject) {
-                Some(view) => {
-                    // Fold into a copy so a refused event leaves the view untouched.
-                    let mut next = view.clone();
-                    next.apply(envelope, sequence).map(|_| *view = next)
-                }
-                None => ApplicationView::create(envelope, sequence).map(|view| {
-                    views
-                        .by_partner
-                        .entry(view.partner_id.clone())
-                        .or_default()
-                        .insert(view.id);
-                    views.all.insert(view.id);
-                    views.by_id.insert(view.id, view);
-                }),
-            };
-            if let Err(err) = outcome {
-                // The log holds an event the state machine refuses: keep the view as it was and
-                // say so loudly; the event stays in the history for anyone to inspect.
-                tracing::error!(application_id = %envelope.subject, event_id = %envelope.id, sequence, error = %err, "event not folded into the view");
-            }
-        }
-        self.advance(sequence);
-    }
-
-    fn advance(&self, sequence: u64) {
-        self.applied.send_if_modified(|applied| {
-            let later = sequence > *applied;
-            if later {
-                *applied = sequence;
-            }
-            later
         });
+        self.load_all(&ids).await
     }
 
-    /// Replays the stream from the start and follows it until `shutdown`. `caught_up` opens once
-    /// everything stored at start-up is folded in.
-    pub async fn follow(&self, bus: Bus, shutdown: Shutdown, caught_up: Gate) {
-        let mut start_target = None;
-        while !shutdown.is_triggered() {
-            if start_target.is_none() {
-                match bus.events_stream().await {
-                    Ok(stream) => start_target = Some(stream.cached_info().state.last_sequence),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "cannot read the event stream; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
+    /// The views of `ids`, read concurrently, in the order given.
+    async fn load_all(&self, ids: &[(ApplicationId, PartnerId)]) -> Result<Vec<ApplicationView>, ViewStoreError> {
+        let loads = ids.iter().map(|(id, partner)| self.views.load(partner, id));
+        let loaded = futures::future::try_join_all(loads).await?;
+        Ok(loaded.into_iter().flatten().map(|s| s.record.view).collect())
+    }
+
+    /// Takes a record this replica just wrote into its index (the watch would bring it a moment
+    /// later): a listing right after a command includes it.
+    pub fn note(&self, record: &ApplicationRecord) {
+        let summary = Summary::of(&record.view);
+        let mut index = self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        index.put(record.id(), summary);
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Index) -> T) -> T {
+        // A poisoned lock means an update panicked mid-way; each update is one insert, so the
+        // index is still whole: keep serving it.
+        let index = self.index.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&index)
+    }
+
+    fn apply(&self, entry: kv::Entry) {
+        if !matches!(entry.operation, kv::Operation::Put) {
+            return;
+        }
+        let Some(id) = entry
+            .key
+            .rsplit('.')
+            .next()
+            .and_then(|id| ApplicationId::parse(id).ok())
+        else {
+            tracing::warn!(key = %entry.key, "an index key names no application; skipped");
+            return;
+        };
+        match serde_json::from_slice::<Summary>(&entry.value) {
+            Ok(summary) => {
+                let mut index = self.index.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+                index.put(id, summary);
+            }
+            Err(err) => tracing::error!(key = %entry.key, error = %err, "an index entry is unreadable; skipped"),
+        }
+    }
+
+    /// Mirrors the index bucket until `shutdown`; `loaded` opens once every summary stored at
+    /// start-up is in.
+    pub async fn follow_index(&self, shutdown: Shutdown, loaded: Gate) {
+        let store = self.views.index().clone();
+        let target = loop {
+            match sandpiper_runtime::bus::bucket_state(&store).await {
+                Ok(state) => break state.last_revision,
+                Err(err) => {
+                    tracing::warn!(error = %err, "cannot read the index bucket; retrying");
+                    tokio::select! {
+                        () = shutdown.triggered() => return,
+                        () = tokio::time::sleep(Duration::from_millis(500)) => {}
                     }
                 }
             }
-            let target = start_target.unwrap_or(0);
-            if self.applied() >= target {
-                caught_up.set(true);
-            }
+        };
+        let (tx, mut entries) = mpsc::unbounded_channel();
+        let watcher = sandpiper_runtime::kv_follow::follow(store, ">".to_owned(), tx);
+        if target == 0 {
+            loaded.set(true);
+        }
+        loop {
             tokio::select! {
                 () = shutdown.triggered() => break,
-                result = self.follow_once(&bus, target, &caught_up) => {
-                    if let Err(err) = result {
-                        tracing::warn!(error = %err, "following the event stream failed; resuming");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
+                entry = entries.recv() => {
+                    let Some(entry) = entry else { break };
+                    let revision = entry.revision;
+                    self.apply(entry);
+                    if revision >= target && !loaded.is_open() {
+                        tracing::info!(revision, "application index loaded");
+                        loaded.set(true);
                     }
                 }
             }
         }
+        watcher.abort();
+    }
+}
+
+/// The intake's consumer: it folds every event into the read model and does nothing else.
+pub struct Folder;
+
+impl Handler for Folder {
+    fn event_types(&self) -> Vec<sandpiper_contracts::events::EventType> {
+        Vec::new()
     }
 
-    /// Reads from the next unapplied sequence until the consumer fails.
-    async fn follow_once(&self, bus: &Bus, target: u64, caught_up: &Gate) -> Result<(), String> {
-        let stream = bus.events_stream().await.map_err(|e| e.to_string())?;
-        let consumer = stream
-            .create_consumer(pull::OrderedConfig {
-                filter_subject: subjects::all_events(),
-                deliver_policy: DeliverPolicy::ByStartSequence {
-                    start_sequence: self.applied() + 1,
-                },
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut messages = consumer.messages().await.map_err(|e| e.to_string())?;
-        // An ordered consumer notices a lost server only after missed heartbeats; a watchdog
-        // compares the stream's last sequence with ours so a stall costs seconds, not minutes.
-        let mut watchdog = tokio::time::interval(STALL_CHECK);
-        let mut behind_at: Option<u64> = None;
-        loop {
-            let message = tokio::select! {
-                message = messages.next() => message,
-                _ = watchdog.tick() => {
-                    let last = stream_last_sequence(bus).await;
-                    let applied = self.applied();
-                    match last {
-                        Some(last) if last > applied => {
-                            if behind_at == Some(applied) {
-                                return Err(format!("stalled at sequence {applied} while the stream is at {last}"));
-                            }
-                            behind_at = Some(applied);
-                        }
-                        _ => behind_at = None,
-                    }
-                    continue;
-                }
-            };
-            let Some(message) = message else { break };
-            let message = message.map_err(|e| e.to_string())?;
-            let sequence = message.info().map_err(|e| e.to_string())?.stream_sequence;
-            match Envelope::from_json(&message.payload) {
-                Ok(envelope) => self.apply(&envelope, sequence),
-                Err(err) => {
-                    tracing::error!(sequence, subject = %message.subject, error = %err, "stream holds an event that is not an envelope; skipped");
-                    self.advance(sequence);
-                }
-            }
-            if sequence >= target && !caught_up.is_open() {
-                tracing::info!(sequence, "projection caught up with the stream");
-                caught_up.set(true);
-            }
-        }
-        Err("the ordered consumer ended".into())
+    const KEEPS_VIEWS: bool = true;
+
+    async fn handle(&self, _delivery: Delivery) -> Result<(), HandlerError> {
+        Ok(())
     }
 }

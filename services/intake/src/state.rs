@@ -1,22 +1,19 @@
 //! What every handler shares.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use sandpiper_contracts::events::EventPayload;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::clock::Clock;
-use sandpiper_runtime::publish::{Outgoing, PublishError, Publisher};
+use sandpiper_runtime::publish::{Outgoing, PublishError, Published, Publisher};
+use sandpiper_runtime::views::Stored;
 
 use crate::idempotency::IdempotencyStore;
 use crate::projection::Projection;
 use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
 use sandpiper_runtime::http::problem::Problem;
-
-/// How long a command waits for its own event to reach the view before answering 503.
-const READ_YOUR_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Shared>);
@@ -46,49 +43,95 @@ impl std::ops::Deref for AppState {
 }
 
 impl Shared {
+    /// The record of an application `caller` may see; 404 for one it may not, as for a missing
+    /// one.
+    pub async fn visible_record(
+        &self,
+        caller: &Principal,
+        id: &sandpiper_contracts::ids::ApplicationId,
+    ) -> Result<Stored, Problem> {
+        let not_found = || Problem::not_found(format!("no application {id}"));
+        let partner = match caller.partner() {
+            Some(own) => own.clone(),
+            None => self.projection.partner_of(id).ok_or_else(not_found)?,
+        };
+        let stored = self.projection.get(&partner, id).await.map_err(|err| {
+            tracing::error!(error = %err, application_id = %id, "reading the read model failed");
+            Problem::unavailable("the application store is unavailable; retry shortly")
+        })?;
+        stored
+            .filter(|stored| caller.can_see(stored.record.partner()))
+            .ok_or_else(not_found)
+    }
+
     /// The view of an application `caller` may see; 404 for one it may not, as for a missing one.
-    pub fn visible(
+    pub async fn visible(
         &self,
         caller: &Principal,
         id: &sandpiper_contracts::ids::ApplicationId,
     ) -> Result<ApplicationView, Problem> {
-        self.projection
-            .get(id)
-            .filter(|view| caller.can_see(&view.partner_id))
-            .ok_or_else(|| Problem::not_found(format!("no application {id}")))
+        self.visible_record(caller, id).await.map(|stored| stored.record.view)
     }
 
-    /// Publishes an event and answers with the view once it includes it.
+    /// Publishes an event and answers with the view including it: the event is folded into the
+    /// read model before the answer, so the client reads its own write.
     pub async fn publish_then_view<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<ApplicationView, Problem> {
         let id = event.application;
-        let published = self.publisher.publish(event).await.map_err(|err| match err {
-            PublishError::Conflict(_) => Problem::conflict(format!(
-                "application {id} changed while this request was handled; fetch it and retry"
-            )),
-            PublishError::Nats(err) => {
-                tracing::error!(error = %err, "publishing failed");
-                Problem::unavailable("the event store is unavailable; nothing was changed, retry shortly")
+        let partner = event.partner.clone();
+        let published = match self.publisher.publish(event).await {
+            Ok(published) => published,
+            Err(PublishError::Conflict(_)) => {
+                // The caller's view was stale, or the read model is behind the stream: bring the
+                // record up to date, so that the client's fetch-and-retry succeeds.
+                if let Ok(Some(stored)) = self.projection.get(&partner, &id).await
+                    && let Err(err) = self.projection.views().catch_up(stored).await
+                {
+                    tracing::warn!(error = %err, application_id = %id, "catching the record up failed");
+                }
+                return Err(Problem::conflict(format!(
+                    "application {id} changed while this request was handled; fetch it and retry"
+                )));
             }
-            PublishError::Envelope(err) => {
+            Err(PublishError::Nats(err)) => {
+                tracing::error!(error = %err, "publishing failed");
+                return Err(Problem::unavailable(
+                    "the event store is unavailable; nothing was changed, retry shortly",
+                ));
+            }
+            Err(PublishError::Envelope(err)) => {
                 tracing::error!(error = %err, "an event could not be encoded");
-                Problem::new(
+                return Err(Problem::new(
                     axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",
                     "the event could not be encoded",
-                )
+                ));
             }
-        })?;
-        if !self
+        };
+        self.fold_published(&published).await
+    }
+
+    /// Folds an event this replica stored into the read model and its index; the view after it.
+    pub async fn fold_published(&self, published: &Published) -> Result<ApplicationView, Problem> {
+        let id = published.envelope.subject;
+        match self
             .projection
-            .wait_for(published.sequence, READ_YOUR_WRITE_TIMEOUT)
+            .views()
+            .fold(&published.envelope, published.sequence)
             .await
         {
-            return Err(Problem::unavailable(format!(
-                "the change to {id} is stored but not yet visible; read it again shortly"
-            )));
+            Ok(Some(stored)) => {
+                self.projection.note(&stored.record);
+                Ok(stored.record.view)
+            }
+            Ok(None) => Err(Problem::unavailable(format!(
+                "application {id} is stored but not yet visible; read it again shortly"
+            ))),
+            Err(err) => {
+                tracing::error!(error = %err, application_id = %id, "folding a stored event failed");
+                Err(Problem::unavailable(format!(
+                    "the change to {id} is stored but not yet visible; read it again shortly"
+                )))
+            }
         }
-        self.projection
-            .get(&id)
-            .ok_or_else(|| Problem::unavailable(format!("application {id} is stored but not yet visible")))
     }
 }

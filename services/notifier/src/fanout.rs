@@ -12,7 +12,7 @@ use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::history;
+use sandpiper_runtime::views::ViewStore;
 use serde::{Deserialize, Serialize};
 
 use crate::render::AppContext;
@@ -30,15 +30,18 @@ pub struct QueuedDelivery {
 
 pub struct Fanout {
     pub bus: Bus,
+    /// The read model, for an application's startup and service after a restart.
+    views: ViewStore,
     pub subscriptions: SubscriptionStore,
     /// Startup and service per application, for messages a person reads.
     contexts: Mutex<HashMap<ApplicationId, AppContext>>,
 }
 
 impl Fanout {
-    pub fn new(bus: Bus, subscriptions: SubscriptionStore) -> Fanout {
+    pub fn new(bus: Bus, views: ViewStore, subscriptions: SubscriptionStore) -> Fanout {
         Fanout {
             bus,
+            views,
             subscriptions,
             contexts: Mutex::new(HashMap::new()),
         }
@@ -72,13 +75,17 @@ impl Fanout {
         {
             return known.clone();
         }
-        // After a restart: read the application back once.
-        let context = match history::view(&self.bus, &event.partnerid, &event.subject).await {
-            Ok(Some(view)) => AppContext {
-                startup: view.body.startup.and_then(|s| s.name),
-                service: view.body.service,
+        // After a restart: the application's record in the read model, read once.
+        let context = match self.views.load(&event.partnerid, &event.subject).await {
+            Ok(Some(stored)) => AppContext {
+                startup: stored.record.view.body.startup.and_then(|s| s.name),
+                service: stored.record.view.body.service,
             },
-            _ => AppContext::default(),
+            Ok(None) => AppContext::default(),
+            Err(err) => {
+                tracing::warn!(error = %err, "the read model is unavailable; the message names no startup");
+                AppContext::default()
+            }
         };
         self.contexts
             .lock()

@@ -35,6 +35,7 @@ use sandpiper_runtime::consume;
 use sandpiper_runtime::health::{self, Gate, Readiness};
 use sandpiper_runtime::http::problem::Problem;
 use sandpiper_runtime::shutdown::Shutdown;
+use sandpiper_runtime::views::ViewStore;
 use tokio::net::TcpListener;
 
 pub use crate::config::DEFAULT_PORT;
@@ -60,6 +61,7 @@ pub enum NotifierError {
 pub struct Notifier {
     listener: TcpListener,
     bus: Bus,
+    views: ViewStore,
     api: api::ApiState,
     deliverer: Arc<Deliverer>,
 }
@@ -72,6 +74,9 @@ impl Notifier {
         delivery::dead_letters_stream(&bus)
             .await
             .map_err(NotifierError::Setup)?;
+        let views = ViewStore::open(&bus)
+            .await
+            .map_err(|e| NotifierError::Setup(format!("view store: {e}")))?;
         let subscriptions = SubscriptionStore::open(&bus)
             .await
             .map_err(|e| NotifierError::Setup(e.to_string()))?;
@@ -115,6 +120,7 @@ impl Notifier {
         Ok(Notifier {
             listener,
             bus,
+            views,
             api,
             deliverer,
         })
@@ -132,7 +138,7 @@ impl Notifier {
         let loaded = Gate::new("subscriptions loaded");
         let consuming = Gate::new("fan-out consumer running");
         let readiness = Readiness::new(self.bus.clone(), vec![loaded.clone(), consuming.clone()]);
-        let fanout = Fanout::new(self.bus.clone(), self.api.0.subscriptions.clone());
+        let fanout = Fanout::new(self.bus.clone(), self.views.clone(), self.api.0.subscriptions.clone());
         let fanning = tokio::spawn(fan_out_once_loaded(
             self.bus.clone(),
             fanout,
@@ -198,5 +204,5 @@ async fn fan_out_once_loaded(
         }
     }
     loaded.set(true);
-    consume::run(bus, ServiceName::Notifier, fanout, shutdown, consuming).await
+    consume::run(bus, ServiceName::Notifier, fanout, None, shutdown, consuming).await
 }

@@ -5,20 +5,25 @@
 //! timer fires on the system clock it scores the application with the catalog version its
 //! classification used and publishes `approved` (with the tier) or `rejected`, each with the
 //! components, reasons and rule ids.
+//!
+//! It decides from the application's record in the read model (the body as submitted), and
+//! stores the decision through [`Effects`]: a review timer fired again, however late, finds its
+//! decision in the record and publishes nothing.
 
 use chrono::Duration;
 use sandpiper_contracts::decision::{Finding, Outcome};
 use sandpiper_contracts::events::{Approved, Classified, EventType, Rejected};
 use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::names::ServiceName;
-use sandpiper_runtime::bus::Bus;
+use sandpiper_contracts::state::State;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::history;
+use sandpiper_runtime::effects::Effects;
 use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
-use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_caused};
+use sandpiper_runtime::views::ViewStore;
+use sandpiper_runtime::worker::{Worker, WorkerError, payload};
 use serde::{Deserialize, Serialize};
 
 /// The reviewer's default HTTP port (health endpoints).
@@ -41,6 +46,8 @@ impl Handler for Reviewer {
     fn event_types(&self) -> Vec<EventType> {
         vec![EventType::Classified]
     }
+
+    const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let classified: Classified = payload(&delivery)?;
@@ -70,7 +77,7 @@ impl Handler for Reviewer {
 
 /// Decides reviews when they fall due.
 pub struct ReviewDecider {
-    bus: Bus,
+    views: ViewStore,
     publisher: Publisher,
     catalogs: CatalogStore,
 }
@@ -79,9 +86,24 @@ impl TimerHandler for ReviewDecider {
     async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
         let due: ReviewDue =
             serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let body = history::submitted_body(&self.bus, &timer.partner, &timer.application)
+        let stored = self
+            .views
+            .load_or_rebuild(&timer.partner, &timer.application)
             .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+            .map_err(|e| HandlerError::Transient(e.to_string()))?
+            .ok_or_else(|| HandlerError::Permanent(format!("application {} has no events", timer.application)))?;
+        if stored.record.view.state != State::InReview {
+            // Decided already (this timer fired before), or no longer waiting for a review.
+            tracing::info!(state = stored.record.view.state.as_str(), "no review owed");
+            return Ok(());
+        }
+        let Some(body) = stored.record.submitted.clone() else {
+            return Err(HandlerError::Permanent(format!(
+                "application {} is in review without a submitted body",
+                timer.application
+            )));
+        };
+        let mut effects = Effects::new(&self.views, &self.publisher, timer.cause, stored);
         let catalog = match self.catalogs.version(&due.catalog_version) {
             Some(catalog) => catalog,
             None => {
@@ -102,7 +124,6 @@ impl TimerHandler for ReviewDecider {
         };
         let review = sandpiper_rules::review(&body, due.pool, &catalog, &due.eligibility_failures);
         let catalog_version = due.catalog_version;
-        let (cause, partner, application) = (&timer.cause, &timer.partner, timer.application);
         match review.outcome {
             Outcome::Approved { tier_usd } => {
                 tracing::info!(tier_usd, rules = ?review.rules, "approved");
@@ -111,7 +132,7 @@ impl TimerHandler for ReviewDecider {
                     review,
                     catalog_version,
                 };
-                publish_caused(&self.publisher, cause, "review", partner, application, &event).await
+                effects.publish("review", &event).await
             }
             Outcome::Rejected => {
                 tracing::info!(rules = ?review.rules, "rejected");
@@ -119,7 +140,7 @@ impl TimerHandler for ReviewDecider {
                     review,
                     catalog_version,
                 };
-                publish_caused(&self.publisher, cause, "review", partner, application, &event).await
+                effects.publish("review", &event).await
             }
         }
     }
@@ -129,7 +150,7 @@ impl TimerHandler for ReviewDecider {
 pub async fn build(config: &CommonConfig) -> Result<Worker<Reviewer, ReviewDecider>, WorkerError> {
     Worker::build_with_timers(ServiceName::Reviewer, config, |ctx| {
         let decider = ReviewDecider {
-            bus: ctx.bus.clone(),
+            views: ctx.views.clone(),
             publisher: ctx.publisher.clone(),
             catalogs: ctx.catalogs.clone(),
         };

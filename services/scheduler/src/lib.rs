@@ -9,35 +9,33 @@
 //! - On a blocking `concern_recorded`: an ad-hoc session two business days later (OH3).
 //! - On `retired`: the balance is forfeited (G3). At validity's end: `credits_expired` (TR4).
 //!
-//! Each timer decides from the application as its events fold (read from the stream), so a timer
-//! that finds the engagement moved on does nothing; every event id derives from the timer, and a
-//! timer fired again (even after the stream's duplicate window) publishes nothing whose id is
-//! already in the application's history. Every decision carries its catalog version (K4).
-
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+//! Each handler and timer decides from the application's record in the read model
+//! ([`sandpiper_runtime::views`]), so a timer that finds the engagement moved on does nothing, and
+//! stores what it decides through [`Effects`]: an effect's id derives from its cause, and a cause
+//! handled again (even long after the stream's duplicate window) publishes nothing the record
+//! already holds. Every decision carries its catalog version (K4).
 
 use chrono::Duration;
 use sandpiper_contracts::catalog::CatalogService;
 use sandpiper_contracts::engagement::{Concern, SessionKind, TrancheStatus};
 use sandpiper_contracts::events::{
     Approved, ClawbackWarning, ClawedBack, ConcernRecorded, CreditsApplied, CreditsExpired, CreditsForfeited,
-    DecisionReminder, EventPayload, EventType, OfficeHoursScheduled, TrancheReleased, TrancheWithheld, WindowClosed,
+    DecisionReminder, EventType, OfficeHoursScheduled, TrancheReleased, TrancheWithheld, WindowClosed,
 };
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::names::ServiceName;
+use sandpiper_contracts::record::ApplicationRecord;
 use sandpiper_contracts::state::State;
-use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::{credits, office_hours};
-use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::history;
-use sandpiper_runtime::publish::{Outgoing, Publisher};
+use sandpiper_runtime::effects::Effects;
+use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
-use sandpiper_runtime::worker::{Worker, WorkerError, payload, publish_caused, publish_failure};
+use sandpiper_runtime::views::ViewStore;
+use sandpiper_runtime::worker::{Worker, WorkerError, payload};
 use serde::{Deserialize, Serialize};
 
 /// The scheduler's default HTTP port (health endpoints).
@@ -55,170 +53,40 @@ enum Due {
     Expiry,
 }
 
-/// An application as read from its history: the view its events fold into, and the ids of those
-/// events (what an earlier run of a handler or timer already stored).
-#[derive(Clone)]
-struct Read {
-    view: ApplicationView,
-    stored: HashSet<EventId>,
-    /// How many of the application's events the above folds.
-    count: u64,
-}
-
-impl Read {
-    /// The catalog version of the approval behind every later decision (K4).
-    fn catalog_version(&self) -> String {
-        self.view
-            .decision
-            .as_ref()
-            .map(|d| d.catalog_version.clone())
-            .unwrap_or_default()
-    }
-
-    fn has(&self, cause: &EventId, label: &str) -> bool {
-        self.stored.contains(&EventId::derived(cause, label))
-    }
-}
-
 /// Shared by the event handler and the timer handler.
 #[derive(Clone)]
 struct Core {
-    bus: Bus,
+    views: ViewStore,
     publisher: Publisher,
     catalogs: CatalogStore,
     timers: Timers,
-    /// The applications read lately, kept up to date with what the timers publish. One is used
-    /// only while the stream holds exactly as many events of it as it folds (one stream-info
-    /// request instead of a consumer reading the whole history): anything another service stored
-    /// meanwhile makes it miss, so it is never staler than a history read.
-    cache: Arc<Mutex<HashMap<ApplicationId, Read>>>,
+}
+
+/// The catalog version of the approval behind every later decision (K4).
+fn catalog_version(record: &ApplicationRecord) -> String {
+    record
+        .view
+        .decision
+        .as_ref()
+        .map(|d| d.catalog_version.clone())
+        .unwrap_or_default()
 }
 
 impl Core {
-    async fn publish<P: EventPayload>(
+    /// The application's record from the read model, with the effects `cause` may store.
+    async fn effects(
         &self,
-        cause: &EventId,
-        label: &str,
+        cause: EventId,
         partner: &PartnerId,
-        application: ApplicationId,
-        payload: &P,
-    ) -> Result<(), HandlerError> {
-        publish_caused(&self.publisher, cause, label, partner, application, payload).await
-    }
-
-    /// Publishes unless `read` shows an earlier run stored it already: the stream drops a repeated
-    /// id only within its duplicate window, and a timer can fire again much later (a crash between
-    /// publishing and deleting it, then a long outage).
-    async fn publish_once<P: EventPayload>(
-        &self,
-        read: &Read,
-        cause: &EventId,
-        label: &str,
-        partner: &PartnerId,
-        application: ApplicationId,
-        payload: &P,
-    ) -> Result<(), HandlerError> {
-        if read.has(cause, label) {
-            tracing::info!(%label, "already stored by an earlier firing; not published again");
-            return Ok(());
-        }
-        let published = self
-            .publisher
-            .publish(Outgoing {
-                id: EventId::derived(cause, label),
-                partner,
-                application,
-                payload,
-                expected_version: None,
-                time: None,
-            })
+        application: &ApplicationId,
+    ) -> Result<Effects<'_>, HandlerError> {
+        let stored = self
+            .views
+            .load_or_rebuild(partner, application)
             .await
-            .map_err(publish_failure)?;
-        if !published.duplicate {
-            self.remember_published(&published.envelope, published.sequence);
-        }
-        Ok(())
-    }
-
-    /// Folds an event the scheduler just stored into the cached application, if cached.
-    fn remember_published(&self, envelope: &sandpiper_contracts::events::Envelope, sequence: u64) {
-        let Ok(mut cache) = self.cache.lock() else { return };
-        if let Some(read) = cache.get_mut(&envelope.subject) {
-            if read.view.apply(envelope, sequence).is_ok() {
-                read.stored.insert(envelope.id);
-                read.count += 1;
-            } else {
-                cache.remove(&envelope.subject);
-            }
-        }
-    }
-
-    /// How many events of the application the stream holds (its subjects' message counts).
-    async fn stored_count(&self, partner: &PartnerId, application: &ApplicationId) -> Option<u64> {
-        let stream = self
-            .bus
-            .jetstream
-            .get_stream_no_info(sandpiper_contracts::names::EVENTS_STREAM)
-            .await
-            .ok()?;
-        let subjects = stream
-            .info_with_subjects(sandpiper_contracts::subjects::events_of_application(
-                partner,
-                application,
-            ))
-            .await
-            .ok()?;
-        // Per subject (event type) counts; no subjects at all: the application has no events.
-        let counts: Vec<(String, usize)> = futures::TryStreamExt::try_collect(subjects).await.ok()?;
-        Some(counts.iter().map(|(_, n)| *n as u64).sum())
-    }
-
-    /// The application from the cache when the stream holds nothing newer, else from its history.
-    async fn read_cached(&self, partner: &PartnerId, application: &ApplicationId) -> Result<Read, HandlerError> {
-        let cached = self.cache.lock().ok().and_then(|c| c.get(application).cloned());
-        if let Some(cached) = cached
-            && self.stored_count(partner, application).await == Some(cached.count)
-        {
-            return Ok(cached);
-        }
-        let read = self.read(partner, application).await?;
-        if let Ok(mut cache) = self.cache.lock() {
-            // A closed engagement has no timers left: nothing to keep it for.
-            if read.view.state == State::Closed {
-                cache.remove(application);
-            } else {
-                cache.insert(*application, read.clone());
-            }
-        }
-        Ok(read)
-    }
-
-    /// Reads the application's history and folds it.
-    async fn read(&self, partner: &PartnerId, application: &ApplicationId) -> Result<Read, HandlerError> {
-        let events = history::events(&self.bus, partner, application)
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
-        let mut stored = HashSet::with_capacity(events.len());
-        let mut view: Option<ApplicationView> = None;
-        for (sequence, envelope) in events {
-            stored.insert(envelope.id);
-            match &mut view {
-                None => {
-                    view = Some(
-                        ApplicationView::create(&envelope, sequence)
-                            .map_err(|e| HandlerError::Permanent(e.to_string()))?,
-                    );
-                }
-                Some(current) => {
-                    if let Err(err) = current.apply(&envelope, sequence) {
-                        tracing::error!(%application, sequence, error = %err, "an event in the log does not fold; skipped");
-                    }
-                }
-            }
-        }
-        let view = view.ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))?;
-        let count = u64::try_from(stored.len()).unwrap_or(u64::MAX);
-        Ok(Read { view, stored, count })
+            .map_err(|e| HandlerError::Transient(e.to_string()))?
+            .ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))?;
+        Ok(Effects::new(&self.views, &self.publisher, cause, stored))
     }
 
     async fn service(&self, version: &str, service: &str) -> Option<CatalogService> {
@@ -260,9 +128,11 @@ impl Core {
             &delivery.envelope.partnerid,
             delivery.envelope.subject,
         );
-        let body = history::submitted_body(&self.bus, partner, &application)
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let mut effects = self.effects(cause, partner, &application).await?;
+        let body =
+            effects.record().submitted.clone().ok_or_else(|| {
+                HandlerError::Permanent(format!("application {application} was approved unsubmitted"))
+            })?;
         let pool = approved.review.pool;
         let service = self.service(&approved.catalog_version, &body.service).await;
         let plan = credits::plan(
@@ -284,7 +154,7 @@ impl Core {
             reasons: plan.reasons,
             catalog_version: approved.catalog_version.clone(),
         };
-        self.publish(&cause, "credits", partner, application, &applied).await?;
+        effects.publish("credits", &applied).await?;
         if let Some((number, amount_usd)) = first {
             // TR3 sets tranche 1 of a split ($10K at credits-applied); TR2 the single tranche.
             let (rule, what) = if applied.split {
@@ -301,8 +171,7 @@ impl Core {
                 )],
                 catalog_version: approved.catalog_version.clone(),
             };
-            self.publish(&cause, "tranche.1", partner, application, &released)
-                .await?;
+            effects.publish("tranche.1", &released).await?;
         }
         if pool == Programme::InnovationSandbox {
             let participants = service
@@ -322,7 +191,7 @@ impl Core {
                     reasons,
                     catalog_version: approved.catalog_version.clone(),
                 };
-                self.publish(&cause, &label, partner, application, &event).await?;
+                effects.publish(&label, &event).await?;
             }
             self.schedule(
                 cause,
@@ -373,8 +242,8 @@ impl Core {
             &delivery.envelope.partnerid,
             delivery.envelope.subject,
         );
-        let read = self.read(partner, &application).await?;
-        let view = &read.view;
+        let mut effects = self.effects(*cause, partner, &application).await?;
+        let view = effects.record().view.clone();
         let (Some(window), Some(decision)) = (view.window, view.decision.as_ref()) else {
             return Ok(());
         };
@@ -397,10 +266,9 @@ impl Core {
                     reasons,
                     catalog_version: decision.catalog_version.clone(),
                 };
-                self.publish(cause, "office-hours.ad-hoc", partner, application, &event)
-                    .await
+                effects.publish("office-hours.ad-hoc", &event).await
             }
-            None => self.concern_past_the_window(&read, cause, &id, recorded_at).await,
+            None => self.concern_past_the_window(&mut effects, &id, recorded_at).await,
         }
     }
 
@@ -409,12 +277,11 @@ impl Core {
     /// restated with the concern it takes up: CONTRACT §3 has no event type for a declined request.
     async fn concern_past_the_window(
         &self,
-        read: &Read,
-        cause: &EventId,
+        effects: &mut Effects<'_>,
         concern: &str,
         recorded_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), HandlerError> {
-        let view = &read.view;
+        let view = effects.record().view.clone();
         let label = "office-hours.ad-hoc";
         let closing = view
             .office_hours
@@ -424,7 +291,7 @@ impl Core {
             tracing::info!(%concern, "no ad-hoc session past the window and no closing session left (OH3)");
             return Ok(());
         };
-        if read.has(cause, label) {
+        if effects.holds(label) {
             return Ok(());
         }
         let event = OfficeHoursScheduled {
@@ -436,36 +303,31 @@ impl Core {
                 window.ends_at.date_naive(),
                 closing.starts_at.date_naive()
             )],
-            catalog_version: read.catalog_version(),
+            catalog_version: catalog_version(effects.record()),
         };
-        // The restated session replaces the stored one in the view: published only if nothing (a
-        // feedback note on it) was stored since it was read; a conflict retries with a fresh read.
-        self.publisher
-            .publish(Outgoing {
-                id: EventId::derived(cause, label),
-                partner: &view.partner_id,
-                application: view.id,
-                payload: &event,
-                expected_version: Some(view.version),
-                time: None,
-            })
-            .await
-            .map(|_| ())
-            .map_err(publish_failure)
+        // The restated session replaces the stored one in the view: the guarded publish stores it
+        // only if nothing (a feedback note on it) was stored since the record was read; otherwise
+        // the handler decides again from the caught-up record.
+        effects.publish(label, &event).await
     }
 
     /// G3: a retirement forfeits the balance.
     async fn retired(&self, delivery: &Delivery) -> Result<(), HandlerError> {
         let (partner, application) = (&delivery.envelope.partnerid, delivery.envelope.subject);
-        let read = self.read(partner, &application).await?;
-        let balance = read.view.credits.as_ref().map(|c| c.balance_usd).unwrap_or(0);
+        let mut effects = self.effects(delivery.envelope.id, partner, &application).await?;
+        let balance = effects
+            .record()
+            .view
+            .credits
+            .as_ref()
+            .map(|c| c.balance_usd)
+            .unwrap_or(0);
         let event = CreditsForfeited {
             amount_usd: balance,
             rules: vec!["G3".into()],
-            catalog_version: read.catalog_version(),
+            catalog_version: catalog_version(effects.record()),
         };
-        self.publish(&delivery.envelope.id, "forfeited", partner, application, &event)
-            .await
+        effects.publish("forfeited", &event).await
     }
 }
 
@@ -476,6 +338,8 @@ impl Handler for Scheduler {
     fn event_types(&self) -> Vec<EventType> {
         vec![EventType::Approved, EventType::ConcernRecorded, EventType::Retired]
     }
+
+    const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         match delivery.event_type {
@@ -499,9 +363,9 @@ impl TimerHandler for EngagementClock {
             serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let core = &self.0;
         let (partner, application) = (&timer.partner, timer.application);
-        let read = core.read_cached(partner, &application).await?;
-        let view = &read.view;
-        let catalog_version = read.catalog_version();
+        let mut effects = core.effects(timer.cause, partner, &application).await?;
+        let view = effects.record().view.clone();
+        let catalog_version = catalog_version(effects.record());
         let label = |what: &str| format!("{}.{what}", timer.id);
         let (Some(credits), Some(window)) = (view.credits.clone(), view.window) else {
             return Ok(());
@@ -530,8 +394,7 @@ impl TimerHandler for EngagementClock {
                         )],
                         catalog_version: catalog_version.clone(),
                     };
-                    core.publish_once(&read, &timer.cause, &label("warning"), partner, application, &warning)
-                        .await?;
+                    effects.publish(&label("warning"), &warning).await?;
                 }
                 for tranche in credits.tranches.iter().filter(|t| t.status == TrancheStatus::Pending) {
                     // TR3 decides at day 30 (the tranche's due time), concerns recorded by then
@@ -556,8 +419,7 @@ impl TimerHandler for EngagementClock {
                             )],
                             catalog_version: catalog_version.clone(),
                         };
-                        core.publish_once(&read, &timer.cause, &tranche_label, partner, application, &event)
-                            .await?;
+                        effects.publish(&tranche_label, &event).await?;
                     } else {
                         let event = TrancheWithheld {
                             number: tranche.number,
@@ -572,8 +434,7 @@ impl TimerHandler for EngagementClock {
                             )],
                             catalog_version: catalog_version.clone(),
                         };
-                        core.publish_once(&read, &timer.cause, &tranche_label, partner, application, &event)
-                            .await?;
+                        effects.publish(&tranche_label, &event).await?;
                     }
                 }
                 Ok(())
@@ -589,8 +450,7 @@ impl TimerHandler for EngagementClock {
                         )],
                         catalog_version,
                     };
-                    core.publish_once(&read, &timer.cause, &label("clawback"), partner, application, &event)
-                        .await
+                    effects.publish(&label("clawback"), &event).await
                 } else {
                     let event = WindowClosed {
                         balance_usd: credits.balance_usd,
@@ -603,10 +463,9 @@ impl TimerHandler for EngagementClock {
                         )],
                         catalog_version,
                     };
-                    core.publish_once(&read, &timer.cause, &label("closed"), partner, application, &event)
-                        .await?;
+                    effects.publish(&label("closed"), &event).await?;
                     // Fired again after reminder 1 went out: the chain is already under way.
-                    if read.has(&timer.cause, &format!("remind.{application}.1.reminder")) {
+                    if effects.holds(&format!("remind.{application}.1.reminder")) {
                         return Ok(());
                     }
                     let at = timer.due_at + Duration::days(REMINDER_EVERY_DAYS);
@@ -631,12 +490,11 @@ impl TimerHandler for EngagementClock {
                     )],
                     catalog_version,
                 };
-                core.publish_once(&read, &timer.cause, &label("reminder"), partner, application, &event)
-                    .await?;
+                effects.publish(&label("reminder"), &event).await?;
                 let next = number + 1;
                 let at = timer.due_at + Duration::days(REMINDER_EVERY_DAYS);
                 // Fired again after the next reminder went out: it is not scheduled anew.
-                let next_sent = read.has(&timer.cause, &format!("remind.{application}.{next}.reminder"));
+                let next_sent = effects.holds(&format!("remind.{application}.{next}.reminder"));
                 if at < window.expires_at && !next_sent {
                     core.schedule(
                         timer.cause,
@@ -661,8 +519,7 @@ impl TimerHandler for EngagementClock {
                     rules: vec!["TR4".into()],
                     catalog_version,
                 };
-                core.publish_once(&read, &timer.cause, &label("expired"), partner, application, &event)
-                    .await
+                effects.publish(&label("expired"), &event).await
             }
             // The engagement moved on (decided, clawed back, closed): nothing is due any more.
             _ => Ok(()),
@@ -674,11 +531,10 @@ impl TimerHandler for EngagementClock {
 pub async fn build(config: &CommonConfig) -> Result<Worker<Scheduler, EngagementClock>, WorkerError> {
     Worker::build_with_timers(ServiceName::Scheduler, config, |ctx| {
         let core = Core {
-            bus: ctx.bus,
+            views: ctx.views,
             publisher: ctx.publisher,
             catalogs: ctx.catalogs,
             timers: ctx.timers,
-            cache: Arc::default(),
         };
         (Scheduler(core.clone()), Some(EngagementClock(core)))
     })

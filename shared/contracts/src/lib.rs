@@ -14,6 +14,8 @@
 //! - [`engagement`]: credits, tranches, the window, office hours, concerns, the team's decision.
 //! - [`catalog`]: the emerging-service catalog (DOMAIN §2) shipped as data.
 //! - [`view`]: the application view served by the API, folded from the event log.
+//! - [`record`]: the read model: a view with the stream sequence and id of each of its events,
+//!   and the one fold every read model uses.
 
 pub mod catalog;
 pub mod decision;
@@ -22,6 +24,7 @@ pub mod events;
 pub mod ids;
 pub mod model;
 pub mod names;
+pub mod record;
 pub mod state;
 pub mod subjects;
 pub mod view;

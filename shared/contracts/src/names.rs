@@ -30,6 +30,19 @@ pub fn catalog_key(version: &str) -> String {
 /// `POST /v1/clock/advance` to know when every due timer has fired.
 pub const TIMER_STATUS_BUCKET: &str = "sandpiper_timer_status";
 
+/// The read model: one [`crate::record::ApplicationRecord`] per application, kept by every
+/// service that decides from application state (CONTRACT §3's events folded in stream order).
+pub const VIEWS_BUCKET: &str = "sandpiper_views";
+
+/// A small summary per application (state, pool, service, account) for listings, so a reader
+/// can index every application without loading every view.
+pub const VIEW_INDEX_BUCKET: &str = "sandpiper_view_index";
+
+/// The key of an application in [`VIEWS_BUCKET`] and [`VIEW_INDEX_BUCKET`].
+pub fn view_key(partner: &crate::ids::PartnerId, application: &crate::ids::ApplicationId) -> String {
+    format!("{partner}.{application}")
+}
+
 /// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
 pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
 

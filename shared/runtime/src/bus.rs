@@ -29,6 +29,11 @@ pub enum BusError {
         name: &'static str,
         source: async_nats::jetstream::context::CreateStreamError,
     },
+    #[error("cannot name stream {name}: {source}")]
+    Handle {
+        name: &'static str,
+        source: async_nats::jetstream::context::GetStreamError,
+    },
     #[error("cannot provision key-value bucket {name}: {source}")]
     Bucket {
         name: String,
@@ -93,6 +98,17 @@ impl Bus {
             })
             .await
             .map_err(|source| BusError::Stream {
+                name: names::EVENTS_STREAM,
+                source,
+            })
+    }
+
+    /// A handle on the event stream for reads by sequence or by subject; asks the server nothing.
+    pub async fn events_handle(&self) -> Result<stream::Stream<()>, BusError> {
+        self.jetstream
+            .get_stream_no_info(names::EVENTS_STREAM)
+            .await
+            .map_err(|source| BusError::Handle {
                 name: names::EVENTS_STREAM,
                 source,
             })

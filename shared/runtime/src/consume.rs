@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::bus::Bus;
 use crate::health::Gate;
 use crate::shutdown::Shutdown;
+use crate::views::ViewStore;
 
 /// How long a replica may hold an event before it is redelivered elsewhere. Handlers take
 /// milliseconds and a pull holds at most [`PULL_BATCH`] events, so this only bounds how long the
@@ -64,6 +65,12 @@ pub trait Handler: Send + Sync + 'static {
     /// The event types this handler consumes.
     fn event_types(&self) -> Vec<EventType>;
 
+    /// A handler that decides from application state keeps the read model
+    /// ([`crate::views`]): its consumer then receives every event and folds each into the
+    /// application's record before the handler sees the event types it wants (it reads the
+    /// record with [`crate::views::ViewStore::load`]).
+    const KEEPS_VIEWS: bool = false;
+
     fn handle(&self, delivery: Delivery) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
@@ -79,9 +86,17 @@ pub async fn run<H: Handler>(
     bus: Bus,
     service: ServiceName,
     handler: H,
+    views: Option<ViewStore>,
     shutdown: Shutdown,
     running: Gate,
 ) -> Result<(), ConsumeError> {
+    let views = if H::KEEPS_VIEWS { views } else { None };
+    let wanted: std::collections::HashSet<EventType> = handler.event_types().into_iter().collect();
+    let filter_subjects = if views.is_some() {
+        vec![subjects::all_events()]
+    } else {
+        wanted.iter().copied().map(subjects::events_of_type).collect()
+    };
     let name = service.durable_consumer();
     let setup = |reason: String| ConsumeError::Setup {
         name: name.clone(),
@@ -94,11 +109,7 @@ pub async fn run<H: Handler>(
             pull::Config {
                 durable_name: Some(name.clone()),
                 description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
-                filter_subjects: handler
-                    .event_types()
-                    .into_iter()
-                    .map(subjects::events_of_type)
-                    .collect(),
+                filter_subjects,
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: ACK_WAIT,
                 max_deliver: MAX_DELIVER,
@@ -111,7 +122,7 @@ pub async fn run<H: Handler>(
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
     let handler = Arc::new(handler);
-    let mut lanes = Lanes::new(bus.clone());
+    let mut lanes = Lanes::new(views, Arc::new(wanted));
 
     while !shutdown.is_triggered() {
         let batch = consumer
@@ -147,16 +158,19 @@ pub async fn run<H: Handler>(
 /// order: an application always maps to the same lane, a lane handles one event at a time, and
 /// the lane is taken in arrival order before the next event is looked at.
 struct Lanes {
-    /// For a redelivered event's look at its application's history.
-    bus: Bus,
+    /// The read model every event is folded into first, for a handler that keeps it.
+    views: Option<ViewStore>,
+    /// The event types the handler wants; the others are only folded.
+    wanted: Arc<std::collections::HashSet<EventType>>,
     lanes: Vec<Arc<tokio::sync::Mutex<()>>>,
     in_flight: tokio::task::JoinSet<()>,
 }
 
 impl Lanes {
-    fn new(bus: Bus) -> Lanes {
+    fn new(views: Option<ViewStore>, wanted: Arc<std::collections::HashSet<EventType>>) -> Lanes {
         Lanes {
-            bus,
+            views,
+            wanted,
             lanes: (0..LANES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
             in_flight: tokio::task::JoinSet::new(),
         }
@@ -174,9 +188,9 @@ impl Lanes {
         // Waits only when this lane is busy: order within an application is kept.
         let turn = self.lanes[lane].clone().lock_owned().await;
         let handler = handler.clone();
-        let bus = self.bus.clone();
+        let (views, wanted) = (self.views.clone(), self.wanted.clone());
         self.in_flight.spawn(async move {
-            handle_one(&bus, service, handler.as_ref(), message).await;
+            handle_one(views.as_ref(), &wanted, service, handler.as_ref(), message).await;
             drop(turn);
         });
     }
@@ -199,6 +213,27 @@ fn lane_of(subject: &str, lanes: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     application.hash(&mut hasher);
     usize::try_from(hasher.finish() % lanes as u64).unwrap_or(0)
+}
+
+/// Folds the event into the read model (for a handler that keeps it), then hands it to the
+/// handler if it wants its type. A redelivered event folds nothing twice; its handler finds what
+/// an earlier run stored in the record ([`crate::effects`]).
+async fn fold_then_handle<H: Handler>(
+    views: Option<&ViewStore>,
+    wanted: &std::collections::HashSet<EventType>,
+    handler: &H,
+    delivery: &Delivery,
+) -> Result<(), HandlerError> {
+    if let Some(views) = views {
+        Box::pin(views.fold(&delivery.envelope, delivery.stream_sequence))
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+    }
+    if wanted.contains(&delivery.event_type) {
+        Box::pin(handler.handle(delivery.clone())).await
+    } else {
+        Ok(())
+    }
 }
 
 /// Runs `work` while telling the server, every third of `ack_wait`, that the message is still
@@ -226,7 +261,13 @@ pub async fn holding<T>(
     }
 }
 
-async fn handle_one<H: Handler>(bus: &Bus, service: ServiceName, handler: &H, message: async_nats::jetstream::Message) {
+async fn handle_one<H: Handler>(
+    views: Option<&ViewStore>,
+    wanted: &std::collections::HashSet<EventType>,
+    service: ServiceName,
+    handler: &H,
+    message: async_nats::jetstream::Message,
+) {
     let (stream_sequence, delivered, pending) = match message.info() {
         Ok(info) => (info.stream_sequence, info.delivered, info.pending),
         Err(err) => {
@@ -262,7 +303,8 @@ async fn handle_one<H: Handler>(bus: &Bus, service: ServiceName, handler: &H, me
             let attempts = async {
                 let mut attempt = 1;
                 loop {
-                    let outcome = holding(&message, ACK_WAIT, handler.handle(delivery.clone())).await;
+                    let outcome =
+                        holding(&message, ACK_WAIT, fold_then_handle(views, wanted, handler, &delivery)).await;
                     match outcome {
                         // Retried here, in the lane: the application's later events wait.
                         Err(HandlerError::Transient(reason)) if attempt < ATTEMPTS_IN_PLACE => {
@@ -275,16 +317,7 @@ async fn handle_one<H: Handler>(bus: &Bus, service: ServiceName, handler: &H, me
                     }
                 }
             };
-            // A redelivered event may have been handled before, longer ago than the stream's
-            // duplicate window: what it caused is then looked up in the application's history.
-            if delivered > 1 {
-                crate::worker::REPLAY
-                    .scope(crate::worker::Replay::new(bus.clone()), attempts)
-                    .instrument(span)
-                    .await
-            } else {
-                attempts.instrument(span).await
-            }
+            attempts.instrument(span).await
         }
     };
     let label = match &outcome {

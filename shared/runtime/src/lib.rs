@@ -15,7 +15,10 @@
 //!   with the progress the clock-advance barrier reads.
 //! - [`health`]: `/healthz` and `/readyz`.
 //! - [`http`]: bearer tokens and tenancy, problem+json, request extractors (intake, notifier).
-//! - [`history`]: one application read back from the stream: its events, its view, its body.
+//! - [`views`]: the read model, one record per application in a key-value bucket, folded by
+//!   whoever sees an event first; [`effects`]: the one way a cause's effects are stored once.
+//! - [`history`]: one application read back from the stream, for the read model's repair paths
+//!   only ([`views::ViewStore::rebuild`]).
 //! - [`shutdown`]: SIGINT/SIGTERM as a future, and the signal that fans it out to a service's tasks.
 //! - [`telemetry`]: logs and OpenTelemetry traces, set up once per process.
 //! - [`trace_context`]: the W3C trace context in NATS and HTTP headers (one injector, one
@@ -33,6 +36,7 @@ pub mod catalog_store;
 pub mod clock;
 pub mod config;
 pub mod consume;
+pub mod effects;
 pub mod health;
 pub mod history;
 pub mod http;
@@ -43,4 +47,5 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod timers;
 pub mod trace_context;
+pub mod views;
 pub mod worker;

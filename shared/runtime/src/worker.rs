@@ -19,6 +19,7 @@ use crate::health::{self, Gate, Readiness};
 use crate::publish::Publisher;
 use crate::shutdown::Shutdown;
 use crate::timers::{self, Timer, TimerError, TimerHandler, Timers};
+use crate::views::{ViewStore, ViewStoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -32,6 +33,8 @@ pub enum WorkerError {
     Catalog(#[from] CatalogStoreError),
     #[error(transparent)]
     Timers(#[from] TimerError),
+    #[error(transparent)]
+    Views(#[from] ViewStoreError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
@@ -51,6 +54,8 @@ pub struct WorkerContext {
     pub catalogs: CatalogStore,
     /// This service's durable timers.
     pub timers: Timers,
+    /// The read model (for handlers that keep it, [`Handler::KEEPS_VIEWS`]).
+    pub views: ViewStore,
 }
 
 /// The timer handler of a service that has no timers.
@@ -95,6 +100,7 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
             Catalog::builtin().map_err(|e| WorkerError::Config(format!("the built-in catalog is invalid: {e}")))?;
         let catalogs = CatalogStore::open(&bus, &builtin).await?;
         let timers = Timers::open(&bus, service).await?;
+        let views = ViewStore::open(&bus).await?;
         let listener = TcpListener::bind(config.http_addr)
             .await
             .map_err(|source| WorkerError::Listen {
@@ -109,6 +115,7 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
             publisher,
             catalogs,
             timers,
+            views,
         };
         let (handler, timer_handler) = make(context.clone());
         Ok(Worker {
@@ -153,7 +160,8 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
                 .with_graceful_shutdown(async move { http_shutdown.triggered().await })
                 .await
         });
-        let consumed = consume::run(bus.clone(), self.service, self.handler, shutdown, consuming).await;
+        let views = Some(self.context.views.clone());
+        let consumed = consume::run(bus.clone(), self.service, self.handler, views, shutdown, consuming).await;
         if consumed.is_err() {
             // The consumer could not start: nothing to serve, so do not wait for a stop signal.
             http.abort();
@@ -182,8 +190,10 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
     }
 }
 
-/// Publishes an event caused by another (an event or a timer): its id derives from the cause and
-/// `label`, so a handler or timer that runs twice publishes a duplicate the stream drops.
+/// Publishes an event caused by another without a record to guard it (the classifier's): its id
+/// derives from the cause and `label`, so a handler that runs twice within the stream's duplicate
+/// window publishes a duplicate the stream drops. Handlers that keep the read model store their
+/// effects through [`crate::effects::Effects`] instead, which holds however late the rerun.
 pub async fn publish_caused<P: sandpiper_contracts::events::EventPayload>(
     publisher: &Publisher,
     cause: &sandpiper_contracts::ids::EventId,
@@ -193,12 +203,6 @@ pub async fn publish_caused<P: sandpiper_contracts::events::EventPayload>(
     payload: &P,
 ) -> Result<(), HandlerError> {
     let id = sandpiper_contracts::ids::EventId::derived(cause, label);
-    if let Ok(replay) = REPLAY.try_with(Replay::clone)
-        && replay.already_stored(partner, &application, &id).await?
-    {
-        tracing::info!(event = %id, "already stored by an earlier delivery; not published again");
-        return Ok(());
-    }
     publisher
         .publish(crate::publish::Outgoing {
             id,
@@ -211,53 +215,6 @@ pub async fn publish_caused<P: sandpiper_contracts::events::EventPayload>(
         .await
         .map(|_| ())
         .map_err(publish_failure)
-}
-
-tokio::task_local! {
-    /// Set while a redelivered event is handled (see [`Replay`]).
-    pub static REPLAY: Replay;
-}
-
-/// What a redelivered event's handling already stored. The stream drops a re-published event id
-/// only within its duplicate window; an event redelivered later (its handler crashed before the
-/// ack and no replica came back for a while) checks the application's history instead. Read once
-/// per application, and only for redeliveries, which are rare.
-#[derive(Clone)]
-pub struct Replay {
-    bus: crate::bus::Bus,
-    stored: std::sync::Arc<
-        tokio::sync::Mutex<
-            std::collections::HashMap<
-                sandpiper_contracts::ids::ApplicationId,
-                std::collections::HashSet<sandpiper_contracts::ids::EventId>,
-            >,
-        >,
-    >,
-}
-
-impl Replay {
-    pub fn new(bus: crate::bus::Bus) -> Replay {
-        Replay {
-            bus,
-            stored: std::sync::Arc::default(),
-        }
-    }
-
-    async fn already_stored(
-        &self,
-        partner: &sandpiper_contracts::ids::PartnerId,
-        application: &sandpiper_contracts::ids::ApplicationId,
-        id: &sandpiper_contracts::ids::EventId,
-    ) -> Result<bool, HandlerError> {
-        let mut stored = self.stored.lock().await;
-        if !stored.contains_key(application) {
-            let events = crate::history::events(&self.bus, partner, application)
-                .await
-                .map_err(|e| HandlerError::Transient(e.to_string()))?;
-            stored.insert(*application, events.into_iter().map(|(_, e)| e.id).collect());
-        }
-        Ok(stored.get(application).is_some_and(|ids| ids.contains(id)))
-    }
 }
 
 /// Maps a failure to publish into the handler's retry policy.

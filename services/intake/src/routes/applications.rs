@@ -16,7 +16,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::idempotency::{self, Claim, IdempotencyError, StoredResponse};
 use crate::projection::Filter;
 use crate::state::AppState;
-use sandpiper_runtime::history;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{ApiQuery, AppId, JsonBody, shape_errors};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
@@ -88,8 +87,8 @@ pub async fn create(
                     // failed after storing its event, or before. Finish it: answer with the view if
                     // the event is stored, else publish the very same event (the stream drops it if
                     // the first attempt stored it meanwhile).
-                    if let Some(view) = app.projection.get(&id) {
-                        let kept = app.idempotency.remember(claimed, created(&view)?).await;
+                    if let Ok(Some(stored)) = app.projection.get(&partner, &id).await {
+                        let kept = app.idempotency.remember(claimed, created(&stored.record.view)?).await;
                         return Ok(answer(id, kept));
                     }
                     (id, claimed.record.event_id, Some(claimed))
@@ -194,7 +193,7 @@ pub async fn get_one(
     caller: Principal,
     AppId(id): AppId,
 ) -> ApiResult<Json<ApplicationView>> {
-    app.visible(&caller, &id).map(Json)
+    app.visible(&caller, &id).await.map(Json)
 }
 
 /// Changes a draft with a JSON merge patch (RFC 7396); `null` removes a field.
@@ -218,7 +217,7 @@ pub async fn patch(
     AppId(id): AppId,
     body: JsonBody<serde_json::Value>,
 ) -> ApiResult<Json<ApplicationView>> {
-    let view = app.visible(&caller, &id)?;
+    let view = app.visible(&caller, &id).await?;
     if view.state != Lifecycle::Draft {
         return Err(Problem::conflict(format!(
             "application {id} is {}; only a draft can be changed",
@@ -301,7 +300,7 @@ pub async fn submit(
     caller: Principal,
     AppId(id): AppId,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id)?;
+    let view = app.visible(&caller, &id).await?;
     if view.state != Lifecycle::Draft {
         return Err(Problem::conflict(format!(
             "application {id} is already {}; only a draft can be submitted",
@@ -403,7 +402,10 @@ pub async fn list(
         pool: params.pool,
         service: params.service,
     };
-    let page = app.projection.list(&filter, cursor, limit);
+    let page = app.projection.list(&filter, cursor, limit).await.map_err(|err| {
+        tracing::error!(error = %err, "reading the read model failed");
+        Problem::unavailable("the application store is unavailable; retry shortly")
+    })?;
     Ok(Json(ApplicationPage {
         items: page.items,
         next_cursor: page.next.map(|id| id.to_string()),
@@ -426,8 +428,10 @@ pub async fn events(
     caller: Principal,
     AppId(id): AppId,
 ) -> ApiResult<Json<Vec<Envelope>>> {
-    let view = app.visible(&caller, &id)?;
-    history::events(&app.bus, &view.partner_id, &id)
+    let stored = app.visible_record(&caller, &id).await?;
+    app.projection
+        .views()
+        .history(&stored.record)
         .await
         .map(|events| Json(events.into_iter().map(|(_, envelope)| envelope).collect()))
         .map_err(|reason| {

@@ -98,7 +98,7 @@ pub async fn consumption(
     AppId(id): AppId,
     body: JsonBody<ConsumptionReport>,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id)?;
+    let view = app.visible(&caller, &id).await?;
     allowed::<ConsumptionRecorded>(&view, "recording consumption")?;
     let report = body.value;
     if !(1..=100_000_000).contains(&report.amount_usd) {
@@ -169,7 +169,7 @@ pub async fn concern(
     AppId(id): AppId,
     body: JsonBody<ConcernReport>,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id)?;
+    let view = app.visible(&caller, &id).await?;
     allowed::<ConcernRecorded>(&view, "recording a concern")?;
     note_ok("note", &body.value.note)?;
     let concern = Concern {
@@ -211,7 +211,7 @@ pub async fn feedback(
     AppId(id): AppId,
     body: JsonBody<FeedbackNote>,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id)?;
+    let view = app.visible(&caller, &id).await?;
     if !view.office_hours.iter().any(|s| s.id == session) {
         return Err(Problem::not_found(format!(
             "application {id} has no office-hours session {session:?}"
@@ -238,7 +238,7 @@ pub async fn feedback(
     security(("bearer" = []))
 )]
 pub async fn calendar(State(app): State<AppState>, caller: Principal, AppId(id): AppId) -> ApiResult<Response> {
-    let view = app.visible(&caller, &id)?;
+    let view = app.visible(&caller, &id).await?;
     let service = view.body.service.clone().unwrap_or_default();
     let startup = view.body.startup_name().unwrap_or_default().to_owned();
     let mut calendar = Calendar::new();
@@ -308,7 +308,7 @@ pub async fn decision(
     AppId(id): AppId,
     body: JsonBody<DecisionRequest>,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id)?;
+    let view = app.visible(&caller, &id).await?;
     if view.state != Lifecycle::WindowClosed {
         let when = match view.state {
             Lifecycle::Active | Lifecycle::Approved | Lifecycle::InReview | Lifecycle::Submitted | Lifecycle::Draft => {
@@ -437,7 +437,10 @@ async fn draft_linked(
         .await;
     match published {
         Ok(published) => {
-            app.projection.wait_for(published.sequence, LINKED_DRAFT_VISIBLE).await;
+            // Folded at once, so the linked draft is readable when the graduation answers.
+            if let Err(problem) = app.fold_published(&published).await {
+                tracing::warn!(?problem, "the linked draft is stored but not yet readable");
+            }
             Ok(linked)
         }
         // Drafted by an earlier attempt at this graduation.
@@ -450,9 +453,6 @@ async fn draft_linked(
         }
     }
 }
-
-/// How long a graduation waits for its linked draft to be readable before answering.
-const LINKED_DRAFT_VISIBLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The approved stack entries the startup's applications declare (CP1). An entry is its
 /// programme, amount and workload: declared by several applications it counts once, while two
@@ -529,7 +529,14 @@ pub async fn credit_position(
             "{account:?} is not an AWS account id (12 digits)"
         )));
     }
-    let views = app.projection.for_account(caller.partner(), &account);
+    let views = app
+        .projection
+        .for_account(caller.partner(), &account)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "reading the read model failed");
+            Problem::unavailable("the application store is unavailable; retry shortly")
+        })?;
     if views.is_empty() {
         return Err(Problem::not_found(format!("no application names account {account}")));
     }

@@ -1,0 +1,96 @@
+//! The one way a service stores what a cause (an event or a timer) makes it do, at most once,
+//! however often and however late the cause is redelivered or the timer fires.
+//!
+//! An effect's event id derives from its cause and a label. [`Effects::publish`] publishes it
+//! only if the application's record does not hold that id already, and guards the publish with
+//! the record's last sequence (JetStream's expected last subject sequence): so the record is
+//! exactly current when the effect is stored, and the effect is folded into it at once. When the
+//! guard fails, something was stored since the record was read (another service, or this cause's
+//! own earlier run that crashed before its fold): the record catches up with those events and,
+//! unless the effect is among them, the caller decides again from the fresh record (a transient
+//! error, retried in place). No task-local, no reading of the history, no reliance on the
+//! stream's duplicate window.
+
+use sandpiper_contracts::events::EventPayload;
+use sandpiper_contracts::ids::EventId;
+use sandpiper_contracts::record::ApplicationRecord;
+
+use crate::consume::HandlerError;
+use crate::publish::{Outgoing, PublishError, Publisher};
+use crate::views::{Stored, ViewStore};
+
+/// The effects of one cause on one application.
+pub struct Effects<'a> {
+    views: &'a ViewStore,
+    publisher: &'a Publisher,
+    cause: EventId,
+    stored: Stored,
+}
+
+impl<'a> Effects<'a> {
+    pub fn new(views: &'a ViewStore, publisher: &'a Publisher, cause: EventId, stored: Stored) -> Effects<'a> {
+        Effects {
+            views,
+            publisher,
+            cause,
+            stored,
+        }
+    }
+
+    /// The application as it stands, including the effects published so far.
+    pub fn record(&self) -> &ApplicationRecord {
+        &self.stored.record
+    }
+
+    /// The cause's effects are derived from it.
+    pub fn cause(&self) -> EventId {
+        self.cause
+    }
+
+    /// Whether the effect `label` of this cause is stored (by this run or an earlier one).
+    pub fn holds(&self, label: &str) -> bool {
+        self.stored.record.holds(&EventId::derived(&self.cause, label))
+    }
+
+    /// Publishes the effect `label` unless it is stored; see the module doc.
+    pub async fn publish<P: EventPayload>(&mut self, label: &str, payload: &P) -> Result<(), HandlerError> {
+        let id = EventId::derived(&self.cause, label);
+        if self.stored.record.holds(&id) {
+            tracing::info!(%label, event_id = %id, "already stored by an earlier run; not published again");
+            return Ok(());
+        }
+        let partner = self.stored.record.partner().clone();
+        let outgoing = Outgoing {
+            id,
+            partner: &partner,
+            application: self.stored.record.id(),
+            payload,
+            expected_version: Some(self.stored.record.last_sequence()),
+            time: None,
+        };
+        match self.publisher.publish(outgoing).await {
+            Ok(published) if !published.duplicate => self
+                .views
+                .fold_published(&mut self.stored, &published.envelope, published.sequence)
+                .await
+                .map_err(|e| HandlerError::Transient(e.to_string())),
+            Ok(_) | Err(PublishError::Conflict(_)) => {
+                self.stored = self
+                    .views
+                    .catch_up(self.stored.clone())
+                    .await
+                    .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                if self.stored.record.holds(&id) {
+                    tracing::info!(%label, event_id = %id, "stored by an earlier run; not published again");
+                    Ok(())
+                } else {
+                    Err(HandlerError::Transient(format!(
+                        "application {} changed since it was read; deciding again",
+                        self.stored.record.id()
+                    )))
+                }
+            }
+            Err(other) => Err(crate::worker::publish_failure(other)),
+        }
+    }
+}
