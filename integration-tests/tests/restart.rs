@@ -149,17 +149,29 @@ async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
             .unwrap()
             .len()
     };
-    // The first run stores the effect, then "crashes" before anything else folds it.
+    // The first run stores the effect, then "crashes" before writing its record back.
     let record = views.load(&partner, &application).await.unwrap().unwrap();
     Effects::new(&views, &publisher, cause, record.clone())
         .publish("update", &update)
         .await
         .unwrap();
+    assert_eq!(
+        views
+            .load(&partner, &application)
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .events
+            .len(),
+        1,
+        "not written back without finish"
+    );
     assert_eq!(stored().await, 2);
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
-    // Run again from the record as the first run read it (its fold lost): the guarded publish
-    // finds the application moved on, catches up and finds the effect there.
+    // Run again from the record as the first run read it: the guarded publish finds the
+    // application moved on, catches up and finds the effect there.
     Effects::new(&views, &publisher, cause, record)
         .publish("update", &update)
         .await
@@ -175,7 +187,15 @@ async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
     assert_eq!(stored().await, 2);
 
     // Without the guard the stream, past its window, stores it again: the record is what helps.
-    sandpiper_runtime::worker::publish_caused(&publisher, &cause, "update", &partner, application, &update)
+    publisher
+        .publish(Outgoing {
+            id: EventId::derived(&cause, "update"),
+            partner: &partner,
+            application,
+            payload: &update,
+            expected_version: None,
+            time: None,
+        })
         .await
         .unwrap();
     assert_eq!(stored().await, 3);

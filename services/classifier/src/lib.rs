@@ -12,15 +12,17 @@
 
 use sandpiper_contracts::decision::{ClassificationBasis, Continuation};
 use sandpiper_contracts::events::{Classified, Drafted, EventType, Redirected, Submitted};
-use sandpiper_contracts::ids::ApplicationId;
+use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::model::ApplicationBody;
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_rules::NextStep;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
-use sandpiper_runtime::publish::Publisher;
-use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError, payload, publish_caused};
+use sandpiper_runtime::effects::Effects;
+use sandpiper_runtime::publish::{Outgoing, PublishError, Publisher};
+use sandpiper_runtime::views::ViewStore;
+use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError, payload, publish_failure};
 
 /// The classifier's default HTTP port (health endpoints).
 pub const DEFAULT_PORT: u16 = 8082;
@@ -28,44 +30,61 @@ pub const DEFAULT_PORT: u16 = 8082;
 pub struct Classifier {
     publisher: Publisher,
     catalogs: CatalogStore,
+    views: ViewStore,
+}
+
+fn transient(err: impl std::fmt::Display) -> HandlerError {
+    HandlerError::Transient(err.to_string())
 }
 
 impl Classifier {
-    async fn publish<P: sandpiper_contracts::events::EventPayload>(
-        &self,
-        delivery: &Delivery,
-        application: ApplicationId,
-        label: &str,
-        payload: &P,
-    ) -> Result<(), HandlerError> {
-        // Derived from the cause: a redelivered `submitted` republishes the same ids.
-        publish_caused(
-            &self.publisher,
-            &delivery.envelope.id,
-            label,
-            &delivery.envelope.partnerid,
-            application,
-            payload,
-        )
-        .await
+    /// The submitted application's record, with the effects its submission may store.
+    async fn effects(&self, delivery: &Delivery) -> Result<Effects<'_>, HandlerError> {
+        let (partner, application) = (&delivery.envelope.partnerid, &delivery.envelope.subject);
+        let stored = self
+            .views
+            .load_or_rebuild(partner, application)
+            .await
+            .map_err(transient)?
+            .ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))?;
+        Ok(Effects::new(&self.views, &self.publisher, delivery.envelope.id, stored))
     }
 
-    /// C3: the new linked application that carries on (`carried`, from
-    /// [`sandpiper_rules::next_step`]), drafted and submitted.
+    /// Drafts and submits the linked application (its ids derive from the submission, so a
+    /// rerun finds it instead of opening another).
     async fn open_linked(&self, delivery: &Delivery, carried: ApplicationBody) -> Result<ApplicationId, HandlerError> {
-        let linked = ApplicationId::derived(&delivery.envelope.id, "linked");
+        let cause = delivery.envelope.id;
+        let partner = &delivery.envelope.partnerid;
+        let linked = ApplicationId::derived(&cause, "linked");
         let drafted = Drafted {
             draft: carried.clone().into(),
             originated_from: Some(delivery.envelope.subject),
         };
-        self.publish(delivery, linked, "linked.drafted", &drafted).await?;
-        self.publish(
-            delivery,
-            linked,
-            "linked.submitted",
-            &Submitted { application: carried },
-        )
-        .await?;
+        let published = self
+            .publisher
+            .publish(Outgoing {
+                id: EventId::derived(&cause, "linked.drafted"),
+                partner,
+                application: linked,
+                payload: &drafted,
+                // Only as the linked application's first event.
+                expected_version: Some(0),
+                time: None,
+            })
+            .await;
+        let stored = match published {
+            Ok(published) => self.views.fold(&published.envelope, published.sequence).await,
+            // Drafted by an earlier run.
+            Err(PublishError::Conflict(_)) => self.views.load_or_rebuild(partner, &linked).await,
+            Err(err) => return Err(publish_failure(err)),
+        }
+        .map_err(transient)?
+        .ok_or_else(|| transient(format!("the linked application {linked} is not readable yet")))?;
+        let mut effects = Effects::new(&self.views, &self.publisher, cause, stored);
+        effects
+            .publish("linked.submitted", &Submitted { application: carried })
+            .await?;
+        effects.finish().await?;
         Ok(linked)
     }
 }
@@ -74,6 +93,8 @@ impl Handler for Classifier {
     fn event_types(&self) -> Vec<EventType> {
         vec![EventType::Submitted]
     }
+
+    const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let submitted: Submitted = payload(&delivery)?;
@@ -85,7 +106,7 @@ impl Handler for Classifier {
             .await
             .map_err(|e| HandlerError::Transient(e.to_string()))?;
         let catalog = self.catalogs.in_force_or_empty(at);
-        let application = delivery.envelope.subject;
+        let mut effects = self.effects(&delivery).await?;
         let classified = |pool, rules, reasons, figures, eligibility_failures| Classified {
             pool,
             rules,
@@ -104,7 +125,7 @@ impl Handler for Classifier {
             reasons,
             figures,
         } = classification.basis();
-        match step {
+        let outcome = match step {
             NextStep::Review { pool, failures } => {
                 if failures.is_empty() {
                     tracing::info!(pool = pool.as_str(), ?rules, "classified");
@@ -115,12 +136,12 @@ impl Handler for Classifier {
                     );
                 }
                 let event = classified(pool, rules, reasons, figures, failures);
-                self.publish(&delivery, application, "classified", &event).await
+                effects.publish("classified", &event).await
             }
             NextStep::ReviewLinked { pool, body: carried } => {
                 let redirected_to = Some(self.open_linked(&delivery, *carried).await?);
-                self.redirected(
-                    &delivery,
+                redirected(
+                    &mut effects,
                     Redirected {
                         to: pool,
                         continues_as: Continuation::NewLinkedApplication,
@@ -134,8 +155,8 @@ impl Handler for Classifier {
                 .await
             }
             NextStep::Redirected { to, continues_as } => {
-                self.redirected(
-                    &delivery,
+                redirected(
+                    &mut effects,
                     Redirected {
                         to,
                         continues_as,
@@ -148,17 +169,17 @@ impl Handler for Classifier {
                 )
                 .await
             }
-        }
+        };
+        // What was published is written back even when a later step failed.
+        effects.finish().await?;
+        outcome
     }
 }
 
-impl Classifier {
-    async fn redirected(&self, delivery: &Delivery, event: Redirected) -> Result<(), HandlerError> {
-        let (to, rules, redirected_to) = (event.to.as_str(), &event.rules, &event.redirected_to);
-        tracing::info!(to, ?rules, ?redirected_to, "redirected");
-        let application = delivery.envelope.subject;
-        self.publish(delivery, application, "redirected", &event).await
-    }
+async fn redirected(effects: &mut Effects<'_>, event: Redirected) -> Result<(), HandlerError> {
+    let (to, rules, redirected_to) = (event.to.as_str(), &event.rules, &event.redirected_to);
+    tracing::info!(to, ?rules, ?redirected_to, "redirected");
+    effects.publish("redirected", &event).await
 }
 
 /// Builds the classifier service.
@@ -166,6 +187,7 @@ pub async fn build(config: &CommonConfig) -> Result<Worker<Classifier>, WorkerEr
     Worker::build(ServiceName::Classifier, config, |ctx: WorkerContext| Classifier {
         publisher: ctx.publisher,
         catalogs: ctx.catalogs,
+        views: ctx.views,
     })
     .await
 }

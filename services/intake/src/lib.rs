@@ -36,7 +36,6 @@ use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_runtime::bus::{Bus, BusError, IDEMPOTENCY_TTL};
 use sandpiper_runtime::catalog_store::{CatalogStore, CatalogStoreError};
 use sandpiper_runtime::clock::{Clock, ClockError};
-use sandpiper_runtime::consume::{self, ConsumeError};
 use sandpiper_runtime::health::{self, Gate, Readiness};
 use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::shutdown::Shutdown;
@@ -46,7 +45,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::IntakeConfig;
 use crate::idempotency::IdempotencyStore;
-use crate::projection::{Folder, Projection};
+use crate::projection::Projection;
 use crate::state::{AppState, Shared};
 use sandpiper_runtime::http::problem::Problem;
 
@@ -62,8 +61,6 @@ pub enum StartError {
     CatalogStore(#[from] CatalogStoreError),
     #[error(transparent)]
     Views(#[from] ViewStoreError),
-    #[error(transparent)]
-    Consume(#[from] ConsumeError),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("the HTTP server failed: {0}")]
@@ -117,26 +114,16 @@ impl Application {
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let shutdown = Shutdown::on(stop);
         let index_loaded = Gate::new("application index loaded");
-        let folding = Gate::new("read-model consumer running");
-        let readiness = Readiness::new(self.state.bus.clone(), vec![index_loaded.clone(), folding.clone()]);
+        let readiness = Readiness::new(self.state.bus.clone(), vec![index_loaded.clone()]);
 
-        // The index follower and the folding consumer outlive the HTTP server: a request still
-        // in flight when the stop comes gets its answer rather than a 503.
+        // The index follower outlives the HTTP server: a request still in flight when the stop
+        // comes gets its answer rather than a 503.
         let (http_stopped, background_stop) = tokio::sync::oneshot::channel::<()>();
         let background = Shutdown::on(async move {
             let _ = background_stop.await;
         });
         let projection = self.state.projection.clone();
-        let index_shutdown = background.clone();
-        let follower = tokio::spawn(async move { projection.follow_index(index_shutdown, index_loaded).await });
-        let folder = tokio::spawn(consume::run(
-            self.state.bus.clone(),
-            ServiceName::Intake,
-            Folder,
-            Some(self.state.projection.views().clone()),
-            background,
-            folding,
-        ));
+        let follower = tokio::spawn(async move { projection.follow_index(background, index_loaded).await });
 
         let router = router(self.state.clone(), readiness, self.max_body_bytes);
         let http_shutdown = shutdown.clone();
@@ -146,12 +133,6 @@ impl Application {
         let _ = http_stopped.send(());
         if tokio::time::timeout(Duration::from_secs(5), follower).await.is_err() {
             tracing::warn!("the index follower did not stop within 5 s");
-        }
-        match tokio::time::timeout(Duration::from_secs(10), folder).await {
-            Ok(Ok(Err(err))) => tracing::error!(error = %err, "the read-model consumer failed"),
-            Ok(Err(err)) => tracing::error!(error = %err, "the read-model consumer task failed"),
-            Err(_) => tracing::warn!("the read-model consumer did not stop within 10 s"),
-            Ok(Ok(Ok(()))) => {}
         }
         self.state.bus.drain().await;
         tracing::info!("intake stopped");

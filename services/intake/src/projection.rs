@@ -5,9 +5,10 @@
 //! - Listings and the credit position filter an in-memory index of every application's
 //!   [`Summary`] (state, pool, service, account: about 200 bytes each), mirrored from
 //!   `sandpiper_view_index`; start-up reads those summaries, never the event history.
-//! - The intake keeps the read model too: its durable consumer folds every event (as the deciding
-//!   services' consumers do), and a command folds its own event at once, so its answer, and the
-//!   replica's index, already include it (a client reads its own writes).
+//! - A view the API answers with is made current first ([`ViewStore::current`]: one direct read
+//!   of the application's last event on the stream), so an event whose publisher crashed before
+//!   folding it is folded on the next read. A command folds its own event at once, so its
+//!   answer, and the replica's index, already include it (a client reads its own writes).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
@@ -19,7 +20,6 @@ use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::record::{ApplicationRecord, Summary};
 use sandpiper_contracts::state::State;
 use sandpiper_contracts::view::ApplicationView;
-use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::health::Gate;
 use sandpiper_runtime::shutdown::Shutdown;
 use sandpiper_runtime::views::{Stored, ViewStore, ViewStoreError};
@@ -97,9 +97,9 @@ impl Projection {
         self.read(|index| index.by_id.get(id).map(|s| s.partner_id.clone()))
     }
 
-    /// The application's record.
+    /// The application's record, current with the stream.
     pub async fn get(&self, partner: &PartnerId, id: &ApplicationId) -> Result<Option<Stored>, ViewStoreError> {
-        self.views.load(partner, id).await
+        self.views.current(partner, id).await
     }
 
     /// A page of applications in creation order, after `cursor`.
@@ -228,20 +228,5 @@ impl Projection {
             }
         }
         watcher.abort();
-    }
-}
-
-/// The intake's consumer: it folds every event into the read model and does nothing else.
-pub struct Folder;
-
-impl Handler for Folder {
-    fn event_types(&self) -> Vec<sandpiper_contracts::events::EventType> {
-        Vec::new()
-    }
-
-    const KEEPS_VIEWS: bool = true;
-
-    async fn handle(&self, _delivery: Delivery) -> Result<(), HandlerError> {
-        Ok(())
     }
 }

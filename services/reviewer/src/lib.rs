@@ -97,7 +97,7 @@ impl TimerHandler for ReviewDecider {
             tracing::info!(state = stored.record.view.state.as_str(), "no review owed");
             return Ok(());
         }
-        let Some(body) = stored.record.submitted.clone() else {
+        let Some(body) = stored.record.submitted() else {
             return Err(HandlerError::Permanent(format!(
                 "application {} is in review without a submitted body",
                 timer.application
@@ -132,7 +132,7 @@ impl TimerHandler for ReviewDecider {
                     review,
                     catalog_version,
                 };
-                effects.publish("review", &event).await
+                effects.publish("review", &event).await?;
             }
             Outcome::Rejected => {
                 tracing::info!(rules = ?review.rules, "rejected");
@@ -140,9 +140,10 @@ impl TimerHandler for ReviewDecider {
                     review,
                     catalog_version,
                 };
-                effects.publish("review", &event).await
+                effects.publish("review", &event).await?;
             }
         }
+        effects.finish().await
     }
 }
 

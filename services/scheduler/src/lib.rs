@@ -121,18 +121,17 @@ impl Core {
     }
 
     /// Approval: credits, tranche 1, office hours, and the engagement's timers.
-    async fn approved(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+    async fn approved(&self, delivery: &Delivery, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
         let approved: Approved = payload(delivery)?;
         let (cause, partner, application) = (
             delivery.envelope.id,
             &delivery.envelope.partnerid,
             delivery.envelope.subject,
         );
-        let mut effects = self.effects(cause, partner, &application).await?;
-        let body =
-            effects.record().submitted.clone().ok_or_else(|| {
-                HandlerError::Permanent(format!("application {application} was approved unsubmitted"))
-            })?;
+        let body = effects
+            .record()
+            .submitted()
+            .ok_or_else(|| HandlerError::Permanent(format!("application {application} was approved unsubmitted")))?;
         let pool = approved.review.pool;
         let service = self.service(&approved.catalog_version, &body.service).await;
         let plan = credits::plan(
@@ -226,7 +225,7 @@ impl Core {
     }
 
     /// OH3: a blocking concern asks for an ad-hoc session (not for `bedrock_poc`, OH5).
-    async fn concern(&self, delivery: &Delivery) -> Result<(), HandlerError> {
+    async fn concern(&self, delivery: &Delivery, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
         let recorded: ConcernRecorded = payload(delivery)?;
         let Concern {
             blocking,
@@ -237,12 +236,6 @@ impl Core {
         if !blocking {
             return Ok(());
         }
-        let (cause, partner, application) = (
-            &delivery.envelope.id,
-            &delivery.envelope.partnerid,
-            delivery.envelope.subject,
-        );
-        let mut effects = self.effects(*cause, partner, &application).await?;
         let view = effects.record().view.clone();
         let (Some(window), Some(decision)) = (view.window, view.decision.as_ref()) else {
             return Ok(());
@@ -268,7 +261,7 @@ impl Core {
                 };
                 effects.publish("office-hours.ad-hoc", &event).await
             }
-            None => self.concern_past_the_window(&mut effects, &id, recorded_at).await,
+            None => self.concern_past_the_window(effects, &id, recorded_at).await,
         }
     }
 
@@ -312,9 +305,7 @@ impl Core {
     }
 
     /// G3: a retirement forfeits the balance.
-    async fn retired(&self, delivery: &Delivery) -> Result<(), HandlerError> {
-        let (partner, application) = (&delivery.envelope.partnerid, delivery.envelope.subject);
-        let mut effects = self.effects(delivery.envelope.id, partner, &application).await?;
+    async fn retired(&self, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
         let balance = effects
             .record()
             .view
@@ -342,15 +333,23 @@ impl Handler for Scheduler {
     const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        match delivery.event_type {
-            EventType::Approved => self.0.approved(&delivery).await,
-            EventType::ConcernRecorded => self.0.concern(&delivery).await,
-            EventType::Retired => self.0.retired(&delivery).await,
+        let envelope = &delivery.envelope;
+        let mut effects = self
+            .0
+            .effects(envelope.id, &envelope.partnerid, &envelope.subject)
+            .await?;
+        let outcome = match delivery.event_type {
+            EventType::Approved => self.0.approved(&delivery, &mut effects).await,
+            EventType::ConcernRecorded => self.0.concern(&delivery, &mut effects).await,
+            EventType::Retired => self.0.retired(&mut effects).await,
             other => Err(HandlerError::Permanent(format!(
                 "the scheduler does not handle {}",
                 other.as_str()
             ))),
-        }
+        };
+        // What was published is written back even when a later step failed.
+        effects.finish().await?;
+        outcome
     }
 }
 
@@ -361,9 +360,18 @@ impl TimerHandler for EngagementClock {
     async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
         let due: Due =
             serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let mut effects = self.0.effects(timer.cause, &timer.partner, &timer.application).await?;
+        let outcome = self.fire_due(due, &timer, &mut effects).await;
+        // What was published is written back even when a later step failed.
+        effects.finish().await?;
+        outcome
+    }
+}
+
+impl EngagementClock {
+    async fn fire_due(&self, due: Due, timer: &Timer, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
         let core = &self.0;
         let (partner, application) = (&timer.partner, timer.application);
-        let mut effects = core.effects(timer.cause, partner, &application).await?;
         let view = effects.record().view.clone();
         let catalog_version = catalog_version(effects.record());
         let label = |what: &str| format!("{}.{what}", timer.id);

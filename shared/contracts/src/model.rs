@@ -663,10 +663,64 @@ impl From<ApplicationBody> for ApplicationDraft {
     }
 }
 
+impl ApplicationDraft {
+    /// The submitted body this draft shape was made from (the inverse of
+    /// `From<ApplicationBody>`), or `None` if a field a submitted body has is missing. It checks
+    /// no rule: the body was validated when it was submitted.
+    pub fn as_submitted(&self) -> Option<ApplicationBody> {
+        let s = self.startup.as_ref()?;
+        Some(ApplicationBody {
+            startup: Startup {
+                name: s.name.clone()?,
+                aws_account_id: s.aws_account_id.clone()?,
+                industry: s.industry.clone()?,
+                stage: s.stage.clone(),
+                team_size: s.team_size,
+                monthly_recurring_revenue_usd: s.monthly_recurring_revenue_usd,
+            },
+            programme: self.programme?,
+            service: self.service.clone()?,
+            workload: self.workload.clone()?,
+            use_case: self.use_case.clone()?,
+            target_metrics: self.target_metrics.clone()?,
+            metrics: self.metrics.clone()?,
+            feedback_checkpoints_days: self.feedback_checkpoints_days.clone()?,
+            evaluation_window_days: self.evaluation_window_days?,
+            budget: self
+                .budget
+                .as_ref()?
+                .iter()
+                .map(|l| {
+                    Some(BudgetLine {
+                        item: l.item.clone()?,
+                        category: l.category?,
+                        monthly_usd: l.monthly_usd,
+                        monthly_usd_range: l.monthly_usd_range,
+                        basis: l.basis.clone(),
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?,
+            production_monthly_usd: self.production_monthly_usd,
+            stack: self.stack.clone()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::Catalog;
+
+    #[test]
+    fn a_submitted_body_survives_the_draft_shape() {
+        let catalog = Catalog::builtin().unwrap();
+        for name in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"] {
+            let body = example(name).validate(&catalog, now()).unwrap();
+            let draft: ApplicationDraft = body.clone().into();
+            assert_eq!(draft.as_submitted(), Some(body), "{name}");
+        }
+        assert_eq!(ApplicationDraft::default().as_submitted(), None);
+    }
 
     fn now() -> DateTime<Utc> {
         "2026-06-01T00:00:00Z".parse().unwrap()

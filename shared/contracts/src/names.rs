@@ -43,6 +43,11 @@ pub fn view_key(partner: &crate::ids::PartnerId, application: &crate::ids::Appli
     format!("{partner}.{application}")
 }
 
+/// The header a guarded publish carries: the stream sequence of the application's event it
+/// follows (its expected last subject sequence). A reader whose record ends there folds the event
+/// at once; one that does not knows its record is behind and catches up.
+pub const PREVIOUS_SEQUENCE_HEADER: &str = "Sandpiper-Previous-Sequence";
+
 /// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
 pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
 

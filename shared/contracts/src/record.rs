@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{Envelope, EventType, Submitted};
+use crate::events::Envelope;
 use crate::ids::{ApplicationId, EventId, PartnerId};
 use crate::model::ApplicationBody;
 use crate::view::{ApplicationView, FoldError};
@@ -28,10 +28,6 @@ pub struct EventRef {
 pub struct ApplicationRecord {
     pub view: ApplicationView,
     pub events: Vec<EventRef>,
-    /// The body as last submitted (validated form), which the review and the engagement decide
-    /// from; the view shows it in its draft form.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub submitted: Option<ApplicationBody>,
 }
 
 /// What folding one event did.
@@ -58,7 +54,6 @@ impl ApplicationRecord {
                 id: event.id,
                 refused: false,
             }],
-            submitted: None,
         })
     }
 
@@ -88,6 +83,13 @@ impl ApplicationRecord {
     /// The stream sequence of the application's last event: what a guarded publish expects.
     pub fn last_sequence(&self) -> u64 {
         self.events.last().map_or(self.view.version, |e| e.sequence)
+    }
+
+    /// The body as submitted, once submitted (the view holds it in the draft shape), which the
+    /// review and the engagement decide from.
+    pub fn submitted(&self) -> Option<ApplicationBody> {
+        self.view.submitted_at?;
+        self.view.body.as_submitted()
     }
 
     /// Whether the event with this id is stored for the application.
@@ -124,11 +126,6 @@ impl ApplicationRecord {
         match outcome {
             Ok(_) => {
                 self.view = next;
-                if event.kind().ok() == Some(EventType::Submitted)
-                    && let Ok(submitted) = event.payload::<Submitted>()
-                {
-                    self.submitted = Some(submitted.application);
-                }
                 Folded::Applied
             }
             Err(err) => Folded::Refused(err),

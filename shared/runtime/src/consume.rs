@@ -47,6 +47,9 @@ pub struct Delivery {
     pub stream_sequence: u64,
     /// 1 on first delivery.
     pub delivered: i64,
+    /// The sequence of the application's event this one follows, when its publish was guarded
+    /// ([`sandpiper_contracts::names::PREVIOUS_SEQUENCE_HEADER`]).
+    pub previous_sequence: Option<u64>,
 }
 
 /// Why a handler did not finish an event.
@@ -66,9 +69,9 @@ pub trait Handler: Send + Sync + 'static {
     fn event_types(&self) -> Vec<EventType>;
 
     /// A handler that decides from application state keeps the read model
-    /// ([`crate::views`]): its consumer then receives every event and folds each into the
-    /// application's record before the handler sees the event types it wants (it reads the
-    /// record with [`crate::views::ViewStore::load`]).
+    /// ([`crate::views`]): before it sees an event, the application's record is made to hold it
+    /// ([`crate::views::ViewStore::ensure`]), so the handler reads a record at least as new as
+    /// the event (with [`crate::views::ViewStore::load`]).
     const KEEPS_VIEWS: bool = false;
 
     fn handle(&self, delivery: Delivery) -> impl Future<Output = Result<(), HandlerError>> + Send;
@@ -91,8 +94,8 @@ pub async fn run<H: Handler>(
     running: Gate,
 ) -> Result<(), ConsumeError> {
     let views = if H::KEEPS_VIEWS { views } else { None };
-    let wanted: std::collections::HashSet<EventType> = handler.event_types().into_iter().collect();
-    let filter_subjects = if views.is_some() {
+    let wanted = handler.event_types();
+    let filter_subjects = if wanted.len() == EventType::ALL.len() {
         vec![subjects::all_events()]
     } else {
         wanted.iter().copied().map(subjects::events_of_type).collect()
@@ -122,7 +125,7 @@ pub async fn run<H: Handler>(
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
     let handler = Arc::new(handler);
-    let mut lanes = Lanes::new(views, Arc::new(wanted));
+    let mut lanes = Lanes::new(views);
 
     while !shutdown.is_triggered() {
         let batch = consumer
@@ -158,19 +161,16 @@ pub async fn run<H: Handler>(
 /// order: an application always maps to the same lane, a lane handles one event at a time, and
 /// the lane is taken in arrival order before the next event is looked at.
 struct Lanes {
-    /// The read model every event is folded into first, for a handler that keeps it.
+    /// The read model each event is made to hold first, for a handler that keeps it.
     views: Option<ViewStore>,
-    /// The event types the handler wants; the others are only folded.
-    wanted: Arc<std::collections::HashSet<EventType>>,
     lanes: Vec<Arc<tokio::sync::Mutex<()>>>,
     in_flight: tokio::task::JoinSet<()>,
 }
 
 impl Lanes {
-    fn new(views: Option<ViewStore>, wanted: Arc<std::collections::HashSet<EventType>>) -> Lanes {
+    fn new(views: Option<ViewStore>) -> Lanes {
         Lanes {
             views,
-            wanted,
             lanes: (0..LANES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
             in_flight: tokio::task::JoinSet::new(),
         }
@@ -188,9 +188,9 @@ impl Lanes {
         // Waits only when this lane is busy: order within an application is kept.
         let turn = self.lanes[lane].clone().lock_owned().await;
         let handler = handler.clone();
-        let (views, wanted) = (self.views.clone(), self.wanted.clone());
+        let views = self.views.clone();
         self.in_flight.spawn(async move {
-            handle_one(views.as_ref(), &wanted, service, handler.as_ref(), message).await;
+            handle_one(views.as_ref(), service, handler.as_ref(), message).await;
             drop(turn);
         });
     }
@@ -215,25 +215,20 @@ fn lane_of(subject: &str, lanes: usize) -> usize {
     usize::try_from(hasher.finish() % lanes as u64).unwrap_or(0)
 }
 
-/// Folds the event into the read model (for a handler that keeps it), then hands it to the
-/// handler if it wants its type. A redelivered event folds nothing twice; its handler finds what
+/// Makes the application's record hold the event (for a handler that keeps the read model),
+/// then hands it to the handler. A redelivered event folds nothing twice; its handler finds what
 /// an earlier run stored in the record ([`crate::effects`]).
-async fn fold_then_handle<H: Handler>(
+async fn ensure_then_handle<H: Handler>(
     views: Option<&ViewStore>,
-    wanted: &std::collections::HashSet<EventType>,
     handler: &H,
     delivery: &Delivery,
 ) -> Result<(), HandlerError> {
     if let Some(views) = views {
-        Box::pin(views.fold(&delivery.envelope, delivery.stream_sequence))
+        Box::pin(views.ensure(&delivery.envelope, delivery.stream_sequence, delivery.previous_sequence))
             .await
             .map_err(|e| HandlerError::Transient(e.to_string()))?;
     }
-    if wanted.contains(&delivery.event_type) {
-        Box::pin(handler.handle(delivery.clone())).await
-    } else {
-        Ok(())
-    }
+    Box::pin(handler.handle(delivery.clone())).await
 }
 
 /// Runs `work` while telling the server, every third of `ack_wait`, that the message is still
@@ -263,7 +258,6 @@ pub async fn holding<T>(
 
 async fn handle_one<H: Handler>(
     views: Option<&ViewStore>,
-    wanted: &std::collections::HashSet<EventType>,
     service: ServiceName,
     handler: &H,
     message: async_nats::jetstream::Message,
@@ -294,17 +288,22 @@ async fn handle_one<H: Handler>(
                 trace_id = tracing::field::Empty,
             );
             crate::trace_context::adopt(&span, crate::trace_context::extract(message.headers.as_ref()));
+            let previous_sequence = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get(sandpiper_contracts::names::PREVIOUS_SEQUENCE_HEADER))
+                .and_then(|v| v.as_str().parse().ok());
             let delivery = Delivery {
                 envelope,
                 event_type,
                 stream_sequence,
                 delivered,
+                previous_sequence,
             };
             let attempts = async {
                 let mut attempt = 1;
                 loop {
-                    let outcome =
-                        holding(&message, ACK_WAIT, fold_then_handle(views, wanted, handler, &delivery)).await;
+                    let outcome = holding(&message, ACK_WAIT, ensure_then_handle(views, handler, &delivery)).await;
                     match outcome {
                         // Retried here, in the lane: the application's later events wait.
                         Err(HandlerError::Transient(reason)) if attempt < ATTEMPTS_IN_PLACE => {

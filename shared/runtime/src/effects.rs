@@ -4,16 +4,17 @@
 //! An effect's event id derives from its cause and a label. [`Effects::publish`] publishes it
 //! only if the application's record does not hold that id already, and guards the publish with
 //! the record's last sequence (JetStream's expected last subject sequence): so the record is
-//! exactly current when the effect is stored, and the effect is folded into it at once. When the
+//! exactly current when the effect is stored, and the effect is folded into it at once (in
+//! memory; [`Effects::finish`] writes the record back once for all of a cause's effects). When the
 //! guard fails, something was stored since the record was read (another service, or this cause's
 //! own earlier run that crashed before its fold): the record catches up with those events and,
 //! unless the effect is among them, the caller decides again from the fresh record (a transient
 //! error, retried in place). No task-local, no reading of the history, no reliance on the
 //! stream's duplicate window.
 
-use sandpiper_contracts::events::EventPayload;
+use sandpiper_contracts::events::{Envelope, EventPayload};
 use sandpiper_contracts::ids::EventId;
-use sandpiper_contracts::record::ApplicationRecord;
+use sandpiper_contracts::record::{ApplicationRecord, Folded, Summary};
 
 use crate::consume::HandlerError;
 use crate::publish::{Outgoing, PublishError, Publisher};
@@ -25,6 +26,8 @@ pub struct Effects<'a> {
     publisher: &'a Publisher,
     cause: EventId,
     stored: Stored,
+    /// The record's summary as stored, and the events published since, not yet written back.
+    unwritten: Option<(Summary, Vec<(u64, Envelope)>)>,
 }
 
 impl<'a> Effects<'a> {
@@ -34,7 +37,21 @@ impl<'a> Effects<'a> {
             publisher,
             cause,
             stored,
+            unwritten: None,
         }
+    }
+
+    /// Writes the record back with every effect published so far. Call it once the cause's
+    /// effects are published, before the cause is acknowledged (or its timer removed); a cause
+    /// that fails before it leaves its effects unwritten, and the next reader catches up.
+    pub async fn finish(&mut self) -> Result<(), HandlerError> {
+        let Some((before, published)) = self.unwritten.take() else {
+            return Ok(());
+        };
+        self.views
+            .write_published(&mut self.stored, &before, &published)
+            .await
+            .map_err(|e| HandlerError::Transient(e.to_string()))
     }
 
     /// The application as it stands, including the effects published so far.
@@ -69,12 +86,18 @@ impl<'a> Effects<'a> {
             time: None,
         };
         match self.publisher.publish(outgoing).await {
-            Ok(published) if !published.duplicate => self
-                .views
-                .fold_published(&mut self.stored, &published.envelope, published.sequence)
-                .await
-                .map_err(|e| HandlerError::Transient(e.to_string())),
+            Ok(published) if !published.duplicate => {
+                let before = Summary::of(&self.stored.record.view);
+                if let Folded::Refused(err) = self.stored.record.fold(&published.envelope, published.sequence) {
+                    tracing::error!(event_id = %id, error = %err, "a published effect is refused by the state machine");
+                }
+                let (_, unwritten) = self.unwritten.get_or_insert_with(|| (before, Vec::new()));
+                unwritten.push((published.sequence, published.envelope));
+                Ok(())
+            }
             Ok(_) | Err(PublishError::Conflict(_)) => {
+                // What this run folded must be in the store before the store catches up past it.
+                self.finish().await?;
                 self.stored = self
                     .views
                     .catch_up(self.stored.clone())

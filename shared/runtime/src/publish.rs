@@ -100,6 +100,10 @@ impl Publisher {
         if let Some(version) = event.expected_version {
             headers.insert("Nats-Expected-Last-Subject-Sequence", version.to_string().as_str());
             headers.insert(
+                sandpiper_contracts::names::PREVIOUS_SEQUENCE_HEADER,
+                version.to_string().as_str(),
+            );
+            headers.insert(
                 "Nats-Expected-Last-Subject-Sequence-Subject",
                 subjects::events_of_application(event.partner, &event.application).as_str(),
             );

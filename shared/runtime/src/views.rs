@@ -8,10 +8,12 @@
 //! Every writer folds the same events in stream order with the same fold, so it does not matter
 //! which service folds an event first: the others find it already there.
 //!
-//! Who folds: each service that decides folds every event its consumer receives before handling
-//! it ([`crate::consume`]), and a service that publishes a guarded event (expected last sequence =
-//! the record's last, so nothing can sit between) folds it at once ([`crate::effects`]). The
-//! intake folds its own commands the same way, so a client reads its own writes.
+//! Who folds: whoever stores a guarded event (expected last sequence = the record's last, so
+//! nothing can sit between) folds it at once: every service's effects ([`crate::effects`]) and
+//! the intake's commands. A consumer of a service that keeps the read model makes the record hold
+//! each event it receives before handling it ([`ViewStore::ensure`]): mostly one read that finds
+//! it folded; the intake's consumer does so for every event, which folds the event of a publisher
+//! that crashed before its fold and is what the clock barrier waits for.
 //!
 //! The stream stays the source of truth. Reading an application back from it happens only in two
 //! repair paths: [`ViewStore::rebuild`] (an event arrived out of stream order, or a record is
@@ -19,6 +21,7 @@
 //! found events the record does not hold yet), which reads only the events after the record's
 //! last one.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
@@ -88,7 +91,15 @@ pub struct ViewStore {
     bus: Bus,
     views: kv::Store,
     index: kv::Store,
+    /// How far each application's stored record is known (from this process's own reads and
+    /// writes) to hold its events. Records only grow, and only by gap-free prefixes, so a record
+    /// known to hold sequence `n` holds every earlier event of its application: [`Self::ensure`]
+    /// then needs no read at all.
+    known: std::sync::Arc<std::sync::Mutex<HashMap<ApplicationId, u64>>>,
 }
+
+/// Past this many applications the `known` map starts afresh (it is only a shortcut).
+const KNOWN_LIMIT: usize = 100_000;
 
 impl ViewStore {
     /// Opens (creating on first use) the views and index buckets.
@@ -97,7 +108,22 @@ impl ViewStore {
             bus: bus.clone(),
             views: bus.bucket(names::VIEWS_BUCKET, 1, Duration::ZERO).await?,
             index: bus.bucket(names::VIEW_INDEX_BUCKET, 1, Duration::ZERO).await?,
+            known: std::sync::Arc::default(),
         })
+    }
+
+    fn note(&self, record: &ApplicationRecord) {
+        let mut known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if known.len() >= KNOWN_LIMIT {
+            known.clear();
+        }
+        let last = known.entry(record.id()).or_insert(0);
+        *last = (*last).max(record.last_sequence());
+    }
+
+    fn known_through(&self, application: &ApplicationId) -> u64 {
+        let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        known.get(application).copied().unwrap_or(0)
     }
 
     /// The index bucket, for readers that mirror every summary (the intake's listings).
@@ -121,11 +147,41 @@ impl ViewStore {
         if !matches!(entry.operation, kv::Operation::Put) {
             return Ok(None);
         }
-        let record = serde_json::from_slice(&entry.value).map_err(|source| ViewStoreError::Corrupt { key, source })?;
+        let record: ApplicationRecord =
+            serde_json::from_slice(&entry.value).map_err(|source| ViewStoreError::Corrupt { key, source })?;
+        self.note(&record);
         Ok(Some(Stored {
             record,
             revision: entry.revision,
         }))
+    }
+
+    /// The record made current: one direct read of the application's last event on the stream
+    /// (by its subjects, an index lookup on the server) tells whether the record holds it; if not
+    /// (its publisher crashed before folding it, or is folding a batch right now), the record
+    /// catches up. What a reader uses when it must not be behind the stream (the API).
+    pub async fn current(
+        &self,
+        partner: &PartnerId,
+        application: &ApplicationId,
+    ) -> Result<Option<Stored>, ViewStoreError> {
+        let stream = self.bus.events_handle().await?;
+        let last = match stream
+            .direct_get_last_for_subject(subjects::events_of_application(partner, application))
+            .await
+        {
+            Ok(message) => Some(message.sequence),
+            Err(err) if err.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => None,
+            Err(err) => return Err(ViewStoreError::store("reading an application's last event", err)),
+        };
+        match (self.load(partner, application).await?, last) {
+            (Some(stored), Some(last)) if stored.record.last_sequence() < last => {
+                Ok(Some(self.catch_up(stored).await?))
+            }
+            (Some(stored), _) => Ok(Some(stored)),
+            (None, Some(_)) => Box::pin(self.rebuild(partner, application)).await,
+            (None, None) => Ok(None),
+        }
     }
 
     /// The record, rebuilt from the stream if the store has none although the stream has events
@@ -139,6 +195,44 @@ impl ViewStore {
             Some(stored) => Ok(Some(stored)),
             None => Box::pin(self.rebuild(partner, application)).await,
         }
+    }
+
+    /// Makes the record hold the event stored at `sequence`. The publisher of a guarded event
+    /// folds it itself, so this mostly finds it there, often without a read (`known`); a reader
+    /// that arrives first folds it when the record ends at the event's `previous` sequence, and
+    /// otherwise (its publisher crashed before folding) catches up.
+    pub async fn ensure(
+        &self,
+        envelope: &Envelope,
+        sequence: u64,
+        previous: Option<u64>,
+    ) -> Result<(), ViewStoreError> {
+        let (partner, application) = (&envelope.partnerid, &envelope.subject);
+        if self.known_through(application) >= sequence {
+            return Ok(());
+        }
+        match self.load(partner, application).await? {
+            Some(stored) if stored.record.events.iter().any(|e| e.sequence == sequence) => {}
+            Some(stored) if previous == Some(stored.record.last_sequence()) => {
+                self.fold(envelope, sequence).await?;
+            }
+            Some(stored) if stored.record.last_sequence() < sequence => {
+                self.catch_up(stored).await?;
+            }
+            // The record is past the event without holding it: folded out of order.
+            Some(_) => {
+                Box::pin(self.rebuild(partner, application)).await?;
+            }
+            // No record: the application's first event starts one; anything else repairs it.
+            None => {
+                if ApplicationRecord::create(envelope, sequence).is_ok() {
+                    self.fold(envelope, sequence).await?;
+                } else {
+                    Box::pin(self.rebuild(partner, application)).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Folds an event stored at `sequence` into its application's record and returns the
@@ -181,27 +275,24 @@ impl ViewStore {
         })
     }
 
-    /// Folds an event this process just stored with a guarded publish (nothing sits between the
-    /// record's last event and it) into `stored`, and writes it back.
-    pub async fn fold_published(
+    /// Writes back a record into which this process folded events it stored with guarded
+    /// publishes (`published`, oldest first; nothing sat between them), as one write. If another
+    /// writer got there first, the events are folded through the store one by one instead.
+    pub async fn write_published(
         &self,
         stored: &mut Stored,
-        envelope: &Envelope,
-        sequence: u64,
+        before: &Summary,
+        published: &[(u64, Envelope)],
     ) -> Result<(), ViewStoreError> {
-        let before = Summary::of(&stored.record.view);
         let mut next = stored.clone();
-        if let Folded::Refused(err) = next.record.fold(envelope, sequence) {
-            tracing::error!(event_id = %envelope.id, sequence, error = %err, "a published event is refused by the state machine");
-        }
-        if self.write(&mut next, Some(&before)).await? {
+        if self.write(&mut next, Some(before)).await? {
             *stored = next;
             return Ok(());
         }
-        // Someone else (a consumer) wrote meanwhile: fold through the store.
-        match self.fold(envelope, sequence).await? {
-            Some(latest) => *stored = latest,
-            None => *stored = next,
+        for (sequence, envelope) in published {
+            if let Some(latest) = self.fold(envelope, *sequence).await? {
+                *stored = latest;
+            }
         }
         Ok(())
     }
@@ -235,6 +326,7 @@ impl ViewStore {
         match written {
             Some(revision) => {
                 stored.revision = revision;
+                self.note(&stored.record);
                 Ok(true)
             }
             None => Ok(false),

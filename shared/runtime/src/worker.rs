@@ -190,33 +190,6 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
     }
 }
 
-/// Publishes an event caused by another without a record to guard it (the classifier's): its id
-/// derives from the cause and `label`, so a handler that runs twice within the stream's duplicate
-/// window publishes a duplicate the stream drops. Handlers that keep the read model store their
-/// effects through [`crate::effects::Effects`] instead, which holds however late the rerun.
-pub async fn publish_caused<P: sandpiper_contracts::events::EventPayload>(
-    publisher: &Publisher,
-    cause: &sandpiper_contracts::ids::EventId,
-    label: &str,
-    partner: &sandpiper_contracts::ids::PartnerId,
-    application: sandpiper_contracts::ids::ApplicationId,
-    payload: &P,
-) -> Result<(), HandlerError> {
-    let id = sandpiper_contracts::ids::EventId::derived(cause, label);
-    publisher
-        .publish(crate::publish::Outgoing {
-            id,
-            partner,
-            application,
-            payload,
-            expected_version: None,
-            time: None,
-        })
-        .await
-        .map(|_| ())
-        .map_err(publish_failure)
-}
-
 /// Maps a failure to publish into the handler's retry policy.
 pub fn publish_failure(err: crate::publish::PublishError) -> HandlerError {
     match err {
