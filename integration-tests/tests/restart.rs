@@ -200,3 +200,66 @@ async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
         .unwrap();
     assert_eq!(stored().await, 3);
 }
+
+/// A publisher that crashed between storing an event and writing the application's record back
+/// loses nothing readers see: the API compares the record with the application's last event on
+/// the stream and folds what the record lacks, and the record stays repaired.
+#[tokio::test]
+async fn an_event_stored_but_never_folded_is_read_through_the_api() {
+    use sandpiper_contracts::events::DraftUpdated;
+    use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+    use sandpiper_runtime::publish::Outgoing;
+
+    let app = TestApp::spawn().await;
+    let id = app.create(ACME, &example("bedrock-agents-support")).await;
+    let view = app.get(ACME, &format!("/v1/applications/{id}")).await.body;
+    let version = view["version"].as_u64().unwrap();
+
+    // Stored as the intake would, but nobody folds it (the publisher "crashed" right after).
+    let bus = sandpiper_runtime::bus::Bus::connect(
+        &sandpiper_runtime::config::CommonConfig::load(
+            &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), app.nats_url.clone())]),
+            0,
+        )
+        .unwrap(),
+        ServiceName::Intake,
+    )
+    .await
+    .unwrap();
+    let publisher = sandpiper_runtime::publish::Publisher::new(
+        bus.jetstream.clone(),
+        ServiceName::Intake,
+        sandpiper_runtime::clock::Clock::Wall,
+    );
+    let mut draft: sandpiper_contracts::model::ApplicationDraft =
+        serde_json::from_value(example("bedrock-agents-support")).unwrap();
+    draft.workload = Some("changed while nobody folded it".into());
+    let stored = publisher
+        .publish(Outgoing {
+            id: EventId::generate(),
+            partner: &PartnerId::parse("acme").unwrap(),
+            application: ApplicationId::parse(&id).unwrap(),
+            payload: &DraftUpdated { draft },
+            expected_version: Some(version),
+            time: None,
+        })
+        .await
+        .unwrap();
+
+    let view = app.get(ACME, &format!("/v1/applications/{id}")).await.body;
+    assert_eq!(view["workload"], "changed while nobody folded it");
+    assert_eq!(view["version"].as_u64(), Some(stored.sequence));
+    let history = app.get(ACME, &format!("/v1/applications/{id}/events")).await;
+    assert_eq!(event_names(&history.body), ["drafted", "draft_updated"]);
+    // The repaired record is what the next command guards on: a patch succeeds.
+    let patched = app
+        .send(
+            reqwest::Client::new()
+                .patch(app.url(&format!("/v1/applications/{id}")))
+                .bearer_auth(ACME)
+                .header("content-type", "application/merge-patch+json")
+                .body(r#"{"production_monthly_usd": 8200}"#),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{patched:?}");
+}
