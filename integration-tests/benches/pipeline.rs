@@ -16,10 +16,15 @@
 //! - `growth`: pipeline throughput with N drafts already stored;
 //! - `idle`: each service's resident memory as its own process (the release binaries, built
 //!   first), idle after start-up and after 500 applications went through.
+//! - `restart`: N applications of 5 events each stored (the events on the stream, their records
+//!   and summaries in the read model, as the services write them), then the `sandpiper-intake`
+//!   binary started: seconds until `/readyz`, its RSS, and `GET /v1/applications/{id}` latency
+//!   at 200 requests/s on random applications.
 //!
 //! Sizes: `SANDPIPER_BENCH_APPS` (pipeline, default 500), `SANDPIPER_BENCH_LIVE` (advance,
 //! default `10000`; e.g. `10000,100000`), `SANDPIPER_BENCH_STORED` (growth, default
-//! `1000,10000`), `SANDPIPER_BENCH_PHASES` (default all).
+//! `1000,10000`), `SANDPIPER_BENCH_RESTART` (restart, default `200000`),
+//! `SANDPIPER_BENCH_PHASES` (default all).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
@@ -88,13 +93,16 @@ fn orchestrate() {
     for n in sizes("SANDPIPER_BENCH_STORED", "1000,10000") {
         phases.push((format!("growth:{n}"), vec![]));
     }
+    for n in sizes("SANDPIPER_BENCH_RESTART", "200000") {
+        phases.push((format!("restart:{n}"), vec![]));
+    }
     phases.push(("idle".into(), vec![]));
     if let Ok(only) = std::env::var("SANDPIPER_BENCH_PHASES") {
         let only: Vec<&str> = only.split(',').collect();
         phases.retain(|(p, _)| only.iter().any(|o| p.starts_with(o)));
     }
     let exe = std::env::current_exe().unwrap();
-    if phases.iter().any(|(p, _)| p == "idle") {
+    if phases.iter().any(|(p, _)| p == "idle" || p.starts_with("restart")) {
         // The idle phase runs the services' own binaries.
         let mut build = std::process::Command::new(env!("CARGO"));
         build.args(["build", "--release", "--locked", "--quiet"]);
@@ -187,6 +195,7 @@ async fn run_phase(phase: &str) -> Value {
         "latency" => latency(n).await,
         "advance" => advance(n).await,
         "idle" => idle().await,
+        "restart" => restart(n).await,
         other => json!({"error": format!("unknown phase {other}")}),
     }
 }
@@ -558,4 +567,177 @@ async fn idle() -> Value {
         .map(|(s, _, c)| (s.as_str().to_owned(), json!(rss_mb(c.id().unwrap_or(0)))))
         .collect();
     json!({"idle_rss_mb": idle, "after_500_applications_rss_mb": after})
+}
+
+/// The intake restarted over `n` stored applications of 5 events each.
+async fn restart(n: usize) -> Value {
+    use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, EventPayload};
+    use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+    use sandpiper_contracts::model::ApplicationDraft;
+    use sandpiper_contracts::names::{self, ServiceName};
+    use sandpiper_contracts::record::{ApplicationRecord, Summary};
+
+    let dir = tempfile::tempdir().unwrap();
+    let nats = sandpiper_cli::local_nats::LocalNats::start(dir.path(), 0)
+        .await
+        .unwrap();
+    let config = sandpiper_runtime::config::CommonConfig::load(
+        &HashMap::from([("SANDPIPER_NATS_URL".to_owned(), nats.url())]),
+        0,
+    )
+    .unwrap();
+    let bus = sandpiper_runtime::bus::Bus::connect(&config, ServiceName::Intake)
+        .await
+        .unwrap();
+    let views = sandpiper_runtime::views::ViewStore::open(&bus).await.unwrap();
+    let views_kv = bus.jetstream.get_key_value(names::VIEWS_BUCKET).await.unwrap();
+    let partner = PartnerId::parse("acme").unwrap();
+    let draft: ApplicationDraft = serde_json::from_value(example("bedrock-agents-support")).unwrap();
+    let started = Instant::now();
+    let ids: Vec<ApplicationId> = futures::stream::iter(0..n)
+        .map(|i| {
+            let (bus, views, views_kv, partner, draft) = (&bus, &views, &views_kv, &partner, &draft);
+            async move {
+                let application = ApplicationId::generate();
+                let mut events: Vec<(u64, Envelope)> = Vec::with_capacity(5);
+                for step in 0..5 {
+                    let envelope = if step == 0 {
+                        envelope(
+                            partner,
+                            application,
+                            &Drafted {
+                                draft: draft.clone(),
+                                originated_from: None,
+                            },
+                        )
+                    } else {
+                        let mut changed = draft.clone();
+                        changed.workload = Some(format!("revision {step} of application {i}"));
+                        envelope(partner, application, &DraftUpdated { draft: changed })
+                    };
+                    let kind = envelope.kind().unwrap();
+                    let mut headers = HeaderMap::new();
+                    headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+                    let ack = bus
+                        .jetstream
+                        .publish_with_headers(
+                            subjects::event(partner, &application, kind),
+                            headers,
+                            envelope.to_json().unwrap().into(),
+                        )
+                        .await
+                        .unwrap()
+                        .await
+                        .unwrap();
+                    events.push((ack.sequence, envelope));
+                }
+                let record = ApplicationRecord::from_events(events.iter().map(|(s, e)| (*s, e))).unwrap();
+                let key = names::view_key(partner, &application);
+                views
+                    .index()
+                    .put(&key, serde_json::to_vec(&Summary::of(&record.view)).unwrap().into())
+                    .await
+                    .unwrap();
+                views_kv
+                    .put(&key, serde_json::to_vec(&record).unwrap().into())
+                    .await
+                    .unwrap();
+                application
+            }
+        })
+        .buffer_unordered(256)
+        .collect()
+        .await;
+    let stored_s = started.elapsed().as_secs_f64();
+    let events = bus.events_stream().await.unwrap().info().await.unwrap().state.messages;
+
+    fn envelope<P: EventPayload>(partner: &PartnerId, application: ApplicationId, payload: &P) -> Envelope {
+        Envelope::new(
+            EventId::generate(),
+            ServiceName::Intake,
+            partner.clone(),
+            application,
+            chrono::Utc::now(),
+            payload,
+        )
+        .unwrap()
+    }
+
+    let binary = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("sandpiper-intake");
+    let port = 39_180;
+    let launched = Instant::now();
+    let child = tokio::process::Command::new(&binary)
+        .env("SANDPIPER_NATS_URL", nats.url())
+        .env("SANDPIPER_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("SANDPIPER_API_TOKENS", format!("acme:{ACME}"))
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} cannot start: {e}", binary.display()));
+    sandpiper_runtime::http::ensure_crypto_provider();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let ready = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sandpiper-intake did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ready_s = launched.elapsed().as_secs_f64();
+    let ready_rss = rss_mb(child.id().unwrap_or(0));
+
+    // 200 requests/s for 10 s, each on a random stored application.
+    let interval = Duration::from_millis(5);
+    let mut latencies = Vec::with_capacity(2000);
+    let mut requests = Vec::with_capacity(2000);
+    let begun = Instant::now();
+    for i in 0..2000usize {
+        let at = begun + interval * i as u32;
+        tokio::time::sleep_until(at.into()).await;
+        let id = ids[(i * 7919 + 13) % ids.len()];
+        let http = http.clone();
+        requests.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let reply = http
+                .get(format!("http://127.0.0.1:{port}/v1/applications/{id}"))
+                .bearer_auth(ACME)
+                .send()
+                .await
+                .unwrap();
+            assert!(reply.status().is_success(), "GET answered {}", reply.status());
+            reply.bytes().await.unwrap();
+            sent.elapsed()
+        }));
+    }
+    for request in requests {
+        latencies.push(request.await.unwrap());
+    }
+    latencies.sort();
+    let ms = |q: f64| {
+        let i = ((latencies.len() as f64 * q) as usize).min(latencies.len() - 1);
+        (latencies[i].as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+    };
+    json!({
+        "applications": n,
+        "events_stored": events,
+        "store_s": (stored_s * 10.0).round() / 10.0,
+        "intake_ready_s": (ready_s * 100.0).round() / 100.0,
+        "intake_rss_mb_ready": ready_rss,
+        "intake_rss_mb_after_gets": rss_mb(child.id().unwrap_or(0)),
+        "get_p50_ms": ms(0.5),
+        "get_p99_ms": ms(0.99),
+    })
 }

@@ -201,11 +201,11 @@ async fn a_replayed_cause_publishes_nothing_twice_after_the_duplicate_window() {
     assert_eq!(stored().await, 3);
 }
 
-/// A publisher that crashed between storing an event and writing the application's record back
-/// loses nothing readers see: the API compares the record with the application's last event on
-/// the stream and folds what the record lacks, and the record stays repaired.
+/// An intake whose request died between storing an event and folding it leaves the record
+/// behind; the next command on the application finds the guard failing (409), which catches the
+/// record up, so the client's fetch-and-retry succeeds and every read includes the event.
 #[tokio::test]
-async fn an_event_stored_but_never_folded_is_read_through_the_api() {
+async fn an_event_stored_but_never_folded_is_caught_up_by_the_next_command() {
     use sandpiper_contracts::events::DraftUpdated;
     use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
     use sandpiper_runtime::publish::Outgoing;
@@ -215,7 +215,7 @@ async fn an_event_stored_but_never_folded_is_read_through_the_api() {
     let view = app.get(ACME, &format!("/v1/applications/{id}")).await.body;
     let version = view["version"].as_u64().unwrap();
 
-    // Stored as the intake would, but nobody folds it (the publisher "crashed" right after).
+    // Stored as the intake would, but nobody folds it (the request "died" right after).
     let bus = sandpiper_runtime::bus::Bus::connect(
         &sandpiper_runtime::config::CommonConfig::load(
             &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), app.nats_url.clone())]),
@@ -246,20 +246,28 @@ async fn an_event_stored_but_never_folded_is_read_through_the_api() {
         .await
         .unwrap();
 
-    let view = app.get(ACME, &format!("/v1/applications/{id}")).await.body;
-    assert_eq!(view["workload"], "changed while nobody folded it");
-    assert_eq!(view["version"].as_u64(), Some(stored.sequence));
-    let history = app.get(ACME, &format!("/v1/applications/{id}/events")).await;
-    assert_eq!(event_names(&history.body), ["drafted", "draft_updated"]);
-    // The repaired record is what the next command guards on: a patch succeeds.
-    let patched = app
-        .send(
+    let patch = || {
+        app.send(
             reqwest::Client::new()
                 .patch(app.url(&format!("/v1/applications/{id}")))
                 .bearer_auth(ACME)
                 .header("content-type", "application/merge-patch+json")
                 .body(r#"{"production_monthly_usd": 8200}"#),
         )
-        .await;
-    assert_eq!(patched.status, 200, "{patched:?}");
+    };
+    let refused = patch().await;
+    assert_eq!(refused.status, 409, "the guard finds the record behind: {refused:?}");
+    let view = app.get(ACME, &format!("/v1/applications/{id}")).await.body;
+    assert_eq!(
+        view["workload"], "changed while nobody folded it",
+        "caught up by the 409"
+    );
+    assert_eq!(view["version"].as_u64(), Some(stored.sequence));
+    let retried = patch().await;
+    assert_eq!(retried.status, 200, "{retried:?}");
+    let history = app.get(ACME, &format!("/v1/applications/{id}/events")).await;
+    assert_eq!(
+        event_names(&history.body),
+        ["drafted", "draft_updated", "draft_updated"]
+    );
 }

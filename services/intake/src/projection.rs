@@ -5,10 +5,11 @@
 //! - Listings and the credit position filter an in-memory index of every application's
 //!   [`Summary`] (state, pool, service, account: about 200 bytes each), mirrored from
 //!   `sandpiper_view_index`; start-up reads those summaries, never the event history.
-//! - A view the API answers with is made current first ([`ViewStore::current`]: one direct read
-//!   of the application's last event on the stream), so an event whose publisher crashed before
-//!   folding it is folded on the next read. A command folds its own event at once, so its
-//!   answer, and the replica's index, already include it (a client reads its own writes).
+//! - A command folds its own event at once, so its answer, and the replica's index, already
+//!   include it (a client reads its own writes). Every service writes a cause's record back
+//!   before acking the cause, so a crash in between is repaired when the cause is redelivered;
+//!   a command whose request died between its publish and its fold leaves the record behind
+//!   until the next command on the application, whose guard fails (409) and catches it up.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::RwLock;
@@ -97,9 +98,9 @@ impl Projection {
         self.read(|index| index.by_id.get(id).map(|s| s.partner_id.clone()))
     }
 
-    /// The application's record, current with the stream.
+    /// The application's record, as stored (one direct read).
     pub async fn get(&self, partner: &PartnerId, id: &ApplicationId) -> Result<Option<Stored>, ViewStoreError> {
-        self.views.current(partner, id).await
+        self.views.load_or_rebuild(partner, id).await
     }
 
     /// A page of applications in creation order, after `cursor`.

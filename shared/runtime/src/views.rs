@@ -156,34 +156,6 @@ impl ViewStore {
         }))
     }
 
-    /// The record made current: one direct read of the application's last event on the stream
-    /// (by its subjects, an index lookup on the server) tells whether the record holds it; if not
-    /// (its publisher crashed before folding it, or is folding a batch right now), the record
-    /// catches up. What a reader uses when it must not be behind the stream (the API).
-    pub async fn current(
-        &self,
-        partner: &PartnerId,
-        application: &ApplicationId,
-    ) -> Result<Option<Stored>, ViewStoreError> {
-        let stream = self.bus.events_handle().await?;
-        let last = match stream
-            .direct_get_last_for_subject(subjects::events_of_application(partner, application))
-            .await
-        {
-            Ok(message) => Some(message.sequence),
-            Err(err) if err.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound => None,
-            Err(err) => return Err(ViewStoreError::store("reading an application's last event", err)),
-        };
-        match (self.load(partner, application).await?, last) {
-            (Some(stored), Some(last)) if stored.record.last_sequence() < last => {
-                Ok(Some(self.catch_up(stored).await?))
-            }
-            (Some(stored), _) => Ok(Some(stored)),
-            (None, Some(_)) => Box::pin(self.rebuild(partner, application)).await,
-            (None, None) => Ok(None),
-        }
-    }
-
     /// The record, rebuilt from the stream if the store has none although the stream has events
     /// (a store lost or created after the events): a repair path, taken once per application.
     pub async fn load_or_rebuild(
