@@ -511,6 +511,28 @@ fn rss_mb(pid: u32) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Waits until the service on `port` answers `/readyz` with 200 (polled every 20 ms).
+async fn wait_ready(
+    http: &reqwest::Client,
+    port: u16,
+    service: sandpiper_contracts::names::ServiceName,
+    within: Duration,
+) {
+    let deadline = Instant::now() + within;
+    loop {
+        let ready = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return;
+        }
+        assert!(Instant::now() < deadline, "sandpiper-{service} did not become ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Each service as its own process: RSS idle after start-up, then after 500 applications.
 async fn idle() -> Value {
     use sandpiper_contracts::names::ServiceName;
@@ -540,20 +562,7 @@ async fn idle() -> Value {
         children.push((*service, port, child));
     }
     for (service, port, _) in &children {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = app
-                .http
-                .get(format!("http://127.0.0.1:{port}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if ready {
-                break;
-            }
-            assert!(Instant::now() < deadline, "sandpiper-{service} did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_ready(&app.http, *port, *service, Duration::from_secs(30)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle: serde_json::Map<String, Value> = children
@@ -683,19 +692,7 @@ async fn restart(n: usize) -> Value {
         .unwrap_or_else(|e| panic!("{} cannot start: {e}", binary.display()));
     sandpiper_runtime::http::ensure_crypto_provider();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let ready = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            break;
-        }
-        assert!(Instant::now() < deadline, "sandpiper-intake did not become ready");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_ready(&http, port, ServiceName::Intake, Duration::from_secs(300)).await;
     let ready_s = launched.elapsed().as_secs_f64();
     let ready_rss = rss_mb(child.id().unwrap_or(0));
 

@@ -207,6 +207,19 @@ impl TestApp {
         );
     }
 
+    /// A connection to this stack's NATS as `service`, for a test that stores or reads what the
+    /// services would.
+    pub async fn bus(&self, service: ServiceName) -> sandpiper_runtime::bus::Bus {
+        let config = sandpiper_runtime::config::CommonConfig::load(
+            &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), self.nats_url.clone())]),
+            0,
+        )
+        .expect("a valid config");
+        sandpiper_runtime::bus::Bus::connect(&config, service)
+            .await
+            .expect("the bus connects")
+    }
+
     /// The notifier's API.
     pub fn notifier_url(&self, path: &str) -> String {
         format!("{}{path}", self.stack.notifier_url())

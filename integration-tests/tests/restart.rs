@@ -216,16 +216,7 @@ async fn an_event_stored_but_never_folded_is_caught_up_by_the_next_command() {
     let version = view["version"].as_u64().unwrap();
 
     // Stored as the intake would, but nobody folds it (the request "died" right after).
-    let bus = sandpiper_runtime::bus::Bus::connect(
-        &sandpiper_runtime::config::CommonConfig::load(
-            &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), app.nats_url.clone())]),
-            0,
-        )
-        .unwrap(),
-        ServiceName::Intake,
-    )
-    .await
-    .unwrap();
+    let bus = app.bus(ServiceName::Intake).await;
     let publisher = sandpiper_runtime::publish::Publisher::new(
         bus.jetstream.clone(),
         ServiceName::Intake,

@@ -45,16 +45,7 @@ async fn a_timer_fired_again_after_the_duplicate_window_stores_nothing_twice() {
     js.update_stream(config).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
-    let bus = sandpiper_runtime::bus::Bus::connect(
-        &sandpiper_runtime::config::CommonConfig::load(
-            &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), app.nats_url.clone())]),
-            0,
-        )
-        .unwrap(),
-        ServiceName::Scheduler,
-    )
-    .await
-    .unwrap();
+    let bus = app.bus(ServiceName::Scheduler).await;
     let timers = Timers::open(&bus, ServiceName::Scheduler).await.unwrap();
     let bucket = js.get_key_value(ServiceName::Scheduler.timers_bucket()).await.unwrap();
     let application = ApplicationId::parse(&id).unwrap();
@@ -144,16 +135,7 @@ async fn a_review_timer_fired_again_after_the_duplicate_window_decides_once() {
     js.update_stream(config).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
-    let bus = sandpiper_runtime::bus::Bus::connect(
-        &sandpiper_runtime::config::CommonConfig::load(
-            &std::collections::HashMap::from([("SANDPIPER_NATS_URL".to_owned(), app.nats_url.clone())]),
-            0,
-        )
-        .unwrap(),
-        ServiceName::Reviewer,
-    )
-    .await
-    .unwrap();
+    let bus = app.bus(ServiceName::Reviewer).await;
     let timers = Timers::open(&bus, ServiceName::Reviewer).await.unwrap();
     let bucket = js.get_key_value(ServiceName::Reviewer.timers_bucket()).await.unwrap();
     let timer_id = format!("review.{id}");

@@ -59,11 +59,6 @@ impl<'a> Effects<'a> {
         &self.stored.record
     }
 
-    /// The cause's effects are derived from it.
-    pub fn cause(&self) -> EventId {
-        self.cause
-    }
-
     /// Whether the effect `label` of this cause is stored (by this run or an earlier one).
     pub fn holds(&self, label: &str) -> bool {
         self.stored.record.holds(&EventId::derived(&self.cause, label))

@@ -79,12 +79,6 @@ pub struct Stored {
     revision: u64,
 }
 
-impl Stored {
-    pub fn revision(&self) -> u64 {
-        self.revision
-    }
-}
-
 /// The read model's buckets.
 #[derive(Clone)]
 pub struct ViewStore {
