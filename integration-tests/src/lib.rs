@@ -124,7 +124,12 @@ impl TestApp {
     }
 
     async fn spawn_full(clock: ClockMode, secured: bool) -> TestApp {
-        sandpiper_runtime::telemetry::init_for_tests();
+        // The services' logs (`TEST_LOG`) go through the process's one subscriber, which the test
+        // of the traces exports through too: the suite is one process, and a subscriber of
+        // `telemetry::init_for_tests` installed first would leave that test with no exporter.
+        if std::env::var_os("TEST_LOG").is_some() {
+            otlp::process_traces();
+        }
         sandpiper_runtime::http::ensure_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         let config = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nats/nats-server.conf");

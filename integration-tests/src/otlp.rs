@@ -1,9 +1,10 @@
 //! A real OTLP/HTTP trace receiver for tests: accepts `POST /v1/traces` (protobuf) like a
-//! collector would and keeps every span it was sent.
+//! collector would and keeps every span it was sent; and the process's one tracing subscriber,
+//! exporting to such a receiver ([`process_traces`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -14,6 +15,42 @@ use axum::routing::post;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message;
+use sandpiper_runtime::telemetry::{self, Export, Telemetry};
+
+/// The process's global tracing subscriber and the receiver it exports every span to.
+pub struct ProcessTraces {
+    pub receiver: OtlpReceiver,
+    /// Keeps the exporter alive for the whole process; [`Telemetry::flush`] sends what is queued.
+    pub telemetry: Telemetry,
+}
+
+/// The tracing subscriber is global to a process and the integration suite is one process (one
+/// test binary), so every test that needs one shares this: installed once, by whichever asks
+/// first ([`crate::TestApp`] when `TEST_LOG` is set, or a test of the traces), logging as
+/// `TEST_LOG` says and exporting every span of the process to one receiver. That receiver runs on
+/// a thread and runtime of its own, so it outlives the test that started it. The spans of tests
+/// running alongside arrive too: a test picks its own trace out by what it did (its application).
+pub fn process_traces() -> &'static ProcessTraces {
+    static TRACES: OnceLock<ProcessTraces> = OnceLock::new();
+    TRACES.get_or_init(|| {
+        let (started, traces) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("otlp-receiver".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the OTLP receiver");
+                let receiver = runtime.block_on(OtlpReceiver::start());
+                // Outside any runtime: the exporter's blocking HTTP client is made here.
+                let telemetry = telemetry::init_for_tests_with(Export::Otlp(receiver.traces_endpoint()));
+                let _ = started.send(ProcessTraces { receiver, telemetry });
+                runtime.block_on(std::future::pending::<()>());
+            })
+            .expect("the OTLP receiver's thread starts");
+        traces.recv().expect("the OTLP receiver starts")
+    })
+}
 
 /// One received span, flattened for assertions.
 #[derive(Debug, Clone)]

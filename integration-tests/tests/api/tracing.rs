@@ -2,23 +2,38 @@
 //! (its timer firing days later on the simulated clock), the credits and the webhook deliveries
 //! reach an OTLP receiver with one trace id and parent links that cross every NATS hop.
 //!
-//! The global tracing subscriber is per process, so this file holds one test.
+//! The global tracing subscriber is per process and the suite is one process: the test exports
+//! through the one the suite shares ([`otlp::process_traces`]), whose receiver also gets the spans
+//! of the tests running alongside, and picks its trace out by its application's `submitted`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
 
-use sandpiper_integration_tests::otlp::{OtlpReceiver, ReceivedSpan};
+use sandpiper_integration_tests::otlp::{self, ReceivedSpan};
 use sandpiper_integration_tests::receiver::Receiver;
 use sandpiper_integration_tests::{ACME, TestApp, example};
-use sandpiper_runtime::telemetry::{self, Export};
 
 const SERVICES: [&str; 5] = ["intake", "classifier", "reviewer", "scheduler", "notifier"];
 
+/// The request that submitted application `id`: the submit route's span in the trace its
+/// `submitted` was published in (the receiver holds the spans of every test of the process).
+fn submit_request<'s>(spans: &'s [ReceivedSpan], id: &str) -> Option<&'s ReceivedSpan> {
+    let submit_route = "/v1/applications/{id}/submit";
+    let submitted = spans
+        .iter()
+        .find(|s| s.name == "publish submitted" && s.attr("application_id") == Some(id))?;
+    spans
+        .iter()
+        .find(|s| s.trace_id == submitted.trace_id && s.attr("http.route") == Some(submit_route))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_application_is_one_trace_across_all_five_services() {
-    let collector = OtlpReceiver::start().await;
-    let telemetry = telemetry::init_for_tests_with(Export::Otlp(collector.traces_endpoint()));
+    let otlp::ProcessTraces {
+        receiver: collector,
+        telemetry,
+    } = otlp::process_traces();
     let app = TestApp::simulated().await;
     let webhook = Receiver::start(vec![]).await;
     app.subscribe(ACME, &webhook.url(), &["approved"], "cloudevents").await;
@@ -30,10 +45,9 @@ async fn one_application_is_one_trace_across_all_five_services() {
     webhook.wait_until("the approval's delivery", |r| !r.is_empty()).await;
     telemetry.flush();
 
-    let submit_route = "/v1/applications/{id}/submit";
     let spans = collector
         .wait_until("the whole trace", |spans| {
-            let Some(root) = spans.iter().find(|s| s.attr("http.route") == Some(submit_route)) else {
+            let Some(root) = submit_request(spans, &id) else {
                 return false;
             };
             let services: HashSet<&str> = spans
@@ -48,10 +62,7 @@ async fn one_application_is_one_trace_across_all_five_services() {
         })
         .await;
 
-    let root = spans
-        .iter()
-        .find(|s| s.attr("http.route") == Some(submit_route))
-        .unwrap();
+    let root = submit_request(&spans, &id).unwrap();
     assert_eq!(root.parent_span_id, "", "the submit request starts the trace");
     assert_eq!(root.attr("http.response.status_code"), Some("202"), "{root:?}");
     let trace: Vec<&ReceivedSpan> = spans.iter().filter(|s| s.trace_id == root.trace_id).collect();

@@ -1,0 +1,47 @@
+//! The end-to-end suite: the real services over real nats-servers (and, in `containers`, the
+//! images on Docker), driven through the HTTP API. Helpers are in `sandpiper_integration_tests`.
+//!
+//! One test binary on purpose: every binary links the whole stack, so one binary with a module
+//! per area links it once instead of once per area. The modules share a process, so what is
+//! global to a process is shared too: the tracing subscriber (installed once, see
+//! `sandpiper_integration_tests::otlp::process_traces`), the metrics registry (tests compare
+//! before and after, never absolute counts). Each test still gets its own nats-server on a random
+//! port, its own store and its own services. Run one area with
+//! `cargo test -p sandpiper-integration-tests --test api notifier::`.
+//!
+//! Layout:
+//! - `api`: the API's contract at its edges (auth, tenancy, idempotency, concurrency, 4xx, metrics).
+//! - `buckets`: key-value buckets read "up to now" from the server, not from a cached status.
+//! - `clock`: the clock of CONTRACT §5, readable by all, a simulated one moved only by an admin.
+//! - `containers`: the images of `./scripts/build-images` on Docker, through restarts (needs Docker).
+//! - `demo`: `sandpiper demo`'s story against a real stack, to the end.
+//! - `engagement`: the partner-facing records after the window (credit position, graduation, OH).
+//! - `lifecycle`: the engagement after approval: credits, tranches, office hours, close, expiry.
+//! - `notifier`: webhook deliveries to real HTTP receivers (#5).
+//! - `permissions`: the pipeline under `deploy/nats/nats-server.conf`'s per-service users.
+//! - `pipeline`: the shared examples through the real pipeline to `in_review`.
+//! - `replicas`: two replicas share a durable consumer; each event handled once.
+//! - `restart`: services restarted or crashed mid-flight lose nothing and do nothing twice.
+//! - `review`: the rules end to end (#3): classification, redirection, review period, catalog.
+//! - `scheduler_replay`: a timer firing again after the duplicate window stores nothing twice.
+//! - `scheduler_timers`: the timer loop loads its whole index before it is ready or fires.
+//! - `simulate`: `sandpiper simulate`'s cohort runs to the end and is reproducible.
+//! - `tracing`: one application is one trace across the five services and the webhook.
+
+mod api;
+mod buckets;
+mod clock;
+mod containers;
+mod demo;
+mod engagement;
+mod lifecycle;
+mod notifier;
+mod permissions;
+mod pipeline;
+mod replicas;
+mod restart;
+mod review;
+mod scheduler_replay;
+mod scheduler_timers;
+mod simulate;
+mod tracing;
