@@ -9,48 +9,65 @@
 //! - On a blocking `concern_recorded`: an ad-hoc session two business days later (OH3).
 //! - On `retired`: the balance is forfeited (G3). At validity's end: `credits_expired` (TR4).
 //!
-//! Each handler and timer decides from the application's record in the read model
-//! ([`sandpiper_runtime::views`]), so a timer that finds the engagement moved on does nothing, and
-//! stores what it decides through [`Effects`]: an effect's id derives from its cause, and a cause
-//! handled again (even long after the stream's duplicate window) publishes nothing the record
-//! already holds. Every decision carries its catalog version (K4).
+//! The decisions are the pure functions of [`sandpiper_rules::engagement`]; this crate reads the
+//! application's record from the read model ([`sandpiper_runtime::views`]), asks the rules, and
+//! stores the effects they return in order through [`Effects`]: an event's id derives from its
+//! cause and its key, so a cause handled again (even long after the stream's duplicate window)
+//! publishes nothing the record already holds, and a checkpoint set again replaces itself. Every
+//! decision carries its catalog version (K4).
 
-use chrono::Duration;
 use sandpiper_contracts::catalog::CatalogService;
-use sandpiper_contracts::engagement::{Concern, SessionKind, TrancheStatus};
-use sandpiper_contracts::events::{
-    Approved, ClawbackWarning, ClawedBack, ConcernRecorded, CreditsApplied, CreditsExpired, CreditsForfeited,
-    DecisionReminder, EventType, OfficeHoursScheduled, TrancheReleased, TrancheWithheld, WindowClosed,
-};
-use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
-use sandpiper_contracts::model::Programme;
+use sandpiper_contracts::engagement::Checkpoint;
+use sandpiper_contracts::events::{Approved, ConcernRecorded, EventType};
+use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::names::ServiceName;
-use sandpiper_contracts::record::ApplicationRecord;
-use sandpiper_contracts::state::State;
-use sandpiper_rules::{credits, office_hours};
+use sandpiper_rules::credits;
+use sandpiper_rules::engagement::{self, Effect};
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
 use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::effects::Effects;
 use sandpiper_runtime::publish::Publisher;
-use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
+use sandpiper_runtime::timers::{Timer, TimerHandler, TimerKind, Timers};
 use sandpiper_runtime::views::ViewStore;
 use sandpiper_runtime::worker::{Worker, WorkerError, payload};
 use serde::{Deserialize, Serialize};
 
 /// The scheduler's default HTTP port (health endpoints).
 pub const DEFAULT_PORT: u16 = 8084;
-/// G1: how often an owed decision is asked for again.
-pub const REMINDER_EVERY_DAYS: i64 = 7;
 
-/// What a timer is for.
+/// The scheduler's timer kind: an engagement's checkpoint, stored as its payload, with its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
-enum Due {
-    MidWindow,
-    WindowClose,
-    Reminder { number: u32 },
-    Expiry,
+#[serde(transparent)]
+struct Due(Checkpoint);
+
+impl TimerKind for Due {
+    fn timer_id(&self, application: &ApplicationId) -> String {
+        match self.0 {
+            Checkpoint::MidWindow => format!("mid.{application}"),
+            Checkpoint::WindowClose => format!("close.{application}"),
+            Checkpoint::Reminder { number } => format!("remind.{application}.{number}"),
+            Checkpoint::Expiry => format!("expire.{application}"),
+        }
+    }
+}
+
+/// How an effect's key becomes its event's label among its cause's effects.
+#[derive(Clone, Copy)]
+enum Keys<'a> {
+    /// An event's effects: the key as it is.
+    OfEvent,
+    /// A timer's: the key under the timer's id (two checkpoints of one cause stay apart).
+    OfTimer(&'a str),
+}
+
+impl Keys<'_> {
+    fn label(self, key: &str) -> String {
+        match self {
+            Keys::OfEvent => key.to_owned(),
+            Keys::OfTimer(timer) => format!("{timer}.{key}"),
+        }
+    }
 }
 
 /// Shared by the event handler and the timer handler.
@@ -62,22 +79,12 @@ struct Core {
     timers: Timers,
 }
 
-/// The catalog version of the approval behind every later decision (K4).
-fn catalog_version(record: &ApplicationRecord) -> String {
-    record
-        .view
-        .decision
-        .as_ref()
-        .map(|d| d.catalog_version.clone())
-        .unwrap_or_default()
-}
-
 impl Core {
     /// The application's record from the read model, with the effects `cause` may store.
     async fn effects(
         &self,
         cause: EventId,
-        partner: &PartnerId,
+        partner: &sandpiper_contracts::ids::PartnerId,
         application: &ApplicationId,
     ) -> Result<Effects<'_>, HandlerError> {
         let stored = self
@@ -96,229 +103,70 @@ impl Core {
         self.catalogs.version(version).and_then(|c| c.service(service).cloned())
     }
 
-    async fn schedule(
+    /// Stores what the rules decided, in order: events (each once) and checkpoints.
+    async fn store(
         &self,
         cause: EventId,
-        partner: &PartnerId,
-        application: ApplicationId,
-        id: String,
-        due_at: chrono::DateTime<chrono::Utc>,
-        due: Due,
+        keys: Keys<'_>,
+        effects: &mut Effects<'_>,
+        decided: Vec<Effect>,
     ) -> Result<(), HandlerError> {
-        let timer = Timer {
-            id,
-            due_at,
-            partner: partner.clone(),
-            application,
-            cause,
-            payload: serde_json::to_value(due).map_err(|e| HandlerError::Permanent(e.to_string()))?,
-            traceparent: None,
-        };
-        self.timers
-            .schedule(&timer)
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))
+        for effect in decided {
+            match effect {
+                Effect::Store { key, event } => effects.publish(&keys.label(&key), event.as_ref()).await?,
+                Effect::Set { checkpoint, at } => {
+                    let record = effects.record();
+                    let timer = Timer::of(&Due(checkpoint), at, record.partner(), record.id(), cause)
+                        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+                    self.timers
+                        .schedule(&timer)
+                        .await
+                        .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// Approval: credits, tranche 1, office hours, and the engagement's timers.
+    /// Approval: credits, tranche 1, office hours, and the engagement's checkpoints.
     async fn approved(&self, delivery: &Delivery, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
         let approved: Approved = payload(delivery)?;
-        let (cause, partner, application) = (
-            delivery.envelope.id,
-            &delivery.envelope.partnerid,
-            delivery.envelope.subject,
-        );
+        let application = delivery.envelope.subject;
         let body = effects
             .record()
             .submitted()
             .ok_or_else(|| HandlerError::Permanent(format!("application {application} was approved unsubmitted")))?;
-        let pool = approved.review.pool;
         let service = self.service(&approved.catalog_version, &body.service).await;
-        let plan = credits::plan(
+        let decided = engagement::on_approval(
             &body,
-            pool,
-            approved.tier_usd,
+            &approved,
             service.as_ref(),
             delivery.envelope.time,
             credits::DEFAULT_GRACE_DAYS,
         );
-        let window = plan.window;
-        let first = plan.tranches.first().map(|t| (t.number, t.amount_usd));
-        let applied = CreditsApplied {
-            amount_usd: plan.amount_usd,
-            split: plan.split,
-            tranches: plan.tranches,
-            window,
-            rules: plan.rules,
-            reasons: plan.reasons,
-            catalog_version: approved.catalog_version.clone(),
-        };
-        effects.publish("credits", &applied).await?;
-        if let Some((number, amount_usd)) = first {
-            // TR3 sets tranche 1 of a split ($10K at credits-applied); TR2 the single tranche.
-            let (rule, what) = if applied.split {
-                ("TR3", "tranche 1 of a split")
-            } else {
-                ("TR2", "the single tranche")
-            };
-            let released = TrancheReleased {
-                number,
-                amount_usd,
-                rules: vec![rule.into()],
-                reasons: vec![format!(
-                    "Tranche {number}, {what}: ${amount_usd} at credits-applied ({rule})."
-                )],
-                catalog_version: approved.catalog_version.clone(),
-            };
-            effects.publish("tranche.1", &released).await?;
-        }
-        if pool == Programme::InnovationSandbox {
-            let participants = service
-                .as_ref()
-                .map(|s| s.office_hours_participants.clone())
-                .unwrap_or_default();
-            for session in office_hours::standard_sessions(&window, body.evaluation_window_days, &participants) {
-                let label = format!("office-hours.{}", session.id);
-                let reasons = vec![format!(
-                    "{} with the service team on {} (OH1, OH2).",
-                    session.kind.as_str().replace('_', "-"),
-                    session.starts_at.date_naive()
-                )];
-                let event = OfficeHoursScheduled {
-                    session,
-                    rules: vec!["OH1".into(), "OH2".into()],
-                    reasons,
-                    catalog_version: approved.catalog_version.clone(),
-                };
-                effects.publish(&label, &event).await?;
-            }
-            self.schedule(
-                cause,
-                partner,
-                application,
-                format!("mid.{application}"),
-                window.mid_window_at,
-                Due::MidWindow,
-            )
+        self.store(delivery.envelope.id, Keys::OfEvent, effects, decided)
             .await?;
-        }
-        self.schedule(
-            cause,
-            partner,
-            application,
-            format!("close.{application}"),
-            window.ends_at,
-            Due::WindowClose,
-        )
-        .await?;
-        self.schedule(
-            cause,
-            partner,
-            application,
-            format!("expire.{application}"),
-            window.expires_at,
-            Due::Expiry,
-        )
-        .await?;
-        tracing::info!(tier = approved.tier_usd, split = applied.split, ends_at = %window.ends_at, "credits applied");
+        tracing::info!(tier = approved.tier_usd, "credits applied");
         Ok(())
     }
 
-    /// OH3: a blocking concern asks for an ad-hoc session (not for `bedrock_poc`, OH5).
+    /// OH3: a blocking concern asks for an ad-hoc session.
     async fn concern(&self, delivery: &Delivery, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
         let recorded: ConcernRecorded = payload(delivery)?;
-        let Concern {
-            blocking,
-            id,
-            recorded_at,
-            ..
-        } = recorded.concern;
-        if !blocking {
-            return Ok(());
-        }
-        let view = effects.record().view.clone();
-        let (Some(window), Some(decision)) = (view.window, view.decision.as_ref()) else {
-            return Ok(());
+        let view = &effects.record().view;
+        let participants = match view.decision.as_ref() {
+            Some(decision) if recorded.concern.blocking => self
+                .service(&decision.catalog_version, view.body.service.as_deref().unwrap_or(""))
+                .await
+                .map(|s| s.office_hours_participants)
+                .unwrap_or_default(),
+            _ => Vec::new(),
         };
-        if decision.pool != Programme::InnovationSandbox || view.state != State::Active {
-            return Ok(());
+        let decided = engagement::on_concern(&effects.record().view, &recorded.concern, &participants);
+        if decided.is_empty() && recorded.concern.blocking {
+            tracing::info!(concern = %recorded.concern.id, "no ad-hoc session: not an active sandbox, or no session left in the window (OH3, OH5)");
         }
-        let service = self
-            .service(&decision.catalog_version, view.body.service.as_deref().unwrap_or(""))
-            .await;
-        let participants = service.map(|s| s.office_hours_participants).unwrap_or_default();
-        let number = view.office_hours.iter().filter(|s| s.id.starts_with("ad-hoc-")).count() + 1;
-        match office_hours::ad_hoc_session(number, recorded_at, &window, &participants) {
-            Some(session) => {
-                let reasons = vec![format!(
-                    "Requested by blocking concern {id}; two business days later (OH3)."
-                )];
-                let event = OfficeHoursScheduled {
-                    session,
-                    rules: vec!["OH3".into()],
-                    reasons,
-                    catalog_version: decision.catalog_version.clone(),
-                };
-                effects.publish("office-hours.ad-hoc", &event).await
-            }
-            None => self.concern_past_the_window(effects, &id, recorded_at).await,
-        }
-    }
-
-    /// OH3: two business days after the request falls past the window, so no ad-hoc session fits
-    /// inside it. The partner learns it from the closing session (the last inside the window),
-    /// restated with the concern it takes up: CONTRACT §3 has no event type for a declined request.
-    async fn concern_past_the_window(
-        &self,
-        effects: &mut Effects<'_>,
-        concern: &str,
-        recorded_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), HandlerError> {
-        let view = effects.record().view.clone();
-        let label = "office-hours.ad-hoc";
-        let closing = view
-            .office_hours
-            .iter()
-            .find(|s| s.kind == SessionKind::Closing && s.starts_at >= recorded_at);
-        let (Some(closing), Some(window)) = (closing, view.window) else {
-            tracing::info!(%concern, "no ad-hoc session past the window and no closing session left (OH3)");
-            return Ok(());
-        };
-        if effects.holds(label) {
-            return Ok(());
-        }
-        let event = OfficeHoursScheduled {
-            session: closing.clone(),
-            rules: vec!["OH3".into(), "OH1".into()],
-            reasons: vec![format!(
-                "Blocking concern {concern} asked for an ad-hoc session, but two business days after {} is past the window's end on {}: it is taken up at the closing session on {} (OH3).",
-                recorded_at.date_naive(),
-                window.ends_at.date_naive(),
-                closing.starts_at.date_naive()
-            )],
-            catalog_version: catalog_version(effects.record()),
-        };
-        // The restated session replaces the stored one in the view: the guarded publish stores it
-        // only if nothing (a feedback note on it) was stored since the record was read; otherwise
-        // the handler decides again from the caught-up record.
-        effects.publish(label, &event).await
-    }
-
-    /// G3: a retirement forfeits the balance.
-    async fn retired(&self, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
-        let balance = effects
-            .record()
-            .view
-            .credits
-            .as_ref()
-            .map(|c| c.balance_usd)
-            .unwrap_or(0);
-        let event = CreditsForfeited {
-            amount_usd: balance,
-            rules: vec!["G3".into()],
-            catalog_version: catalog_version(effects.record()),
-        };
-        effects.publish("forfeited", &event).await
+        self.store(delivery.envelope.id, Keys::OfEvent, effects, decided).await
     }
 }
 
@@ -333,15 +181,18 @@ impl Handler for Scheduler {
     const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        let core = &self.0;
         let envelope = &delivery.envelope;
-        let mut effects = self
-            .0
+        let mut effects = core
             .effects(envelope.id, &envelope.partnerid, &envelope.subject)
             .await?;
         let outcome = match delivery.event_type {
-            EventType::Approved => self.0.approved(&delivery, &mut effects).await,
-            EventType::ConcernRecorded => self.0.concern(&delivery, &mut effects).await,
-            EventType::Retired => self.0.retired(&mut effects).await,
+            EventType::Approved => core.approved(&delivery, &mut effects).await,
+            EventType::ConcernRecorded => core.concern(&delivery, &mut effects).await,
+            EventType::Retired => {
+                let decided = engagement::on_retirement(&effects.record().view);
+                core.store(envelope.id, Keys::OfEvent, &mut effects, decided).await
+            }
             other => Err(HandlerError::Permanent(format!(
                 "the scheduler does not handle {}",
                 other.as_str()
@@ -358,181 +209,28 @@ pub struct EngagementClock(Core);
 
 impl TimerHandler for EngagementClock {
     async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
-        let due: Due =
-            serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let mut effects = self.0.effects(timer.cause, &timer.partner, &timer.application).await?;
-        let outcome = self.fire_due(due, &timer, &mut effects).await;
+        let core = &self.0;
+        let Due(checkpoint) = timer.kind().map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let mut effects = core.effects(timer.cause, &timer.partner, &timer.application).await?;
+        let sent = reminders_sent(&effects, &timer.application);
+        let decided = engagement::at_checkpoint(&effects.record().view, checkpoint, timer.due_at, sent);
+        let outcome = core
+            .store(timer.cause, Keys::OfTimer(&timer.id), &mut effects, decided)
+            .await;
         // What was published is written back even when a later step failed.
         effects.finish().await?;
         outcome
     }
 }
 
-impl EngagementClock {
-    async fn fire_due(&self, due: Due, timer: &Timer, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
-        let core = &self.0;
-        let (partner, application) = (&timer.partner, timer.application);
-        let view = effects.record().view.clone();
-        let catalog_version = catalog_version(effects.record());
-        let label = |what: &str| format!("{}.{what}", timer.id);
-        let (Some(credits), Some(window)) = (view.credits.clone(), view.window) else {
-            return Ok(());
-        };
-        // The credit window as applied (60 days for a bedrock_poc whatever was filed, P1).
-        let days = (window.ends_at - window.starts_at).num_days();
-        match due {
-            Due::MidWindow if view.state == State::Active => {
-                let released: i64 = credits
-                    .tranches
-                    .iter()
-                    .filter(|t| t.status == TrancheStatus::Released)
-                    .map(|t| t.amount_usd)
-                    .sum();
-                let (pro_rata, at_risk) =
-                    credits::clawback_risk(released, credits.consumed_in_window_usd, days / 2, days);
-                if at_risk {
-                    let warning = ClawbackWarning {
-                        consumed_usd: credits.consumed_in_window_usd,
-                        pro_rata_usd: pro_rata,
-                        released_usd: released,
-                        rules: vec!["TR8".into(), "TR6".into()],
-                        reasons: vec![format!(
-                            "At the mid-window check-in ${} is consumed, under a quarter of the pro-rata ${pro_rata}: with no consumption by the window's close the balance is clawed back (TR8, TR6).",
-                            credits.consumed_in_window_usd
-                        )],
-                        catalog_version: catalog_version.clone(),
-                    };
-                    effects.publish(&label("warning"), &warning).await?;
-                }
-                for tranche in credits.tranches.iter().filter(|t| t.status == TrancheStatus::Pending) {
-                    // TR3 decides at day 30 (the tranche's due time), concerns recorded by then
-                    // counting; OH1 may move the mid-window *session* off a weekend, but not this.
-                    let blocking: Vec<&Concern> = view
-                        .concerns
-                        .iter()
-                        .filter(|c| c.blocking && c.recorded_at <= tranche.due_at)
-                        .collect();
-                    // Released or withheld, the tranche's decision is one event: one id for both.
-                    let tranche_label = label(&format!("tranche.{}", tranche.number));
-                    if blocking.is_empty() {
-                        let event = TrancheReleased {
-                            number: tranche.number,
-                            amount_usd: tranche.amount_usd,
-                            rules: vec!["TR3".into()],
-                            reasons: vec![format!(
-                                "No blocking concern by the day-30 check-in ({}): tranche {} (${}) released (TR3).",
-                                tranche.due_at.date_naive(),
-                                tranche.number,
-                                tranche.amount_usd
-                            )],
-                            catalog_version: catalog_version.clone(),
-                        };
-                        effects.publish(&tranche_label, &event).await?;
-                    } else {
-                        let event = TrancheWithheld {
-                            number: tranche.number,
-                            amount_usd: tranche.amount_usd,
-                            rules: vec!["TR3".into()],
-                            reasons: vec![format!(
-                                "A blocking concern was recorded on {} ({}): tranche {} (${}) is withheld (TR3).",
-                                blocking[0].recorded_at.date_naive(),
-                                blocking[0].note,
-                                tranche.number,
-                                tranche.amount_usd
-                            )],
-                            catalog_version: catalog_version.clone(),
-                        };
-                        effects.publish(&tranche_label, &event).await?;
-                    }
-                }
-                Ok(())
-            }
-            Due::WindowClose if view.state == State::Active => {
-                if credits.consumed_in_window_usd == 0 {
-                    let event = ClawedBack {
-                        amount_usd: credits.balance_usd,
-                        rules: vec!["TR6".into()],
-                        reasons: vec![format!(
-                            "No consumption was recorded in the window: the ${} balance is clawed back, with no grace period (TR6).",
-                            credits.balance_usd
-                        )],
-                        catalog_version,
-                    };
-                    effects.publish(&label("clawback"), &event).await
-                } else {
-                    let event = WindowClosed {
-                        balance_usd: credits.balance_usd,
-                        grace_ends_at: window.grace_ends_at,
-                        rules: vec!["G1".into(), "TR5".into()],
-                        reasons: vec![format!(
-                            "The window closed; the ${} balance serves consumption until {} (TR5). The team's decision, graduate or retire, is owed (G1).",
-                            credits.balance_usd,
-                            window.grace_ends_at.date_naive()
-                        )],
-                        catalog_version,
-                    };
-                    effects.publish(&label("closed"), &event).await?;
-                    // Fired again after reminder 1 went out: the chain is already under way.
-                    if effects.holds(&format!("remind.{application}.1.reminder")) {
-                        return Ok(());
-                    }
-                    let at = timer.due_at + Duration::days(REMINDER_EVERY_DAYS);
-                    core.schedule(
-                        timer.cause,
-                        partner,
-                        application,
-                        format!("remind.{application}.1"),
-                        at,
-                        Due::Reminder { number: 1 },
-                    )
-                    .await
-                }
-            }
-            Due::Reminder { number } if view.state == State::WindowClosed => {
-                let event = DecisionReminder {
-                    number,
-                    rules: vec!["G1".into()],
-                    reasons: vec![format!(
-                        "The decision to graduate or retire is owed since {} (G1).",
-                        window.ends_at.date_naive()
-                    )],
-                    catalog_version,
-                };
-                effects.publish(&label("reminder"), &event).await?;
-                let next = number + 1;
-                let at = timer.due_at + Duration::days(REMINDER_EVERY_DAYS);
-                // Fired again after the next reminder went out: it is not scheduled anew.
-                let next_sent = effects.holds(&format!("remind.{application}.{next}.reminder"));
-                if at < window.expires_at && !next_sent {
-                    core.schedule(
-                        timer.cause,
-                        partner,
-                        application,
-                        format!("remind.{application}.{next}"),
-                        at,
-                        Due::Reminder { number: next },
-                    )
-                    .await?;
-                }
-                Ok(())
-            }
-            Due::Expiry
-                if matches!(
-                    view.state,
-                    State::WindowClosed | State::Graduated | State::Retired | State::ClawedBack
-                ) =>
-            {
-                let event = CreditsExpired {
-                    amount_usd: credits.balance_usd,
-                    rules: vec!["TR4".into()],
-                    catalog_version,
-                };
-                effects.publish(&label("expired"), &event).await
-            }
-            // The engagement moved on (decided, clawed back, closed): nothing is due any more.
-            _ => Ok(()),
-        }
-    }
+/// How many decision reminders (G1) the application's record holds: the rules derive what is
+/// still owed from it.
+fn reminders_sent(effects: &Effects<'_>, application: &ApplicationId) -> u32 {
+    let sent = |number: u32| {
+        let timer = Due(Checkpoint::Reminder { number }).timer_id(application);
+        effects.holds(&Keys::OfTimer(&timer).label("reminder"))
+    };
+    (1..).take_while(|n| sent(*n)).last().unwrap_or(0)
 }
 
 /// Builds the scheduler service.

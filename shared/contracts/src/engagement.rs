@@ -107,6 +107,22 @@ impl Credits {
     }
 }
 
+/// A dated checkpoint of an engagement, set at approval (or by the one before it) and decided when
+/// it falls due: the scheduler's timer kinds. Serialized as `{"kind": "mid_window"}`, `{"kind":
+/// "reminder", "number": 2}`, … (the timers' stored payload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Checkpoint {
+    /// Tranche 2 released or withheld (TR3); the clawback-risk check (TR8).
+    MidWindow,
+    /// The window closes: clawback (TR6) or the decision owed (G1, TR5).
+    WindowClose,
+    /// The team's decision is still owed (G1); the first comes a week after the close.
+    Reminder { number: u32 },
+    /// Validity ends: the balance left expires (TR4).
+    Expiry,
+}
+
 /// The kind of an office-hours session (OH1, OH3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

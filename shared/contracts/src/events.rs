@@ -34,6 +34,33 @@ macro_rules! event_types {
                 match name { $($name => Some(EventType::$variant),)* _ => None }
             }
         }
+
+        /// An event's payload, decoded once into its type ([`Envelope::event`]). It serializes as
+        /// the bare payload, so it can be published like any [`EventPayload`].
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum Event { $($variant($variant),)* }
+
+        impl Payload for Event {
+            fn event_type(&self) -> EventType {
+                match self { $(Event::$variant(_) => EventType::$variant,)* }
+            }
+        }
+
+        $(impl From<$variant> for Event {
+            fn from(payload: $variant) -> Event {
+                Event::$variant(payload)
+            }
+        })*
+
+        impl Envelope {
+            /// The payload, decoded into its type by the envelope's `type`.
+            pub fn event(&self) -> Result<Event, EnvelopeError> {
+                Ok(match self.kind()? {
+                    $(EventType::$variant => Event::$variant(self.decode_data()?),)*
+                })
+            }
+        }
     };
 }
 
@@ -79,6 +106,18 @@ pub trait EventPayload: Serialize + DeserializeOwned {
     const TYPE: EventType;
 }
 
+/// Anything publishable: a payload type ([`EventPayload`], its type fixed at compile time) or an
+/// [`Event`] (its type read from the variant).
+pub trait Payload: Serialize {
+    fn event_type(&self) -> EventType;
+}
+
+impl<P: EventPayload> Payload for P {
+    fn event_type(&self) -> EventType {
+        P::TYPE
+    }
+}
+
 /// A CloudEvents 1.0 envelope in structured JSON mode, with the `partnerid` extension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Envelope {
@@ -117,7 +156,7 @@ pub enum EnvelopeError {
 
 impl Envelope {
     /// Wraps a payload for an application.
-    pub fn new<P: EventPayload>(
+    pub fn new<P: Payload + ?Sized>(
         id: EventId,
         source: ServiceName,
         partner: PartnerId,
@@ -129,7 +168,7 @@ impl Envelope {
             specversion: "1.0".into(),
             id,
             source: source.event_source(),
-            event_type: P::TYPE.cloudevents_type(),
+            event_type: payload.event_type().cloudevents_type(),
             subject: application,
             time,
             datacontenttype: "application/json".into(),
@@ -165,7 +204,11 @@ impl Envelope {
                 actual: kind.as_str().into(),
             });
         }
-        serde_json::from_value(self.data.clone()).map_err(EnvelopeError::Decode)
+        self.decode_data()
+    }
+
+    fn decode_data<P: DeserializeOwned>(&self) -> Result<P, EnvelopeError> {
+        P::deserialize(&self.data).map_err(EnvelopeError::Decode)
     }
 }
 

@@ -15,6 +15,11 @@
 //! - [`review`](mod@review): the tier (T1–T5, P1), its reasons and what would raise it; the review period (T6).
 //! - [`credits`]: credits, tranches, validity and grace (TR1–TR5, TR8).
 //! - [`office_hours`]: the sessions and their dates (OH1–OH3).
+//! - [`engagement`]: the engagement as it runs: what an approval starts, what each checkpoint
+//!   decides when it falls due (TR3, TR4, TR6, TR8, G1), a blocking concern (OH3), a retirement
+//!   (G3). Effects in order; the scheduler only stores them.
+//! - [`graduation`]: the team's decision (G1), its target (G2, G4), a retirement (G3).
+//! - [`position`]: a startup's credit position (CP1).
 //!
 //! # Order of classification (decided)
 //!
@@ -52,8 +57,11 @@ pub mod classify;
 pub mod components;
 pub mod credits;
 pub mod eligibility;
+pub mod engagement;
+pub mod graduation;
 pub mod next_step;
 pub mod office_hours;
+pub mod position;
 pub mod review;
 pub mod text;
 

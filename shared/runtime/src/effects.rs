@@ -12,7 +12,7 @@
 //! error, retried in place). No task-local, no reading of the history, no reliance on the
 //! stream's duplicate window.
 
-use sandpiper_contracts::events::{Envelope, EventPayload};
+use sandpiper_contracts::events::{Envelope, Payload};
 use sandpiper_contracts::ids::EventId;
 use sandpiper_contracts::record::{ApplicationRecord, Folded, Summary};
 
@@ -65,7 +65,7 @@ impl<'a> Effects<'a> {
     }
 
     /// Publishes the effect `label` unless it is stored; see the module doc.
-    pub async fn publish<P: EventPayload>(&mut self, label: &str, payload: &P) -> Result<(), HandlerError> {
+    pub async fn publish<P: Payload + ?Sized>(&mut self, label: &str, payload: &P) -> Result<(), HandlerError> {
         let id = EventId::derived(&self.cause, label);
         if self.stored.record.holds(&id) {
             tracing::info!(%label, event_id = %id, "already stored by an earlier run; not published again");

@@ -4,7 +4,7 @@
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishErrorKind;
 use chrono::{DateTime, Utc};
-use sandpiper_contracts::events::{Envelope, EnvelopeError, EventPayload};
+use sandpiper_contracts::events::{Envelope, EnvelopeError, Payload};
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::subjects;
@@ -36,7 +36,7 @@ pub struct Published {
 }
 
 /// An event about to be published.
-pub struct Outgoing<'a, P: EventPayload> {
+pub struct Outgoing<'a, P: Payload + ?Sized> {
     pub id: EventId,
     pub partner: &'a PartnerId,
     pub application: ApplicationId,
@@ -71,19 +71,21 @@ impl Publisher {
 
     /// Publishes one event and waits for the stream to store it. The publish is a span of its own
     /// whose context rides in the message headers: consumers' spans become its children.
-    pub async fn publish<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
+    pub async fn publish<P: Payload + ?Sized>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
+        let event_type = event.payload.event_type();
         let span = tracing::info_span!(
             "publish",
-            otel.name = %format_args!("publish {}", P::TYPE.as_str()),
+            otel.name = %format_args!("publish {}", event_type.as_str()),
             otel.kind = "producer",
             service = self.source.as_str(),
-            event_type = P::TYPE.as_str(),
+            event_type = event_type.as_str(),
             application_id = %event.application,
         );
         self.publish_in_span(event).instrument(span).await
     }
 
-    async fn publish_in_span<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
+    async fn publish_in_span<P: Payload + ?Sized>(&self, event: Outgoing<'_, P>) -> Result<Published, PublishError> {
+        let event_type = event.payload.event_type();
         let time = event.time.unwrap_or_else(|| self.clock.now());
         let envelope = Envelope::new(
             event.id,
@@ -93,7 +95,7 @@ impl Publisher {
             time,
             event.payload,
         )?;
-        let subject = subjects::event(event.partner, &event.application, P::TYPE);
+        let subject = subjects::event(event.partner, &event.application, event_type);
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
         crate::trace_context::inject(&mut headers);
@@ -120,7 +122,7 @@ impl Publisher {
                 _ => PublishError::Nats(err),
             })?;
         if !ack.duplicate {
-            let labels = crate::metrics::labels(&[("service", self.source.as_str()), ("type", P::TYPE.as_str())]);
+            let labels = crate::metrics::labels(&[("service", self.source.as_str()), ("type", event_type.as_str())]);
             crate::metrics::metrics().events_published.get_or_create(&labels).inc();
         }
         Ok(Published {

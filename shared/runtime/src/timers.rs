@@ -21,6 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::names::{self, ServiceName};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -51,6 +52,40 @@ pub struct Timer {
     pub traceparent: Option<String>,
 }
 
+/// A kind of timer: its payload type and its id, tied together at compile time (as crates.io's
+/// `BackgroundJob` ties a job's name and payload), so what fires decodes to what was scheduled.
+pub trait TimerKind: Serialize + DeserializeOwned + Send + Sync {
+    /// The timer's id on `application`: unique per owner, and stable for the same cause, so
+    /// setting it again replaces it.
+    fn timer_id(&self, application: &ApplicationId) -> String;
+}
+
+impl Timer {
+    /// A timer of `kind` on `application`, caused by `cause`.
+    pub fn of<K: TimerKind>(
+        kind: &K,
+        due_at: DateTime<Utc>,
+        partner: &PartnerId,
+        application: ApplicationId,
+        cause: EventId,
+    ) -> Result<Timer, TimerError> {
+        Ok(Timer {
+            id: kind.timer_id(&application),
+            due_at,
+            partner: partner.clone(),
+            application,
+            cause,
+            payload: serde_json::to_value(kind).map_err(TimerError::Payload)?,
+            traceparent: None,
+        })
+    }
+
+    /// The timer's kind, decoded from its payload.
+    pub fn kind<K: TimerKind>(&self) -> Result<K, TimerError> {
+        K::deserialize(&self.payload).map_err(TimerError::Payload)
+    }
+}
+
 /// An owner's progress, for the clock-advance barrier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimerStatus {
@@ -70,6 +105,8 @@ pub enum TimerError {
     BadId(String),
     #[error("the timer store failed: {0}")]
     Store(String),
+    #[error("the timer's payload is not of its kind: {0}")]
+    Payload(#[source] serde_json::Error),
 }
 
 /// Schedules an owner's timers.

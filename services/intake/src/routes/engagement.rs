@@ -7,15 +7,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use icalendar::{Calendar, Component, EventLike};
-use sandpiper_contracts::catalog::ServiceFamily;
 use sandpiper_contracts::engagement::{Concern, Consumption, PositionPart, TeamDecision};
-use sandpiper_contracts::events::{
-    ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded, Graduated, Retired,
-};
+use sandpiper_contracts::events::{ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded};
 use sandpiper_contracts::ids::{ApplicationId, EventId};
-use sandpiper_contracts::model::{BudgetCategory, BudgetLineDraft, FieldError, Programme, StackStatus};
-use sandpiper_contracts::state::State as Lifecycle;
+use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::view::ApplicationView;
+use sandpiper_rules::graduation;
+use sandpiper_rules::position::{self, Position};
 use sandpiper_runtime::publish::{Outgoing, PublishError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -309,48 +307,16 @@ pub async fn decision(
     body: JsonBody<DecisionRequest>,
 ) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
     let view = app.visible(&caller, &id).await?;
-    if view.state != Lifecycle::WindowClosed {
-        let when = match view.state {
-            Lifecycle::Active | Lifecycle::Approved | Lifecycle::InReview | Lifecycle::Submitted | Lifecycle::Draft => {
-                "the window has not closed yet"
-            }
-            _ => "it is no longer owed",
-        };
-        return Err(Problem::conflict(format!(
-            "application {id} is {}: a decision is taken after the window closes and only once (G1); {when}",
-            view.state.as_str()
-        )));
-    }
+    graduation::decision_owed(&view).map_err(Problem::conflict)?;
     let DecisionRequest { decision, notes } = body.value;
     if let Some(n) = &notes {
         note_ok("notes", n)?;
     }
     let view = match decision {
-        TeamDecision::Retire => {
-            let reasons = vec!["The team retired the evaluation: the remaining balance is forfeited; the feedback summary is still owed (G3).".into()];
-            record(
-                &app,
-                &view,
-                &Retired {
-                    notes,
-                    rules: vec!["G1".into(), "G3".into()],
-                    reasons,
-                    catalog_version: decided_under_version(&view),
-                },
-            )
-            .await?
-        }
+        TeamDecision::Retire => record(&app, &view, &graduation::retired(&view, notes)).await?,
         TeamDecision::Graduate => graduate(&app, &view, notes).await?,
     };
     Ok((StatusCode::CREATED, Json(view)))
-}
-
-/// The catalog version the application was decided under (K4), recorded on the team's decision.
-fn decided_under_version(view: &ApplicationView) -> String {
-    view.decision
-        .as_ref()
-        .map(|d| d.catalog_version.clone())
-        .unwrap_or_default()
 }
 
 /// G2: where a graduation goes, by family; a linked draft when the next step is filed here.
@@ -358,55 +324,20 @@ async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>)
     let now = app.clock.now();
     let service_id = view.body.service.clone().unwrap_or_default();
     // The family as the application was decided under (its catalog version); maturity as of the
-    // decision date (the catalog in force now). A service gone from today's catalog has left the
-    // adoption-driving phase: matured.
+    // decision date (the catalog in force now).
     let decided_under = view
         .decision
         .as_ref()
         .and_then(|d| app.catalogs.version(&d.catalog_version))
         .unwrap_or_else(|| app.catalogs.in_force_or_empty(now));
-    let service = decided_under.service(&service_id);
-    let family = service.map(|s| s.family);
     let current = app.catalogs.in_force_or_empty(now);
-    let matured = current
-        .service(&service_id)
-        .is_none_or(|s| s.matured_at.is_some_and(|m| m <= now.date_naive()));
-    let (target, reason) = match family {
-        Some(ServiceFamily::Bedrock) => (Programme::BedrockPoc, "Bedrock family: a linked Bedrock POC application is drafted for the production scope, with the production projection as budget (G2).".to_owned()),
-        Some(ServiceFamily::Sagemaker) if !matured => (Programme::InnovationSandbox, "SageMaker feature not yet matured: a linked Innovation Sandbox application is drafted (G2).".to_owned()),
-        _ => (Programme::ActivatePortfolio, "Graduates to Activate Portfolio, recorded in the startup's stack (G2).".to_owned()),
+    let matured = graduation::matured(current.service(&service_id), now.date_naive());
+    let mut decided = graduation::graduation(view, decided_under.service(&service_id), matured);
+    let graduated_to = match decided.linked_draft.take() {
+        Some(draft) => Some(draft_linked(app, view, draft).await?),
+        None => None,
     };
-    let graduated_to = if target == Programme::ActivatePortfolio {
-        None
-    } else {
-        let mut draft = view.body.clone();
-        draft.programme = Some(target);
-        if target == Programme::BedrockPoc {
-            draft.evaluation_window_days = Some(60);
-            if let Some(monthly) = view.body.production_monthly_usd {
-                let display = service.map(|s| s.display_name.clone()).unwrap_or(service_id.clone());
-                draft.budget = Some(vec![BudgetLineDraft {
-                    item: Some(format!("{display} at production scale")),
-                    category: Some(BudgetCategory::EmergingService),
-                    monthly_usd: Some(monthly),
-                    monthly_usd_range: None,
-                    basis: Some("the production projection of the evaluation".into()),
-                }]);
-            }
-        }
-        Some(draft_linked(app, view, draft).await?)
-    };
-    let event = Graduated {
-        target,
-        graduated_to,
-        notes,
-        rules: vec!["G1".into(), "G2".into(), "G4".into()],
-        reasons: vec![
-            reason,
-            "The remaining balance serves the grace period until validity ends (G4, TR5).".into(),
-        ],
-        catalog_version: decided_under.version.clone(),
-    };
+    let event = graduation::graduated(decided, graduated_to, notes, decided_under.version.clone());
     record(app, view, &event).await
 }
 
@@ -454,48 +385,6 @@ async fn draft_linked(
     }
 }
 
-/// The approved stack entries the startup's applications declare (CP1). An entry is its
-/// programme, amount and workload: declared by several applications it counts once, while two
-/// alike in one application are two entries.
-fn declared_stack(views: &[ApplicationView]) -> Vec<PositionPart> {
-    /// A stack entry's identity (programme, amount, workload) and how often it was counted.
-    type Counted<'a> = Vec<((Programme, i64, Option<&'a str>), usize)>;
-    let mut counted: Counted = Vec::new();
-    for view in views {
-        let mut here: Counted = Vec::new();
-        for entry in view.body.stack.iter().flatten() {
-            let (Some(amount), StackStatus::Approved) = (entry.amount_usd, entry.status) else {
-                continue;
-            };
-            let key = (entry.programme, amount, entry.workload.as_deref());
-            match here.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, n)) => *n += 1,
-                None => here.push((key, 1)),
-            }
-        }
-        for (key, n) in here {
-            match counted.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, most)) => *most = (*most).max(n),
-                None => counted.push((key, n)),
-            }
-        }
-    }
-    counted
-        .into_iter()
-        .flat_map(|((programme, amount_usd, _), n)| {
-            std::iter::repeat_n(
-                PositionPart {
-                    programme,
-                    amount_usd,
-                    source: "stack".into(),
-                    application_id: None,
-                },
-                n,
-            )
-        })
-        .collect()
-}
-
 /// A startup's credit position (CP1).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreditPosition {
@@ -540,50 +429,13 @@ pub async fn credit_position(
     if views.is_empty() {
         return Err(Problem::not_found(format!("no application names account {account}")));
     }
-    let mut parts: Vec<PositionPart> = declared_stack(&views);
-    for view in &views {
-        if matches!(view.state, Lifecycle::Rejected | Lifecycle::Redirected) {
-            continue;
-        }
-        if let Some(tier) = view.decision.as_ref().and_then(|d| d.tier_usd) {
-            // TR6 took back what was clawed back: only the rest stays approved in the stack.
-            let clawed_back = view.credits.as_ref().map_or(0, |c| c.clawed_back_usd);
-            if tier - clawed_back > 0 {
-                parts.push(PositionPart {
-                    programme: view.decision.as_ref().map_or(Programme::InnovationSandbox, |d| d.pool),
-                    amount_usd: tier - clawed_back,
-                    source: if clawed_back > 0 {
-                        format!("application {} (${clawed_back} clawed back, TR6)", view.id)
-                    } else {
-                        format!("application {}", view.id)
-                    },
-                    application_id: Some(view.id),
-                });
-            }
-        }
-        // G2: a graduation to Activate Portfolio is recorded in the stack; its amount is the
-        // Portfolio filing's, not decided here.
-        if let Some(outcome) = &view.team_decision
-            && outcome.target == Some(Programme::ActivatePortfolio)
-        {
-            parts.push(PositionPart {
-                programme: Programme::ActivatePortfolio,
-                amount_usd: 0,
-                source: format!(
-                    "graduation of application {} (G2): production funded by Activate Portfolio",
-                    view.id
-                ),
-                application_id: Some(view.id),
-            });
-        }
-    }
-    let total_usd = parts.iter().map(|p| p.amount_usd).sum();
+    let Position { parts, total_usd } = position::credit_position(&views);
     Ok(Json(CreditPosition {
         aws_account_id: account,
         parts,
         total_usd,
-        standard_stack_ceiling_usd: 150_000,
-        typical_with_sandbox_usd: [160_000, 175_000],
+        standard_stack_ceiling_usd: position::STANDARD_STACK_CEILING_USD,
+        typical_with_sandbox_usd: position::TYPICAL_WITH_SANDBOX_USD,
         rules: vec!["CP1".into()],
     }))
 }
