@@ -7,7 +7,8 @@
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_integration_tests::{ACME, ADMIN, TestApp, example};
-use sandpiper_runtime::timers::{Timer, Timers};
+use sandpiper_runtime::handler::Timer;
+use sandpiper_runtime::timers::Timers;
 use serde_json::json;
 
 #[tokio::test]

@@ -9,9 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::names::ServiceName;
-use sandpiper_runtime::consume::HandlerError;
+use sandpiper_runtime::handler::{HandlerError, Timer, TimerHandler, TimerKind};
 use sandpiper_runtime::health::Gate;
-use sandpiper_runtime::timers::{self, Timer, TimerHandler, Timers};
+use sandpiper_runtime::timers::{self, Timers};
 
 /// Records the due time of every timer it fires, and whether the loop reported ready by then.
 #[derive(Clone)]
@@ -21,8 +21,20 @@ struct Recorder {
     fired_before_ready: Arc<Mutex<bool>>,
 }
 
+/// The test's timer kind: no payload (stored as `null`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Mark;
+
+impl TimerKind for Mark {
+    fn timer_id(&self, application: &ApplicationId) -> String {
+        format!("t.{application}")
+    }
+}
+
 impl TimerHandler for Recorder {
-    async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
+    type Kind = Mark;
+
+    async fn fire(&self, timer: Timer, Mark: Mark) -> Result<(), HandlerError> {
         if !self.ready.is_open() {
             *self.fired_before_ready.lock().unwrap() = true;
         }

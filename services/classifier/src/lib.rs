@@ -18,11 +18,11 @@ use sandpiper_contracts::names::ServiceName;
 use sandpiper_rules::NextStep;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
-use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::effects::Effects;
+use sandpiper_runtime::handler::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::publish::{Outgoing, PublishError, Publisher};
 use sandpiper_runtime::views::ViewStore;
-use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError, payload, publish_failure};
+use sandpiper_runtime::worker::{Worker, WorkerContext, WorkerError};
 
 /// The classifier's default HTTP port (health endpoints).
 pub const DEFAULT_PORT: u16 = 8082;
@@ -33,21 +33,18 @@ pub struct Classifier {
     views: ViewStore,
 }
 
-fn transient(err: impl std::fmt::Display) -> HandlerError {
-    HandlerError::Transient(err.to_string())
-}
-
 impl Classifier {
     /// The submitted application's record, with the effects its submission may store.
     async fn effects(&self, delivery: &Delivery) -> Result<Effects<'_>, HandlerError> {
-        let (partner, application) = (&delivery.envelope.partnerid, &delivery.envelope.subject);
-        let stored = self
-            .views
-            .load_or_rebuild(partner, application)
-            .await
-            .map_err(transient)?
-            .ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))?;
-        Ok(Effects::new(&self.views, &self.publisher, delivery.envelope.id, stored))
+        let envelope = &delivery.envelope;
+        Effects::open(
+            &self.views,
+            &self.publisher,
+            envelope.id,
+            &envelope.partnerid,
+            &envelope.subject,
+        )
+        .await
     }
 
     /// Drafts and submits the linked application (its ids derive from the submission, so a
@@ -76,10 +73,10 @@ impl Classifier {
             Ok(published) => self.views.fold(&published.envelope, published.sequence).await,
             // Drafted by an earlier run.
             Err(PublishError::Conflict(_)) => self.views.load_or_rebuild(partner, &linked).await,
-            Err(err) => return Err(publish_failure(err)),
+            Err(err) => return Err(err.into()),
         }
-        .map_err(transient)?
-        .ok_or_else(|| transient(format!("the linked application {linked} is not readable yet")))?;
+        .map_err(HandlerError::transient)?
+        .ok_or_else(|| HandlerError::transient(format!("the linked application {linked} is not readable yet")))?;
         let mut effects = Effects::new(&self.views, &self.publisher, cause, stored);
         effects
             .publish("linked.submitted", &Submitted { application: carried })
@@ -97,14 +94,11 @@ impl Handler for Classifier {
     const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        let submitted: Submitted = payload(&delivery)?;
+        let submitted: Submitted = delivery.payload()?;
         let body = submitted.application;
         let at = delivery.envelope.time;
         // A version published a moment ago must count (K4).
-        self.catalogs
-            .sync()
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        self.catalogs.sync().await?;
         let catalog = self.catalogs.in_force_or_empty(at);
         let mut effects = self.effects(&delivery).await?;
         let classified = |pool, rules, reasons, figures, eligibility_failures| Classified {

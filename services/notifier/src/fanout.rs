@@ -11,7 +11,7 @@ use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, EventType, Su
 use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::bus::Bus;
-use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
+use sandpiper_runtime::handler::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::views::ViewStore;
 use serde::{Deserialize, Serialize};
 
@@ -106,10 +106,7 @@ impl Handler for Fanout {
         // A subscription just created through another replica (or still loading at start-up)
         // may not be in this copy yet; deciding "no subscribers" from a stale copy would ack the
         // event with nothing queued.
-        self.subscriptions
-            .catch_up()
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        self.subscriptions.catch_up().await.map_err(HandlerError::transient)?;
         let wanted: Vec<String> = self
             .subscriptions
             .all()
@@ -129,7 +126,7 @@ impl Handler for Fanout {
                 event: event.clone(),
                 context: context.clone(),
             };
-            let body = serde_json::to_vec(&queued).map_err(|e| HandlerError::Permanent(e.to_string()))?;
+            let body = serde_json::to_vec(&queued).map_err(HandlerError::permanent)?;
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", queued.id.to_string().as_str());
             sandpiper_runtime::trace_context::inject(&mut headers);
@@ -137,9 +134,9 @@ impl Handler for Fanout {
                 .jetstream
                 .publish_with_headers(subjects::deliveries(&subscription), headers, body.into())
                 .await
-                .map_err(|e| HandlerError::Transient(e.to_string()))?
+                .map_err(HandlerError::transient)?
                 .await
-                .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                .map_err(HandlerError::transient)?;
         }
         Ok(())
     }

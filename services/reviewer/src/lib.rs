@@ -13,28 +13,37 @@
 use chrono::Duration;
 use sandpiper_contracts::decision::{Finding, Outcome};
 use sandpiper_contracts::events::{Approved, Classified, EventType, Rejected};
+use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::state::State;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
-use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::effects::Effects;
+use sandpiper_runtime::handler::{Delivery, Handler, HandlerError};
+use sandpiper_runtime::handler::{Timer, TimerHandler, TimerKind};
 use sandpiper_runtime::publish::Publisher;
-use sandpiper_runtime::timers::{Timer, TimerHandler, Timers};
+use sandpiper_runtime::timers::Timers;
 use sandpiper_runtime::views::ViewStore;
-use sandpiper_runtime::worker::{Worker, WorkerError, payload};
+use sandpiper_runtime::worker::{Worker, WorkerError};
 use serde::{Deserialize, Serialize};
 
 /// The reviewer's default HTTP port (health endpoints).
 pub const DEFAULT_PORT: u16 = 8083;
 
-/// What the review timer remembers from the classification.
+/// The reviewer's timer kind: the review falls due at the end of the review period (T6), with
+/// what it remembers from the classification.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ReviewDue {
+pub struct ReviewDue {
     pool: Programme,
     catalog_version: String,
     eligibility_failures: Vec<Finding>,
+}
+
+impl TimerKind for ReviewDue {
+    fn timer_id(&self, application: &ApplicationId) -> String {
+        format!("review.{application}")
+    }
 }
 
 /// Schedules reviews.
@@ -50,26 +59,17 @@ impl Handler for Reviewer {
     const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
-        let classified: Classified = payload(&delivery)?;
+        let classified: Classified = delivery.payload()?;
         let days = sandpiper_rules::review_period_days(classified.pool);
         let due = ReviewDue {
             pool: classified.pool,
             catalog_version: classified.catalog_version,
             eligibility_failures: classified.eligibility_failures,
         };
-        let timer = Timer {
-            id: format!("review.{}", delivery.envelope.subject),
-            due_at: classified.submitted_at + Duration::days(days),
-            partner: delivery.envelope.partnerid.clone(),
-            application: delivery.envelope.subject,
-            cause: delivery.envelope.id,
-            payload: serde_json::to_value(&due).map_err(|e| HandlerError::Permanent(e.to_string()))?,
-            traceparent: None,
-        };
-        self.timers
-            .schedule(&timer)
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        let envelope = &delivery.envelope;
+        let due_at = classified.submitted_at + Duration::days(days);
+        let timer = Timer::of(&due, due_at, &envelope.partnerid, envelope.subject, envelope.id)?;
+        self.timers.schedule(&timer).await?;
         tracing::info!(due_at = %timer.due_at, days, "review scheduled (T6)");
         Ok(())
     }
@@ -83,34 +83,33 @@ pub struct ReviewDecider {
 }
 
 impl TimerHandler for ReviewDecider {
-    async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
-        let due: ReviewDue =
-            serde_json::from_value(timer.payload.clone()).map_err(|e| HandlerError::Permanent(e.to_string()))?;
-        let stored = self
-            .views
-            .load_or_rebuild(&timer.partner, &timer.application)
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?
-            .ok_or_else(|| HandlerError::Permanent(format!("application {} has no events", timer.application)))?;
-        if stored.record.view.state != State::InReview {
+    type Kind = ReviewDue;
+
+    async fn fire(&self, timer: Timer, due: ReviewDue) -> Result<(), HandlerError> {
+        let mut effects = Effects::open(
+            &self.views,
+            &self.publisher,
+            timer.cause,
+            &timer.partner,
+            &timer.application,
+        )
+        .await?;
+        let record = effects.record();
+        if record.view.state != State::InReview {
             // Decided already (this timer fired before), or no longer waiting for a review.
-            tracing::info!(state = stored.record.view.state.as_str(), "no review owed");
+            tracing::info!(state = record.view.state.as_str(), "no review owed");
             return Ok(());
         }
-        let Some(body) = stored.record.submitted() else {
-            return Err(HandlerError::Permanent(format!(
+        let Some(body) = record.submitted() else {
+            return Err(HandlerError::permanent(format!(
                 "application {} is in review without a submitted body",
                 timer.application
             )));
         };
-        let mut effects = Effects::new(&self.views, &self.publisher, timer.cause, stored);
         let catalog = match self.catalogs.version(&due.catalog_version) {
             Some(catalog) => catalog,
             None => {
-                self.catalogs
-                    .sync()
-                    .await
-                    .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                self.catalogs.sync().await?;
                 self.catalogs.version(&due.catalog_version).unwrap_or_else(|| {
                     // The version was never stored (no catalog was in force): an empty catalog,
                     // under which the eligibility failures recorded at classification decide.

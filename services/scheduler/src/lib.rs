@@ -19,18 +19,19 @@
 use sandpiper_contracts::catalog::CatalogService;
 use sandpiper_contracts::engagement::Checkpoint;
 use sandpiper_contracts::events::{Approved, ConcernRecorded, EventType};
-use sandpiper_contracts::ids::{ApplicationId, EventId};
+use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_rules::credits;
 use sandpiper_rules::engagement::{self, Effect};
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
-use sandpiper_runtime::consume::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::effects::Effects;
+use sandpiper_runtime::handler::{Delivery, Handler, HandlerError};
+use sandpiper_runtime::handler::{Timer, TimerHandler, TimerKind};
 use sandpiper_runtime::publish::Publisher;
-use sandpiper_runtime::timers::{Timer, TimerHandler, TimerKind, Timers};
+use sandpiper_runtime::timers::Timers;
 use sandpiper_runtime::views::ViewStore;
-use sandpiper_runtime::worker::{Worker, WorkerError, payload};
+use sandpiper_runtime::worker::{Worker, WorkerError};
 use serde::{Deserialize, Serialize};
 
 /// The scheduler's default HTTP port (health endpoints).
@@ -39,7 +40,7 @@ pub const DEFAULT_PORT: u16 = 8084;
 /// The scheduler's timer kind: an engagement's checkpoint, stored as its payload, with its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-struct Due(Checkpoint);
+pub struct Due(Checkpoint);
 
 impl TimerKind for Due {
     fn timer_id(&self, application: &ApplicationId) -> String {
@@ -84,16 +85,10 @@ impl Core {
     async fn effects(
         &self,
         cause: EventId,
-        partner: &sandpiper_contracts::ids::PartnerId,
+        partner: &PartnerId,
         application: &ApplicationId,
     ) -> Result<Effects<'_>, HandlerError> {
-        let stored = self
-            .views
-            .load_or_rebuild(partner, application)
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?
-            .ok_or_else(|| HandlerError::Permanent(format!("application {application} has no events")))?;
-        Ok(Effects::new(&self.views, &self.publisher, cause, stored))
+        Effects::open(&self.views, &self.publisher, cause, partner, application).await
     }
 
     async fn service(&self, version: &str, service: &str) -> Option<CatalogService> {
@@ -116,12 +111,8 @@ impl Core {
                 Effect::Store { key, event } => effects.publish(&keys.label(&key), event.as_ref()).await?,
                 Effect::Set { checkpoint, at } => {
                     let record = effects.record();
-                    let timer = Timer::of(&Due(checkpoint), at, record.partner(), record.id(), cause)
-                        .map_err(|e| HandlerError::Permanent(e.to_string()))?;
-                    self.timers
-                        .schedule(&timer)
-                        .await
-                        .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                    let timer = Timer::of(&Due(checkpoint), at, record.partner(), record.id(), cause)?;
+                    self.timers.schedule(&timer).await?;
                 }
             }
         }
@@ -130,12 +121,12 @@ impl Core {
 
     /// Approval: credits, tranche 1, office hours, and the engagement's checkpoints.
     async fn approved(&self, delivery: &Delivery, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
-        let approved: Approved = payload(delivery)?;
+        let approved: Approved = delivery.payload()?;
         let application = delivery.envelope.subject;
         let body = effects
             .record()
             .submitted()
-            .ok_or_else(|| HandlerError::Permanent(format!("application {application} was approved unsubmitted")))?;
+            .ok_or_else(|| HandlerError::permanent(format!("application {application} was approved unsubmitted")))?;
         let service = self.service(&approved.catalog_version, &body.service).await;
         let decided = engagement::on_approval(
             &body,
@@ -152,7 +143,7 @@ impl Core {
 
     /// OH3: a blocking concern asks for an ad-hoc session.
     async fn concern(&self, delivery: &Delivery, effects: &mut Effects<'_>) -> Result<(), HandlerError> {
-        let recorded: ConcernRecorded = payload(delivery)?;
+        let recorded: ConcernRecorded = delivery.payload()?;
         let view = &effects.record().view;
         let participants = match view.decision.as_ref() {
             Some(decision) if recorded.concern.blocking => self
@@ -193,7 +184,7 @@ impl Handler for Scheduler {
                 let decided = engagement::on_retirement(&effects.record().view);
                 core.store(envelope.id, Keys::OfEvent, &mut effects, decided).await
             }
-            other => Err(HandlerError::Permanent(format!(
+            other => Err(HandlerError::permanent(format!(
                 "the scheduler does not handle {}",
                 other.as_str()
             ))),
@@ -208,9 +199,10 @@ impl Handler for Scheduler {
 pub struct EngagementClock(Core);
 
 impl TimerHandler for EngagementClock {
-    async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
+    type Kind = Due;
+
+    async fn fire(&self, timer: Timer, Due(checkpoint): Due) -> Result<(), HandlerError> {
         let core = &self.0;
-        let Due(checkpoint) = timer.kind().map_err(|e| HandlerError::Permanent(e.to_string()))?;
         let mut effects = core.effects(timer.cause, &timer.partner, &timer.application).await?;
         let sent = reminders_sent(&effects, &timer.application);
         let decided = engagement::at_checkpoint(&effects.record().view, checkpoint, timer.due_at, sent);

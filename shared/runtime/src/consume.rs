@@ -18,6 +18,7 @@ use sandpiper_contracts::subjects;
 use tracing::Instrument;
 
 use crate::bus::Bus;
+use crate::handler::{Delivery, Handler, HandlerError};
 use crate::health::Gate;
 use crate::shutdown::Shutdown;
 use crate::views::ViewStore;
@@ -39,48 +40,14 @@ const REDELIVERY_BACKOFF: Duration = Duration::from_secs(30);
 const PULL_EXPIRY: Duration = Duration::from_millis(500);
 const PULL_BATCH: usize = 64;
 
-/// An event as a handler receives it.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub envelope: Envelope,
-    pub event_type: EventType,
-    pub stream_sequence: u64,
-    /// 1 on first delivery.
-    pub delivered: i64,
-    /// The sequence of the application's event this one follows, when its publish was guarded
-    /// ([`sandpiper_contracts::names::PREVIOUS_SEQUENCE_HEADER`]).
-    pub previous_sequence: Option<u64>,
-}
-
-/// Why a handler did not finish an event.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// Worth retrying (NATS hiccup, a dependency down): the event is redelivered after a backoff.
-    #[error("transient: {0}")]
-    Transient(String),
-    /// Retrying cannot help (the event itself is wrong): it is acknowledged as terminated.
-    #[error("permanent: {0}")]
-    Permanent(String),
-}
-
-/// A service's reaction to events.
-pub trait Handler: Send + Sync + 'static {
-    /// The event types this handler consumes.
-    fn event_types(&self) -> Vec<EventType>;
-
-    /// A handler that decides from application state keeps the read model
-    /// ([`crate::views`]): before it sees an event, the application's record is made to hold it
-    /// ([`crate::views::ViewStore::ensure`]), so the handler reads a record at least as new as
-    /// the event (with [`crate::views::ViewStore::load`]).
-    const KEEPS_VIEWS: bool = false;
-
-    fn handle(&self, delivery: Delivery) -> impl Future<Output = Result<(), HandlerError>> + Send;
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumeError {
-    #[error("cannot set up durable consumer {name}: {reason}")]
-    Setup { name: String, reason: String },
+    #[error("cannot set up durable consumer {name}: {source}")]
+    Setup {
+        name: String,
+        #[source]
+        source: crate::handler::BoxError,
+    },
 }
 
 /// Consumes until `shutdown`: stops pulling, finishes the events already pulled, returns.
@@ -101,11 +68,11 @@ pub async fn run<H: Handler>(
         wanted.iter().copied().map(subjects::events_of_type).collect()
     };
     let name = service.durable_consumer();
-    let setup = |reason: String| ConsumeError::Setup {
+    let setup = |source: crate::handler::BoxError| ConsumeError::Setup {
         name: name.clone(),
-        reason,
+        source,
     };
-    let stream = bus.events_stream().await.map_err(|e| setup(e.to_string()))?;
+    let stream = bus.events_stream().await.map_err(|e| setup(e.into()))?;
     let consumer: consumer::PullConsumer = stream
         .get_or_create_consumer(
             &name,
@@ -121,7 +88,7 @@ pub async fn run<H: Handler>(
             },
         )
         .await
-        .map_err(|e| setup(e.to_string()))?;
+        .map_err(|e| setup(e.into()))?;
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
     let handler = Arc::new(handler);
@@ -224,9 +191,7 @@ async fn ensure_then_handle<H: Handler>(
     delivery: &Delivery,
 ) -> Result<(), HandlerError> {
     if let Some(views) = views {
-        Box::pin(views.ensure(&delivery.envelope, delivery.stream_sequence, delivery.previous_sequence))
-            .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))?;
+        Box::pin(views.ensure(&delivery.envelope, delivery.stream_sequence, delivery.previous_sequence)).await?;
     }
     Box::pin(handler.handle(delivery.clone())).await
 }
@@ -273,7 +238,7 @@ async fn handle_one<H: Handler>(
     let started = std::time::Instant::now();
     let event_type = decoded.as_ref().map(|(t, _)| t.as_str()).unwrap_or("unreadable");
     let outcome = match decoded {
-        Err(err) => Err(HandlerError::Permanent(err.to_string())),
+        Err(err) => Err(HandlerError::from(err)),
         Ok((event_type, envelope)) => {
             let span = tracing::info_span!(
                 "handle",
@@ -306,9 +271,9 @@ async fn handle_one<H: Handler>(
                     let outcome = holding(&message, ACK_WAIT, ensure_then_handle(views, handler, &delivery)).await;
                     match outcome {
                         // Retried here, in the lane: the application's later events wait.
-                        Err(HandlerError::Transient(reason)) if attempt < ATTEMPTS_IN_PLACE => {
+                        Err(err @ HandlerError::Transient(_)) if attempt < ATTEMPTS_IN_PLACE => {
                             let backoff = Duration::from_millis(200u64 << attempt);
-                            tracing::warn!(stream_sequence, attempt, %reason, ?backoff, "event failed; retrying");
+                            tracing::warn!(stream_sequence, attempt, reason = %err.report(), ?backoff, "event failed; retrying");
                             holding(&message, ACK_WAIT, tokio::time::sleep(backoff)).await;
                             attempt += 1;
                         }
@@ -334,17 +299,17 @@ async fn handle_one<H: Handler>(
     );
     let ack = match outcome {
         Ok(()) => AckKind::Ack,
-        Err(HandlerError::Transient(reason)) => {
+        Err(err @ HandlerError::Transient(_)) => {
             tracing::error!(
                 stream_sequence,
                 delivered,
-                %reason,
+                reason = %err.report(),
                 "event failed {ATTEMPTS_IN_PLACE} times; handed back for redelivery in {REDELIVERY_BACKOFF:?}"
             );
             AckKind::Nak(Some(REDELIVERY_BACKOFF))
         }
-        Err(HandlerError::Permanent(reason)) => {
-            tracing::error!(stream_sequence, %reason, subject = %message.subject, "event cannot be handled; terminated");
+        Err(err @ HandlerError::Permanent(_)) => {
+            tracing::error!(stream_sequence, reason = %err.report(), subject = %message.subject, "event cannot be handled; terminated");
             AckKind::Term
         }
     };

@@ -13,10 +13,10 @@
 //! stream's duplicate window.
 
 use sandpiper_contracts::events::{Envelope, Payload};
-use sandpiper_contracts::ids::EventId;
+use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::record::{ApplicationRecord, Folded, Summary};
 
-use crate::consume::HandlerError;
+use crate::handler::HandlerError;
 use crate::publish::{Outgoing, PublishError, Publisher};
 use crate::views::{Stored, ViewStore};
 
@@ -41,6 +41,23 @@ impl<'a> Effects<'a> {
         }
     }
 
+    /// The effects `cause` may store on an application, from its record in the read model
+    /// (rebuilt if missing). An application with no events is a permanent failure: nothing will
+    /// ever be stored for it here.
+    pub async fn open(
+        views: &'a ViewStore,
+        publisher: &'a Publisher,
+        cause: EventId,
+        partner: &PartnerId,
+        application: &ApplicationId,
+    ) -> Result<Effects<'a>, HandlerError> {
+        let stored = views
+            .load_or_rebuild(partner, application)
+            .await?
+            .ok_or_else(|| HandlerError::permanent(format!("application {application} has no events")))?;
+        Ok(Effects::new(views, publisher, cause, stored))
+    }
+
     /// Writes the record back with every effect published so far. Call it once the cause's
     /// effects are published, before the cause is acknowledged (or its timer removed); a cause
     /// that fails before it leaves its effects unwritten, and the next reader catches up.
@@ -51,7 +68,7 @@ impl<'a> Effects<'a> {
         self.views
             .write_published(&mut self.stored, &before, &published)
             .await
-            .map_err(|e| HandlerError::Transient(e.to_string()))
+            .map_err(HandlerError::from)
     }
 
     /// The application as it stands, including the effects published so far.
@@ -93,22 +110,18 @@ impl<'a> Effects<'a> {
             Ok(_) | Err(PublishError::Conflict(_)) => {
                 // What this run folded must be in the store before the store catches up past it.
                 self.finish().await?;
-                self.stored = self
-                    .views
-                    .catch_up(self.stored.clone())
-                    .await
-                    .map_err(|e| HandlerError::Transient(e.to_string()))?;
+                self.stored = self.views.catch_up(self.stored.clone()).await?;
                 if self.stored.record.holds(&id) {
                     tracing::info!(%label, event_id = %id, "stored by an earlier run; not published again");
                     Ok(())
                 } else {
-                    Err(HandlerError::Transient(format!(
+                    Err(HandlerError::transient(format!(
                         "application {} changed since it was read; deciding again",
                         self.stored.record.id()
                     )))
                 }
             }
-            Err(other) => Err(crate::worker::publish_failure(other)),
+            Err(other) => Err(other.into()),
         }
     }
 }

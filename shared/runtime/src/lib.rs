@@ -6,6 +6,10 @@
 //!   naming the variable.
 //! - [`bus`]: connecting to NATS and provisioning the stream and buckets idempotently.
 //! - [`publish`]: publishing events (awaiting the JetStream ack, `Nats-Msg-Id` = event id).
+//! - [`handler`]: what a service plugs in: an event [`handler::Handler`], a
+//!   [`handler::TimerHandler`] with its [`handler::TimerKind`], and [`handler::HandlerError`]
+//!   with its policy (transient or permanent, the cause kept as the source). The loops below
+//!   depend on it, never the other way.
 //! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into.
 //! - [`clock`]: the one clock of CONTRACT §5, wall or simulated.
 //! - [`catalog_store`]: the catalog's published versions, mirrored from a key-value bucket (K4).
@@ -37,6 +41,7 @@ pub mod clock;
 pub mod config;
 pub mod consume;
 pub mod effects;
+pub mod handler;
 pub mod health;
 pub mod history;
 pub mod http;

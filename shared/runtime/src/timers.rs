@@ -13,15 +13,13 @@
 //! simulated clock from due time to due time and answer once everything due has fired.
 
 use std::collections::{BTreeSet, HashMap};
-use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::names::{self, ServiceName};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -29,62 +27,10 @@ use tracing::Instrument;
 
 use crate::bus::{Bus, BusError};
 use crate::clock::Clock;
-use crate::consume::HandlerError;
+use crate::handler::{Timer, TimerHandler};
 use crate::health::Gate;
 use crate::kv_follow;
 use crate::shutdown::Shutdown;
-
-/// A timer: when it is due, what it is about, and what its handler needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Timer {
-    /// Unique per owner and stable for the same cause (e.g. `review.{application}`), so
-    /// scheduling it again on a redelivery overwrites rather than duplicates it.
-    pub id: String,
-    pub due_at: DateTime<Utc>,
-    pub partner: PartnerId,
-    pub application: ApplicationId,
-    /// The event that scheduled it; events the timer publishes derive their ids from it.
-    pub cause: EventId,
-    pub payload: serde_json::Value,
-    /// The `traceparent` of the span that scheduled it (set by [`Timers::schedule`]): the firing
-    /// continues that trace, days later on the system clock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub traceparent: Option<String>,
-}
-
-/// A kind of timer: its payload type and its id, tied together at compile time (as crates.io's
-/// `BackgroundJob` ties a job's name and payload), so what fires decodes to what was scheduled.
-pub trait TimerKind: Serialize + DeserializeOwned + Send + Sync {
-    /// The timer's id on `application`: unique per owner, and stable for the same cause, so
-    /// setting it again replaces it.
-    fn timer_id(&self, application: &ApplicationId) -> String;
-}
-
-impl Timer {
-    /// A timer of `kind` on `application`, caused by `cause`.
-    pub fn of<K: TimerKind>(
-        kind: &K,
-        due_at: DateTime<Utc>,
-        partner: &PartnerId,
-        application: ApplicationId,
-        cause: EventId,
-    ) -> Result<Timer, TimerError> {
-        Ok(Timer {
-            id: kind.timer_id(&application),
-            due_at,
-            partner: partner.clone(),
-            application,
-            cause,
-            payload: serde_json::to_value(kind).map_err(TimerError::Payload)?,
-            traceparent: None,
-        })
-    }
-
-    /// The timer's kind, decoded from its payload.
-    pub fn kind<K: TimerKind>(&self) -> Result<K, TimerError> {
-        K::deserialize(&self.payload).map_err(TimerError::Payload)
-    }
-}
 
 /// An owner's progress, for the clock-advance barrier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,9 +50,7 @@ pub enum TimerError {
     #[error("timer {0:?}: ids are 1 to 200 of A-Z a-z 0-9 . _ -")]
     BadId(String),
     #[error("the timer store failed: {0}")]
-    Store(String),
-    #[error("the timer's payload is not of its kind: {0}")]
-    Payload(#[source] serde_json::Error),
+    Store(#[source] crate::handler::BoxError),
 }
 
 /// Schedules an owner's timers.
@@ -137,28 +81,23 @@ impl Timers {
         if timer.traceparent.is_none() {
             timer.traceparent = crate::trace_context::current_traceparent();
         }
-        let bytes = serde_json::to_vec(&timer).map_err(|e| TimerError::Store(e.to_string()))?;
+        let bytes = serde_json::to_vec(&timer).map_err(|e| TimerError::Store(e.into()))?;
         self.store
             .put(&timer.id, bytes.into())
             .await
-            .map_err(|e| TimerError::Store(e.to_string()))?;
+            .map_err(|e| TimerError::Store(e.into()))?;
         Ok(())
     }
 
     /// Removes a timer (once fired, or when what it waited for is moot).
     pub async fn cancel(&self, id: &str) -> Result<(), TimerError> {
-        self.store.purge(id).await.map_err(|e| TimerError::Store(e.to_string()))
+        self.store.purge(id).await.map_err(|e| TimerError::Store(e.into()))
     }
 }
 
 /// The kind of a timer, for span names: its id up to the application (`review`, `tranche2`, …).
 fn timer_kind(id: &str) -> &str {
     id.split('.').next().unwrap_or(id)
-}
-
-/// What a timer does when it fires.
-pub trait TimerHandler: Send + Sync + 'static {
-    fn fire(&self, timer: Timer) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }
 
 /// The due-time index of one owner's pending timers.
@@ -233,7 +172,7 @@ pub async fn run<H: TimerHandler>(
     // half-loaded index would fire a later timer before an earlier one not yet loaded.
     let stored_at_start = crate::bus::bucket_state(&timers.store)
         .await
-        .map_err(|e| TimerError::Store(e.to_string()))?
+        .map_err(|e| TimerError::Store(e.into()))?
         .last_revision;
     while index.seen_revision < stored_at_start {
         tokio::select! {
@@ -387,7 +326,11 @@ async fn fire_one<H: TimerHandler>(handler: &H, timers: &Timers, owner: ServiceN
         .map(crate::trace_context::from_traceparent)
         .unwrap_or_default();
     crate::trace_context::adopt(&span, scheduled_by);
-    match handler.fire(timer).instrument(span).await {
+    let fired = async {
+        let kind = timer.kind::<H::Kind>()?;
+        handler.fire(timer, kind).await
+    };
+    match fired.instrument(span).await {
         Ok(()) => {
             crate::metrics::metrics()
                 .timers_fired
@@ -402,7 +345,7 @@ async fn fire_one<H: TimerHandler>(handler: &H, timers: &Timers, owner: ServiceN
             }
         }
         Err(err) => {
-            tracing::warn!(timer = %id, error = %err, "timer failed; retrying shortly");
+            tracing::warn!(timer = %id, error = %err.report(), "timer failed; retrying shortly");
             false
         }
     }
@@ -422,21 +365,21 @@ fn apply(index: &mut Index, entry: kv::Entry) {
 /// Reads every owner's progress.
 pub async fn statuses(bus: &Bus) -> Result<Vec<(String, TimerStatus, u64)>, TimerError> {
     let store = bus.bucket(names::TIMER_STATUS_BUCKET, 1, Duration::ZERO).await?;
-    let mut keys = store.keys().await.map_err(|e| TimerError::Store(e.to_string()))?;
+    let mut keys = store.keys().await.map_err(|e| TimerError::Store(e.into()))?;
     let mut out = Vec::new();
     while let Some(key) = keys.next().await {
-        let key = key.map_err(|e| TimerError::Store(e.to_string()))?;
-        let Some(value) = store.get(&key).await.map_err(|e| TimerError::Store(e.to_string()))? else {
+        let key = key.map_err(|e| TimerError::Store(e.into()))?;
+        let Some(value) = store.get(&key).await.map_err(|e| TimerError::Store(e.into()))? else {
             continue;
         };
-        let status: TimerStatus = serde_json::from_slice(&value).map_err(|e| TimerError::Store(e.to_string()))?;
+        let status: TimerStatus = serde_json::from_slice(&value).map_err(|e| TimerError::Store(e.into()))?;
         // The owner's bucket revision now, to tell whether its status accounts for every change.
         let bucket_revision = match ServiceName::ALL.iter().find(|s| s.as_str() == key) {
             Some(owner) => {
                 let timers = Timers::open(bus, *owner).await?.store;
                 crate::bus::bucket_state(&timers)
                     .await
-                    .map_err(|e| TimerError::Store(e.to_string()))?
+                    .map_err(|e| TimerError::Store(e.into()))?
                     .last_revision
             }
             None => 0,

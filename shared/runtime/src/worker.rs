@@ -14,11 +14,12 @@ use crate::bus::{Bus, BusError};
 use crate::catalog_store::{CatalogStore, CatalogStoreError};
 use crate::clock::{Clock, ClockError};
 use crate::config::CommonConfig;
-use crate::consume::{self, ConsumeError, Delivery, Handler, HandlerError};
+use crate::consume::{self, ConsumeError};
+use crate::handler::{Handler, HandlerError, Timer, TimerHandler, TimerKind};
 use crate::health::{self, Gate, Readiness};
 use crate::publish::Publisher;
 use crate::shutdown::Shutdown;
-use crate::timers::{self, Timer, TimerError, TimerHandler, Timers};
+use crate::timers::{self, TimerError, Timers};
 use crate::views::{ViewStore, ViewStoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +62,21 @@ pub struct WorkerContext {
 /// The timer handler of a service that has no timers.
 pub struct NoTimers;
 
+/// The kind of timer a service without timers has: none (no payload decodes to it).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub enum NoTimer {}
+
+impl TimerKind for NoTimer {
+    fn timer_id(&self, _: &sandpiper_contracts::ids::ApplicationId) -> String {
+        match *self {}
+    }
+}
+
 impl TimerHandler for NoTimers {
-    async fn fire(&self, timer: Timer) -> Result<(), HandlerError> {
-        Err(HandlerError::Permanent(format!("no timer handler for {}", timer.id)))
+    type Kind = NoTimer;
+
+    async fn fire(&self, _: Timer, kind: NoTimer) -> Result<(), HandlerError> {
+        match kind {}
     }
 }
 
@@ -174,7 +187,7 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
             Some(task) => match task.await {
                 Ok(result) => result.map_err(WorkerError::from),
                 Err(join) if join.is_cancelled() => Ok(()),
-                Err(join) => Err(WorkerError::Timers(TimerError::Store(join.to_string()))),
+                Err(join) => Err(WorkerError::Timers(TimerError::Store(join.into()))),
             },
             None => Ok(()),
         };
@@ -188,20 +201,4 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
             Err(join) => Err(WorkerError::Http(std::io::Error::other(join))),
         }
     }
-}
-
-/// Maps a failure to publish into the handler's retry policy.
-pub fn publish_failure(err: crate::publish::PublishError) -> HandlerError {
-    match err {
-        crate::publish::PublishError::Envelope(e) => HandlerError::Permanent(e.to_string()),
-        other => HandlerError::Transient(other.to_string()),
-    }
-}
-
-/// Reads the payload of a delivery, or explains why the event is unusable.
-pub fn payload<P: sandpiper_contracts::events::EventPayload>(delivery: &Delivery) -> Result<P, HandlerError> {
-    delivery
-        .envelope
-        .payload()
-        .map_err(|e| HandlerError::Permanent(e.to_string()))
 }
