@@ -9,6 +9,7 @@ use sandpiper_contracts::catalog::ServiceFamily;
 use sandpiper_contracts::engagement::{TeamDecision, TrancheStatus};
 use sandpiper_contracts::events::{Envelope, EventType};
 use sandpiper_contracts::model::Programme;
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State;
 use sandpiper_contracts::view::{ApplicationView, FoldError};
 use serde::Serialize;
@@ -234,10 +235,10 @@ fn fold(events: &[Envelope], filed: bool, days: &[DateTime<Utc>]) -> Result<Fold
 
 fn outcome(f: &Folded) -> &'static str {
     let v = &f.view;
-    let has = |rule: &str| v.decision.as_ref().is_some_and(|d| d.rules.iter().any(|r| r == rule));
+    let has = |rule: RuleId| v.decision.as_ref().is_some_and(|d| d.rules.contains(&rule));
     match v.state {
-        State::Rejected if has("T2") => OUTCOMES[9],
-        State::Rejected if has("C4b") => OUTCOMES[8],
+        State::Rejected if has(RuleId::T2) => OUTCOMES[9],
+        State::Rejected if has(RuleId::C4b) => OUTCOMES[8],
         State::Rejected => OUTCOMES[7],
         State::Redirected if v.links.redirected_to.is_some() => OUTCOMES[4],
         State::Redirected

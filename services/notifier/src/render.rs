@@ -500,6 +500,7 @@ mod tests {
         ApplicationBody, ApplicationDraft, BudgetCategory, BudgetLine, Programme, Startup, TargetMetric,
     };
     use sandpiper_contracts::names::ServiceName;
+    use sandpiper_contracts::rule::RuleId;
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
@@ -532,7 +533,7 @@ mod tests {
         }
     }
 
-    fn review(outcome: Outcome, weak_metrics: bool, rules: &[&str], reasons: &[&str]) -> Review {
+    fn review(outcome: Outcome, weak_metrics: bool, rules: &[RuleId], reasons: &[&str]) -> Review {
         Review {
             pool: Programme::InnovationSandbox,
             components: Components {
@@ -543,7 +544,7 @@ mod tests {
             },
             vague: false,
             outcome,
-            rules: rules.iter().map(|r| r.to_string()).collect(),
+            rules: rules.to_vec(),
             reasons: reasons.iter().map(|r| r.to_string()).collect(),
             next_tier: vec![],
             figures: PoolFigures::default(),
@@ -642,7 +643,7 @@ mod tests {
             (
                 envelope(&ev::Classified {
                     pool: Programme::InnovationSandbox,
-                    rules: strings(&["C1", "C2"]),
+                    rules: vec![RuleId::C1, RuleId::C2],
                     reasons: strings(&["The emerging service leads the budget."]),
                     catalog_version: "2026-03".into(),
                     figures: PoolFigures {
@@ -666,7 +667,7 @@ mod tests {
                     to: Programme::BedrockPoc,
                     continues_as: Continuation::NewLinkedApplication,
                     redirected_to: Some(linked.parse().unwrap()),
-                    rules: strings(&["C3"]),
+                    rules: vec![RuleId::C3],
                     reasons: strings(&["Model inference leads the budget."]),
                     catalog_version: "2026-03".into(),
                     figures: PoolFigures::default(),
@@ -680,7 +681,7 @@ mod tests {
                     review: review(
                         Outcome::Approved { tier_usd: 20_000 },
                         false,
-                        &["U", "M", "W", "B", "T5", "T6"],
+                        &[RuleId::U, RuleId::M, RuleId::W, RuleId::B, RuleId::T5, RuleId::T6],
                         &["All four components are strong"],
                     ),
                     catalog_version: "2026-03".into(),
@@ -698,7 +699,7 @@ mod tests {
                     review: review(
                         Outcome::Rejected,
                         true,
-                        &["M", "T1", "E2"],
+                        &[RuleId::M, RuleId::T1, RuleId::E2],
                         &[
                             "Not eligible: the AWS account is not active",
                             "Eligibility failed (E2): rejected (T1).",
@@ -728,7 +729,7 @@ mod tests {
                         balance_usd: 10_000,
                     }],
                     window: window(),
-                    rules: strings(&["TR3"]),
+                    rules: vec![RuleId::TR3],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -739,7 +740,7 @@ mod tests {
                 envelope(&ev::TrancheReleased {
                     number: 2,
                     amount_usd: 10_000,
-                    rules: strings(&["TR3"]),
+                    rules: vec![RuleId::TR3],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -750,7 +751,7 @@ mod tests {
                 envelope(&ev::TrancheWithheld {
                     number: 2,
                     amount_usd: 10_000,
-                    rules: strings(&["TR3"]),
+                    rules: vec![RuleId::TR3],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -767,7 +768,7 @@ mod tests {
                         participants: strings(&["sa@example.com", "founder@example.com"]),
                         feedback: vec![],
                     },
-                    rules: strings(&["OH1"]),
+                    rules: vec![RuleId::OH1],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -813,7 +814,7 @@ mod tests {
                     consumed_usd: 900,
                     pro_rata_usd: 5_000,
                     released_usd: 10_000,
-                    rules: strings(&["TR8"]),
+                    rules: vec![RuleId::TR8],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -824,7 +825,7 @@ mod tests {
                 envelope(&ev::WindowClosed {
                     balance_usd: 4_000,
                     grace_ends_at: at("2026-07-18T00:00:00Z"),
-                    rules: strings(&["TR5", "G1"]),
+                    rules: vec![RuleId::TR5, RuleId::G1],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -834,7 +835,7 @@ mod tests {
             (
                 envelope(&ev::ClawedBack {
                     amount_usd: 10_000,
-                    rules: strings(&["TR6"]),
+                    rules: vec![RuleId::TR6],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -844,7 +845,7 @@ mod tests {
             (
                 envelope(&ev::DecisionReminder {
                     number: 2,
-                    rules: strings(&["G1"]),
+                    rules: vec![RuleId::G1],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -856,7 +857,7 @@ mod tests {
                     target: Programme::BedrockPoc,
                     graduated_to: Some(linked.parse().unwrap()),
                     notes: Some("Moving to production".into()),
-                    rules: strings(&["G2"]),
+                    rules: vec![RuleId::G2],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -866,7 +867,7 @@ mod tests {
             (
                 envelope(&ev::Retired {
                     notes: Some("Not a fit".into()),
-                    rules: strings(&["G3"]),
+                    rules: vec![RuleId::G3],
                     reasons: vec![],
                     catalog_version: "2026.1".into(),
                 }),
@@ -876,7 +877,7 @@ mod tests {
             (
                 envelope(&ev::CreditsForfeited {
                     amount_usd: 3_000,
-                    rules: strings(&["G3"]),
+                    rules: vec![RuleId::G3],
                     catalog_version: "2026.1".into(),
                 }),
                 vec!["*Amount:* $3,000"],
@@ -885,7 +886,7 @@ mod tests {
             (
                 envelope(&ev::CreditsExpired {
                     amount_usd: 250,
-                    rules: strings(&["TR4"]),
+                    rules: vec![RuleId::TR4],
                     catalog_version: "2026.1".into(),
                 }),
                 vec!["*Amount:* $250"],

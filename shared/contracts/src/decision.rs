@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::model::Programme;
+use crate::rule::RuleId;
 
 /// A rule that failed or fired, and why, in words a partner reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
     /// A rule id of DOMAIN.md (`E2`, `C4b`, `K1`, …).
-    pub rule: String,
+    pub rule: RuleId,
     pub reason: String,
 }
 
@@ -40,7 +41,7 @@ pub enum Strength {
 pub struct ComponentScore {
     pub strength: Strength,
     pub reasons: Vec<String>,
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
 }
 
 /// The four components (U, M, W, B).
@@ -69,7 +70,7 @@ pub struct Review {
     pub vague: bool,
     pub outcome: Outcome,
     /// Every rule id behind the outcome, components' included.
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     pub reasons: Vec<String>,
     /// What to change to reach the next tier (empty at the ceiling).
     pub next_tier: Vec<String>,
@@ -95,7 +96,7 @@ pub enum Classification {
     /// The application stays in (or was filed in) this pool and goes to review.
     Fits {
         pool: Programme,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         figures: PoolFigures,
     },
@@ -103,7 +104,7 @@ pub enum Classification {
     Redirect {
         to: Programme,
         continues_as: Continuation,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         figures: PoolFigures,
     },
@@ -111,7 +112,7 @@ pub enum Classification {
     Ineligible {
         pool: Programme,
         failures: Vec<Finding>,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         figures: PoolFigures,
     },
@@ -120,7 +121,7 @@ pub enum Classification {
 /// Why a classification came out as it did: its rule ids, reasons and figures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClassificationBasis {
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     pub reasons: Vec<String>,
     pub figures: PoolFigures,
 }

@@ -13,6 +13,7 @@ use crate::engagement::{Concern, Consumption, Session, Tranche, Window};
 use crate::ids::{ApplicationId, EventId, PartnerId};
 use crate::model::{ApplicationBody, ApplicationDraft, Programme};
 use crate::names::ServiceName;
+use crate::rule::RuleId;
 use crate::subjects;
 
 macro_rules! event_types {
@@ -247,7 +248,7 @@ impl EventPayload for Submitted {
 pub struct Classified {
     pub pool: Programme,
     /// The rule ids applied (DOMAIN.md).
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     /// Why, in words a partner reads.
     pub reasons: Vec<String>,
     /// The catalog version the decision used (K4): the one in force at submission (K2).
@@ -273,7 +274,7 @@ pub struct Redirected {
     pub continues_as: Continuation,
     /// The new linked application that carries on (C3), when one was created.
     pub redirected_to: Option<ApplicationId>,
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     pub reasons: Vec<String>,
     pub catalog_version: String,
     pub figures: PoolFigures,
@@ -322,7 +323,7 @@ payload!(
         split: bool,
         tranches: Vec<Tranche>,
         window: Window,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -334,7 +335,7 @@ payload!(
     TrancheReleased => TrancheReleased {
         number: u32,
         amount_usd: i64,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -346,7 +347,7 @@ payload!(
     TrancheWithheld => TrancheWithheld {
         number: u32,
         amount_usd: i64,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -357,7 +358,7 @@ payload!(
     /// An office-hours session was scheduled (OH1–OH3).
     OfficeHoursScheduled => OfficeHoursScheduled {
         session: Session,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -382,7 +383,7 @@ payload!(
         consumed_usd: i64,
         pro_rata_usd: i64,
         released_usd: i64,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -394,7 +395,7 @@ payload!(
     WindowClosed => WindowClosed {
         balance_usd: i64,
         grace_ends_at: DateTime<Utc>,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -405,7 +406,7 @@ payload!(
     /// No consumption in the window: the balance is clawed back at its close, with no grace (TR6).
     ClawedBack => ClawedBack {
         amount_usd: i64,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -416,7 +417,7 @@ payload!(
     /// The team's decision is still owed (G1).
     DecisionReminder => DecisionReminder {
         number: u32,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -430,7 +431,7 @@ payload!(
         /// The new linked application that carries on, when one was drafted.
         graduated_to: Option<ApplicationId>,
         notes: Option<String>,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -441,7 +442,7 @@ payload!(
     /// The team retired the evaluation (G3).
     Retired => Retired {
         notes: Option<String>,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         reasons: Vec<String>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
@@ -452,7 +453,7 @@ payload!(
     /// At retirement the remaining balance is forfeited (G3).
     CreditsForfeited => CreditsForfeited {
         amount_usd: i64,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
         catalog_version: String,
@@ -462,7 +463,7 @@ payload!(
     /// Validity is over: whatever balance is left expires (TR4).
     CreditsExpired => CreditsExpired {
         amount_usd: i64,
-        rules: Vec<String>,
+        rules: Vec<RuleId>,
         /// The catalog version the decision used (K4); empty in events stored before it was kept.
         #[serde(default)]
         catalog_version: String,
@@ -489,7 +490,7 @@ mod tests {
         // K4: the version is part of the data a partner sees.
         let reminder = DecisionReminder {
             number: 1,
-            rules: vec!["G1".into()],
+            rules: vec![RuleId::G1],
             reasons: vec![],
             catalog_version: "2026.1".into(),
         };

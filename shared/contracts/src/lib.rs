@@ -10,6 +10,7 @@
 //! - [`events`]: event types, their payloads and the CloudEvents 1.0 envelope.
 //! - [`state`]: the application state machine of CONTRACT §4, refusing illegal transitions.
 //! - [`model`]: the application body (draft and submitted forms) and its validation.
+//! - [`rule`]: the rule ids of DOMAIN.md as a type ([`rule::RuleId`]), serialized as their strings.
 //! - [`decision`]: the shapes of classification and review decisions, with their rule ids.
 //! - [`engagement`]: credits, tranches, the window, office hours, concerns, the team's decision.
 //! - [`catalog`]: the emerging-service catalog (DOMAIN §2) shipped as data.
@@ -25,6 +26,7 @@ pub mod ids;
 pub mod model;
 pub mod names;
 pub mod record;
+pub mod rule;
 pub mod state;
 pub mod subjects;
 pub mod view;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::catalog::{Catalog, CatalogService};
+use crate::rule::RuleId;
 
 /// E1: an AWS account id is exactly 12 ASCII digits. The one test of it: validation at
 /// submission and the rules' eligibility (T1) both call this.
@@ -235,7 +236,7 @@ pub struct FieldError {
     pub field: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
+    pub rule: Option<RuleId>,
 }
 
 /// Every failing field of one draft.
@@ -248,16 +249,16 @@ pub struct ValidationErrors(pub Vec<FieldError>);
 struct Collector(Vec<FieldError>);
 
 impl Collector {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>, rule: Option<&str>) {
+    fn push(&mut self, field: impl Into<String>, message: impl Into<String>, rule: Option<RuleId>) {
         self.0.push(FieldError {
             field: field.into(),
             message: message.into(),
-            rule: rule.map(str::to_owned),
+            rule,
         });
     }
 
     /// A required text: present, not blank, at most `max` characters.
-    fn text(&mut self, field: &str, value: &Option<String>, max: usize, rule: Option<&str>) -> String {
+    fn text(&mut self, field: &str, value: &Option<String>, max: usize, rule: Option<RuleId>) -> String {
         match value {
             None => {
                 self.push(field, "is required", rule);
@@ -399,7 +400,7 @@ impl ApplicationDraft {
         let s = self.startup.as_ref().unwrap_or(&empty_startup);
         let startup = Startup {
             name: c.text("startup.name", &s.name, short, None),
-            aws_account_id: c.text("startup.aws_account_id", &s.aws_account_id, short, Some("E1")),
+            aws_account_id: c.text("startup.aws_account_id", &s.aws_account_id, short, Some(RuleId::E1)),
             industry: c.text("startup.industry", &s.industry, short, None),
             stage: s.stage.clone(),
             team_size: s.team_size,
@@ -407,7 +408,7 @@ impl ApplicationDraft {
         };
         let account = startup.aws_account_id.as_str();
         if !account.is_empty() && !is_aws_account_id(account) {
-            c.push("startup.aws_account_id", "must be exactly 12 digits", Some("E1"));
+            c.push("startup.aws_account_id", "must be exactly 12 digits", Some(RuleId::E1));
         }
         if let Some(size) = startup.team_size
             && !(1..=limits::MAX_TEAM_SIZE).contains(&size)
@@ -434,7 +435,7 @@ impl ApplicationDraft {
             );
         }
 
-        let service = c.text("service", &self.service, short, Some("E5"));
+        let service = c.text("service", &self.service, short, Some(RuleId::E5));
         if !service.trim().is_empty() {
             match catalog_standing(catalog, &service, at.date_naive()) {
                 CatalogStanding::Unknown => {
@@ -445,7 +446,7 @@ impl ApplicationDraft {
                     c.push(
                         "service",
                         format!("{service:?} is not in the emerging-service catalog{hint}"),
-                        Some("E5"),
+                        Some(RuleId::E5),
                     );
                 }
                 CatalogStanding::NotYetEmerging(entry) => c.push(
@@ -454,14 +455,14 @@ impl ApplicationDraft {
                         "{service:?} enters the catalog on {}; until then it is not an emerging service (E5)",
                         entry.emerging_from
                     ),
-                    Some("K2"),
+                    Some(RuleId::K2),
                 ),
                 CatalogStanding::InCatalog(_) => {}
             }
         }
 
-        let workload = c.text("workload", &self.workload, short, Some("C4"));
-        let use_case = c.text("use_case", &self.use_case, limits::USE_CASE_CHARS, Some("U"));
+        let workload = c.text("workload", &self.workload, short, Some(RuleId::C4));
+        let use_case = c.text("use_case", &self.use_case, limits::USE_CASE_CHARS, Some(RuleId::U));
 
         let target_metrics = self.target_metrics.clone().unwrap_or_default();
         for (i, t) in target_metrics.iter().enumerate() {
@@ -481,11 +482,11 @@ impl ApplicationDraft {
 
         let window = self.evaluation_window_days;
         match window {
-            None => c.push("evaluation_window_days", "is required", Some("W")),
+            None => c.push("evaluation_window_days", "is required", Some(RuleId::W)),
             Some(days) if !limits::WINDOW_DAYS.contains(&days) => c.push(
                 "evaluation_window_days",
                 format!("is {days} days; the evaluation window must be 30 to 60 days inclusive"),
-                Some("W"),
+                Some(RuleId::W),
             ),
             Some(_) => {}
         }
@@ -495,15 +496,15 @@ impl ApplicationDraft {
                 c.push(
                     format!("feedback_checkpoints_days[{i}]"),
                     format!("is {day}; a checkpoint is a day of the window, 1 or later"),
-                    Some("M"),
+                    Some(RuleId::M),
                 );
             }
         }
 
         let mut budget = Vec::new();
         match &self.budget {
-            None => c.push("budget", "is required", Some("B")),
-            Some(lines) if lines.is_empty() => c.push("budget", "needs at least one monthly line", Some("B")),
+            None => c.push("budget", "is required", Some(RuleId::B)),
+            Some(lines) if lines.is_empty() => c.push("budget", "needs at least one monthly line", Some(RuleId::B)),
             Some(lines) => {
                 for (i, line) in lines.iter().enumerate() {
                     let at = |name: &str| format!("budget[{i}].{name}");
@@ -512,19 +513,19 @@ impl ApplicationDraft {
                         c.push(
                             at("category"),
                             "is required (emerging_service, model_inference, supporting or other)",
-                            Some("B"),
+                            Some(RuleId::B),
                         );
                     }
                     match (line.monthly_usd, line.monthly_usd_range) {
                         (Some(_), Some(_)) => c.push(
                             at("monthly_usd"),
                             "give exactly one of monthly_usd and monthly_usd_range, not both",
-                            Some("B"),
+                            Some(RuleId::B),
                         ),
                         (None, None) => c.push(
                             at("monthly_usd"),
                             "give exactly one of monthly_usd (exact) and monthly_usd_range ([low, high])",
-                            Some("B"),
+                            Some(RuleId::B),
                         ),
                         (Some(amount), None) => c.money(&at("monthly_usd"), amount, false),
                         (None, Some([low, high])) => {
@@ -534,7 +535,7 @@ impl ApplicationDraft {
                                 c.push(
                                     at("monthly_usd_range"),
                                     format!("low {low} is above high {high}"),
-                                    Some("B"),
+                                    Some(RuleId::B),
                                 );
                             }
                         }
@@ -564,7 +565,7 @@ impl ApplicationDraft {
                 c.push(
                     format!("stack[{i}].workload"),
                     "must not be blank when given",
-                    Some("C4"),
+                    Some(RuleId::C4),
                 );
             }
         }
@@ -786,18 +787,18 @@ mod tests {
         budget[3].monthly_usd = None;
         budget[3].monthly_usd_range = Some([300, 200]);
         let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
-        let by_field: Vec<(String, Option<String>)> = err.0.iter().map(|e| (e.field.clone(), e.rule.clone())).collect();
+        let by_field: Vec<(String, Option<RuleId>)> = err.0.iter().map(|e| (e.field.clone(), e.rule)).collect();
         for (field, rule) in [
-            ("evaluation_window_days", Some("W")),
-            ("startup.aws_account_id", Some("E1")),
-            ("service", Some("E5")),
-            ("budget[0].monthly_usd", Some("B")),
+            ("evaluation_window_days", Some(RuleId::W)),
+            ("startup.aws_account_id", Some(RuleId::E1)),
+            ("service", Some(RuleId::E5)),
+            ("budget[0].monthly_usd", Some(RuleId::B)),
             ("budget[1].monthly_usd", None),
-            ("budget[2].monthly_usd", Some("B")),
-            ("budget[3].monthly_usd_range", Some("B")),
+            ("budget[2].monthly_usd", Some(RuleId::B)),
+            ("budget[3].monthly_usd_range", Some(RuleId::B)),
         ] {
             assert!(
-                by_field.contains(&(field.to_owned(), rule.map(str::to_owned))),
+                by_field.contains(&(field.to_owned(), rule)),
                 "{field} {rule:?} not in {by_field:?}"
             );
         }

@@ -15,6 +15,7 @@ use crate::events::{
 };
 use crate::ids::{ApplicationId, PartnerId};
 use crate::model::{ApplicationDraft, Programme};
+use crate::rule::RuleId;
 use crate::state::{IllegalTransition, State};
 
 /// What was decided about the application and why (pool at classification; tier at review).
@@ -27,7 +28,7 @@ pub struct Decision {
     pub components: Option<Components>,
     /// `approved` or `rejected` once reviewed; null until then.
     pub outcome: Option<Outcome>,
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     pub reasons: Vec<String>,
     /// What would raise the tier (after review).
     #[serde(default)]

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sandpiper_contracts::catalog::{Catalog, ServiceFamily};
 use sandpiper_contracts::decision::{Classification, Continuation, Finding, PoolFigures};
 use sandpiper_contracts::model::{ApplicationBody, BudgetCategory, Programme, StackStatus};
+use sandpiper_contracts::rule::RuleId;
 
 use crate::eligibility::eligibility;
 use crate::text::{normalise_workload, usd};
@@ -37,14 +38,10 @@ pub fn figures(body: &ApplicationBody) -> PoolFigures {
     f
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| (*s).to_owned()).collect()
-}
-
 fn ineligible(
     body: &ApplicationBody,
     failures: Vec<Finding>,
-    rules: Vec<String>,
+    rules: Vec<RuleId>,
     figures: PoolFigures,
 ) -> Classification {
     let reasons = failures.iter().map(|f| f.reason.clone()).collect();
@@ -65,7 +62,7 @@ pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at
     // 1. Eligibility: failures are rejected at the end of the review period (T1), not here.
     let failures = eligibility(body, has_partner, catalog, at);
     if !failures.is_empty() {
-        let rules = failures.iter().map(|f| f.rule.clone()).collect();
+        let rules = failures.iter().map(|f| f.rule).collect();
         return ineligible(body, failures, rules, figures);
     }
 
@@ -79,12 +76,12 @@ pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at
             ServiceFamily::Bedrock => (
                 Programme::BedrockPoc,
                 Continuation::NewLinkedApplication,
-                strings(&["K1", "C3"]),
+                vec![RuleId::K1, RuleId::C3],
             ),
             ServiceFamily::Q | ServiceFamily::Sagemaker => (
                 Programme::ActivatePortfolio,
                 Continuation::RecordedInStack,
-                strings(&["K1"]),
+                vec![RuleId::K1],
             ),
         };
         let why = format!(
@@ -113,12 +110,12 @@ pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at
 
     // 3. A direct Bedrock POC filing is reviewed as filed (P1); C2 is not re-applied to it.
     if body.programme == Programme::BedrockPoc {
-        let mut rules = strings(&["P1"]);
+        let mut rules = vec![RuleId::P1];
         let mut reasons = vec![
             "Filed as a Bedrock POC: reviewed on the same four components, decided after 14 days (P1).".to_owned(),
         ];
         if let Some(note) = matured_note {
-            rules.insert(0, "K1".into());
+            rules.insert(0, RuleId::K1);
             reasons.insert(0, note);
         }
         return Classification::Fits {
@@ -134,10 +131,10 @@ pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at
         Stacking::Clear(reasons) => reasons,
         Stacking::OverlapsBuildForStartups { workload } => {
             let failure = Finding {
-                rule: "C4b".into(),
+                rule: RuleId::C4b,
                 reason: "scope overlaps Build for Startups engagement".into(),
             };
-            let mut c = ineligible(body, vec![failure], strings(&["C4", "C4b"]), figures);
+            let mut c = ineligible(body, vec![failure], vec![RuleId::C4, RuleId::C4b], figures);
             if let Classification::Ineligible { reasons, .. } = &mut c {
                 reasons.push(format!(
                     "Both are workload {workload:?}: the Build for Startups engagement already covers this use case (C4b)."
@@ -157,7 +154,7 @@ pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at
             return Classification::Redirect {
                 to: Programme::BedrockPoc,
                 continues_as: Continuation::ExistingStackEntry { stack_index },
-                rules: strings(&["C4", "C4a", "C3"]),
+                rules: vec![RuleId::C4, RuleId::C4a, RuleId::C3],
                 reasons: vec![format!(
                     "The startup's {status} Bedrock POC (stack entry {stack_index}) already covers workload {workload:?}: this evaluation continues under it, not as a second application (C4a, C3)."
                 )],
@@ -171,15 +168,15 @@ pub fn classify(body: &ApplicationBody, has_partner: bool, catalog: &Catalog, at
     let inference = figures.model_inference_monthly_usd;
     // Rule ids in the order the steps ran: C4 (when the stack was checked) before C2, as the
     // services' messages have always listed them.
-    let mut rules = strings(&["C1"]);
+    let mut rules = vec![RuleId::C1];
     if !body.stack.is_empty() {
-        rules.push("C4".into());
+        rules.push(RuleId::C4);
     }
-    rules.push("C2".into());
+    rules.push(RuleId::C2);
     let mut reasons = Vec::new();
     let redirect = inference > emerging;
     if redirect {
-        rules.push("C3".into());
+        rules.push(RuleId::C3);
         reasons.push(format!(
             "Model inference ({}/month) is larger than the emerging service ({}/month): the foundation-model choice is the variable under test, so this is Bedrock POC scope (C1, C2); it continues as a new, linked Bedrock POC application (C3).",
             usd(inference),

@@ -4,6 +4,7 @@
 use sandpiper_contracts::catalog::CatalogService;
 use sandpiper_contracts::decision::{ComponentScore, Strength};
 use sandpiper_contracts::model::{ApplicationBody, BudgetCategory, Programme};
+use sandpiper_contracts::rule::RuleId;
 
 use crate::text;
 
@@ -35,23 +36,23 @@ pub fn window_days(body: &ApplicationBody, pool: Programme) -> i64 {
 #[derive(Debug, Clone)]
 pub(crate) struct Scoring {
     /// The component's id (U, M, W, B) and its name in reasons.
-    pub id: &'static str,
+    pub id: RuleId,
     pub name: &'static str,
     pub weak: bool,
     pub reasons: Vec<String>,
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     /// What would make the component strong.
     pub fixes: Vec<String>,
 }
 
 impl Scoring {
-    fn new(id: &'static str, name: &'static str) -> Scoring {
+    fn new(id: RuleId, name: &'static str) -> Scoring {
         Scoring {
             id,
             name,
             weak: false,
             reasons: Vec::new(),
-            rules: vec![id.to_owned()],
+            rules: vec![id],
             fixes: Vec::new(),
         }
     }
@@ -60,11 +61,11 @@ impl Scoring {
         self.reasons.push(reason);
     }
 
-    fn fail(&mut self, rule: &str, reason: String, fix: String) {
+    fn fail(&mut self, rule: RuleId, reason: String, fix: String) {
         self.weak = true;
         self.reasons.push(reason);
-        if !self.rules.iter().any(|r| r == rule) {
-            self.rules.push(rule.to_owned());
+        if !self.rules.contains(&rule) {
+            self.rules.push(rule);
         }
         self.fixes.push(fix);
     }
@@ -80,7 +81,7 @@ impl Scoring {
 
 /// U (U1–U4). Also returns whether the use case is vague (U4), which T2 needs.
 pub(crate) fn use_case(body: &ApplicationBody, service: Option<&CatalogService>) -> (Scoring, bool) {
-    let mut s = Scoring::new("U", "use case");
+    let mut s = Scoring::new(RuleId::U, "use case");
     let text_ = &body.use_case;
 
     // U1: the display name, any alias (K3) or the id, as a case-insensitive substring. The display
@@ -95,7 +96,7 @@ pub(crate) fn use_case(body: &ApplicationBody, service: Option<&CatalogService>)
     match names.iter().find(|n| text::mentions(text_, n)) {
         Some(name) => s.pass(format!("Names the service ({name:?}) (U1).")),
         None => s.fail(
-            "U1",
+            RuleId::U1,
             format!("Does not name {display} (U1)."),
             format!("Name {display} (or one of its aliases) in the use case (U1)."),
         ),
@@ -111,7 +112,7 @@ pub(crate) fn use_case(body: &ApplicationBody, service: Option<&CatalogService>)
     match &target {
         Some(target) => s.pass(format!("States a quantitative target ({target}) (U2).")),
         None => s.fail(
-            "U2",
+            RuleId::U2,
             "States no quantitative target (a number with %, ms, s, x, days or hours, or a listed target metric with a number) (U2).".into(),
             "State at least one quantitative target, e.g. \"30% auto-resolution\" or \"p95 under 800 ms\" (U2).".into(),
         ),
@@ -123,7 +124,7 @@ pub(crate) fn use_case(body: &ApplicationBody, service: Option<&CatalogService>)
         s.pass(format!("{words} words (U3)."));
     } else {
         s.fail(
-            "U3",
+            RuleId::U3,
             format!("{words} words; at least {MIN_USE_CASE_WORDS} are expected (U3)."),
             format!(
                 "Describe the use case in at least {MIN_USE_CASE_WORDS} words: the workflow, its integration points and its targets (U3)."
@@ -136,7 +137,7 @@ pub(crate) fn use_case(body: &ApplicationBody, service: Option<&CatalogService>)
     let vague = phrase.is_some() && target.is_none();
     if let Some(phrase) = phrase.filter(|_| vague) {
         s.fail(
-            "U4",
+            RuleId::U4,
             format!("Exploratory (\"{phrase}\") with no quantitative target: vague (U4)."),
             "Replace the exploratory wording with the specific evaluation, and state a quantitative target (U4)."
                 .into(),
@@ -148,13 +149,13 @@ pub(crate) fn use_case(body: &ApplicationBody, service: Option<&CatalogService>)
 /// M: enough metrics, one the service team cares about (K3), and a share-back checkpoint inside
 /// the window `pool` runs ([`window_days`]).
 pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>, pool: Programme) -> Scoring {
-    let mut s = Scoring::new("M", "metrics");
+    let mut s = Scoring::new(RuleId::M, "metrics");
     let count = body.metrics.len();
     if count >= MIN_METRICS {
         s.pass(format!("{count} metrics (M)."));
     } else {
         s.fail(
-            "M",
+            RuleId::M,
             format!("{count} metric(s); at least {MIN_METRICS} are expected (M)."),
             format!("List at least {MIN_METRICS} metrics the evaluation will capture (M)."),
         );
@@ -174,12 +175,12 @@ pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>, 
             "{metric:?} covers the service team's typical metric {typical:?} (M, K3)."
         )),
         None if typical.is_empty() => s.fail(
-            "M",
+            RuleId::M,
             format!("No typical metrics are known for {:?} (M, K3).", body.service),
             "Name a catalog service, so the metrics can be matched with its typical ones (M, K3).".into(),
         ),
         None => s.fail(
-            "M",
+            RuleId::M,
             "No metric matches the service's typical metrics (M, K3).".into(),
             format!(
                 "Capture at least one of the service team's typical metrics: {} (M).",
@@ -197,7 +198,7 @@ pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>, 
         .collect();
     if inside.is_empty() {
         s.fail(
-            "M",
+            RuleId::M,
             format!("No share-back checkpoint inside the {window}-day window (M)."),
             format!(
                 "Commit to sharing feedback at a checkpoint inside the window, e.g. day {} and day {window} (M).",
@@ -212,11 +213,11 @@ pub(crate) fn metrics(body: &ApplicationBody, service: Option<&CatalogService>, 
 
 /// W: one of the two standard windows; for `bedrock_poc`, the 60 days of P1 ([`window_days`]).
 pub(crate) fn window(body: &ApplicationBody, pool: Programme) -> Scoring {
-    let mut s = Scoring::new("W", "window");
+    let mut s = Scoring::new(RuleId::W, "window");
     let filed = body.evaluation_window_days;
     let days = window_days(body, pool);
     if pool == Programme::BedrockPoc {
-        s.rules.push("P1".into());
+        s.rules.push(RuleId::P1);
         let note = if filed == days {
             String::new()
         } else {
@@ -227,7 +228,7 @@ pub(crate) fn window(body: &ApplicationBody, pool: Programme) -> Scoring {
         s.pass(format!("A standard {days}-day window (W)."));
     } else {
         s.fail(
-            "W",
+            RuleId::W,
             format!("{days} days: reviewers expect one of the two standard shapes, 30 or 60 days (W)."),
             "Use a 30-day window for a narrow scope or 60 days for a broader one (W).".into(),
         );
@@ -237,7 +238,7 @@ pub(crate) fn window(body: &ApplicationBody, pool: Programme) -> Scoring {
 
 /// B: exact amounts, the emerging service's own line, nothing the pool does not fund.
 pub(crate) fn budget(body: &ApplicationBody) -> Scoring {
-    let mut s = Scoring::new("B", "budget");
+    let mut s = Scoring::new(RuleId::B, "budget");
     let items = |keep: &dyn Fn(&sandpiper_contracts::model::BudgetLine) -> bool| -> Vec<String> {
         body.budget
             .iter()
@@ -250,7 +251,7 @@ pub(crate) fn budget(body: &ApplicationBody) -> Scoring {
         s.pass("Every line has an exact monthly amount (B).".into());
     } else {
         s.fail(
-            "B",
+            RuleId::B,
             format!("Range estimates are downgraded: {} (B).", ranges.join(", ")),
             "Give an exact monthly amount for every budget line (B).".into(),
         );
@@ -263,7 +264,7 @@ pub(crate) fn budget(body: &ApplicationBody) -> Scoring {
         s.pass("Includes the emerging service's own consumption (B).".into());
     } else {
         s.fail(
-            "B",
+            RuleId::B,
             "No emerging_service line: the budget does not pay for the service under evaluation (B).".into(),
             "Add the emerging service's monthly consumption as an emerging_service line (B).".into(),
         );
@@ -271,7 +272,7 @@ pub(crate) fn budget(body: &ApplicationBody) -> Scoring {
     let other = items(&|l| l.category == BudgetCategory::Other);
     if !other.is_empty() {
         s.fail(
-            "B",
+            RuleId::B,
             format!(
                 "Consumption the pool does not fund (category other): {} (B).",
                 other.join(", ")

@@ -4,6 +4,7 @@ use chrono::{DateTime, Duration, Months, Utc};
 use sandpiper_contracts::catalog::{CatalogService, SplitPreference};
 use sandpiper_contracts::engagement::{Tranche, TrancheStatus, Window};
 use sandpiper_contracts::model::{ApplicationBody, Programme};
+use sandpiper_contracts::rule::RuleId;
 
 use crate::classify::figures;
 use crate::components::window_days;
@@ -25,7 +26,7 @@ pub struct CreditPlan {
     /// Tranche 1 is released at once; tranche 2 (split) is pending until the mid-window check-in.
     pub tranches: Vec<Tranche>,
     pub window: Window,
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     pub reasons: Vec<String>,
 }
 
@@ -66,7 +67,7 @@ pub fn plan(
     let split =
         pool == Programme::InnovationSandbox && prefers_split && days == 60 && total >= 3_000 && tier_usd >= 20_000;
 
-    let mut rules = vec!["TR1".to_owned(), "TR4".to_owned(), "TR5".to_owned()];
+    let mut rules = vec![RuleId::TR1, RuleId::TR4, RuleId::TR5];
     let mut reasons = vec![format!(
         "The {days}-day window starts at credits-applied and ends on {} (TR1); credits are valid until {} (TR4); the grace period runs to {} (TR5).",
         ends_at.date_naive(),
@@ -82,7 +83,7 @@ pub fn plan(
         balance_usd: 0,
     };
     let tranches = if split {
-        rules.push("TR3".into());
+        rules.push(RuleId::TR3);
         reasons.push(format!(
             "Split: the service prefers split tranches for larger scopes, the window is 60 days, the budget ${total}/month and the tier ${tier_usd}: ${FIRST_TRANCHE_USD} now, ${} at the day-{SPLIT_RELEASE_DAY} check-in unless a blocking concern is recorded by then (TR3).",
             tier_usd - FIRST_TRANCHE_USD
@@ -96,7 +97,7 @@ pub fn plan(
             ),
         ]
     } else {
-        rules.push("TR2".into());
+        rules.push(RuleId::TR2);
         reasons.push(format!(
             "Single tranche: the whole ${tier_usd} at credits-applied (TR2)."
         ));

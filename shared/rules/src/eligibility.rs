@@ -5,17 +5,15 @@ use chrono::{DateTime, Utc};
 use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::decision::Finding;
 use sandpiper_contracts::model::{ApplicationBody, CatalogStanding, catalog_standing, is_aws_account_id};
+use sandpiper_contracts::rule::RuleId;
 
 use crate::text::normalise_workload;
 
 /// E2's policy list of restricted industries (decided list), in normalised form.
 pub const RESTRICTED_INDUSTRIES: &[&str] = &["gambling", "adult-content", "weapons", "tobacco", "cannabis"];
 
-fn finding(rule: &str, reason: String) -> Finding {
-    Finding {
-        rule: rule.into(),
-        reason,
-    }
+fn finding(rule: RuleId, reason: String) -> Finding {
+    Finding { rule, reason }
 }
 
 /// Every eligibility failure of a submitted body as of `at` (its submission time) against
@@ -29,7 +27,7 @@ pub fn eligibility(body: &ApplicationBody, has_partner: bool, catalog: &Catalog,
     let account = &body.startup.aws_account_id;
     if !is_aws_account_id(account) {
         failures.push(finding(
-            "E1",
+            RuleId::E1,
             format!("An AWS account id of exactly 12 digits is required; {account:?} is not one (E1)."),
         ));
     }
@@ -38,7 +36,7 @@ pub fn eligibility(body: &ApplicationBody, has_partner: bool, catalog: &Catalog,
     let industry = normalise_workload(&body.startup.industry);
     if RESTRICTED_INDUSTRIES.contains(&industry.as_str()) {
         failures.push(finding(
-            "E2",
+            RuleId::E2,
             format!(
                 "The industry {:?} is restricted by policy ({}) (E2).",
                 body.startup.industry,
@@ -49,7 +47,7 @@ pub fn eligibility(body: &ApplicationBody, has_partner: bool, catalog: &Catalog,
 
     if !has_partner {
         failures.push(finding(
-            "E3",
+            RuleId::E3,
             "A filing partner is required: the application must be submitted with a partner's credentials (E3).".into(),
         ));
     }
@@ -58,7 +56,7 @@ pub fn eligibility(body: &ApplicationBody, has_partner: bool, catalog: &Catalog,
     // catalog yet fails E5 (it is not an emerging service) because of K2, so both are recorded.
     match catalog_standing(catalog, &body.service, at.date_naive()) {
         CatalogStanding::Unknown => failures.push(finding(
-            "E5",
+            RuleId::E5,
             format!(
                 "{:?} is not an emerging service of catalog {}; exactly one catalog service must be named (E5).",
                 body.service, catalog.version
@@ -66,14 +64,14 @@ pub fn eligibility(body: &ApplicationBody, has_partner: bool, catalog: &Catalog,
         )),
         CatalogStanding::NotYetEmerging(service) => {
             failures.push(finding(
-                "E5",
+                RuleId::E5,
                 format!(
                     "{} is not yet an emerging service of catalog {} (E5).",
                     service.display_name, catalog.version
                 ),
             ));
             failures.push(finding(
-                "K2",
+                RuleId::K2,
                 format!(
                     "{} enters the catalog on {}, after this submission on {} (K2).",
                     service.display_name,

@@ -17,6 +17,7 @@ use sandpiper_contracts::events::{
     OfficeHoursScheduled, TrancheReleased, TrancheWithheld, WindowClosed,
 };
 use sandpiper_contracts::model::{ApplicationBody, Programme};
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State;
 use sandpiper_contracts::view::ApplicationView;
 
@@ -82,16 +83,16 @@ pub fn on_approval(
     if let Some((number, amount_usd)) = first {
         // TR3 sets tranche 1 of a split ($10K at credits-applied); TR2 the single tranche.
         let (rule, what) = if split {
-            ("TR3", "tranche 1 of a split")
+            (RuleId::TR3, "tranche 1 of a split")
         } else {
-            ("TR2", "the single tranche")
+            (RuleId::TR2, "the single tranche")
         };
         effects.push(store(
             "tranche.1",
             TrancheReleased {
                 number,
                 amount_usd,
-                rules: vec![rule.into()],
+                rules: vec![rule],
                 reasons: vec![format!(
                     "Tranche {number}, {what}: ${amount_usd} at credits-applied ({rule})."
                 )],
@@ -114,7 +115,7 @@ pub fn on_approval(
                 key,
                 OfficeHoursScheduled {
                     session,
-                    rules: vec!["OH1".into(), "OH2".into()],
+                    rules: vec![RuleId::OH1, RuleId::OH2],
                     reasons,
                     catalog_version: version.clone(),
                 },
@@ -158,7 +159,7 @@ pub fn on_concern(view: &ApplicationView, concern: &Concern, participants: &[Str
             key,
             OfficeHoursScheduled {
                 session,
-                rules: vec!["OH3".into()],
+                rules: vec![RuleId::OH3],
                 reasons,
                 catalog_version: decision.catalog_version.clone(),
             },
@@ -175,7 +176,7 @@ pub fn on_concern(view: &ApplicationView, concern: &Concern, participants: &[Str
         key,
         OfficeHoursScheduled {
             session: closing.clone(),
-            rules: vec!["OH3".into(), "OH1".into()],
+            rules: vec![RuleId::OH3, RuleId::OH1],
             reasons: vec![format!(
                 "Blocking concern {} asked for an ad-hoc session, but two business days after {} is past the window's end on {}: it is taken up at the closing session on {} (OH3).",
                 concern.id,
@@ -195,7 +196,7 @@ pub fn on_retirement(view: &ApplicationView) -> Vec<Effect> {
         "forfeited",
         CreditsForfeited {
             amount_usd: balance,
-            rules: vec!["G3".into()],
+            rules: vec![RuleId::G3],
             catalog_version: catalog_version(view),
         },
     )]
@@ -235,7 +236,7 @@ pub fn at_checkpoint(
                 "expired",
                 CreditsExpired {
                     amount_usd: view.credits.as_ref().map_or(0, |c| c.balance_usd),
-                    rules: vec!["TR4".into()],
+                    rules: vec![RuleId::TR4],
                     catalog_version: catalog_version(view),
                 },
             )]
@@ -268,7 +269,7 @@ fn mid_window(view: &ApplicationView) -> Vec<Effect> {
                 consumed_usd: credits.consumed_in_window_usd,
                 pro_rata_usd: pro_rata,
                 released_usd: released,
-                rules: vec!["TR8".into(), "TR6".into()],
+                rules: vec![RuleId::TR8, RuleId::TR6],
                 reasons: vec![format!(
                     "At the mid-window check-in ${} is consumed, under a quarter of the pro-rata ${pro_rata}: with no consumption by the window's close the balance is clawed back (TR8, TR6).",
                     credits.consumed_in_window_usd
@@ -290,7 +291,7 @@ fn mid_window(view: &ApplicationView) -> Vec<Effect> {
             None => TrancheReleased {
                 number: tranche.number,
                 amount_usd: tranche.amount_usd,
-                rules: vec!["TR3".into()],
+                rules: vec![RuleId::TR3],
                 reasons: vec![format!(
                     "No blocking concern by the day-30 check-in ({}): tranche {} (${}) released (TR3).",
                     tranche.due_at.date_naive(),
@@ -303,7 +304,7 @@ fn mid_window(view: &ApplicationView) -> Vec<Effect> {
             Some(concern) => TrancheWithheld {
                 number: tranche.number,
                 amount_usd: tranche.amount_usd,
-                rules: vec!["TR3".into()],
+                rules: vec![RuleId::TR3],
                 reasons: vec![format!(
                     "A blocking concern was recorded on {} ({}): tranche {} (${}) is withheld (TR3).",
                     concern.recorded_at.date_naive(),
@@ -331,7 +332,7 @@ fn window_close(view: &ApplicationView, due_at: DateTime<Utc>) -> Vec<Effect> {
             "clawback",
             ClawedBack {
                 amount_usd: credits.balance_usd,
-                rules: vec!["TR6".into()],
+                rules: vec![RuleId::TR6],
                 reasons: vec![format!(
                     "No consumption was recorded in the window: the ${} balance is clawed back, with no grace period (TR6).",
                     credits.balance_usd
@@ -346,7 +347,7 @@ fn window_close(view: &ApplicationView, due_at: DateTime<Utc>) -> Vec<Effect> {
             WindowClosed {
                 balance_usd: credits.balance_usd,
                 grace_ends_at: window.grace_ends_at,
-                rules: vec!["G1".into(), "TR5".into()],
+                rules: vec![RuleId::G1, RuleId::TR5],
                 reasons: vec![format!(
                     "The window closed; the ${} balance serves consumption until {} (TR5). The team's decision, graduate or retire, is owed (G1).",
                     credits.balance_usd,
@@ -376,7 +377,7 @@ fn reminder(view: &ApplicationView, number: u32, due_at: DateTime<Utc>, reminder
         "reminder",
         DecisionReminder {
             number,
-            rules: vec!["G1".into()],
+            rules: vec![RuleId::G1],
             reasons: vec![format!(
                 "The decision to graduate or retire is owed since {} (G1).",
                 window.ends_at.date_naive()

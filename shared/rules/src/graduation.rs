@@ -6,6 +6,7 @@ use sandpiper_contracts::catalog::{CatalogService, ServiceFamily};
 use sandpiper_contracts::events::{Graduated, Retired};
 use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::model::{ApplicationDraft, BudgetCategory, BudgetLineDraft, Programme};
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State;
 use sandpiper_contracts::view::ApplicationView;
 
@@ -100,7 +101,7 @@ pub fn graduated(
         target: graduation.target,
         graduated_to,
         notes,
-        rules: vec!["G1".into(), "G2".into(), "G4".into()],
+        rules: vec![RuleId::G1, RuleId::G2, RuleId::G4],
         reasons: vec![
             graduation.reason,
             "The remaining balance serves the grace period until validity ends (G4, TR5).".into(),
@@ -113,7 +114,7 @@ pub fn graduated(
 pub fn retired(view: &ApplicationView, notes: Option<String>) -> Retired {
     Retired {
         notes,
-        rules: vec!["G1".into(), "G3".into()],
+        rules: vec![RuleId::G1, RuleId::G3],
         reasons: vec!["The team retired the evaluation: the remaining balance is forfeited; the feedback summary is still owed (G3).".into()],
         catalog_version: catalog_version(view),
     }

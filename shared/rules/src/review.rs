@@ -4,6 +4,7 @@
 use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::decision::{Components, Finding, Outcome, Review};
 use sandpiper_contracts::model::{ApplicationBody, Programme};
+use sandpiper_contracts::rule::RuleId;
 
 use crate::classify::figures;
 use crate::components::{self, Scoring};
@@ -38,13 +39,15 @@ fn checkpoints(body: &ApplicationBody) -> (bool, bool) {
 
 /// What would make an eligibility failure go away (T1's `next_tier`).
 fn remedy(failure: &Finding) -> String {
-    match failure.rule.as_str() {
-        "E1" => "Give the startup's 12-digit AWS account id (E1).".into(),
-        "E2" => "None while the industry is restricted by policy: such applications cannot be funded (E2).".into(),
-        "E3" => "Submit the application through a filing partner (E3).".into(),
-        "E5" => "Name exactly one service of the catalog in force, by its id (E5).".into(),
-        "K2" => "Apply once the service has entered the catalog (its emerging_from date) (K2).".into(),
-        "C4b" => "Evaluate a workload distinct from the Build for Startups engagement (C4b).".into(),
+    match failure.rule {
+        RuleId::E1 => "Give the startup's 12-digit AWS account id (E1).".into(),
+        RuleId::E2 => {
+            "None while the industry is restricted by policy: such applications cannot be funded (E2).".into()
+        }
+        RuleId::E3 => "Submit the application through a filing partner (E3).".into(),
+        RuleId::E5 => "Name exactly one service of the catalog in force, by its id (E5).".into(),
+        RuleId::K2 => "Apply once the service has entered the catalog (its emerging_from date) (K2).".into(),
+        RuleId::C4b => "Evaluate a workload distinct from the Build for Startups engagement (C4b).".into(),
         rule => format!("Resolve: {} ({rule}).", failure.reason),
     }
 }
@@ -54,9 +57,9 @@ fn names(scorings: &[&Scoring]) -> String {
     names.join(", ")
 }
 
-fn push_unique(rules: &mut Vec<String>, rule: &str) {
-    if !rules.iter().any(|r| r == rule) {
-        rules.push(rule.to_owned());
+fn push_unique(rules: &mut Vec<RuleId>, rule: RuleId) {
+    if !rules.contains(&rule) {
+        rules.push(rule);
     }
 }
 
@@ -74,16 +77,16 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
         components::budget(body),
     ];
     let weak: Vec<&Scoring> = scorings.iter().filter(|s| s.weak).collect();
-    let other_weak: Vec<&Scoring> = weak.iter().copied().filter(|s| s.id != "U").collect();
+    let other_weak: Vec<&Scoring> = weak.iter().copied().filter(|s| s.id != RuleId::U).collect();
     let weak_fixes = |list: &[&Scoring]| -> Vec<String> { list.iter().flat_map(|s| s.fixes.iter().cloned()).collect() };
 
-    let mut rules: Vec<String> = Vec::new();
+    let mut rules: Vec<RuleId> = Vec::new();
     for rule in scorings.iter().flat_map(|s| &s.rules) {
-        push_unique(&mut rules, rule);
+        push_unique(&mut rules, *rule);
     }
     let p1 = pool == Programme::BedrockPoc;
     if p1 {
-        push_unique(&mut rules, "P1");
+        push_unique(&mut rules, RuleId::P1);
     }
     let mut reasons = Vec::new();
     let mut next_tier = Vec::new();
@@ -92,9 +95,9 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
     let t2_fix = "State a quantitative target and drop the exploratory wording (U4): without the vagueness the application is approvable (T3).";
 
     let outcome = if !eligibility_failures.is_empty() {
-        push_unique(&mut rules, "T1");
+        push_unique(&mut rules, RuleId::T1);
         for failure in eligibility_failures {
-            push_unique(&mut rules, &failure.rule);
+            push_unique(&mut rules, failure.rule);
             reasons.push(format!("Not eligible: {}", failure.reason));
             next_tier.push(remedy(failure));
         }
@@ -105,7 +108,7 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
         }
         Outcome::Rejected
     } else if t2 {
-        push_unique(&mut rules, "T2");
+        push_unique(&mut rules, RuleId::T2);
         reasons.push(format!(
             "The use case is vague (U4) and {} is weak too: rejected (T2).",
             names(&other_weak)
@@ -117,8 +120,12 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
         ));
         Outcome::Rejected
     } else if !weak.is_empty() {
-        push_unique(&mut rules, "T3");
-        let basis = if p1 { "P1, T3" } else { "T3" };
+        push_unique(&mut rules, RuleId::T3);
+        let basis = if p1 {
+            format!("{}, {}", RuleId::P1, RuleId::T3)
+        } else {
+            RuleId::T3.to_string()
+        };
         reasons.push(format!(
             "Weak: {}: approved at the {} floor ({basis}).",
             names(&weak),
@@ -137,7 +144,7 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
         let window = body.evaluation_window_days;
         let (mid, closing) = checkpoints(body);
         if total >= CEILING_BUDGET_USD && mid && closing {
-            push_unique(&mut rules, "T4");
+            push_unique(&mut rules, RuleId::T4);
             reasons.push(format!(
                 "All four components are strong, the total monthly budget {} is at least {} and feedback is committed at mid-window and at closing (T4): approved at the {} ceiling.",
                 usd(total),
@@ -146,7 +153,7 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
             ));
             Outcome::Approved { tier_usd: CEILING_USD }
         } else {
-            push_unique(&mut rules, "T5");
+            push_unique(&mut rules, RuleId::T5);
             let mut gaps = Vec::new();
             if total < CEILING_BUDGET_USD {
                 gaps.push(format!(
@@ -182,7 +189,7 @@ pub fn review(body: &ApplicationBody, pool: Programme, catalog: &Catalog, eligib
         }
     };
 
-    push_unique(&mut rules, "T6");
+    push_unique(&mut rules, RuleId::T6);
     reasons.push(format!(
         "The decision is published {} days after submission (T6{}).",
         review_period_days(pool),

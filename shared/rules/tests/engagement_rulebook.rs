@@ -22,6 +22,7 @@ use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::model::{ApplicationBody, Programme, StackEntry, StackStatus};
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::record::{ApplicationRecord, Folded};
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::engagement::{self, Effect};
@@ -172,7 +173,7 @@ impl Engagement {
         };
         let classified = Classified {
             pool: filing.pool,
-            rules: vec!["C1".into()],
+            rules: vec![RuleId::C1],
             reasons: Vec::new(),
             catalog_version: catalog().version,
             figures: Default::default(),

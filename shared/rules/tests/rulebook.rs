@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use sandpiper_contracts::decision::{Classification, Continuation, Finding, Outcome};
 use sandpiper_contracts::model::{BudgetCategory, Programme, StackEntry, StackStatus, TargetMetric};
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_rules::{eligibility, review, review_period_days};
 
 const REDIRECT_NEW: Verdict = Verdict::Redirected(Programme::BedrockPoc, Continuation::NewLinkedApplication);
@@ -356,7 +357,7 @@ fn rule_c1_the_variable_under_test_decides_the_pool() {
 
     // The table's verdicts are C2's comparison; what C1 itself adds is the judgement the decision
     // states: which variable is under test. These fail if C1's judgement is dropped or inverted.
-    fn said(edit: fn(&mut Input)) -> (Vec<String>, String) {
+    fn said(edit: fn(&mut Input)) -> (Vec<RuleId>, String) {
         let mut input = Input::new(worked());
         edit(&mut input);
         let d = decide(&input);
@@ -370,7 +371,7 @@ fn rule_c1_the_variable_under_test_decides_the_pool() {
         model.contains("the foundation-model choice is the variable under test") && model.contains("(C1, C2)"),
         "{model}"
     );
-    assert!(rules.contains(&"C1".to_owned()));
+    assert!(rules.contains(&RuleId::C1));
     let (_, service) = said(|_| {});
     assert!(
         service.contains("the service is the variable under test") && service.contains("(C1, C2)"),
@@ -378,7 +379,7 @@ fn rule_c1_the_variable_under_test_decides_the_pool() {
     );
     // C1 judges an Innovation Sandbox filing; a Bedrock POC filing is reviewed as filed (P1).
     let (rules, _) = said(|i| i.body.programme = Programme::BedrockPoc);
-    assert!(!rules.contains(&"C1".to_owned()), "{rules:?}");
+    assert!(!rules.contains(&RuleId::C1), "{rules:?}");
 }
 
 #[test]
@@ -609,7 +610,7 @@ fn rule_c4b_overlap_with_build_for_startups_is_rejected() {
         panic!("{:?}", d.classification)
     };
     let expected = Finding {
-        rule: "C4b".into(),
+        rule: RuleId::C4b,
         reason: "scope overlaps Build for Startups engagement".into(),
     };
     assert_eq!(failures, &[expected]);
@@ -997,7 +998,7 @@ fn rule_t1_any_eligibility_failure_rejects() {
     );
     // Directly: whatever the components, a failure passed in rejects, with its id and reason.
     let failure = Finding {
-        rule: "C4b".into(),
+        rule: RuleId::C4b,
         reason: "scope overlaps Build for Startups engagement".into(),
     };
     let r = review(
@@ -1007,7 +1008,7 @@ fn rule_t1_any_eligibility_failure_rejects() {
         std::slice::from_ref(&failure),
     );
     assert_eq!(r.outcome, Outcome::Rejected);
-    assert!(r.rules.contains(&"T1".to_owned()) && r.rules.contains(&"C4b".to_owned()));
+    assert!(r.rules.contains(&RuleId::T1) && r.rules.contains(&RuleId::C4b));
     assert!(r.reasons.iter().any(|x| x.contains(&failure.reason)));
     assert!(!r.next_tier.is_empty(), "it says what would make it approvable");
 }
@@ -1196,7 +1197,7 @@ fn rule_t6_the_review_period() {
         assert_eq!(review_period_days(pool), days, "{pool:?}");
         if pool.is_filed_here() {
             let r = review(&worked(), pool, &catalog(), &[]);
-            assert!(r.rules.contains(&"T6".to_owned()));
+            assert!(r.rules.contains(&RuleId::T6));
             assert!(
                 r.reasons.iter().any(|x| x.contains(&format!("{days} days"))),
                 "{:?}",

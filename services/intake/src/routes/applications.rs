@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, Submitted};
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::model::{ApplicationDraft, FieldError, Programme, parse_json};
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State as Lifecycle;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_runtime::publish::Outgoing;
@@ -153,7 +154,7 @@ fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<Part
         Problem::validation(vec![FieldError {
             field: "partner_id".into(),
             message,
-            rule: Some("E3".into()),
+            rule: Some(RuleId::E3),
         }])
     };
     match (caller, requested) {

@@ -11,6 +11,7 @@ use sandpiper_contracts::engagement::{Concern, Consumption, PositionPart, TeamDe
 use sandpiper_contracts::events::{ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded};
 use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::model::FieldError;
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::graduation;
 use sandpiper_rules::position::{self, Position};
@@ -395,7 +396,7 @@ pub struct CreditPosition {
     pub standard_stack_ceiling_usd: i64,
     /// With an Innovation Sandbox layered on, the typical range.
     pub typical_with_sandbox_usd: [i64; 2],
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
 }
 
 /// The startup's credit stack and total across its applications (CP1).
@@ -436,6 +437,6 @@ pub async fn credit_position(
         total_usd,
         standard_stack_ceiling_usd: position::STANDARD_STACK_CEILING_USD,
         typical_with_sandbox_usd: position::TYPICAL_WITH_SANDBOX_USD,
-        rules: vec!["CP1".into()],
+        rules: vec![RuleId::CP1],
     }))
 }

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use sandpiper_contracts::decision::{Classification, ClassificationBasis, Components, Outcome, PoolFigures};
 use sandpiper_contracts::model::{ApplicationDraft, Programme};
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_rules::NextStep;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,7 +42,7 @@ pub struct Preflight {
     pub outcome: Option<Outcome>,
     /// The tier in dollars when approved.
     pub tier_usd: Option<i64>,
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
     pub reasons: Vec<String>,
     /// What to change to reach the next tier (empty when `redirected`).
     pub next_tier: Vec<String>,

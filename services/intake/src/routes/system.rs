@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::model::FieldError;
+use sandpiper_contracts::rule::RuleId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -82,7 +83,7 @@ pub async fn publish_catalog(
         Problem::validation(vec![FieldError {
             field: "services".into(),
             message: e.to_string(),
-            rule: Some("K3".into()),
+            rule: Some(RuleId::K3),
         }])
     })?;
     app.catalogs.publish(&catalog).await.map_err(|e| match e {
@@ -90,7 +91,7 @@ pub async fn publish_catalog(
         CatalogStoreError::BadVersion(_) => Problem::validation(vec![FieldError {
             field: "version".into(),
             message: e.to_string(),
-            rule: Some("K4".into()),
+            rule: Some(RuleId::K4),
         }]),
         other => store_problem(&other),
     })?;

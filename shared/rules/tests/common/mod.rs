@@ -11,6 +11,7 @@ use sandpiper_contracts::decision::{Classification, Continuation, Outcome, Revie
 use sandpiper_contracts::model::{
     ApplicationBody, ApplicationDraft, BudgetCategory, BudgetLine, Programme, parse_json,
 };
+use sandpiper_contracts::rule::RuleId;
 use sandpiper_rules::{NextStep, classify, next_step, review};
 
 /// Where the sample applications live (beside the workspace).
@@ -139,7 +140,7 @@ pub struct Decided {
     pub classification: Classification,
     pub review: Option<Review>,
     pub verdict: Verdict,
-    pub rules: Vec<String>,
+    pub rules: Vec<RuleId>,
 }
 
 impl Decided {
