@@ -9,6 +9,7 @@ use sandpiper_contracts::catalog::ServiceFamily;
 use sandpiper_contracts::engagement::{TeamDecision, TrancheStatus};
 use sandpiper_contracts::events::{Envelope, EventType};
 use sandpiper_contracts::model::Programme;
+use sandpiper_contracts::record::{ApplicationRecord, Folded};
 use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State;
 use sandpiper_contracts::view::{ApplicationView, FoldError};
@@ -23,6 +24,8 @@ pub enum ReportError {
     Empty,
     #[error("an event history does not fold: {0}")]
     Fold(#[from] FoldError),
+    #[error("event {index} of an application's history is out of stream order")]
+    OutOfOrder { index: usize },
 }
 
 /// The outcome categories, in the order the report lists them.
@@ -184,7 +187,7 @@ pub struct Report {
 }
 
 /// One application's history read: its final view, and the facts the report needs.
-struct Folded {
+struct History {
     view: ApplicationView,
     filed: bool,
     clawed_back: bool,
@@ -193,9 +196,11 @@ struct Folded {
     points: Vec<Money>,
 }
 
-fn fold(events: &[Envelope], filed: bool, days: &[DateTime<Utc>]) -> Result<Folded, ReportError> {
+/// Folds one application's history with the read model's fold ([`ApplicationRecord::fold`]), the
+/// one every service uses, sampling the credits at each report day on the way.
+fn fold(events: &[Envelope], filed: bool, days: &[DateTime<Utc>]) -> Result<History, ReportError> {
     let first = events.first().ok_or(ReportError::Empty)?;
-    let mut view = ApplicationView::create(first, 1)?;
+    let mut record = ApplicationRecord::create(first, 1)?;
     let mut points = Vec::with_capacity(days.len());
     let mut next_day = 0;
     let mut record_until = |view: &ApplicationView, until: Option<DateTime<Utc>>, points: &mut Vec<Money>| {
@@ -208,9 +213,13 @@ fn fold(events: &[Envelope], filed: bool, days: &[DateTime<Utc>]) -> Result<Fold
     };
     let (mut submitted, mut approved, mut clawed_back) = (None, None, false);
     for (index, event) in events.iter().enumerate() {
-        record_until(&view, Some(event.time), &mut points);
+        record_until(&record.view, Some(event.time), &mut points);
         if index > 0 {
-            view.apply(event, index as u64 + 1)?;
+            match record.fold(event, index as u64 + 1) {
+                Folded::Applied | Folded::Already => {}
+                Folded::Refused(err) => return Err(err.into()),
+                Folded::OutOfOrder => return Err(ReportError::OutOfOrder { index }),
+            }
         }
         match event.kind() {
             Ok(EventType::Submitted) => submitted = submitted.or(Some(event.time)),
@@ -219,13 +228,13 @@ fn fold(events: &[Envelope], filed: bool, days: &[DateTime<Utc>]) -> Result<Fold
             _ => {}
         }
     }
-    record_until(&view, None, &mut points);
+    record_until(&record.view, None, &mut points);
     let approval_days = match (submitted, approved) {
         (Some(s), Some(a)) => Some(((a - s).num_minutes() as f64 / (24.0 * 60.0) * 10.0).round() / 10.0),
         _ => None,
     };
-    Ok(Folded {
-        view,
+    Ok(History {
+        view: record.view,
         filed,
         clawed_back,
         approval_days,
@@ -233,7 +242,7 @@ fn fold(events: &[Envelope], filed: bool, days: &[DateTime<Utc>]) -> Result<Fold
     })
 }
 
-fn outcome(f: &Folded) -> &'static str {
+fn outcome(f: &History) -> &'static str {
     let v = &f.view;
     let has = |rule: RuleId| v.decision.as_ref().is_some_and(|d| d.rules.contains(&rule));
     match v.state {
