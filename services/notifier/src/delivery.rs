@@ -172,11 +172,7 @@ impl Deliverer {
             Ok(kind) => kind,
             Err(err) => return Attempt::Fail(err.to_string()),
         };
-        let body = match subscription.format {
-            Format::Cloudevents => serde_json::to_vec(&delivery.event),
-            Format::Slack => serde_json::to_vec(&render::slack(&delivery.event, kind, &delivery.context)),
-        };
-        let body = match body {
+        let body = match body(subscription.format, delivery) {
             Ok(body) => body,
             Err(err) => return Attempt::Fail(err.to_string()),
         };
@@ -376,6 +372,15 @@ impl Deliverer {
     }
 }
 
+/// What a subscriber receives: the envelope as it is (never decoded, so it goes out even when its
+/// payload does not read as its type), or the Slack message rendered from it.
+fn body(format: Format, delivery: &QueuedDelivery) -> Result<Vec<u8>, serde_json::Error> {
+    match format {
+        Format::Cloudevents => serde_json::to_vec(&delivery.event),
+        Format::Slack => serde_json::to_vec(&render::slack(&delivery.event, &delivery.context)),
+    }
+}
+
 /// What went wrong with a request, for the logs and the dead letters: never the URL, whose path
 /// is a Slack webhook's credential.
 fn describe(err: reqwest::Error) -> String {
@@ -492,5 +497,53 @@ pub async fn supervise(deliverer: Arc<Deliverer>, shutdown: Shutdown) {
     for (_, task) in workers {
         // Each worker finishes the delivery it holds, then returns.
         let _ = tokio::time::timeout(deliverer.retry.timeout + Duration::from_secs(2), task).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandpiper_contracts::events::{Envelope, TrancheReleased};
+    use sandpiper_contracts::ids::{ApplicationId, PartnerId};
+    use sandpiper_contracts::names::ServiceName;
+    use sandpiper_contracts::rule::RuleId;
+
+    use crate::render::AppContext;
+
+    #[test]
+    fn a_payload_that_does_not_decode_is_still_delivered_in_both_formats() {
+        let mut event = Envelope::new(
+            EventId::generate(),
+            ServiceName::Scheduler,
+            PartnerId::parse("acme").unwrap(),
+            ApplicationId::generate(),
+            "2026-05-04T09:00:00Z".parse().unwrap(),
+            &TrancheReleased {
+                number: 2,
+                amount_usd: 10_000,
+                rules: vec![RuleId::TR3],
+                reasons: vec![],
+                catalog_version: "2026.1".into(),
+            },
+        )
+        .unwrap();
+        event.data = serde_json::json!({"number": "two", "extra": [1, 2]});
+        assert!(
+            event.event().is_err(),
+            "the payload does not read as a tranche_released"
+        );
+        let delivery = QueuedDelivery {
+            id: EventId::generate(),
+            subscription: "sub".into(),
+            event: event.clone(),
+            context: AppContext::default(),
+        };
+
+        let envelope = body(Format::Cloudevents, &delivery).unwrap();
+        assert_eq!(Envelope::from_json(&envelope).unwrap(), event, "the envelope as it is");
+
+        let slack: serde_json::Value = serde_json::from_slice(&body(Format::Slack, &delivery).unwrap()).unwrap();
+        assert_eq!(slack["blocks"][0]["text"]["text"], "📣 tranche_released");
+        assert!(slack["text"].as_str().unwrap().contains("tranche_released"), "{slack}");
     }
 }

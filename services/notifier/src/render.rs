@@ -2,8 +2,16 @@
 //! one layout per event type (a header, the application and startup, what happened with amounts and
 //! dates, the rule ids behind a decision, a context line with the application id; `text` as the
 //! fallback for notifications).
+//!
+//! A Slack message is rendered from the payload decoded once into its type ([`Envelope::event`]);
+//! an envelope whose payload does not decode as its type gets a minimal message naming the type.
 
-use sandpiper_contracts::events::{Envelope, EventType};
+use chrono::{DateTime, Utc};
+use sandpiper_contracts::decision::{Components, Continuation, Strength};
+use sandpiper_contracts::events::{Envelope, Event, Payload, Redirected};
+use sandpiper_contracts::ids::ApplicationId;
+use sandpiper_contracts::model::{ApplicationDraft, BudgetLine};
+use sandpiper_contracts::rule::RuleId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -50,13 +58,7 @@ pub fn truncate(text: &str, limit: usize) -> String {
     kept
 }
 
-fn money(value: &Value) -> String {
-    match value.as_i64() {
-        Some(n) => usd(n),
-        None => "-".into(),
-    }
-}
-
+/// Dollars as a person reads them: `$20,000`, `-$1,234`.
 fn usd(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
@@ -69,39 +71,26 @@ fn usd(n: i64) -> String {
     format!("{}${out}", if n < 0 { "-" } else { "" })
 }
 
-fn date(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|s| s.get(..10))
-        .map(escape)
-        .unwrap_or_else(|| "-".into())
+/// The day of a timestamp: `2026-03-20`.
+fn date(at: DateTime<Utc>) -> String {
+    at.date_naive().to_string()
 }
 
 /// A timestamp as a person reads it: `2026-03-20 15:30 UTC`.
-fn date_time(value: &Value) -> String {
-    value
-        .as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|| "-".into())
+fn date_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-/// A string of the payload, escaped for mrkdwn.
-fn text(value: &Value) -> String {
-    escape(value.as_str().unwrap_or_default())
+/// Partner text, escaped for mrkdwn, or `-` when empty.
+fn or_dash(text: &str) -> String {
+    if text.is_empty() { "-".into() } else { escape(text) }
 }
 
-/// A payload string, escaped, or `-` when absent or empty.
-fn or_dash(value: &Value) -> String {
-    match value.as_str() {
-        Some(s) if !s.is_empty() => escape(s),
-        _ => "-".into(),
+/// A partner's or team's note as a mrkdwn quote (every line of it); none when blank.
+fn quote(note: &str) -> Option<String> {
+    if note.trim().is_empty() {
+        return None;
     }
-}
-
-/// A partner's or team's note as a mrkdwn quote (every line of it).
-fn quote(value: &Value) -> Option<String> {
-    let note = value.as_str().filter(|n| !n.trim().is_empty())?;
     Some(
         note.lines()
             .map(|l| format!("> {}", escape(l)))
@@ -110,31 +99,35 @@ fn quote(value: &Value) -> Option<String> {
     )
 }
 
-fn strengths(components: &Value) -> String {
+fn strength(strength: Strength) -> &'static str {
+    match strength {
+        Strength::Strong => "strong",
+        Strength::Weak => "weak",
+    }
+}
+
+fn strengths(components: &Components) -> String {
     format!(
         "*Components:* use case {} · metrics {} · window {} · budget {}",
-        or_dash(&components["use_case"]["strength"]),
-        or_dash(&components["metrics"]["strength"]),
-        or_dash(&components["window"]["strength"]),
-        or_dash(&components["budget"]["strength"])
+        strength(components.use_case.strength),
+        strength(components.metrics.strength),
+        strength(components.window.strength),
+        strength(components.budget.strength)
     )
 }
 
-fn catalog(d: &Value) -> String {
-    format!("*Catalog:* {}", or_dash(&d["catalog_version"]))
+fn catalog(version: &str) -> String {
+    format!("*Catalog:* {}", or_dash(version))
 }
 
 /// The monthly budget of a submitted body: exact lines, ranges as low–high.
-fn budget_total(lines: &Value) -> String {
+fn budget_total(lines: &[BudgetLine]) -> String {
     let (mut low, mut high) = (0i64, 0i64);
-    for line in lines.as_array().into_iter().flatten() {
-        if let Some(exact) = line["monthly_usd"].as_i64() {
+    for line in lines {
+        if let Some(exact) = line.monthly_usd {
             low = low.saturating_add(exact);
             high = high.saturating_add(exact);
-        } else if let (Some(l), Some(h)) = (
-            line["monthly_usd_range"][0].as_i64(),
-            line["monthly_usd_range"][1].as_i64(),
-        ) {
+        } else if let Some([l, h]) = line.monthly_usd_range {
             low = low.saturating_add(l);
             high = high.saturating_add(h);
         }
@@ -147,321 +140,322 @@ fn budget_total(lines: &Value) -> String {
 }
 
 /// Where a redirected application carries on (`continues_as`).
-fn continuation(d: &Value) -> String {
-    let to = or_dash(&d["to"]);
-    match d["continues_as"]["kind"].as_str() {
-        Some("new_linked_application") => match d["redirected_to"].as_str() {
-            Some(id) => format!("a new linked {to} application `{}`", escape(id)),
+fn continuation(redirected: &Redirected) -> String {
+    let to = redirected.to.as_str();
+    match redirected.continues_as {
+        Continuation::NewLinkedApplication => match redirected.redirected_to {
+            Some(id) => format!("a new linked {to} application `{id}`"),
             None => format!("a new linked {to} application"),
         },
-        Some("existing_stack_entry") => format!(
+        Continuation::ExistingStackEntry { stack_index } => format!(
             "the {to} engagement already in the startup's stack (entry {})",
-            d["continues_as"]["stack_index"]
-                .as_u64()
-                .map(|i| (i + 1).to_string())
-                .unwrap_or_else(|| "-".into())
+            stack_index.saturating_add(1)
         ),
-        Some("recorded_in_stack") => format!("recorded in the startup's stack as {to}"),
-        _ => d["redirected_to"]
-            .as_str()
-            .map(|id| format!("application `{}`", escape(id)))
-            .unwrap_or_else(|| "the existing engagement".into()),
+        Continuation::RecordedInStack => format!("recorded in the startup's stack as {to}"),
     }
 }
 
-/// The reasons a payload gives, review reasons included (eligibility failures among them).
-fn reasons(d: &Value) -> Vec<String> {
-    let list = d["reasons"].as_array().or_else(|| d["review"]["reasons"].as_array());
-    list.into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(escape)
-        .collect()
-}
-
-/// One event's message: its headline, the key fact for the notification text, and the facts.
-struct Layout {
+/// One event's message: its headline, the key fact for the notification text, the facts, and the
+/// reasons and rule ids its payload gives.
+struct Layout<'a> {
     title: String,
     /// Plain and short: it is what a phone notification shows.
     summary: String,
     lines: Vec<String>,
-    /// Whether the payload's reasons are listed (all of them), or only the first.
+    /// Why, in words a partner reads (unescaped).
+    reasons: &'a [String],
+    /// Whether the reasons are listed (all of them), or only the first.
     all_reasons: bool,
+    rules: &'a [RuleId],
 }
 
-fn layout(kind: EventType, d: &Value) -> Layout {
-    use EventType as E;
-    let mut all_reasons = false;
-    let (title, summary, lines): (&str, String, Vec<String>) = match kind {
-        E::Drafted | E::DraftUpdated => {
-            let mut lines = vec![format!("*Workload:* {}", or_dash(&d["draft"]["workload"]))];
-            if let Some(from) = d["originated_from"].as_str() {
-                lines.push(format!("*Carries on from:* `{}`", escape(from)));
-            }
-            let title = if kind == E::Drafted {
-                "📝 Draft created"
-            } else {
-                "📝 Draft updated"
-            };
-            (title, format!("workload {}", or_dash(&d["draft"]["workload"])), lines)
+impl<'a> Layout<'a> {
+    fn new(title: &str, summary: String, lines: Vec<String>) -> Layout<'a> {
+        Layout {
+            title: title.to_owned(),
+            summary,
+            lines,
+            reasons: &[],
+            all_reasons: false,
+            rules: &[],
         }
-        E::Submitted => {
-            let a = &d["application"];
-            (
+    }
+
+    /// The reasons and rule ids behind it.
+    fn why(self, reasons: &'a [String], rules: &'a [RuleId]) -> Layout<'a> {
+        Layout { reasons, rules, ..self }
+    }
+
+    fn rules(self, rules: &'a [RuleId]) -> Layout<'a> {
+        Layout { rules, ..self }
+    }
+}
+
+fn draft<'a>(title: &str, draft: &ApplicationDraft, originated_from: Option<ApplicationId>) -> Layout<'a> {
+    let workload = or_dash(draft.workload.as_deref().unwrap_or_default());
+    let mut lines = vec![format!("*Workload:* {workload}")];
+    if let Some(from) = originated_from {
+        lines.push(format!("*Carries on from:* `{from}`"));
+    }
+    Layout::new(title, format!("workload {workload}"), lines)
+}
+
+fn layout(event: &Event) -> Layout<'_> {
+    match event {
+        Event::Drafted(d) => draft("📝 Draft created", &d.draft, d.originated_from),
+        Event::DraftUpdated(d) => draft("📝 Draft updated", &d.draft, None),
+        Event::Submitted(s) => {
+            let a = &s.application;
+            let (programme, budget, days) = (a.programme.as_str(), budget_total(&a.budget), a.evaluation_window_days);
+            Layout::new(
                 "📨 Application submitted",
-                format!(
-                    "{} for {}, {} days",
-                    or_dash(&a["programme"]),
-                    budget_total(&a["budget"]),
-                    a["evaluation_window_days"]
-                ),
+                format!("{programme} for {budget}, {days} days"),
                 vec![
-                    format!("*Programme:* {}", or_dash(&a["programme"])),
-                    format!("*Budget:* {}", budget_total(&a["budget"])),
-                    format!("*Window:* {} days", a["evaluation_window_days"]),
-                    format!("*Workload:* {}", or_dash(&a["workload"])),
-                    format!("*Use case:* {}", or_dash(&a["use_case"])),
+                    format!("*Programme:* {programme}"),
+                    format!("*Budget:* {budget}"),
+                    format!("*Window:* {days} days"),
+                    format!("*Workload:* {}", or_dash(&a.workload)),
+                    format!("*Use case:* {}", or_dash(&a.use_case)),
                 ],
             )
         }
-        E::Classified => (
+        Event::Classified(c) => Layout::new(
             "🧭 Classified",
-            format!("pool {}", or_dash(&d["pool"])),
+            format!("pool {}", c.pool.as_str()),
             vec![
-                format!("*Pool:* {}", or_dash(&d["pool"])),
+                format!("*Pool:* {}", c.pool.as_str()),
                 format!(
                     "*Emerging service:* {}/month · *Model inference:* {}/month",
-                    money(&d["figures"]["emerging_service_monthly_usd"]),
-                    money(&d["figures"]["model_inference_monthly_usd"])
+                    usd(c.figures.emerging_service_monthly_usd),
+                    usd(c.figures.model_inference_monthly_usd)
                 ),
-                catalog(d),
+                catalog(&c.catalog_version),
             ],
-        ),
-        E::Redirected => (
+        )
+        .why(&c.reasons, &c.rules),
+        Event::Redirected(r) => Layout::new(
             "↪️ Redirected",
-            format!("to {}", or_dash(&d["to"])),
+            format!("to {}", r.to.as_str()),
             vec![
-                format!("*To:* {}", or_dash(&d["to"])),
-                format!("*Carries on as:* {}", continuation(d)),
-                catalog(d),
+                format!("*To:* {}", r.to.as_str()),
+                format!("*Carries on as:* {}", continuation(r)),
+                catalog(&r.catalog_version),
             ],
-        ),
-        E::Approved => (
+        )
+        .why(&r.reasons, &r.rules),
+        Event::Approved(a) => Layout::new(
             "✅ Approved",
-            format!("approved at the {} tier", money(&d["tier_usd"])),
+            format!("approved at the {} tier", usd(a.tier_usd)),
             vec![
-                format!("*Tier:* {}", money(&d["tier_usd"])),
-                strengths(&d["review"]["components"]),
-                catalog(d),
+                format!("*Tier:* {}", usd(a.tier_usd)),
+                strengths(&a.review.components),
+                catalog(&a.catalog_version),
             ],
-        ),
-        E::Rejected => {
-            all_reasons = true;
-            (
+        )
+        .why(&a.review.reasons, &a.review.rules),
+        Event::Rejected(r) => Layout {
+            all_reasons: true,
+            ..Layout::new(
                 "⛔ Rejected",
-                reasons(d).first().cloned().unwrap_or_else(|| "rejected".into()),
-                vec![strengths(&d["review"]["components"]), catalog(d)],
+                r.review
+                    .reasons
+                    .first()
+                    .map(|reason| escape(reason))
+                    .unwrap_or_else(|| "rejected".into()),
+                vec![strengths(&r.review.components), catalog(&r.catalog_version)],
             )
-        }
-        E::CreditsApplied => (
+            .why(&r.review.reasons, &r.review.rules)
+        },
+        Event::CreditsApplied(c) => Layout::new(
             "💳 Credits applied",
-            format!("{} from {}", money(&d["amount_usd"]), date(&d["window"]["starts_at"])),
+            format!("{} from {}", usd(c.amount_usd), date(c.window.starts_at)),
             vec![
                 format!(
                     "*Amount:* {}{}",
-                    money(&d["amount_usd"]),
-                    if d["split"].as_bool() == Some(true) {
-                        " in two tranches"
-                    } else {
-                        ""
-                    }
+                    usd(c.amount_usd),
+                    if c.split { " in two tranches" } else { "" }
                 ),
-                format!(
-                    "*Window:* {} → {}",
-                    date(&d["window"]["starts_at"]),
-                    date(&d["window"]["ends_at"])
-                ),
-                format!("*Valid until:* {}", date(&d["window"]["expires_at"])),
+                format!("*Window:* {} → {}", date(c.window.starts_at), date(c.window.ends_at)),
+                format!("*Valid until:* {}", date(c.window.expires_at)),
             ],
-        ),
-        E::TrancheReleased => (
+        )
+        .why(&c.reasons, &c.rules),
+        Event::TrancheReleased(t) => Layout::new(
             "💵 Tranche released",
-            format!("tranche {}: {}", d["number"], money(&d["amount_usd"])),
-            vec![format!("*Tranche {}:* {}", d["number"], money(&d["amount_usd"]))],
-        ),
-        E::TrancheWithheld => (
+            format!("tranche {}: {}", t.number, usd(t.amount_usd)),
+            vec![format!("*Tranche {}:* {}", t.number, usd(t.amount_usd))],
+        )
+        .why(&t.reasons, &t.rules),
+        Event::TrancheWithheld(t) => Layout::new(
             "✋ Tranche withheld",
-            format!("tranche {}: {} withheld", d["number"], money(&d["amount_usd"])),
-            vec![format!(
-                "*Tranche {}:* {} withheld",
-                d["number"],
-                money(&d["amount_usd"])
-            )],
-        ),
-        E::OfficeHoursScheduled => {
+            format!("tranche {}: {} withheld", t.number, usd(t.amount_usd)),
+            vec![format!("*Tranche {}:* {} withheld", t.number, usd(t.amount_usd))],
+        )
+        .why(&t.reasons, &t.rules),
+        Event::OfficeHoursScheduled(o) => {
             let session = format!(
                 "{} on {}",
-                text(&d["session"]["kind"]).replace('_', "-"),
-                date_time(&d["session"]["starts_at"])
+                o.session.kind.as_str().replace('_', "-"),
+                date_time(o.session.starts_at)
             );
-            (
+            let with = o
+                .session
+                .participants
+                .iter()
+                .map(|p| escape(p))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Layout::new(
                 "📅 Office hours scheduled",
                 session.clone(),
-                vec![
-                    format!("*Session:* {session}"),
-                    format!(
-                        "*With:* {}",
-                        d["session"]["participants"]
-                            .as_array()
-                            .map(|p| p.iter().map(text).collect::<Vec<_>>().join(", "))
-                            .unwrap_or_default()
-                    ),
-                ],
+                vec![format!("*Session:* {session}"), format!("*With:* {with}")],
             )
+            .why(&o.reasons, &o.rules)
         }
-        E::ConcernRecorded => (
-            if d["concern"]["blocking"].as_bool() == Some(true) {
+        Event::ConcernRecorded(c) => Layout::new(
+            if c.concern.blocking {
                 "🚧 Blocking concern"
             } else {
                 "💬 Concern recorded"
             },
-            text(&d["concern"]["note"]),
-            quote(&d["concern"]["note"]).into_iter().collect(),
+            escape(&c.concern.note),
+            quote(&c.concern.note).into_iter().collect(),
         ),
-        E::FeedbackRecorded => (
+        Event::FeedbackRecorded(f) => Layout::new(
             "🗒️ Feedback recorded",
-            text(&d["note"]),
-            [
-                Some(format!("*Session:* {}", or_dash(&d["session_id"]))),
-                quote(&d["note"]),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
+            escape(&f.note),
+            [Some(format!("*Session:* {}", or_dash(&f.session_id))), quote(&f.note)]
+                .into_iter()
+                .flatten()
+                .collect(),
         ),
-        E::ConsumptionRecorded => (
-            "📈 Consumption recorded",
-            format!(
-                "{} on {}",
-                money(&d["consumption"]["amount_usd"]),
-                or_dash(&d["consumption"]["date"])
-            ),
-            [
-                Some(format!(
-                    "*{}* on {}",
-                    money(&d["consumption"]["amount_usd"]),
-                    or_dash(&d["consumption"]["date"])
-                )),
-                quote(&d["consumption"]["note"]),
-            ]
-            .into_iter()
-            .flatten()
-            .collect(),
-        ),
-        E::ClawbackWarning => (
+        Event::ConsumptionRecorded(c) => {
+            let c = &c.consumption;
+            Layout::new(
+                "📈 Consumption recorded",
+                format!("{} on {}", usd(c.amount_usd), c.date),
+                [
+                    Some(format!("*{}* on {}", usd(c.amount_usd), c.date)),
+                    c.note.as_deref().and_then(quote),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            )
+        }
+        Event::ClawbackWarning(c) => Layout::new(
             "⚠️ Clawback risk",
-            format!(
-                "{} consumed of a pro-rata {}",
-                money(&d["consumed_usd"]),
-                money(&d["pro_rata_usd"])
-            ),
+            format!("{} consumed of a pro-rata {}", usd(c.consumed_usd), usd(c.pro_rata_usd)),
             vec![format!(
                 "*Consumed:* {} of a pro-rata {}",
-                money(&d["consumed_usd"]),
-                money(&d["pro_rata_usd"])
+                usd(c.consumed_usd),
+                usd(c.pro_rata_usd)
             )],
-        ),
-        E::WindowClosed => (
+        )
+        .why(&c.reasons, &c.rules),
+        Event::WindowClosed(w) => Layout::new(
             "🏁 Window closed",
-            format!(
-                "balance {}, grace until {}",
-                money(&d["balance_usd"]),
-                date(&d["grace_ends_at"])
-            ),
+            format!("balance {}, grace until {}", usd(w.balance_usd), date(w.grace_ends_at)),
             vec![
                 format!(
                     "*Balance:* {} · *grace until* {}",
-                    money(&d["balance_usd"]),
-                    date(&d["grace_ends_at"])
+                    usd(w.balance_usd),
+                    date(w.grace_ends_at)
                 ),
                 "A decision (graduate or retire) is owed.".into(),
             ],
-        ),
-        E::ClawedBack => (
+        )
+        .why(&w.reasons, &w.rules),
+        Event::ClawedBack(c) => Layout::new(
             "↩️ Credits clawed back",
-            format!("{} clawed back", money(&d["amount_usd"])),
-            vec![format!("*Amount:* {}", money(&d["amount_usd"]))],
-        ),
-        E::DecisionReminder => (
+            format!("{} clawed back", usd(c.amount_usd)),
+            vec![format!("*Amount:* {}", usd(c.amount_usd))],
+        )
+        .why(&c.reasons, &c.rules),
+        Event::DecisionReminder(r) => Layout::new(
             "⏰ Decision owed",
-            format!("reminder {}", d["number"]),
-            vec![format!("Reminder {}: graduate or retire?", d["number"])],
-        ),
-        E::Graduated => {
-            let mut lines = vec![format!("*To:* {}", or_dash(&d["target"]))];
-            if let Some(id) = d["graduated_to"].as_str() {
-                lines.push(format!("*Carries on as:* application `{}`", escape(id)));
+            format!("reminder {}", r.number),
+            vec![format!("Reminder {}: graduate or retire?", r.number)],
+        )
+        .why(&r.reasons, &r.rules),
+        Event::Graduated(g) => {
+            let mut lines = vec![format!("*To:* {}", g.target.as_str())];
+            if let Some(id) = g.graduated_to {
+                lines.push(format!("*Carries on as:* application `{id}`"));
             }
-            lines.extend(quote(&d["notes"]));
-            ("🎓 Graduated", format!("to {}", or_dash(&d["target"])), lines)
+            lines.extend(g.notes.as_deref().and_then(quote));
+            Layout::new("🎓 Graduated", format!("to {}", g.target.as_str()), lines).why(&g.reasons, &g.rules)
         }
-        E::Retired => (
+        Event::Retired(r) => Layout::new(
             "🛑 Retired",
-            d["notes"]
-                .as_str()
+            r.notes
+                .as_deref()
                 .filter(|n| !n.is_empty())
                 .map(escape)
                 .unwrap_or_else(|| "retired".into()),
-            quote(&d["notes"]).into_iter().collect(),
-        ),
-        E::CreditsForfeited => (
+            r.notes.as_deref().and_then(quote).into_iter().collect(),
+        )
+        .why(&r.reasons, &r.rules),
+        Event::CreditsForfeited(c) => Layout::new(
             "🧾 Credits forfeited",
-            format!("{} forfeited", money(&d["amount_usd"])),
-            vec![format!("*Amount:* {}", money(&d["amount_usd"]))],
-        ),
-        E::CreditsExpired => (
+            format!("{} forfeited", usd(c.amount_usd)),
+            vec![format!("*Amount:* {}", usd(c.amount_usd))],
+        )
+        .rules(&c.rules),
+        Event::CreditsExpired(c) => Layout::new(
             "⌛ Credits expired",
-            format!("{} expired", money(&d["amount_usd"])),
-            vec![format!("*Amount:* {}", money(&d["amount_usd"]))],
-        ),
-    };
-    Layout {
-        title: title.to_owned(),
-        summary,
-        lines,
-        all_reasons,
+            format!("{} expired", usd(c.amount_usd)),
+            vec![format!("*Amount:* {}", usd(c.amount_usd))],
+        )
+        .rules(&c.rules),
     }
 }
 
-/// The rule ids behind an event, wherever its payload keeps them.
-fn rules(d: &Value) -> Vec<String> {
-    let list = d["rules"].as_array().or_else(|| d["review"]["rules"].as_array());
-    list.map(|r| r.iter().filter_map(Value::as_str).map(escape).collect())
-        .unwrap_or_default()
+/// The message for an envelope whose payload does not decode as its type: its type, and that its
+/// details could not be read (the CloudEvents subscribers still get the envelope as it is).
+fn unreadable<'a>(kind: &str) -> Layout<'a> {
+    Layout::new(
+        &format!("📣 {kind}"),
+        "its details could not be read".into(),
+        vec![format!("A `{kind}` event whose details could not be read.")],
+    )
 }
 
-/// A Slack Block Kit message for an incoming webhook.
-pub fn slack(event: &Envelope, kind: EventType, context: &AppContext) -> Value {
-    let d = &event.data;
+/// A Slack Block Kit message for an incoming webhook, rendered from the payload decoded once.
+pub fn slack(event: &Envelope, context: &AppContext) -> Value {
+    let decoded = event.event();
+    let (kind, layout) = match &decoded {
+        Ok(payload) => (payload.event_type().as_str().to_owned(), layout(payload)),
+        Err(err) => {
+            tracing::warn!(event = %event.id, r#type = %event.event_type, error = %err, "the payload does not decode as its type; sending a minimal Slack message");
+            let kind = match event.kind() {
+                Ok(kind) => kind.as_str().to_owned(),
+                Err(_) => escape(&event.event_type),
+            };
+            let layout = unreadable(&kind);
+            (kind, layout)
+        }
+    };
     let Layout {
         title,
         summary,
         mut lines,
+        reasons,
         all_reasons,
-    } = layout(kind, d);
+        rules,
+    } = layout;
     let startup = context
         .startup
         .as_deref()
         .map(escape)
         .unwrap_or_else(|| "an application".into());
     let service = context.service.as_deref().map(escape).unwrap_or_default();
-    let why = reasons(d);
     if all_reasons {
-        lines.extend(why.iter().map(|r| format!("• {r}")));
-    } else if let Some(reason) = why.first() {
-        lines.push(reason.clone());
+        lines.extend(reasons.iter().map(|r| format!("• {}", escape(r))));
+    } else if let Some(reason) = reasons.first() {
+        lines.push(escape(reason));
     }
-    let rule_ids = rules(d);
+    let rule_ids: Vec<&str> = rules.iter().map(|r| r.as_str()).collect();
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&title, HEADER_LIMIT), "emoji": true}}),
         json!({"type": "section", "fields": [
@@ -480,7 +474,7 @@ pub fn slack(event: &Envelope, kind: EventType, context: &AppContext) -> Value {
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Application `{}` · {} · {}", event.subject, event.partnerid, event.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))}]}));
     let fallback = format!(
         "{title}: {startup} ({}): {summary}",
-        if service.is_empty() { kind.as_str() } else { &service }
+        if service.is_empty() { &kind } else { &service }
     );
     json!({"text": truncate(&fallback, SECTION_LIMIT), "blocks": blocks})
 }
@@ -494,7 +488,7 @@ mod tests {
     };
     use sandpiper_contracts::engagement::{Concern, Consumption, Session, SessionKind, Tranche, TrancheStatus, Window};
     use sandpiper_contracts::events as ev;
-    use sandpiper_contracts::events::EventPayload;
+    use sandpiper_contracts::events::{EventPayload, EventType};
     use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
     use sandpiper_contracts::model::{
         ApplicationBody, ApplicationDraft, BudgetCategory, BudgetLine, Programme, Startup, TargetMetric,
@@ -902,7 +896,7 @@ mod tests {
         assert_eq!(covered, EventType::ALL, "one realistic case per event type");
         for (event, facts, key) in cases {
             let kind = event.kind().unwrap();
-            let message = slack(&event, kind, &context());
+            let message = slack(&event, &context());
             let text = message["text"].as_str().unwrap();
             assert!(
                 text.contains("Helpdesk Autopilot") && text.contains(key),
@@ -958,7 +952,7 @@ mod tests {
             startup: Some("<@U123> & Co".into()),
             service: Some("svc>".into()),
         };
-        let all = slack(&event, EventType::Retired, &context).to_string();
+        let all = slack(&event, &context).to_string();
         assert!(
             !all.contains("<!channel>") && !all.contains("<https://") && !all.contains("<@U123>"),
             "{all}"
@@ -975,7 +969,7 @@ mod tests {
             session_id: "kickoff".into(),
             note: note.clone(),
         });
-        let message = slack(&event, EventType::FeedbackRecorded, &context());
+        let message = slack(&event, &context());
         for block in message["blocks"].as_array().unwrap() {
             if let Some(text) = block["text"]["text"].as_str() {
                 let limit = if block["type"] == "header" { 150 } else { 3_000 };
@@ -994,5 +988,146 @@ mod tests {
         assert_eq!(truncate("abcdef", 4), "abc…");
         assert_eq!(truncate("ab&amp;cd", 5), "ab…");
         assert_eq!(truncate(&"x".repeat(200), 150).chars().count(), 150);
+    }
+
+    /// An envelope with fixed ids, so its whole message can be pinned.
+    fn pinned(mut event: Envelope) -> Envelope {
+        event.id = "01JQ00000000000000000000EV".parse().unwrap();
+        event.subject = "01JQ0000000000000000000APP".parse().unwrap();
+        event
+    }
+
+    /// The message's frame around `lines` and `rules`: header, startup and service, the context line.
+    fn framed(title: &str, startup: &str, service: &str, lines: &str, rules: Option<&str>, text: &str) -> Value {
+        let mut blocks = vec![
+            json!({"type": "header", "text": {"type": "plain_text", "text": title, "emoji": true}}),
+            json!({"type": "section", "fields": [
+                {"type": "mrkdwn", "text": format!("*Startup:*\n{startup}")},
+                {"type": "mrkdwn", "text": format!("*Service:*\n{service}")},
+            ]}),
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": lines}}),
+        ];
+        blocks.extend(rules.map(|r| json!({"type": "context", "elements": [{"type": "mrkdwn", "text": r}]})));
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
+            "text": "Application `01JQ0000000000000000000APP` · acme · 2026-03-14T09:00:00Z"}]}));
+        json!({"text": text, "blocks": blocks})
+    }
+
+    /// Whole messages, pinned as the notifier rendered them before it read typed payloads.
+    #[test]
+    fn complete_messages_are_pinned() {
+        let approved = pinned(envelope(&ev::Approved {
+            tier_usd: 20_000,
+            review: review(
+                Outcome::Approved { tier_usd: 20_000 },
+                false,
+                &[RuleId::U, RuleId::M, RuleId::W, RuleId::B, RuleId::T5, RuleId::T6],
+                &["All four components are strong"],
+            ),
+            catalog_version: "2026-03".into(),
+        }));
+        assert_eq!(
+            slack(&approved, &context()),
+            framed(
+                "✅ Approved",
+                "Helpdesk Autopilot",
+                "bedrock-agents",
+                "*Tier:* $20,000\n*Components:* use case strong · metrics strong · window strong · budget strong\n*Catalog:* 2026-03\nAll four components are strong",
+                Some("Rules: U, M, W, B, T5, T6"),
+                "✅ Approved: Helpdesk Autopilot (bedrock-agents): approved at the $20,000 tier",
+            )
+        );
+
+        let redirected = pinned(envelope(&ev::Redirected {
+            to: Programme::ActivatePortfolio,
+            continues_as: Continuation::ExistingStackEntry { stack_index: 4 },
+            redirected_to: Some("01JQ0000000000000000000009".parse().unwrap()),
+            rules: vec![RuleId::K1, RuleId::C4a],
+            reasons: vec![],
+            catalog_version: "2026<03>".into(),
+            figures: PoolFigures::default(),
+        }));
+        assert_eq!(
+            slack(&redirected, &AppContext::default()),
+            framed(
+                "↪️ Redirected",
+                "an application",
+                "-",
+                "*To:* activate_portfolio\n*Carries on as:* the activate_portfolio engagement already in the startup's stack (entry 5)\n*Catalog:* 2026&lt;03&gt;",
+                Some("Rules: K1, C4a"),
+                "↪️ Redirected: an application (redirected): to activate_portfolio",
+            )
+        );
+
+        let rejected = pinned(envelope(&ev::Rejected {
+            review: review(Outcome::Rejected, true, &[], &["<@U1> & friends", "two", "three"]),
+            catalog_version: "2026-03".into(),
+        }));
+        let escaping = AppContext {
+            startup: Some("<@U1> & Co".into()),
+            service: Some("".into()),
+        };
+        assert_eq!(
+            slack(&rejected, &escaping),
+            framed(
+                "⛔ Rejected",
+                "&lt;@U1&gt; &amp; Co",
+                "-",
+                "*Components:* use case strong · metrics weak · window strong · budget strong\n*Catalog:* 2026-03\n• &lt;@U1&gt; &amp; friends\n• two\n• three",
+                None,
+                "⛔ Rejected: &lt;@U1&gt; &amp; Co (rejected): &lt;@U1&gt; &amp; friends",
+            )
+        );
+
+        let consumption = pinned(envelope(&ev::ConsumptionRecorded {
+            consumption: Consumption {
+                date: NaiveDate::from_ymd_opt(2026, 4, 2).unwrap(),
+                amount_usd: -42,
+                note: Some("a\n<b>".into()),
+            },
+        }));
+        assert_eq!(
+            slack(&consumption, &context()),
+            framed(
+                "📈 Consumption recorded",
+                "Helpdesk Autopilot",
+                "bedrock-agents",
+                "*-$42* on 2026-04-02\n> a\n> &lt;b&gt;",
+                None,
+                "📈 Consumption recorded: Helpdesk Autopilot (bedrock-agents): -$42 on 2026-04-02",
+            )
+        );
+    }
+
+    #[test]
+    fn a_payload_that_does_not_decode_gets_a_minimal_message_naming_its_type() {
+        let mut event = pinned(envelope(&ev::TrancheReleased {
+            number: 2,
+            amount_usd: 10_000,
+            rules: vec![RuleId::TR3],
+            reasons: vec![],
+            catalog_version: "2026.1".into(),
+        }));
+        event.data = json!({"number": "two"});
+        assert!(event.event().is_err());
+        assert_eq!(
+            slack(&event, &context()),
+            framed(
+                "📣 tranche_released",
+                "Helpdesk Autopilot",
+                "bedrock-agents",
+                "A `tranche_released` event whose details could not be read.",
+                None,
+                "📣 tranche_released: Helpdesk Autopilot (bedrock-agents): its details could not be read",
+            )
+        );
+        // Not even a known type: named as it came, escaped.
+        event.event_type = "dev.sandpiper.<!channel>.v1".into();
+        let message = slack(&event, &AppContext::default());
+        assert_eq!(
+            message["text"],
+            "📣 dev.sandpiper.&lt;!channel&gt;.v1: an application (dev.sandpiper.&lt;!channel&gt;.v1): its details could not be read"
+        );
+        assert!(!message.to_string().contains("<!channel>"), "{message}");
     }
 }
