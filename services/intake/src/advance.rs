@@ -12,25 +12,44 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sandpiper_runtime::bus::Bus;
-use sandpiper_runtime::clock::Clock;
+use sandpiper_runtime::clock::{Clock, ClockError};
+use sandpiper_runtime::handler::BoxError;
 use sandpiper_runtime::timers;
 
 /// How long one advance step may go without progress before it gives up.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(5);
 
+/// Why one step of an advance failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdvanceError {
     #[error("the clock store failed: {0}")]
-    Clock(String),
+    Clock(#[source] ClockError),
+    /// Why the system is still busy (a consumer behind, a timer owner not done).
     #[error("the system did not settle within {SETTLE_TIMEOUT:?}: {0}")]
     NotSettled(String),
     #[error("NATS did not answer: {0}")]
-    Bus(String),
+    Bus(#[source] BoxError),
+}
+
+/// An advance that stopped short of its target: where the clock got to, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("the clock moved no further than {reached}: {cause}")]
+pub struct Stalled {
+    pub reached: DateTime<Utc>,
+    #[source]
+    pub cause: AdvanceError,
 }
 
 /// Advances to `target` step by step; returns the stream sequence everything reached.
-pub async fn advance_to(bus: &Bus, clock: &Clock, target: DateTime<Utc>) -> Result<u64, AdvanceError> {
+pub async fn advance_to(bus: &Bus, clock: &Clock, target: DateTime<Utc>) -> Result<u64, Stalled> {
+    step_to(bus, clock, target).await.map_err(|cause| Stalled {
+        reached: clock.now(),
+        cause,
+    })
+}
+
+async fn step_to(bus: &Bus, clock: &Clock, target: DateTime<Utc>) -> Result<u64, AdvanceError> {
     loop {
         settle(bus, clock.now()).await?;
         let next = earliest_due(bus).await?;
@@ -38,10 +57,7 @@ pub async fn advance_to(bus: &Bus, clock: &Clock, target: DateTime<Utc>) -> Resu
             Some(due) if due <= target && due > clock.now() => due,
             _ => target,
         };
-        clock
-            .advance_to(step)
-            .await
-            .map_err(|e| AdvanceError::Clock(e.to_string()))?;
+        clock.advance_to(step).await.map_err(AdvanceError::Clock)?;
         let reached = settle(bus, step).await?;
         if step >= target {
             return Ok(reached);
@@ -50,9 +66,7 @@ pub async fn advance_to(bus: &Bus, clock: &Clock, target: DateTime<Utc>) -> Resu
 }
 
 async fn earliest_due(bus: &Bus) -> Result<Option<DateTime<Utc>>, AdvanceError> {
-    let statuses = timers::statuses(bus)
-        .await
-        .map_err(|e| AdvanceError::Bus(e.to_string()))?;
+    let statuses = timers::statuses(bus).await.map_err(|e| AdvanceError::Bus(e.into()))?;
     Ok(statuses.iter().filter_map(|(_, status, _)| status.next_due).min())
 }
 
@@ -89,13 +103,10 @@ async fn settle(bus: &Bus, now: DateTime<Utc>) -> Result<u64, AdvanceError> {
 
 /// What is still at work, if anything, and how many events the consumers still owe.
 async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<(String, u64)>, AdvanceError> {
-    let stream = bus
-        .events_stream()
-        .await
-        .map_err(|e| AdvanceError::Bus(e.to_string()))?;
+    let stream = bus.events_stream().await.map_err(|e| AdvanceError::Bus(e.into()))?;
     let mut consumers = stream.consumers();
     while let Some(info) = consumers.next().await {
-        let info = info.map_err(|e| AdvanceError::Bus(e.to_string()))?;
+        let info = info.map_err(|e| AdvanceError::Bus(e.into()))?;
         // Only the services' durable consumers do work; ordered readers (projections) do not.
         if info.config.durable_name.is_none() {
             continue;
@@ -111,10 +122,7 @@ async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<(String, u64)>, Ad
             )));
         }
     }
-    for (owner, status, bucket_revision) in timers::statuses(bus)
-        .await
-        .map_err(|e| AdvanceError::Bus(e.to_string()))?
-    {
+    for (owner, status, bucket_revision) in timers::statuses(bus).await.map_err(|e| AdvanceError::Bus(e.into()))? {
         if status.seen_revision < bucket_revision || status.fired_through < now {
             return Ok(Some((
                 format!("sandpiper-{owner} has not fired its timers up to {now} (is it running?)"),
@@ -126,10 +134,7 @@ async fn busy(bus: &Bus, now: DateTime<Utc>) -> Result<Option<(String, u64)>, Ad
 }
 
 async fn last_sequence(bus: &Bus) -> Result<u64, AdvanceError> {
-    let stream = bus
-        .events_stream()
-        .await
-        .map_err(|e| AdvanceError::Bus(e.to_string()))?;
-    let info = stream.get_info().await.map_err(|e| AdvanceError::Bus(e.to_string()))?;
+    let stream = bus.events_stream().await.map_err(|e| AdvanceError::Bus(e.into()))?;
+    let info = stream.get_info().await.map_err(|e| AdvanceError::Bus(e.into()))?;
     Ok(info.state.last_sequence)
 }

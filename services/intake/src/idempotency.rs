@@ -7,6 +7,7 @@
 use async_nats::jetstream::kv;
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::names;
+use sandpiper_runtime::handler::BoxError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -62,7 +63,7 @@ pub enum IdempotencyError {
     #[error("Idempotency-Key must be 1 to {MAX_KEY_LEN} visible ASCII characters")]
     InvalidKey,
     #[error("the idempotency store failed: {0}")]
-    Store(String),
+    Store(#[source] BoxError),
 }
 
 /// The fingerprint of a JSON request body: SHA-256 of its canonical form (keys sorted, no
@@ -114,7 +115,7 @@ impl IdempotencyStore {
             event_id: EventId::generate(),
             response: None,
         };
-        let encoded = serde_json::to_vec(&fresh).map_err(|e| IdempotencyError::Store(e.to_string()))?;
+        let encoded = serde_json::to_vec(&fresh).map_err(|e| IdempotencyError::Store(e.into()))?;
         match self.store.create(&store_key, encoded.into()).await {
             Ok(revision) => {
                 return Ok(Claim::Fresh(Claimed {
@@ -124,7 +125,7 @@ impl IdempotencyStore {
                 }));
             }
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
-            Err(err) => return Err(IdempotencyError::Store(err.to_string())),
+            Err(err) => return Err(IdempotencyError::Store(err.into())),
         }
         let (record, revision) = self.read(&store_key).await?;
         Ok(if record.request_hash == fresh.request_hash {
@@ -193,10 +194,9 @@ impl IdempotencyStore {
             .store
             .entry(store_key)
             .await
-            .map_err(|e| IdempotencyError::Store(e.to_string()))?
+            .map_err(|e| IdempotencyError::Store(e.into()))?
             .ok_or_else(|| IdempotencyError::Store("the record vanished between create and read".into()))?;
-        let record: Record =
-            serde_json::from_slice(&entry.value).map_err(|e| IdempotencyError::Store(e.to_string()))?;
+        let record: Record = serde_json::from_slice(&entry.value).map_err(|e| IdempotencyError::Store(e.into()))?;
         Ok((record, entry.revision))
     }
 }

@@ -11,9 +11,12 @@
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
 //! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
+//! - [`errors`]: the HTTP error policy for the intake's own errors (the runtime's map in
+//!   `sandpiper_runtime::http::problem`): routes use `?`.
 
 pub mod advance;
 pub mod config;
+pub mod errors;
 pub mod idempotency;
 pub mod openapi;
 pub mod projection;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use sandpiper_contracts::events::EventPayload;
+use sandpiper_contracts::events::{Envelope, EventPayload};
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::catalog_store::CatalogStore;
@@ -10,10 +10,11 @@ use sandpiper_runtime::clock::Clock;
 use sandpiper_runtime::publish::{Outgoing, PublishError, Published, Publisher};
 use sandpiper_runtime::views::Stored;
 
+use crate::errors::IntakeError;
 use crate::idempotency::IdempotencyStore;
 use crate::projection::Projection;
 use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
-use sandpiper_runtime::http::problem::Problem;
+use sandpiper_runtime::http::problem::{Problem, error_chain};
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Shared>);
@@ -55,10 +56,14 @@ impl Shared {
             Some(own) => own.clone(),
             None => self.projection.partner_of(id).ok_or_else(not_found)?,
         };
-        let stored = self.projection.get(&partner, id).await.map_err(|err| {
-            tracing::error!(error = %err, application_id = %id, "reading the read model failed");
-            Problem::unavailable("the application store is unavailable; retry shortly")
-        })?;
+        let stored = self
+            .projection
+            .get(&partner, id)
+            .await
+            .map_err(|source| IntakeError::Read {
+                application: *id,
+                source,
+            })?;
         stored
             .filter(|stored| caller.can_see(stored.record.partner()))
             .ok_or_else(not_found)
@@ -80,38 +85,35 @@ impl Shared {
         let partner = event.partner.clone();
         let published = match self.publisher.publish(event).await {
             Ok(published) => published,
-            Err(PublishError::Conflict(_)) => {
+            Err(err @ PublishError::Conflict(_)) => {
                 // The caller's view was stale, or the read model is behind the stream: bring the
                 // record up to date, so that the client's fetch-and-retry succeeds.
                 if let Ok(Some(stored)) = self.projection.get(&partner, &id).await
-                    && let Err(err) = self.projection.views().catch_up(stored).await
+                    && let Err(failed) = self.projection.views().catch_up(stored).await
                 {
-                    tracing::warn!(error = %err, application_id = %id, "catching the record up failed");
+                    tracing::warn!(error = %error_chain(&failed), application_id = %id, "catching the record up failed");
                 }
-                return Err(Problem::conflict(format!(
-                    "application {id} changed while this request was handled; fetch it and retry"
-                )));
+                return Err(err.into());
             }
-            Err(PublishError::Nats(err)) => {
-                tracing::error!(error = %err, "publishing failed");
-                return Err(Problem::unavailable(
-                    "the event store is unavailable; nothing was changed, retry shortly",
-                ));
-            }
-            Err(PublishError::Envelope(err)) => {
-                tracing::error!(error = %err, "an event could not be encoded");
-                return Err(Problem::new(
-                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the event could not be encoded",
-                ));
-            }
+            Err(err) => return Err(err.into()),
         };
-        self.fold_published(&published).await
+        Ok(self.fold_published(&published).await?)
+    }
+
+    /// The application's whole event history, oldest first, with stream sequences.
+    pub async fn history(&self, stored: &Stored) -> Result<Vec<(u64, Envelope)>, IntakeError> {
+        self.projection
+            .views()
+            .history(&stored.record)
+            .await
+            .map_err(|source| IntakeError::History {
+                application: stored.record.id(),
+                source,
+            })
     }
 
     /// Folds an event this replica stored into the read model and its index; the view after it.
-    pub async fn fold_published(&self, published: &Published) -> Result<ApplicationView, Problem> {
+    pub async fn fold_published(&self, published: &Published) -> Result<ApplicationView, IntakeError> {
         let id = published.envelope.subject;
         match self
             .projection
@@ -123,15 +125,11 @@ impl Shared {
                 self.projection.note(&stored.record);
                 Ok(stored.record.view)
             }
-            Ok(None) => Err(Problem::unavailable(format!(
-                "application {id} is stored but not yet visible; read it again shortly"
-            ))),
-            Err(err) => {
-                tracing::error!(error = %err, application_id = %id, "folding a stored event failed");
-                Err(Problem::unavailable(format!(
-                    "the change to {id} is stored but not yet visible; read it again shortly"
-                )))
-            }
+            Ok(None) => Err(IntakeError::NotYetVisible(id)),
+            Err(source) => Err(IntakeError::Fold {
+                application: id,
+                source,
+            }),
         }
     }
 }

@@ -1,4 +1,10 @@
 //! The notifier's HTTP API (CONTRACT §2): subscriptions for partners, dead letters for admins.
+//!
+//! # Error policy
+//!
+//! What a route meets that is not the client's doing becomes a problem+json answer once, in the
+//! `From` impls below ([`StoreError`] and [`ApiError`]), so routes use `?`: each logs the error
+//! with its chain of sources ([`Problem::logged`]) and answers a fixed text.
 
 use std::sync::Arc;
 
@@ -13,6 +19,7 @@ use sandpiper_contracts::ids::{EventId, PartnerId};
 use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::handler::BoxError;
 use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
 use sandpiper_runtime::http::extract::{ApiPath, ApiQuery, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
@@ -61,9 +68,64 @@ pub struct Created {
     pub subscription: Listed,
 }
 
-fn store_unavailable(err: StoreError) -> Problem {
-    tracing::error!(error = %err, "the subscription store is unavailable");
-    Problem::unavailable("the subscription store is unavailable; retry shortly")
+/// Why a route failed on the notifier's side, by what it was doing; the policy is the `From` impl.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("storing a subscription failed")]
+    Create(#[source] StoreError),
+    #[error("deleting a subscription failed")]
+    Delete(#[source] StoreError),
+    #[error("reading the dead letters failed")]
+    ReadDeadLetters(#[source] BoxError),
+    #[error("opening the dead letters to redrive one failed")]
+    OpenDeadLetters(#[source] BoxError),
+    #[error("dead letter {sequence} could not be fetched")]
+    NoDeadLetter {
+        sequence: u64,
+        #[source]
+        source: BoxError,
+    },
+    #[error("dead letter {sequence} is unreadable")]
+    UnreadableDeadLetter {
+        sequence: u64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("a redriven delivery could not be encoded")]
+    EncodeDelivery(#[source] serde_json::Error),
+    #[error("queueing a redriven delivery failed")]
+    Queue(#[source] BoxError),
+    #[error("dead letter {sequence} was redriven but could not be removed")]
+    NotRemoved {
+        sequence: u64,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl From<ApiError> for Problem {
+    fn from(err: ApiError) -> Problem {
+        let problem = match &err {
+            ApiError::Create(_) => Problem::unavailable("the subscription store is unavailable; nothing was created"),
+            ApiError::Delete(_) => Problem::unavailable("the subscription store is unavailable; nothing was deleted"),
+            ApiError::ReadDeadLetters(_) => Problem::unavailable("the dead letters are unavailable; retry shortly"),
+            ApiError::OpenDeadLetters(_) => Problem::unavailable("the dead letters are unavailable"),
+            ApiError::NoDeadLetter { sequence, .. } => Problem::not_found(format!("no dead letter {sequence}")),
+            ApiError::UnreadableDeadLetter { sequence, .. } => {
+                Problem::not_found(format!("dead letter {sequence} is unreadable"))
+            }
+            ApiError::EncodeDelivery(_) => Problem::unavailable("the delivery could not be encoded"),
+            ApiError::Queue(_) => Problem::unavailable("the delivery queue is unavailable"),
+            ApiError::NotRemoved { .. } => Problem::unavailable("redriven, but the dead letter could not be removed"),
+        };
+        problem.logged(&err)
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Problem {
+        Problem::unavailable("the subscription store is unavailable; retry shortly").logged(&err)
+    }
 }
 
 fn field(name: impl Into<String>, message: impl Into<String>) -> FieldError {
@@ -134,10 +196,12 @@ pub async fn create(
         secret: hex::encode(secret),
         created_at: Utc::now(),
     };
-    state.0.subscriptions.put(&subscription).await.map_err(|e| {
-        tracing::error!(error = %e, "storing a subscription failed");
-        Problem::unavailable("the subscription store is unavailable; nothing was created")
-    })?;
+    state
+        .0
+        .subscriptions
+        .put(&subscription)
+        .await
+        .map_err(ApiError::Create)?;
     tracing::info!(subscription = %subscription.id, partner = %subscription.partner, "subscription created");
     let created = Created {
         secret: subscription.secret.clone(),
@@ -153,7 +217,7 @@ pub async fn create(
 
 pub async fn list(State(state): State<ApiState>, caller: Principal) -> ApiResult<Json<Vec<Listed>>> {
     // Another replica may have created one a moment ago.
-    state.0.subscriptions.catch_up().await.map_err(store_unavailable)?;
+    state.0.subscriptions.catch_up().await?;
     let all = state.0.subscriptions.all();
     let mut mine: Vec<Listed> = all
         .subscriptions
@@ -170,17 +234,12 @@ pub async fn delete(
     caller: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.0.subscriptions.catch_up().await.map_err(store_unavailable)?;
+    state.0.subscriptions.catch_up().await?;
     let visible = state.0.subscriptions.get(&id).filter(|s| caller.can_see(&s.partner));
     if visible.is_none() {
         return Err(Problem::not_found(format!("no subscription {id:?}")));
     }
-    state
-        .0
-        .subscriptions
-        .delete(&id)
-        .await
-        .map_err(|_| Problem::unavailable("the subscription store is unavailable; nothing was deleted"))?;
+    state.0.subscriptions.delete(&id).await.map_err(ApiError::Delete)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -202,26 +261,29 @@ pub async fn dead_letters(State(state): State<ApiState>, caller: Principal) -> A
     if caller != Principal::Admin {
         return Err(forbidden());
     }
-    let unavailable = |e: String| {
-        tracing::error!(error = %e, "reading dead letters failed");
-        Problem::unavailable("the dead letters are unavailable; retry shortly")
-    };
-    let stream = dead_letters_stream(&state.0.bus).await.map_err(unavailable)?;
-    let last = stream.get_info().await.map_err(|e| unavailable(e.to_string()))?.state;
+    let letters = read_dead_letters(&state.0.bus)
+        .await
+        .map_err(ApiError::ReadDeadLetters)?;
+    Ok(Json(letters))
+}
+
+/// Up to 1000 dead letters, oldest first.
+async fn read_dead_letters(bus: &Bus) -> Result<Vec<ListedDeadLetter>, BoxError> {
+    let stream = dead_letters_stream(bus).await?;
+    let last = stream.get_info().await?.state;
     let mut out = Vec::new();
     if last.messages == 0 {
-        return Ok(Json(out));
+        return Ok(out);
     }
     let consumer = stream
         .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
             filter_subject: subjects::all_dead_letters(),
             ..Default::default()
         })
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    let mut messages = consumer.messages().await.map_err(|e| unavailable(e.to_string()))?;
+        .await?;
+    let mut messages = consumer.messages().await?;
     while let Ok(Some(Ok(message))) = tokio::time::timeout(std::time::Duration::from_secs(2), messages.next()).await {
-        let info = message.info().map_err(|e| unavailable(e.to_string()))?;
+        let info = message.info()?;
         let (sequence, pending) = (info.stream_sequence, info.pending);
         if let Ok(letter) = serde_json::from_slice::<DeadLetter>(&message.payload) {
             out.push(ListedDeadLetter {
@@ -240,7 +302,7 @@ pub async fn dead_letters(State(state): State<ApiState>, caller: Principal) -> A
             break;
         }
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 pub async fn redrive(
@@ -253,50 +315,52 @@ pub async fn redrive(
     }
     let stream = dead_letters_stream(&state.0.bus)
         .await
-        .map_err(|_| Problem::unavailable("the dead letters are unavailable"))?;
+        .map_err(|e| ApiError::OpenDeadLetters(e.into()))?;
     let message = stream
         .get_raw_message(sequence)
         .await
-        .map_err(|_| Problem::not_found(format!("no dead letter {sequence}")))?;
+        .map_err(|e| ApiError::NoDeadLetter {
+            sequence,
+            source: e.into(),
+        })?;
     let letter: DeadLetter = serde_json::from_slice(&message.payload)
-        .map_err(|_| Problem::not_found(format!("dead letter {sequence} is unreadable")))?;
+        .map_err(|source| ApiError::UnreadableDeadLetter { sequence, source })?;
     // Queued for a deleted subscription, it would sit in the queue with no worker to take it
     // (or be purged unseen): the dead letter stays where the admin can see it.
-    state.0.subscriptions.catch_up().await.map_err(store_unavailable)?;
+    state.0.subscriptions.catch_up().await?;
     if state.0.subscriptions.get(&letter.delivery.subscription).is_none() {
         return Err(Problem::conflict(format!(
             "dead letter {sequence} belongs to subscription {}, which no longer exists; it was not redriven",
             letter.delivery.subscription
         )));
     }
-    deliveries_stream(&state.0.bus)
+    let body = serde_json::to_vec(&letter.delivery).map_err(ApiError::EncodeDelivery)?;
+    queue(&state.0.bus, &letter.delivery.subscription, body)
         .await
-        .map_err(|_| Problem::unavailable("the delivery queue is unavailable"))?;
-    let body =
-        serde_json::to_vec(&letter.delivery).map_err(|_| Problem::unavailable("the delivery could not be encoded"))?;
+        .map_err(ApiError::Queue)?;
+    stream
+        .delete_message(sequence)
+        .await
+        .map_err(|e| ApiError::NotRemoved {
+            sequence,
+            source: e.into(),
+        })?;
+    tracing::info!(sequence, delivery = %letter.delivery.id, "dead letter redriven");
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Queues a delivery to `subscription` again, and waits for the queue to store it.
+async fn queue(bus: &Bus, subscription: &str, body: Vec<u8>) -> Result<(), BoxError> {
+    deliveries_stream(bus).await?;
     let mut headers = async_nats::HeaderMap::new();
     // A new message id (the old one may still be in the de-duplication window); the delivery id
     // the receiver sees stays the same.
     headers.insert("Nats-Msg-Id", EventId::generate().to_string().as_str());
-    state
-        .0
-        .bus
-        .jetstream
-        .publish_with_headers(
-            subjects::deliveries(&letter.delivery.subscription),
-            headers,
-            body.into(),
-        )
-        .await
-        .map_err(|_| Problem::unavailable("the delivery queue is unavailable"))?
-        .await
-        .map_err(|_| Problem::unavailable("the delivery queue is unavailable"))?;
-    stream
-        .delete_message(sequence)
-        .await
-        .map_err(|_| Problem::unavailable("redriven, but the dead letter could not be removed"))?;
-    tracing::info!(sequence, delivery = %letter.delivery.id, "dead letter redriven");
-    Ok(StatusCode::ACCEPTED)
+    bus.jetstream
+        .publish_with_headers(subjects::deliveries(subscription), headers, body.into())
+        .await?
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -43,12 +43,14 @@ use crate::config::NotifierConfig;
 use crate::delivery::Deliverer;
 use crate::fanout::Fanout;
 use crate::safety::{CheckedResolver, Policy};
-use crate::subscriptions::SubscriptionStore;
+use crate::subscriptions::{StoreError, SubscriptionStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
     #[error(transparent)]
     Bus(#[from] BusError),
+    #[error(transparent)]
+    Subscriptions(#[from] StoreError),
     #[error("{0}")]
     Setup(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -77,9 +79,7 @@ impl Notifier {
         let views = ViewStore::open(&bus)
             .await
             .map_err(|e| NotifierError::Setup(format!("view store: {e}")))?;
-        let subscriptions = SubscriptionStore::open(&bus)
-            .await
-            .map_err(|e| NotifierError::Setup(e.to_string()))?;
+        let subscriptions = SubscriptionStore::open(&bus).await?;
         let policy = Arc::new(Policy { allow: config.allow });
         let http = reqwest::Client::builder()
             .dns_resolver(Arc::new(CheckedResolver(policy.clone())))

@@ -12,6 +12,7 @@ use sandpiper_contracts::events::{Envelope, EventType};
 use sandpiper_contracts::ids::PartnerId;
 use sandpiper_contracts::names;
 use sandpiper_runtime::bus::{Bus, BusError};
+use sandpiper_runtime::handler::BoxError;
 use sandpiper_runtime::kv_follow;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -164,7 +165,7 @@ pub enum StoreError {
     #[error(transparent)]
     Bus(#[from] BusError),
     #[error("the subscription store failed: {0}")]
-    Store(String),
+    Store(#[source] BoxError),
     #[error("the local copy of the subscriptions did not catch up with the bucket within {0:?}")]
     Behind(Duration),
 }
@@ -243,20 +244,17 @@ impl SubscriptionStore {
     }
 
     pub async fn put(&self, subscription: &Subscription) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(subscription).map_err(|e| StoreError::Store(e.to_string()))?;
+        let bytes = serde_json::to_vec(subscription).map_err(|e| StoreError::Store(e.into()))?;
         let revision = self
             .store
             .put(&subscription.id, bytes.into())
             .await
-            .map_err(|e| StoreError::Store(e.to_string()))?;
+            .map_err(|e| StoreError::Store(e.into()))?;
         self.wait_for_revision(revision).await
     }
 
     pub async fn delete(&self, id: &str) -> Result<(), StoreError> {
-        self.store
-            .purge(id)
-            .await
-            .map_err(|e| StoreError::Store(e.to_string()))?;
+        self.store.purge(id).await.map_err(|e| StoreError::Store(e.into()))?;
         self.catch_up().await
     }
 
@@ -272,7 +270,7 @@ impl SubscriptionStore {
         let covers = self.catch_up.requested.load(Ordering::SeqCst);
         let state = sandpiper_runtime::bus::bucket_state(&self.store)
             .await
-            .map_err(|e| StoreError::Store(e.to_string()))?;
+            .map_err(|e| StoreError::Store(e.into()))?;
         // An emptied bucket has a last revision but nothing left for the watch to deliver.
         let target = if state.entries == 0 { 0 } else { state.last_revision };
         self.wait_for_revision(target).await?;

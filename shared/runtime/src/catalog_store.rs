@@ -16,6 +16,7 @@ use sandpiper_contracts::names;
 use tokio::sync::watch;
 
 use crate::bus::{Bus, BusError};
+use crate::handler::BoxError;
 use crate::kv_follow;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,7 +28,7 @@ pub enum CatalogStoreError {
     #[error("catalog version name {0:?} must be 1 to 64 of A-Z a-z 0-9 . _ -")]
     BadVersion(String),
     #[error("the catalog store failed: {0}")]
-    Store(String),
+    Store(#[source] BoxError),
 }
 
 /// Every version this process has seen, by the bucket revision that stored it.
@@ -99,13 +100,13 @@ impl CatalogStore {
         if !valid {
             return Err(CatalogStoreError::BadVersion(version.clone()));
         }
-        let bytes = serde_json::to_vec(catalog).map_err(|e| CatalogStoreError::Store(e.to_string()))?;
+        let bytes = serde_json::to_vec(catalog).map_err(|e| CatalogStoreError::Store(e.into()))?;
         match self.store.create(names::catalog_key(version), bytes.into()).await {
             Ok(_) => Ok(()),
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {
                 Err(CatalogStoreError::Exists(version.clone()))
             }
-            Err(err) => Err(CatalogStoreError::Store(err.to_string())),
+            Err(err) => Err(CatalogStoreError::Store(err.into())),
         }
     }
 
@@ -113,7 +114,7 @@ impl CatalogStore {
     pub async fn sync(&self) -> Result<(), CatalogStoreError> {
         let last = crate::bus::bucket_state(&self.store)
             .await
-            .map_err(|e| CatalogStoreError::Store(e.to_string()))?
+            .map_err(|e| CatalogStoreError::Store(e.into()))?
             .last_revision;
         let mut mirror = self.mirror.clone();
         tokio::time::timeout(
@@ -122,7 +123,7 @@ impl CatalogStore {
         )
         .await
         .map_err(|_| CatalogStoreError::Store("the catalog mirror did not catch up within 10 s".into()))?
-        .map_err(|e| CatalogStoreError::Store(e.to_string()))?;
+        .map_err(|e| CatalogStoreError::Store(e.into()))?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::bus::{Bus, BusError};
 use crate::config::ClockMode;
+use crate::handler::BoxError;
 use crate::kv_follow;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,9 +23,9 @@ pub enum ClockError {
     #[error(transparent)]
     Bus(#[from] BusError),
     #[error("the simulated clock's stored time is unreadable: {0}")]
-    Corrupt(String),
+    Corrupt(#[source] BadTime),
     #[error("the simulated clock store failed: {0}")]
-    Store(String),
+    Store(#[source] BoxError),
     #[error("the clock is the wall clock; only a simulated clock can be advanced")]
     NotSimulated,
     #[error("the clock can only move forward")]
@@ -56,7 +57,7 @@ impl Clock {
         match store.create(names::CLOCK_KEY, encode(start)).await {
             Ok(_) => {}
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
-            Err(err) => return Err(ClockError::Store(err.to_string())),
+            Err(err) => return Err(ClockError::Store(err.into())),
         }
         let stored = read(&store).await?.map(|(time, _)| time).unwrap_or(start);
         let (sender, current) = watch::channel(stored);
@@ -120,9 +121,7 @@ impl Clock {
             return Err(ClockError::NotSimulated);
         };
         let target = loop {
-            let (now, revision) = read(&sim.store)
-                .await?
-                .ok_or_else(|| ClockError::Corrupt("the clock key is missing".into()))?;
+            let (now, revision) = read(&sim.store).await?.ok_or(ClockError::Corrupt(BadTime::Missing))?;
             let target = to(now);
             if target == now {
                 break target;
@@ -130,14 +129,14 @@ impl Clock {
             match sim.store.update(names::CLOCK_KEY, encode(target), revision).await {
                 Ok(_) => break target,
                 Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
-                Err(err) => return Err(ClockError::Store(err.to_string())),
+                Err(err) => return Err(ClockError::Store(err.into())),
             }
         };
         let mut current = sim.current.clone();
         current
             .wait_for(|now| *now >= target)
             .await
-            .map_err(|e| ClockError::Store(e.to_string()))?;
+            .map_err(|e| ClockError::Store(e.into()))?;
         Ok(target)
     }
 }
@@ -162,18 +161,32 @@ fn encode(time: DateTime<Utc>) -> Bytes {
     Bytes::from(time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-fn decode(bytes: &[u8]) -> Result<DateTime<Utc>, String> {
-    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+/// Why the stored time cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BadTime {
+    #[error("the clock key is missing")]
+    Missing,
+    #[error(transparent)]
+    Utf8(#[from] std::str::Utf8Error),
+    #[error("{text:?}: {source}")]
+    Rfc3339 { text: String, source: chrono::ParseError },
+}
+
+fn decode(bytes: &[u8]) -> Result<DateTime<Utc>, BadTime> {
+    let text = std::str::from_utf8(bytes)?;
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("{text:?}: {e}"))
+        .map_err(|source| BadTime::Rfc3339 {
+            text: text.to_owned(),
+            source,
+        })
 }
 
 async fn read(store: &kv::Store) -> Result<Option<(DateTime<Utc>, u64)>, ClockError> {
     let entry = store
         .entry(names::CLOCK_KEY)
         .await
-        .map_err(|e| ClockError::Store(e.to_string()))?;
+        .map_err(|e| ClockError::Store(e.into()))?;
     match entry {
         None => Ok(None),
         Some(entry) => Ok(Some((

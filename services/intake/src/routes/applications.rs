@@ -14,6 +14,7 @@ use sandpiper_runtime::publish::Outgoing;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::errors::IntakeError;
 use crate::idempotency::{self, Claim, IdempotencyError, StoredResponse};
 use crate::projection::Filter;
 use crate::state::AppState;
@@ -56,19 +57,16 @@ pub async fn create(
     body: JsonBody<ApplicationDraft>,
 ) -> ApiResult<Response> {
     let partner = filing_partner(&caller, params.partner_id.as_deref())?;
-    body.value.check_bounds().map_err(|e| Problem::validation(e.0))?;
+    body.value.check_bounds()?;
 
     let (application, event_id, claimed) = match headers.get("idempotency-key") {
         None => (ApplicationId::generate(), EventId::generate(), None),
         Some(key) => {
-            let key = key
-                .to_str()
-                .map_err(|_| idempotency_problem(IdempotencyError::InvalidKey))?;
+            let key = key.to_str().map_err(|_| IdempotencyError::InvalidKey)?;
             match app
                 .idempotency
                 .claim(&partner, key, idempotency::request_hash(&body.raw))
-                .await
-                .map_err(idempotency_problem)?
+                .await?
             {
                 Claim::Fresh(claimed) => (claimed.record.application_id, claimed.record.event_id, Some(claimed)),
                 Claim::Mismatch => {
@@ -120,14 +118,7 @@ pub async fn create(
 
 /// The 201 for a new draft, as it is kept for `Idempotency-Key` replays.
 fn created(view: &ApplicationView) -> ApiResult<StoredResponse> {
-    let body = serde_json::to_string(view).map_err(|err| {
-        tracing::error!(error = %err, "a view could not be encoded");
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the application could not be encoded",
-        )
-    })?;
+    let body = serde_json::to_string(view).map_err(IntakeError::EncodeView)?;
     Ok(StoredResponse {
         status: StatusCode::CREATED.as_u16(),
         body,
@@ -165,16 +156,6 @@ fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<Part
             "an admin token must name the filing partner with ?partner_id=".into(),
         )),
         (Principal::Admin, Some(id)) => PartnerId::parse(id).map_err(|e| field(e.to_string())),
-    }
-}
-
-fn idempotency_problem(err: IdempotencyError) -> Problem {
-    match err {
-        IdempotencyError::InvalidKey => Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", err.to_string()),
-        IdempotencyError::Store(reason) => {
-            tracing::error!(%reason, "idempotency store failed");
-            Problem::unavailable("the idempotency store is unavailable; nothing was created, retry shortly")
-        }
     }
 }
 
@@ -232,10 +213,9 @@ pub async fn patch(
             rule: None,
         }]));
     }
-    let mut merged =
-        serde_json::to_value(&view.body).map_err(|_| Problem::unavailable("the draft could not be read"))?;
+    let mut merged = serde_json::to_value(&view.body).map_err(IntakeError::ReadDraft)?;
     merge_patch(&mut merged, &body.value);
-    let bytes = serde_json::to_vec(&merged).map_err(|_| Problem::unavailable("the draft could not be written"))?;
+    let bytes = serde_json::to_vec(&merged).map_err(IntakeError::WriteDraft)?;
     let draft: ApplicationDraft = parse_json(&bytes).map_err(|err| match err {
         sandpiper_contracts::model::JsonError::Shape(first) => {
             Problem::validation(shape_errors::<ApplicationDraft>(&bytes, first))
@@ -246,7 +226,7 @@ pub async fn patch(
             rule: None,
         }]),
     })?;
-    draft.check_bounds().map_err(|e| Problem::validation(e.0))?;
+    draft.check_bounds()?;
     if draft == view.body {
         return Ok(Json(view));
     }
@@ -311,10 +291,7 @@ pub async fn submit(
     // The form is checked against the catalog in force now (K2).
     let now = app.clock.now();
     let catalog = app.catalogs.in_force_or_empty(now);
-    let application = view
-        .body
-        .validate(&catalog, now)
-        .map_err(|e| Problem::validation(e.0))?;
+    let application = view.body.validate(&catalog, now)?;
     let view = app
         .publish_then_view(Outgoing {
             id: EventId::generate(),
@@ -403,10 +380,7 @@ pub async fn list(
         pool: params.pool,
         service: params.service,
     };
-    let page = app.projection.list(&filter, cursor, limit).await.map_err(|err| {
-        tracing::error!(error = %err, "reading the read model failed");
-        Problem::unavailable("the application store is unavailable; retry shortly")
-    })?;
+    let page = app.projection.list(&filter, cursor, limit).await?;
     Ok(Json(ApplicationPage {
         items: page.items,
         next_cursor: page.next.map(|id| id.to_string()),
@@ -430,15 +404,8 @@ pub async fn events(
     AppId(id): AppId,
 ) -> ApiResult<Json<Vec<Envelope>>> {
     let stored = app.visible_record(&caller, &id).await?;
-    app.projection
-        .views()
-        .history(&stored.record)
-        .await
-        .map(|events| Json(events.into_iter().map(|(_, envelope)| envelope).collect()))
-        .map_err(|reason| {
-            tracing::error!(%reason, application_id = %id, "reading the history failed");
-            Problem::unavailable("the event history is unavailable; retry shortly")
-        })
+    let events = app.history(&stored).await?;
+    Ok(Json(events.into_iter().map(|(_, envelope)| envelope).collect()))
 }
 
 #[cfg(test)]

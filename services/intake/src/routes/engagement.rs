@@ -19,10 +19,11 @@ use sandpiper_runtime::publish::{Outgoing, PublishError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::errors::IntakeError;
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{ApiPath, AppId, JsonBody};
-use sandpiper_runtime::http::problem::{ApiResult, Problem};
+use sandpiper_runtime::http::problem::{ApiResult, Problem, error_chain};
 
 const MAX_NOTE_CHARS: usize = 5_000;
 
@@ -370,19 +371,18 @@ async fn draft_linked(
     match published {
         Ok(published) => {
             // Folded at once, so the linked draft is readable when the graduation answers.
-            if let Err(problem) = app.fold_published(&published).await {
-                tracing::warn!(?problem, "the linked draft is stored but not yet readable");
+            if let Err(err) = app.fold_published(&published).await {
+                tracing::warn!(error = %error_chain(&err), "the linked draft is stored but not yet readable");
             }
             Ok(linked)
         }
         // Drafted by an earlier attempt at this graduation.
         Err(PublishError::Conflict(_)) => Ok(linked),
-        Err(err) => {
-            tracing::error!(error = %err, "drafting the graduation's linked application failed");
-            Err(Problem::unavailable(
-                "the event store is unavailable; nothing was decided, retry shortly",
-            ))
+        Err(source) => Err(IntakeError::LinkedDraft {
+            application: view.id,
+            source,
         }
+        .into()),
     }
 }
 
@@ -419,14 +419,7 @@ pub async fn credit_position(
             "{account:?} is not an AWS account id (12 digits)"
         )));
     }
-    let views = app
-        .projection
-        .for_account(caller.partner(), &account)
-        .await
-        .map_err(|err| {
-            tracing::error!(error = %err, "reading the read model failed");
-            Problem::unavailable("the application store is unavailable; retry shortly")
-        })?;
+    let views = app.projection.for_account(caller.partner(), &account).await?;
     if views.is_empty() {
         return Err(Problem::not_found(format!("no application names account {account}")));
     }

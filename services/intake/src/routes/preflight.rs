@@ -71,15 +71,9 @@ pub async fn preflight(
     body: JsonBody<ApplicationDraft>,
 ) -> ApiResult<Json<Preflight>> {
     let now = app.clock.now();
-    app.catalogs
-        .sync()
-        .await
-        .map_err(|_| Problem::unavailable("the catalog store is unavailable; retry shortly"))?;
+    app.catalogs.sync().await?;
     let catalog = app.catalogs.in_force_or_empty(now);
-    let application = body
-        .value
-        .validate(&catalog, now)
-        .map_err(|e| Problem::validation(e.0))?;
+    let application = body.value.validate(&catalog, now)?;
     let classification = sandpiper_rules::classify(&application, true, &catalog, now);
     // The classifier follows the same step, so preflight never reviews what the pipeline will not.
     let (pool, body, failures) = match sandpiper_rules::next_step(&application, &classification) {

@@ -10,8 +10,6 @@ use sandpiper_contracts::rule::RuleId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use sandpiper_runtime::catalog_store::CatalogStoreError;
-
 use crate::advance;
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
@@ -30,7 +28,7 @@ use sandpiper_runtime::http::problem::{ApiResult, Problem};
     security(("bearer" = []))
 )]
 pub async fn catalog(State(app): State<AppState>, _caller: Principal) -> ApiResult<Json<Catalog>> {
-    app.catalogs.sync().await.map_err(|e| store_problem(&e))?;
+    app.catalogs.sync().await?;
     let now = app.clock.now();
     app.catalogs
         .in_force(now)
@@ -49,7 +47,7 @@ pub async fn catalog(State(app): State<AppState>, _caller: Principal) -> ApiResu
     security(("bearer" = []))
 )]
 pub async fn catalog_versions(State(app): State<AppState>, _caller: Principal) -> ApiResult<Json<Vec<Catalog>>> {
-    app.catalogs.sync().await.map_err(|e| store_problem(&e))?;
+    app.catalogs.sync().await?;
     Ok(Json(app.catalogs.all().iter().map(|c| c.as_ref().clone()).collect()))
 }
 
@@ -86,22 +84,9 @@ pub async fn publish_catalog(
             rule: Some(RuleId::K3),
         }])
     })?;
-    app.catalogs.publish(&catalog).await.map_err(|e| match e {
-        CatalogStoreError::Exists(_) => Problem::conflict(e.to_string()),
-        CatalogStoreError::BadVersion(_) => Problem::validation(vec![FieldError {
-            field: "version".into(),
-            message: e.to_string(),
-            rule: Some(RuleId::K4),
-        }]),
-        other => store_problem(&other),
-    })?;
+    app.catalogs.publish(&catalog).await?;
     tracing::info!(version = %catalog.version, effective_from = %catalog.effective_from, "catalog version published");
     Ok((StatusCode::CREATED, Json(catalog)))
-}
-
-fn store_problem(err: &CatalogStoreError) -> Problem {
-    tracing::error!(error = %err, "catalog store failed");
-    Problem::unavailable("the catalog store is unavailable; retry shortly")
 }
 
 /// The system's time.
@@ -200,10 +185,7 @@ pub async fn advance_clock(
     }
     let by = Duration::days(days.unwrap_or(0)) + Duration::hours(hours.unwrap_or(0));
     let target = app.clock.now() + by;
-    advance::advance_to(&app.bus, &app.clock, target).await.map_err(|err| {
-        tracing::error!(error = %err, "advancing the clock failed");
-        Problem::unavailable(format!("the clock moved no further than {}: {err}", app.clock.now()))
-    })?;
+    advance::advance_to(&app.bus, &app.clock, target).await?;
     // The barrier waited for every durable consumer, the intake's read-model consumer among
     // them, to fold everything up to `reached`: what the advance caused is readable right away.
     Ok(Json(reading(&app)))

@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use sandpiper_contracts::ids::PartnerId;
+use sandpiper_contracts::ids::{IdError, PartnerId};
 use sha2::{Digest, Sha256};
 
 use crate::http::problem::Problem;
@@ -47,8 +47,8 @@ impl Principal {
 pub enum TokensError {
     #[error("entry {index} is not principal:token")]
     Shape { index: usize },
-    #[error("entry {index}: {reason}")]
-    Principal { index: usize, reason: String },
+    #[error("entry {index}: {source}")]
+    Principal { index: usize, source: IdError },
     #[error("entry {index}: the token is empty")]
     EmptyToken { index: usize },
     #[error("entry {index}: the same token is given twice")]
@@ -79,10 +79,9 @@ impl Tokens {
             let (principal, token) = entry.split_once(':').ok_or(TokensError::Shape { index })?;
             let principal = match principal.trim() {
                 "admin" => Principal::Admin,
-                partner => Principal::Partner(PartnerId::parse(partner).map_err(|e| TokensError::Principal {
-                    index,
-                    reason: e.to_string(),
-                })?),
+                partner => Principal::Partner(
+                    PartnerId::parse(partner).map_err(|source| TokensError::Principal { index, source })?,
+                ),
             };
             let token = token.trim();
             if token.is_empty() {

@@ -1,11 +1,31 @@
 //! RFC 9457 problem details: the one shape of every error the API returns, with a human-readable
 //! `detail` and, for validation failures, an `errors` array naming each failing field.
+//!
+//! # Error policy
+//!
+//! An error a route meets keeps its source until it becomes a [`Problem`], which happens once, in
+//! a `From` impl: routes use `?`. The impls here are the policy for the runtime's own errors
+//! ([`PublishError`], [`ViewStoreError`], [`CatalogStoreError`]) and for a draft's
+//! [`ValidationErrors`]; a service maps its own errors the same way, in one module of its own
+//! (the intake's `errors`, the notifier's `api`).
+//!
+//! Each mapping logs the error with its whole chain of sources ([`error_chain`]) through
+//! [`Problem::logged`]: at error level for a 5xx, which is Sandpiper's fault, at debug level for
+//! a 4xx, which is the client's. What a 5xx tells the client is a fixed text, never the error's:
+//! the chain may name internals (hosts, buckets, keys).
+
+use std::error::Error as StdError;
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sandpiper_contracts::model::FieldError;
+use sandpiper_contracts::model::{FieldError, ValidationErrors};
+use sandpiper_contracts::rule::RuleId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::catalog_store::CatalogStoreError;
+use crate::publish::PublishError;
+use crate::views::ViewStoreError;
 
 /// An `application/problem+json` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -69,8 +89,86 @@ impl Problem {
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
+    /// A failure on Sandpiper's side that is no outage (a value that cannot be encoded).
+    pub fn internal(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// This problem, after logging `cause` with its chain of sources as its reason: at error level
+    /// for a 5xx, at debug level otherwise. Every mapping of the error policy ends here, so an
+    /// error is logged once, where it becomes an answer.
+    pub fn logged(self, cause: &(dyn StdError + 'static)) -> Problem {
+        let chain = error_chain(cause);
+        if self.status >= 500 {
+            tracing::error!(status = self.status, error = %chain, "{}", self.detail);
+        } else {
+            tracing::debug!(status = self.status, error = %chain, "{}", self.detail);
+        }
+        self
+    }
+}
+
+/// `err` and every source under it, `: `-separated, for a log line. A source whose text its
+/// error already quotes (`"…failed: {0}"`) is not repeated.
+pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut next = err.source();
+    while let Some(source) = next {
+        let text = source.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = source.source();
+    }
+    out
+}
+
+impl From<ValidationErrors> for Problem {
+    fn from(errors: ValidationErrors) -> Problem {
+        Problem::validation(errors.0)
+    }
+}
+
+impl From<PublishError> for Problem {
+    fn from(err: PublishError) -> Problem {
+        let problem = match &err {
+            PublishError::Conflict(id) => Problem::conflict(format!(
+                "application {id} changed while this request was handled; fetch it and retry"
+            )),
+            PublishError::Nats(_) => {
+                Problem::unavailable("the event store is unavailable; nothing was changed, retry shortly")
+            }
+            PublishError::Envelope(_) => Problem::internal("the event could not be encoded"),
+        };
+        problem.logged(&err)
+    }
+}
+
+impl From<ViewStoreError> for Problem {
+    fn from(err: ViewStoreError) -> Problem {
+        Problem::unavailable("the application store is unavailable; retry shortly").logged(&err)
+    }
+}
+
+impl From<CatalogStoreError> for Problem {
+    fn from(err: CatalogStoreError) -> Problem {
+        let problem = match &err {
+            CatalogStoreError::Exists(_) => Problem::conflict(err.to_string()),
+            CatalogStoreError::BadVersion(_) => Problem::validation(vec![FieldError {
+                field: "version".into(),
+                message: err.to_string(),
+                rule: Some(RuleId::K4),
+            }]),
+            CatalogStoreError::Bus(_) | CatalogStoreError::Store(_) => {
+                Problem::unavailable("the catalog store is unavailable; retry shortly")
+            }
+        };
+        problem.logged(&err)
     }
 }
 
@@ -91,3 +189,63 @@ impl IntoResponse for Problem {
 
 /// The error type of every handler.
 pub type ApiResult<T> = Result<T, Problem>;
+
+#[cfg(test)]
+mod tests {
+    use sandpiper_contracts::ids::ApplicationId;
+
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {0}")]
+    struct Quoting(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Wrapping(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_source_once() {
+        let io = || std::io::Error::other("disk full");
+        assert_eq!(error_chain(&Wrapping(Inner(io()))), "outer: inner: disk full");
+        assert_eq!(error_chain(&Quoting(Inner(io()))), "outer: inner: disk full");
+    }
+
+    #[test]
+    fn runtime_errors_answer_as_the_policy_says() {
+        let id = ApplicationId::generate();
+        let conflict = Problem::from(PublishError::Conflict(id));
+        assert_eq!(
+            (conflict.status, conflict.problem_type.as_str()),
+            (409, "urn:sandpiper:problem:conflict")
+        );
+        assert_eq!(
+            conflict.detail,
+            format!("application {id} changed while this request was handled; fetch it and retry")
+        );
+
+        let views = Problem::from(ViewStoreError::Contended { key: "k".into() });
+        assert_eq!(views.status, 503);
+        assert_eq!(views.title, "Service Unavailable");
+        assert_eq!(views.detail, "the application store is unavailable; retry shortly");
+
+        let store = Problem::from(CatalogStoreError::Store("the bucket is gone".into()));
+        assert_eq!(
+            (store.status, store.detail.as_str()),
+            (503, "the catalog store is unavailable; retry shortly")
+        );
+        let exists = Problem::from(CatalogStoreError::Exists("v1".into()));
+        assert_eq!(exists.status, 409);
+        assert_eq!(
+            exists.detail,
+            "catalog version \"v1\" already exists; versions cannot change once published"
+        );
+        let bad = Problem::from(CatalogStoreError::BadVersion("a b".into()));
+        assert_eq!((bad.status, bad.errors[0].field.as_str()), (422, "version"));
+        assert_eq!(bad.errors[0].rule, Some(RuleId::K4));
+    }
+}

@@ -1,0 +1,149 @@
+//! The intake's HTTP error policy: how each of its own errors becomes a problem+json answer.
+//!
+//! The runtime's errors map in [`sandpiper_runtime::http::problem`] (an event that cannot be
+//! published, the read model, the catalog store, a draft's validation); the intake's own map here,
+//! in one place, so routes use `?`. Each mapping logs the error with its chain of sources once,
+//! through [`Problem::logged`], and tells a client a fixed text unless the error is the client's
+//! to fix.
+
+use axum::http::StatusCode;
+use sandpiper_contracts::ids::ApplicationId;
+use sandpiper_runtime::http::problem::Problem;
+use sandpiper_runtime::publish::PublishError;
+use sandpiper_runtime::views::ViewStoreError;
+
+use crate::advance::Stalled;
+use crate::idempotency::IdempotencyError;
+
+/// What a route of the intake meets that the runtime's errors do not say by themselves: which
+/// application a read-model failure was about, and what it means for the request.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// The read model could not be read for one application.
+    #[error("reading application {application} from the read model failed")]
+    Read {
+        application: ApplicationId,
+        #[source]
+        source: ViewStoreError,
+    },
+    /// An application's event history could not be read back.
+    #[error("reading the history of application {application} failed")]
+    History {
+        application: ApplicationId,
+        #[source]
+        source: ViewStoreError,
+    },
+    /// An event is stored, but folding it into the read model failed: the answer cannot show it.
+    #[error("folding the stored event of application {application} into the read model failed")]
+    Fold {
+        application: ApplicationId,
+        #[source]
+        source: ViewStoreError,
+    },
+    /// An event is stored, but the read model does not hold it yet.
+    #[error("application {0} is stored but not yet visible")]
+    NotYetVisible(ApplicationId),
+    /// The linked draft a graduation opens could not be published: nothing was decided.
+    #[error("drafting the linked application of {application} failed")]
+    LinkedDraft {
+        application: ApplicationId,
+        #[source]
+        source: PublishError,
+    },
+    /// A view could not be encoded for the answer.
+    #[error("a view could not be encoded")]
+    EncodeView(#[source] serde_json::Error),
+    /// A draft could not be turned into JSON to merge a patch into.
+    #[error("a draft could not be read for a merge patch")]
+    ReadDraft(#[source] serde_json::Error),
+    /// A patched draft could not be turned back into bytes.
+    #[error("a patched draft could not be written")]
+    WriteDraft(#[source] serde_json::Error),
+}
+
+impl From<IntakeError> for Problem {
+    fn from(err: IntakeError) -> Problem {
+        let problem = match &err {
+            IntakeError::Read { .. } => Problem::unavailable("the application store is unavailable; retry shortly"),
+            IntakeError::History { .. } => Problem::unavailable("the event history is unavailable; retry shortly"),
+            IntakeError::Fold { application, .. } => Problem::unavailable(format!(
+                "the change to {application} is stored but not yet visible; read it again shortly"
+            )),
+            IntakeError::NotYetVisible(application) => Problem::unavailable(format!(
+                "application {application} is stored but not yet visible; read it again shortly"
+            )),
+            IntakeError::LinkedDraft { .. } => {
+                Problem::unavailable("the event store is unavailable; nothing was decided, retry shortly")
+            }
+            IntakeError::EncodeView(_) => Problem::internal("the application could not be encoded"),
+            IntakeError::ReadDraft(_) => Problem::unavailable("the draft could not be read"),
+            IntakeError::WriteDraft(_) => Problem::unavailable("the draft could not be written"),
+        };
+        problem.logged(&err)
+    }
+}
+
+impl From<IdempotencyError> for Problem {
+    fn from(err: IdempotencyError) -> Problem {
+        let problem = match &err {
+            // A fixed text, the client's to fix.
+            IdempotencyError::InvalidKey => {
+                Problem::new(StatusCode::BAD_REQUEST, "bad-idempotency-key", err.to_string())
+            }
+            IdempotencyError::Store(_) => {
+                Problem::unavailable("the idempotency store is unavailable; nothing was created, retry shortly")
+            }
+        };
+        problem.logged(&err)
+    }
+}
+
+impl From<Stalled> for Problem {
+    fn from(err: Stalled) -> Problem {
+        // Only an admin moves the simulated clock: the detail says how far it got and why not
+        // further (which consumer or timer owner is behind, or what failed).
+        Problem::unavailable(err.to_string()).logged(&err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use sandpiper_runtime::clock::ClockError;
+    use sandpiper_runtime::http::problem::error_chain;
+
+    use super::*;
+    use crate::advance::AdvanceError;
+
+    #[test]
+    fn a_stalled_advance_says_how_far_and_why() {
+        let reached = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let stalled = Stalled {
+            reached,
+            cause: AdvanceError::Clock(ClockError::Store("kv down".into())),
+        };
+        let expected = format!(
+            "the clock moved no further than {reached}: the clock store failed: the simulated clock store failed: kv down"
+        );
+        assert_eq!(error_chain(&stalled), expected);
+        let problem = Problem::from(stalled);
+        assert_eq!((problem.status, problem.detail), (503, expected));
+    }
+
+    #[test]
+    fn idempotency_errors_answer_as_before() {
+        let invalid = Problem::from(IdempotencyError::InvalidKey);
+        assert_eq!(invalid.status, 400);
+        assert_eq!(invalid.problem_type, "urn:sandpiper:problem:bad-idempotency-key");
+        assert_eq!(
+            invalid.detail,
+            "Idempotency-Key must be 1 to 255 visible ASCII characters"
+        );
+        let store = Problem::from(IdempotencyError::Store("bucket gone".into()));
+        assert_eq!(store.status, 503);
+        assert_eq!(
+            store.detail,
+            "the idempotency store is unavailable; nothing was created, retry shortly"
+        );
+    }
+}
