@@ -18,7 +18,13 @@ use sandpiper_runtime::timers;
 
 /// How long one advance step may go without progress before it gives up.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// The first wait between two looks at the bus; each look is about ten JetStream API requests
+/// (consumer and stream info, the timer owners' progress), which nats-server answers with the
+/// same CPU the services need to get the work done, so a step that keeps the bus busy is looked
+/// at less and less often, up to [`POLL_MAX`]: a short step still settles within milliseconds, a
+/// long one pays at most that much latency at its end.
 const POLL: Duration = Duration::from_millis(5);
+const POLL_MAX: Duration = Duration::from_millis(50);
 
 /// Why one step of an advance failed.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +83,7 @@ async fn settle(bus: &Bus, now: DateTime<Utc>) -> Result<u64, AdvanceError> {
     let mut deadline = Instant::now() + SETTLE_TIMEOUT;
     let mut why = String::new();
     let mut last_progress: Option<(u64, u64)> = None;
+    let mut poll = POLL;
     while Instant::now() < deadline {
         let before = last_sequence(bus).await?;
         match busy(bus, now).await? {
@@ -96,7 +103,8 @@ async fn settle(bus: &Bus, now: DateTime<Utc>) -> Result<u64, AdvanceError> {
                 why = "events are still being published".into();
             }
         }
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(poll).await;
+        poll = (poll * 2).min(POLL_MAX);
     }
     Err(AdvanceError::NotSettled(why))
 }

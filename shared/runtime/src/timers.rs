@@ -91,7 +91,9 @@ impl Timers {
 
     /// Removes a timer (once fired, or when what it waited for is moot).
     pub async fn cancel(&self, id: &str) -> Result<(), TimerError> {
-        self.store.purge(id).await.map_err(|e| TimerError::Store(e.into()))
+        // A delete, not a purge: the bucket keeps one revision per key anyway, and a delete is
+        // a plain append where a purge makes the server rewrite the subject's index.
+        self.store.delete(id).await.map_err(|e| TimerError::Store(e.into()))
     }
 }
 
