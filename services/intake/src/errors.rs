@@ -110,7 +110,7 @@ impl From<Stalled> for Problem {
 mod tests {
     use chrono::{TimeZone, Utc};
     use sandpiper_runtime::clock::ClockError;
-    use sandpiper_runtime::http::problem::error_chain;
+    use sandpiper_runtime::errors::error_chain;
 
     use super::*;
     use crate::advance::AdvanceError;

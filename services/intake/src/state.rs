@@ -13,8 +13,9 @@ use sandpiper_runtime::views::Stored;
 use crate::errors::IntakeError;
 use crate::idempotency::IdempotencyStore;
 use crate::projection::Projection;
+use sandpiper_runtime::errors::error_chain;
 use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
-use sandpiper_runtime::http::problem::{Problem, error_chain};
+use sandpiper_runtime::http::problem::Problem;
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Shared>);

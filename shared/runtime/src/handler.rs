@@ -49,17 +49,10 @@ impl HandlerError {
         HandlerError::Permanent(err.into())
     }
 
-    /// The cause and every source under it, `: `-separated, for a log line.
+    /// The cause and every source under it, for a log line ([`crate::errors::error_chain`]).
     pub fn report(&self) -> String {
         let (HandlerError::Transient(cause) | HandlerError::Permanent(cause)) = self;
-        let mut out = cause.to_string();
-        let mut next = cause.source();
-        while let Some(source) = next {
-            out.push_str(": ");
-            out.push_str(&source.to_string());
-            next = source.source();
-        }
-        out
+        crate::errors::error_chain(cause.as_ref())
     }
 }
 

@@ -6,6 +6,7 @@
 //!   naming the variable.
 //! - [`bus`]: connecting to NATS and provisioning the stream and buckets idempotently.
 //! - [`publish`]: publishing events (awaiting the JetStream ack, `Nats-Msg-Id` = event id).
+//! - [`errors`]: an error and its chain of sources as one log line.
 //! - [`handler`]: what a service plugs in: an event [`handler::Handler`], a
 //!   [`handler::TimerHandler`] with its [`handler::TimerKind`], and [`handler::HandlerError`]
 //!   with its policy (transient or permanent, the cause kept as the source). The loops below
@@ -41,6 +42,7 @@ pub mod clock;
 pub mod config;
 pub mod consume;
 pub mod effects;
+pub mod errors;
 pub mod handler;
 pub mod health;
 pub mod history;

@@ -21,9 +21,10 @@ use utoipa::ToSchema;
 
 use crate::errors::IntakeError;
 use crate::state::AppState;
+use sandpiper_runtime::errors::error_chain;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{ApiPath, AppId, JsonBody};
-use sandpiper_runtime::http::problem::{ApiResult, Problem, error_chain};
+use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
 const MAX_NOTE_CHARS: usize = 5_000;
 

@@ -9,7 +9,7 @@
 //! [`ValidationErrors`]; a service maps its own errors the same way, in one module of its own
 //! (the intake's `errors`, the notifier's `api`).
 //!
-//! Each mapping logs the error with its whole chain of sources ([`error_chain`]) through
+//! Each mapping logs the error with its whole chain of sources ([`crate::errors::error_chain`]) through
 //! [`Problem::logged`]: at error level for a 5xx, which is Sandpiper's fault, at debug level for
 //! a 4xx, which is the client's. What a 5xx tells the client is a fixed text, never the error's:
 //! the chain may name internals (hosts, buckets, keys).
@@ -102,7 +102,7 @@ impl Problem {
     /// for a 5xx, at debug level otherwise. Every mapping of the error policy ends here, so an
     /// error is logged once, where it becomes an answer.
     pub fn logged(self, cause: &(dyn StdError + 'static)) -> Problem {
-        let chain = error_chain(cause);
+        let chain = crate::errors::error_chain(cause);
         if self.status >= 500 {
             tracing::error!(status = self.status, error = %chain, "{}", self.detail);
         } else {
@@ -110,22 +110,6 @@ impl Problem {
         }
         self
     }
-}
-
-/// `err` and every source under it, `: `-separated, for a log line. A source whose text its
-/// error already quotes (`"…failed: {0}"`) is not repeated.
-pub fn error_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(source) = next {
-        let text = source.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = source.source();
-    }
-    out
 }
 
 impl From<ValidationErrors> for Problem {
@@ -195,25 +179,6 @@ mod tests {
     use sandpiper_contracts::ids::ApplicationId;
 
     use super::*;
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer: {0}")]
-    struct Quoting(#[source] Inner);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("outer")]
-    struct Wrapping(#[source] Inner);
-
-    #[derive(Debug, thiserror::Error)]
-    #[error("inner")]
-    struct Inner(#[source] std::io::Error);
-
-    #[test]
-    fn the_chain_names_every_source_once() {
-        let io = || std::io::Error::other("disk full");
-        assert_eq!(error_chain(&Wrapping(Inner(io()))), "outer: inner: disk full");
-        assert_eq!(error_chain(&Quoting(Inner(io()))), "outer: inner: disk full");
-    }
 
     #[test]
     fn runtime_errors_answer_as_the_policy_says() {
