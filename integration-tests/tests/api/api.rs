@@ -20,6 +20,73 @@ fn assert_problem(reply: &sandpiper_integration_tests::Reply, status: u16) {
     );
 }
 
+/// An event published on one partner's subjects whose envelope claims another partner's
+/// application is refused by every consumer, never folded into that application's record (#13,
+/// item 3). It carries the guard header a real publish would, so a consumer that trusted the
+/// envelope would fold it at once. Fails without the subject check: the classifier folds it into
+/// globex's record (the draft then reads `submitted`, by acme) and retries it forever, since its
+/// own guarded publish on globex's subjects can never match.
+#[tokio::test]
+async fn an_event_on_another_partners_subject_is_refused_not_folded() {
+    use sandpiper_contracts::events::{Envelope, EventType, Submitted};
+    use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+    use sandpiper_contracts::names::{PREVIOUS_SEQUENCE_HEADER, ServiceName};
+
+    let app = TestApp::spawn().await;
+    let globex_app = app.create(GLOBEX, &example("bedrock-agents-support")).await;
+    let before = app.get(GLOBEX, &format!("/v1/applications/{globex_app}")).await;
+    assert_eq!(before.body["state"], "draft", "{before:?}");
+
+    let bus = app.bus(ServiceName::Intake).await;
+    let application = ApplicationId::parse(&globex_app).unwrap();
+    let body: sandpiper_contracts::model::ApplicationBody =
+        serde_json::from_value(example("bedrock-agents-support")).unwrap();
+    let envelope = Envelope::new(
+        EventId::generate(),
+        ServiceName::Intake,
+        PartnerId::parse("globex").unwrap(),
+        application,
+        chrono::Utc::now(),
+        &Submitted { application: body },
+    )
+    .unwrap();
+    // On acme's subjects (what acme's NATS user may publish), naming globex's application.
+    let subject =
+        sandpiper_contracts::subjects::event(&PartnerId::parse("acme").unwrap(), &application, EventType::Submitted);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+    headers.insert(PREVIOUS_SEQUENCE_HEADER, before.body["version"].to_string().as_str());
+    bus.jetstream
+        .publish_with_headers(subject, headers, envelope.to_json().unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    // The classifier (which folds submitted events) has handled it once nothing is pending.
+    let stream = bus.events_stream().await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut consumer = stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&ServiceName::Classifier.durable_consumer())
+            .await
+            .unwrap();
+        let info = consumer.info().await.unwrap();
+        if info.num_pending == 0 && info.num_ack_pending == 0 && info.delivered.stream_sequence > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the classifier never handled it: {info:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let after = app.get(GLOBEX, &format!("/v1/applications/{globex_app}")).await;
+    assert_eq!(after.body["state"], "draft", "{after:?}");
+    assert_eq!(after.body["event_count"], 1, "{after:?}");
+    assert_eq!(after.body["version"], before.body["version"], "{after:?}");
+}
+
 #[tokio::test]
 async fn tokens_and_tenancy() {
     let app = TestApp::spawn().await;

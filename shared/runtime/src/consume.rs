@@ -234,11 +234,27 @@ async fn handle_one<H: Handler>(
             return;
         }
     };
-    let decoded = Envelope::from_json(&message.payload).and_then(|envelope| Ok((envelope.kind()?, envelope)));
+    let decoded = Envelope::from_json(&message.payload)
+        .map_err(HandlerError::from)
+        .and_then(|envelope| Ok((envelope.kind()?, envelope)))
+        .and_then(|(kind, envelope)| {
+            // Everything downstream (the record it folds into, the partner it is decided for)
+            // trusts the envelope's partner and application: they must be the ones the subject,
+            // which NATS permissions guard, names. A message on one partner's subjects claiming
+            // another's application is refused, never folded.
+            let expected = envelope.nats_subject()?;
+            if expected != message.subject.as_str() {
+                return Err(HandlerError::permanent(format!(
+                    "event {} says it is {expected} but arrived on {}",
+                    envelope.id, message.subject
+                )));
+            }
+            Ok((kind, envelope))
+        });
     let started = std::time::Instant::now();
     let event_type = decoded.as_ref().map(|(t, _)| t.as_str()).unwrap_or("unreadable");
     let outcome = match decoded {
-        Err(err) => Err(HandlerError::from(err)),
+        Err(err) => Err(err),
         Ok((event_type, envelope)) => {
             let span = tracing::info_span!(
                 "handle",
