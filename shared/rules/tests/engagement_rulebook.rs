@@ -78,6 +78,16 @@ fn events(effects: &[Effect]) -> impl Iterator<Item = &Event> {
     })
 }
 
+/// The amounts the `credits_expired` events of a list of effects expire (TR4).
+fn expired(effects: &[Effect]) -> Vec<i64> {
+    events(effects)
+        .filter_map(|ev| match ev {
+            Event::CreditsExpired(x) => Some(x.amount_usd),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A filing about to be approved: the body, the pool, the tier, the service's catalog entry.
 #[derive(Clone)]
 struct Filing {
@@ -470,12 +480,7 @@ fn rule_tr4_credits_expire_after_their_validity() {
     );
     fn at_expiry(e: &Engagement) -> String {
         let effects = e.at(Checkpoint::Expiry);
-        let amounts: Vec<i64> = events(&effects)
-            .filter_map(|ev| match ev {
-                Event::CreditsExpired(x) => Some(x.amount_usd),
-                _ => None,
-            })
-            .collect();
+        let amounts = expired(&effects);
         format!("{} {amounts:?}", said(&effects))
     }
     table(
@@ -897,12 +902,7 @@ fn rule_g3_a_retirement_forfeits_the_balance() {
 fn rule_g4_after_graduation_the_balance_serves_grace_until_validity_ends() {
     fn after(e: &Engagement) -> String {
         let effects = e.at(Checkpoint::Expiry);
-        let amounts: Vec<i64> = events(&effects)
-            .filter_map(|ev| match ev {
-                Event::CreditsExpired(x) => Some(x.amount_usd),
-                _ => None,
-            })
-            .collect();
+        let amounts = expired(&effects);
         let balance = e.view().credits.as_ref().map_or(0, |c| c.balance_usd);
         format!("balance {balance}, expires {amounts:?}")
     }
