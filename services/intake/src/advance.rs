@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::clock::{Clock, ClockError};
-use sandpiper_runtime::handler::BoxError;
+use sandpiper_runtime::errors::BoxError;
 use sandpiper_runtime::timers;
 
 /// How long one advance step may go without progress before it gives up.

@@ -7,7 +7,7 @@
 use async_nats::jetstream::kv;
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::names;
-use sandpiper_runtime::handler::BoxError;
+use sandpiper_runtime::errors::BoxError;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

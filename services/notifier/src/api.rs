@@ -19,7 +19,7 @@ use sandpiper_contracts::ids::{EventId, PartnerId};
 use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::bus::Bus;
-use sandpiper_runtime::handler::BoxError;
+use sandpiper_runtime::errors::BoxError;
 use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
 use sandpiper_runtime::http::extract::{ApiPath, ApiQuery, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};

@@ -12,7 +12,7 @@ use sandpiper_contracts::events::{Envelope, EventType};
 use sandpiper_contracts::ids::PartnerId;
 use sandpiper_contracts::names;
 use sandpiper_runtime::bus::{Bus, BusError};
-use sandpiper_runtime::handler::BoxError;
+use sandpiper_runtime::errors::BoxError;
 use sandpiper_runtime::kv_follow;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;

@@ -16,7 +16,7 @@ use sandpiper_contracts::names;
 use tokio::sync::watch;
 
 use crate::bus::{Bus, BusError};
-use crate::handler::BoxError;
+use crate::errors::BoxError;
 use crate::kv_follow;
 
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 use crate::bus::{Bus, BusError};
 use crate::config::ClockMode;
-use crate::handler::BoxError;
+use crate::errors::BoxError;
 use crate::kv_follow;
 
 #[derive(Debug, thiserror::Error)]

@@ -46,7 +46,7 @@ pub enum ConsumeError {
     Setup {
         name: String,
         #[source]
-        source: crate::handler::BoxError,
+        source: crate::errors::BoxError,
     },
 }
 
@@ -68,7 +68,7 @@ pub async fn run<H: Handler>(
         wanted.iter().copied().map(subjects::events_of_type).collect()
     };
     let name = service.durable_consumer();
-    let setup = |source: crate::handler::BoxError| ConsumeError::Setup {
+    let setup = |source: crate::errors::BoxError| ConsumeError::Setup {
         name: name.clone(),
         source,
     };

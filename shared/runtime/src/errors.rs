@@ -4,6 +4,9 @@
 
 use std::error::Error as StdError;
 
+/// Any error, kept with its chain of sources.
+pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+
 /// `err` and every source under it, `: `-separated, for a log line. A source whose text its
 /// error already quotes (`"…failed: {0}"`) is not repeated.
 pub fn error_chain(err: &(dyn StdError + 'static)) -> String {

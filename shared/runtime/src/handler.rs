@@ -13,7 +13,6 @@
 //! failing) and is logged. The `From` impls below are the policy for the runtime's own errors: a
 //! store or NATS failure is transient; an envelope or payload that cannot be read is permanent.
 
-use std::error::Error as StdError;
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -22,10 +21,8 @@ use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::errors::BoxError;
 use crate::publish::PublishError;
-
-/// Any error, kept with its chain of sources.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
 /// Why a handler did not finish an event or a timer.
 #[derive(Debug, thiserror::Error)]

@@ -50,7 +50,7 @@ pub enum TimerError {
     #[error("timer {0:?}: ids are 1 to 200 of A-Z a-z 0-9 . _ -")]
     BadId(String),
     #[error("the timer store failed: {0}")]
-    Store(#[source] crate::handler::BoxError),
+    Store(#[source] crate::errors::BoxError),
 }
 
 /// Schedules an owner's timers.
