@@ -1,6 +1,7 @@
 //! `sandpiper`: run the whole stack on this machine, submit applications, follow them.
 
 use clap::{Parser, Subcommand};
+use sandpiper_cli::commands::withdraw::{self, Withdrawal};
 use sandpiper_cli::commands::{catalog, demo, notify, preflight, simulate, status, submit, up};
 
 #[derive(Parser)]
@@ -26,6 +27,10 @@ enum Command {
     Submit(submit::SubmitArgs),
     /// Show where an application stands and its history
     Status(status::StatusArgs),
+    /// Take a submitted application with no decision yet back to draft (its review is cancelled)
+    Recall(withdraw::WithdrawArgs),
+    /// End a draft (or a recalled application) for good
+    Cancel(withdraw::WithdrawArgs),
     /// Score an application as the review would, without filing it
     Preflight(preflight::PreflightArgs),
     /// Subscribe a Slack webhook or an HTTP endpoint to events
@@ -51,6 +56,8 @@ async fn main() -> std::process::ExitCode {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Submit(args) => submit::run(args).await,
         Command::Status(args) => status::run(args).await,
+        Command::Recall(args) => withdraw::run(Withdrawal::Recall, args).await,
+        Command::Cancel(args) => withdraw::run(Withdrawal::Cancel, args).await,
         Command::Preflight(args) => preflight::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,
         Command::Subscribe(args) => notify::subscribe(args).await,

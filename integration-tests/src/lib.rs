@@ -75,6 +75,7 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub location: Option<String>,
+    pub etag: Option<String>,
     pub body: Value,
 }
 
@@ -93,6 +94,7 @@ impl Reply {
         };
         let content_type = header("content-type").unwrap_or_default();
         let location = header("location");
+        let etag = header("etag");
         let bytes = response.bytes().await.expect("a body");
         let body = if bytes.is_empty() {
             Value::Null
@@ -103,6 +105,7 @@ impl Reply {
             status,
             content_type,
             location,
+            etag,
             body,
         }
     }

@@ -8,6 +8,7 @@ pub mod simulate;
 pub mod status;
 pub mod submit;
 pub mod up;
+pub mod withdraw;
 
 use std::path::{Path, PathBuf};
 

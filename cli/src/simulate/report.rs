@@ -29,7 +29,7 @@ pub enum ReportError {
 }
 
 /// The outcome categories, in the order the report lists them.
-pub const OUTCOMES: [&str; 11] = [
+pub const OUTCOMES: [&str; 12] = [
     "graduated (G1, G2)",
     "retired (G3)",
     "clawed back (TR6)",
@@ -40,6 +40,7 @@ pub const OUTCOMES: [&str; 11] = [
     "rejected: ineligible (T1)",
     "rejected: overlaps Build for Startups (C4b)",
     "rejected: vague and weak (T2)",
+    "canceled by the partner",
     "still open",
 ];
 
@@ -258,12 +259,13 @@ fn outcome(f: &History) -> &'static str {
             OUTCOMES[6]
         }
         State::Redirected => OUTCOMES[5],
+        State::Canceled => OUTCOMES[10],
         _ if f.clawed_back => OUTCOMES[2],
         _ => match (&v.team_decision, v.state) {
             (Some(d), _) if d.decision == TeamDecision::Graduate => OUTCOMES[0],
             (Some(_), _) => OUTCOMES[1],
             (None, State::Closed) => OUTCOMES[3],
-            _ => OUTCOMES[10],
+            _ => OUTCOMES[11],
         },
     }
 }

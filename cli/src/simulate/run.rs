@@ -117,11 +117,12 @@ pub fn actions(view: &ApplicationView, behaviour: &Behaviour, today: NaiveDate, 
     out
 }
 
-/// Still moving: not yet closed, rejected or redirected (a draft nobody submitted is done too).
+/// Still moving: not yet closed, rejected, redirected or canceled (a draft nobody submitted is
+/// done too).
 fn live(state: State) -> bool {
     !matches!(
         state,
-        State::Closed | State::Rejected | State::Redirected | State::Draft
+        State::Closed | State::Rejected | State::Redirected | State::Canceled | State::Draft
     )
 }
 

@@ -27,6 +27,7 @@
 //! - `scheduler_timers`: the timer loop loads its whole index before it is ready or fires.
 //! - `simulate`: `sandpiper simulate`'s cohort runs to the end and is reproducible.
 //! - `tracing`: one application is one trace across the five services and the webhook.
+//! - `withdrawal`: recall, cancel and revisions (`ETag` / `If-Match`) over the real pipeline (#16).
 
 mod api;
 mod buckets;
@@ -45,3 +46,4 @@ mod scheduler_replay;
 mod scheduler_timers;
 mod simulate;
 mod tracing;
+mod withdrawal;

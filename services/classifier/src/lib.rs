@@ -15,6 +15,7 @@ use sandpiper_contracts::events::{Classified, Drafted, EventType, Redirected, Su
 use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::model::ApplicationBody;
 use sandpiper_contracts::names::ServiceName;
+use sandpiper_contracts::state::State;
 use sandpiper_rules::NextStep;
 use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::config::CommonConfig;
@@ -101,6 +102,18 @@ impl Handler for Classifier {
         self.catalogs.sync().await?;
         let catalog = self.catalogs.in_force_or_empty(at);
         let mut effects = self.effects(&delivery).await?;
+        let view = &effects.record().view;
+        let in_force = view.submission_id.is_none_or(|id| id == delivery.envelope.id);
+        if view.state != State::Submitted || !in_force {
+            // Recalled before it was classified (and perhaps filed again since, as a new filing
+            // with its own `submitted`): this filing is withdrawn, nothing is owed for it.
+            tracing::info!(
+                state = view.state.as_str(),
+                "the filing is no longer in force; not classified"
+            );
+            return Ok(());
+        }
+        let submission_id = Some(delivery.envelope.id);
         let classified = |pool, rules, reasons, figures, eligibility_failures| Classified {
             pool,
             rules,
@@ -109,6 +122,7 @@ impl Handler for Classifier {
             figures,
             eligibility_failures,
             submitted_at: at,
+            submission_id,
         };
         let classification = sandpiper_rules::classify(&body, true, &catalog, at);
         // The step after classification is decided once, in the rules, so preflight reports

@@ -9,6 +9,7 @@
 //! - [`projection`]: views from the read model, listings from an in-memory index of summaries,
 //!   and the intake's consumer that folds every event into the read model.
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
+//! - [`revision`]: `ETag` and `If-Match` (optimistic locking on an application's revision).
 //! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
 //! - [`errors`]: the HTTP error policy for the intake's own errors (the runtime's map in
@@ -20,6 +21,7 @@ pub mod errors;
 pub mod idempotency;
 pub mod openapi;
 pub mod projection;
+pub mod revision;
 pub mod routes;
 pub mod state;
 

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{applications, engagement, preflight, system};
+use crate::routes::{applications, engagement, preflight, system, withdrawal};
 use crate::state::AppState;
 use sandpiper_runtime::http::problem::Problem;
 
@@ -73,6 +73,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(applications::create, applications::list))
         .routes(routes!(applications::get_one, applications::patch))
         .routes(routes!(applications::submit))
+        .routes(routes!(withdrawal::recall))
+        .routes(routes!(withdrawal::cancel))
         .routes(routes!(applications::events))
         .routes(routes!(preflight::preflight))
         .routes(routes!(engagement::consumption))

@@ -13,6 +13,7 @@ use sandpiper_runtime::views::Stored;
 use crate::errors::IntakeError;
 use crate::idempotency::IdempotencyStore;
 use crate::projection::Projection;
+use crate::revision::IfMatch;
 use sandpiper_runtime::errors::error_chain;
 use sandpiper_runtime::http::auth::{HasTokens, Principal, Tokens};
 use sandpiper_runtime::http::problem::Problem;
@@ -79,9 +80,28 @@ impl Shared {
         self.visible_record(caller, id).await.map(|stored| stored.record.view)
     }
 
+    /// The view of an application `caller` may change, if it is at a revision `if_match`
+    /// accepts (412 otherwise); 404 as [`Shared::visible`].
+    pub async fn writable(
+        &self,
+        caller: &Principal,
+        id: &sandpiper_contracts::ids::ApplicationId,
+        if_match: &IfMatch,
+    ) -> Result<ApplicationView, Problem> {
+        let view = self.visible(caller, id).await?;
+        if_match.check(&view)?;
+        Ok(view)
+    }
+
     /// Publishes an event and answers with the view including it: the event is folded into the
-    /// read model before the answer, so the client reads its own write.
-    pub async fn publish_then_view<P: EventPayload>(&self, event: Outgoing<'_, P>) -> Result<ApplicationView, Problem> {
+    /// read model before the answer, so the client reads its own write. The event's
+    /// `expected_version` guards it; when another write came first, the answer is a 412 naming
+    /// the current revision if the client sent `If-Match`, a 409 otherwise.
+    pub async fn publish_then_view<P: EventPayload>(
+        &self,
+        event: Outgoing<'_, P>,
+        if_match: &IfMatch,
+    ) -> Result<ApplicationView, Problem> {
         let id = event.application;
         let partner = event.partner.clone();
         let published = match self.publisher.publish(event).await {
@@ -89,12 +109,19 @@ impl Shared {
             Err(err @ PublishError::Conflict(_)) => {
                 // The caller's view was stale, or the read model is behind the stream: bring the
                 // record up to date, so that the client's fetch-and-retry succeeds.
-                if let Ok(Some(stored)) = self.projection.get(&partner, &id).await
-                    && let Err(failed) = self.projection.views().catch_up(stored).await
-                {
-                    tracing::warn!(error = %error_chain(&failed), application_id = %id, "catching the record up failed");
+                let mut current = None;
+                if let Ok(Some(stored)) = self.projection.get(&partner, &id).await {
+                    match self.projection.views().catch_up(stored).await {
+                        Ok(stored) => current = Some(stored.record.view),
+                        Err(failed) => {
+                            tracing::warn!(error = %error_chain(&failed), application_id = %id, "catching the record up failed");
+                        }
+                    }
                 }
-                return Err(err.into());
+                return Err(match current {
+                    Some(view) if if_match.is_conditional() => crate::revision::stale(&view),
+                    _ => err.into(),
+                });
             }
             Err(err) => return Err(err.into()),
         };

@@ -408,6 +408,21 @@ fn layout(event: &Event) -> Layout<'_> {
             vec![format!("*Amount:* {}", usd(c.amount_usd))],
         )
         .rules(&c.rules),
+        Event::Recalled(r) => Layout::new(
+            "↩️ Recalled to draft",
+            escape(&r.reason),
+            [
+                Some(format!(
+                    "The filing of {} is withdrawn before a decision; its review is cancelled.",
+                    date(r.submitted_at)
+                )),
+                quote(&r.reason),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+        ),
+        Event::Canceled(c) => Layout::new("🗑️ Canceled", escape(&c.reason), quote(&c.reason).into_iter().collect()),
     }
 }
 
@@ -647,6 +662,7 @@ mod tests {
                     },
                     eligibility_failures: vec![],
                     submitted_at: at("2026-03-14T08:00:00Z"),
+                    submission_id: None,
                 }),
                 vec![
                     "*Pool:* innovation_sandbox",

@@ -9,11 +9,17 @@
 //! It decides from the application's record in the read model (the body as submitted), and
 //! stores the decision through [`Effects`]: a review timer fired again, however late, finds its
 //! decision in the record and publishes nothing.
+//!
+//! A review belongs to one filing (the `submitted` event it was classified from). A `recalled`
+//! cancels that filing's timer, and a timer that fires anyway (it was due before the recall was
+//! handled, or it was kept from before recalls existed) decides only if its filing is still the
+//! one in force: no decision ever arrives for a recalled filing, and a re-submission gets a review
+//! period of its own (T6).
 
 use chrono::Duration;
 use sandpiper_contracts::decision::{Finding, Outcome};
-use sandpiper_contracts::events::{Approved, Classified, EventType, Rejected};
-use sandpiper_contracts::ids::ApplicationId;
+use sandpiper_contracts::events::{Approved, Classified, EventType, Recalled, Rejected};
+use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::state::State;
@@ -37,11 +43,23 @@ pub struct ReviewDue {
     pool: Programme,
     catalog_version: String,
     eligibility_failures: Vec<Finding>,
+    /// The filing reviewed (its `submitted` event); absent in timers kept from before recalls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    submission_id: Option<EventId>,
 }
 
 impl TimerKind for ReviewDue {
     fn timer_id(&self, application: &ApplicationId) -> String {
-        format!("review.{application}")
+        review_timer_id(application, self.submission_id.as_ref())
+    }
+}
+
+/// One review timer per filing, so a re-submission's review never shares (or is deleted with)
+/// the recalled filing's.
+fn review_timer_id(application: &ApplicationId, submission: Option<&EventId>) -> String {
+    match submission {
+        Some(submission) => format!("review.{application}.{submission}"),
+        None => format!("review.{application}"),
     }
 }
 
@@ -52,18 +70,25 @@ pub struct Reviewer {
 
 impl Handler for Reviewer {
     fn event_types(&self) -> Vec<EventType> {
-        vec![EventType::Classified]
+        vec![EventType::Classified, EventType::Recalled]
     }
 
     const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+        if let Ok(recalled) = delivery.envelope.payload::<Recalled>() {
+            let id = review_timer_id(&delivery.envelope.subject, recalled.submission_id.as_ref());
+            self.timers.cancel(&id).await?;
+            tracing::info!(timer = %id, "the filing was recalled; its review is cancelled");
+            return Ok(());
+        }
         let classified: Classified = delivery.payload()?;
         let days = sandpiper_rules::review_period_days(classified.pool);
         let due = ReviewDue {
             pool: classified.pool,
             catalog_version: classified.catalog_version,
             eligibility_failures: classified.eligibility_failures,
+            submission_id: classified.submission_id,
         };
         let envelope = &delivery.envelope;
         let due_at = classified.submitted_at + Duration::days(days);
@@ -97,6 +122,11 @@ impl TimerHandler for ReviewDecider {
         if record.view.state != State::InReview {
             // Decided already (this timer fired before), or no longer waiting for a review.
             tracing::info!(state = record.view.state.as_str(), "no review owed");
+            return Ok(());
+        }
+        if due.submission_id.is_some() && due.submission_id != record.view.submission_id {
+            // This timer's filing was recalled; the one in review now has a timer of its own.
+            tracing::info!("the filing this review was for was recalled; no review owed");
             return Ok(());
         }
         let Some(body) = record.submitted() else {

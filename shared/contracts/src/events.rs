@@ -88,6 +88,8 @@ event_types! {
     Retired => "retired",
     CreditsForfeited => "credits_forfeited",
     CreditsExpired => "credits_expired",
+    Recalled => "recalled",
+    Canceled => "canceled",
 }
 
 impl EventType {
@@ -261,6 +263,10 @@ pub struct Classified {
     pub eligibility_failures: Vec<Finding>,
     /// When the application was submitted: the review period (T6) runs from here.
     pub submitted_at: DateTime<Utc>,
+    /// The `submitted` event classified: the filing the review decides on (absent in events
+    /// stored before recalls existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission_id: Option<EventId>,
 }
 impl EventPayload for Classified {
     const TYPE: EventType = EventType::Classified;
@@ -469,6 +475,27 @@ payload!(
         catalog_version: String,
     }
 );
+payload!(
+    /// The partner took a filing with no decision yet back to a draft (Partner Central's
+    /// `RecallBenefitApplication`); its pending review is cancelled.
+    Recalled => Recalled {
+        /// Why, in the partner's words.
+        reason: String,
+        /// The `submitted` event of the recalled filing: names the review it cancels (absent
+        /// for a filing stored before recalls existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        submission_id: Option<EventId>,
+        /// When the recalled filing was submitted.
+        submitted_at: DateTime<Utc>,
+    }
+);
+payload!(
+    /// The partner withdrew a draft for good (`CancelBenefitApplication`); the application ends.
+    Canceled => Canceled {
+        /// Why, in the partner's words.
+        reason: String,
+    }
+);
 
 #[cfg(test)]
 mod tests {
@@ -476,7 +503,7 @@ mod tests {
 
     #[test]
     fn every_type_round_trips_through_its_names() {
-        assert_eq!(EventType::ALL.len(), 22);
+        assert_eq!(EventType::ALL.len(), 24);
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
             assert_eq!(EventType::from_cloudevents_type(&t.cloudevents_type()), Some(*t));

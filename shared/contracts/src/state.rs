@@ -4,6 +4,7 @@
 //! ```text
 //! draft → submitted → in_review → approved → active → window_closed → graduated | retired → closed
 //! side exits: rejected, redirected, clawed_back (→ closed)
+//! before a decision: submitted | in_review → draft (recalled); draft → canceled (terminal)
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +27,8 @@ pub enum State {
     Rejected,
     Redirected,
     ClawedBack,
+    /// Withdrawn by the partner before any decision (terminal).
+    Canceled,
 }
 
 /// An event that the application's current state does not allow.
@@ -51,6 +54,7 @@ impl State {
             State::Rejected => "rejected",
             State::Redirected => "redirected",
             State::ClawedBack => "clawed_back",
+            State::Canceled => "canceled",
         }
     }
 
@@ -68,6 +72,7 @@ impl State {
             State::Rejected,
             State::Redirected,
             State::ClawedBack,
+            State::Canceled,
         ]
         .into_iter()
         .find(|s| s.as_str() == value)
@@ -100,6 +105,10 @@ impl State {
             (S::Draft, E::DraftUpdated) => S::Draft,
             (S::Draft, E::Submitted) => S::Submitted,
             (S::Submitted, E::Classified) => S::InReview,
+            // A recall takes a filing with no decision yet back to an editable draft; its pending
+            // review is cancelled, and a new submission starts a new review period (T6).
+            (S::Submitted | S::InReview, E::Recalled) => S::Draft,
+            (S::Draft, E::Canceled) => S::Canceled,
             // Redirection (C3, C4a, K1) happens at classification; the linked application carries on.
             (S::Submitted, E::Redirected) => S::Redirected,
             // Ineligible applications (T1) may be rejected straight from classification.
@@ -210,6 +219,38 @@ mod tests {
     }
 
     #[test]
+    fn recall_and_cancel_before_a_decision() {
+        assert_eq!(run(&[E::Drafted, E::Submitted, E::Recalled]), Ok(State::Draft));
+        let recalled_in_review = [E::Drafted, E::Submitted, E::Classified, E::Recalled, E::DraftUpdated];
+        assert_eq!(run(&recalled_in_review), Ok(State::Draft));
+        let resubmitted = [
+            E::Drafted,
+            E::Submitted,
+            E::Recalled,
+            E::Submitted,
+            E::Classified,
+            E::Approved,
+        ];
+        assert_eq!(run(&resubmitted), Ok(State::Approved));
+        assert_eq!(
+            run(&[E::Drafted, E::Submitted, E::Recalled, E::Canceled]),
+            Ok(State::Canceled)
+        );
+        assert_eq!(run(&[E::Drafted, E::Canceled]), Ok(State::Canceled));
+        // After a decision, and once canceled, neither is possible.
+        for state in [State::Approved, State::Rejected, State::Redirected, State::Active] {
+            assert!(state.apply(E::Recalled).is_err(), "{state:?}");
+        }
+        for event in EventType::ALL {
+            assert!(
+                State::Canceled.apply(*event).is_err(),
+                "canceled is terminal: {event:?}"
+            );
+        }
+        assert!(State::Submitted.apply(E::Canceled).is_err(), "recall first");
+    }
+
+    #[test]
     fn feedback_is_owed_after_the_engagement_ends() {
         // OH6, G3: the closing session's feedback summary is still recorded after a clawback
         // (no decision is taken then) and after validity ends.
@@ -254,7 +295,13 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for s in [State::Draft, State::InReview, State::WindowClosed, State::ClawedBack] {
+        for s in [
+            State::Draft,
+            State::InReview,
+            State::WindowClosed,
+            State::ClawedBack,
+            State::Canceled,
+        ] {
             assert_eq!(State::parse(s.as_str()), Some(s));
             assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
         }

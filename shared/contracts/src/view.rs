@@ -11,9 +11,9 @@ use crate::engagement::{Concern, Credits, Outcome as TeamOutcome, Session, TeamD
 use crate::events::{
     Approved, Classified, ClawedBack, ConcernRecorded, ConsumptionRecorded, CreditsApplied, CreditsExpired,
     CreditsForfeited, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, FeedbackRecorded, Graduated,
-    OfficeHoursScheduled, Redirected, Rejected, Retired, Submitted, TrancheReleased, TrancheWithheld,
+    OfficeHoursScheduled, Recalled, Redirected, Rejected, Retired, Submitted, TrancheReleased, TrancheWithheld,
 };
-use crate::ids::{ApplicationId, PartnerId};
+use crate::ids::{ApplicationId, EventId, PartnerId};
 use crate::model::{ApplicationDraft, Programme};
 use crate::rule::RuleId;
 use crate::state::{IllegalTransition, State};
@@ -68,6 +68,13 @@ pub struct Links {
     pub originated_from: Option<ApplicationId>,
 }
 
+/// A partner's withdrawal of a filing (a recall) or of the application (a cancel), with its reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Withdrawal {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
 /// One application as it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApplicationView {
@@ -81,6 +88,10 @@ pub struct ApplicationView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
+    /// The `submitted` event of the filing in force: what a classification and a review decide
+    /// on. A recall clears it; a re-submission is a new filing with a new id.
+    #[serde(default)]
+    pub submission_id: Option<EventId>,
     pub decision: Option<Decision>,
     /// Credits, tranches and balance once applied; null until then.
     pub credits: Option<Credits>,
@@ -94,6 +105,16 @@ pub struct ApplicationView {
     /// The team's decision at window close (G1).
     pub team_decision: Option<TeamOutcome>,
     pub links: Links,
+    /// The last recall of a filing (back to draft), if any; kept after a re-submission.
+    #[serde(default)]
+    pub recalled: Option<Withdrawal>,
+    /// Why the application was canceled, once it is.
+    #[serde(default)]
+    pub canceled: Option<Withdrawal>,
+    /// Changes whenever the application does: `GET` answers it as the `ETag`, and `PATCH` and
+    /// every command honour it in `If-Match` (as Partner Central's `Revision` does).
+    #[serde(default)]
+    pub revision: u64,
     /// The stream sequence of the last event folded in; changes whenever the application does.
     pub version: u64,
     /// How many events the application has.
@@ -132,6 +153,7 @@ impl ApplicationView {
             created_at: event.time,
             updated_at: event.time,
             submitted_at: None,
+            submission_id: None,
             decision: None,
             credits: None,
             window: None,
@@ -139,6 +161,9 @@ impl ApplicationView {
             concerns: Vec::new(),
             team_decision: None,
             links,
+            recalled: None,
+            canceled: None,
+            revision: seq,
             version: seq,
             event_count: 1,
         })
@@ -163,6 +188,7 @@ impl ApplicationView {
             EventType::Submitted => {
                 self.body = event.payload::<Submitted>()?.application.into();
                 self.submitted_at = Some(event.time);
+                self.submission_id = Some(event.id);
             }
             EventType::Classified => {
                 let c: Classified = event.payload()?;
@@ -302,12 +328,31 @@ impl ApplicationView {
                     target: None,
                 });
             }
+            EventType::Recalled => {
+                let r: Recalled = event.payload()?;
+                // The classification belonged to the recalled filing; a re-submission is a new one.
+                self.submitted_at = None;
+                self.submission_id = None;
+                self.decision = None;
+                self.recalled = Some(Withdrawal {
+                    reason: r.reason,
+                    at: event.time,
+                });
+            }
+            EventType::Canceled => {
+                let c: crate::events::Canceled = event.payload()?;
+                self.canceled = Some(Withdrawal {
+                    reason: c.reason,
+                    at: event.time,
+                });
+            }
             // The state change (and the history) is all these carry for the view.
             EventType::Drafted | EventType::ClawbackWarning | EventType::WindowClosed | EventType::DecisionReminder => {
             }
         }
         self.state = next;
         self.updated_at = event.time;
+        self.revision = seq;
         self.version = seq;
         self.event_count += 1;
         Ok(true)
@@ -317,7 +362,6 @@ impl ApplicationView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::EventId;
     use crate::model::ApplicationBody;
     use crate::names::ServiceName;
 
@@ -379,6 +423,7 @@ mod tests {
             figures: PoolFigures::default(),
             eligibility_failures: vec![],
             submitted_at: Utc::now(),
+            submission_id: Some(submitted.id),
         };
         view.apply(&envelope(app, &classified), 9).unwrap();
         assert_eq!(view.state, State::InReview);
@@ -395,6 +440,32 @@ mod tests {
         );
         assert!(matches!(view.apply(&late_update, 10), Err(FoldError::Illegal(_))));
         assert_eq!(view.version, 9, "a refused event leaves the view as it was");
+        assert_eq!((view.revision, view.submission_id), (9, Some(submitted.id)));
+
+        // A recall withdraws the filing: back to an editable draft, no filing in force, no pool.
+        let recalled = Recalled {
+            reason: "wrong service".into(),
+            submission_id: Some(submitted.id),
+            submitted_at: Utc::now(),
+        };
+        assert!(view.apply(&envelope(app, &recalled), 12).unwrap());
+        assert_eq!(
+            (view.state, view.submitted_at, view.submission_id),
+            (State::Draft, None, None)
+        );
+        assert!(view.decision.is_none());
+        assert_eq!(view.recalled.as_ref().map(|r| r.reason.as_str()), Some("wrong service"));
+        assert_eq!(view.revision, 12, "the revision moves with every change");
+        assert!(
+            view.apply(&late_update, 13).unwrap(),
+            "a recalled filing is editable again"
+        );
+        let canceled = crate::events::Canceled {
+            reason: "the startup chose another programme".into(),
+        };
+        assert!(view.apply(&envelope(app, &canceled), 14).unwrap());
+        assert_eq!(view.state, State::Canceled);
+        assert!(view.canceled.is_some());
     }
 
     #[test]

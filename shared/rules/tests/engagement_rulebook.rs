@@ -189,6 +189,7 @@ impl Engagement {
             figures: Default::default(),
             eligibility_failures: Vec::new(),
             submitted_at: submitted,
+            submission_id: None,
         };
         for event in [
             Event::from(Submitted {

@@ -9,10 +9,11 @@
 //! guard fails, something was stored since the record was read (another service, or this cause's
 //! own earlier run that crashed before its fold): the record catches up with those events and,
 //! unless the effect is among them, the caller decides again from the fresh record (a transient
-//! error, retried in place). No task-local, no reading of the history, no reliance on the
+//! error, retried in place). An effect the application's current state does not allow (a recall
+//! withdrew the filing it decides on) is not published at all. No task-local, no reading of the history, no reliance on the
 //! stream's duplicate window.
 
-use sandpiper_contracts::events::{Envelope, Payload};
+use sandpiper_contracts::events::{Envelope, EventType, Payload};
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::record::{ApplicationRecord, Folded, Summary};
 
@@ -81,11 +82,35 @@ impl<'a> Effects<'a> {
         self.stored.record.holds(&EventId::derived(&self.cause, label))
     }
 
+    /// Whether the application's state allows an event of `kind`, asked of a current record: a
+    /// record that refuses it is caught up with the stream first, so a stale one never drops an
+    /// effect a newer state allows.
+    async fn allows(&mut self, kind: EventType) -> Result<bool, HandlerError> {
+        if self.stored.record.view.state.apply(kind).is_ok() {
+            return Ok(true);
+        }
+        self.finish().await?;
+        self.stored = self.views.catch_up(self.stored.clone()).await?;
+        Ok(self.stored.record.view.state.apply(kind).is_ok())
+    }
+
     /// Publishes the effect `label` unless it is stored; see the module doc.
     pub async fn publish<P: Payload + ?Sized>(&mut self, label: &str, payload: &P) -> Result<(), HandlerError> {
         let id = EventId::derived(&self.cause, label);
         if self.stored.record.holds(&id) {
             tracing::info!(%label, event_id = %id, "already stored by an earlier run; not published again");
+            return Ok(());
+        }
+        if !self.allows(payload.event_type()).await? {
+            // The application moved on (a recall withdrew the filing this cause decides on, a
+            // decision came first): the state machine would refuse the effect, so it is not
+            // stored at all rather than stored as refused.
+            tracing::info!(
+                %label,
+                state = self.stored.record.view.state.as_str(),
+                event = payload.event_type().as_str(),
+                "the application's state does not allow this effect now; not published"
+            );
             return Ok(());
         }
         let partner = self.stored.record.partner().clone();

@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::errors::IntakeError;
 use crate::idempotency::{self, Claim, IdempotencyError, StoredResponse};
 use crate::projection::Filter;
+use crate::revision::{IfMatch, IfMatchHeader, Tagged};
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{ApiQuery, AppId, JsonBody, shape_errors};
@@ -96,17 +97,20 @@ pub async fn create(
         }
     };
     let view = app
-        .publish_then_view(Outgoing {
-            id: event_id,
-            partner: &partner,
-            application,
-            payload: &Drafted {
-                draft: body.value,
-                originated_from: None,
+        .publish_then_view(
+            Outgoing {
+                id: event_id,
+                partner: &partner,
+                application,
+                payload: &Drafted {
+                    draft: body.value,
+                    originated_from: None,
+                },
+                expected_version: None,
+                time: None,
             },
-            expected_version: None,
-            time: None,
-        })
+            &IfMatch::ANY,
+        )
         .await?;
     let response = created(&view)?;
     let response = match claimed {
@@ -164,30 +168,27 @@ fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<Part
     get, path = "/v1/applications/{id}", tag = "applications",
     params(("id" = ApplicationId, Path, description = "The application id")),
     responses(
-        (status = 200, description = "The application", body = ApplicationView),
+        (status = 200, description = "The application", body = ApplicationView, headers(("ETag" = String, description = "The application's revision, for If-Match"))),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
-pub async fn get_one(
-    State(app): State<AppState>,
-    caller: Principal,
-    AppId(id): AppId,
-) -> ApiResult<Json<ApplicationView>> {
-    app.visible(&caller, &id).await.map(Json)
+pub async fn get_one(State(app): State<AppState>, caller: Principal, AppId(id): AppId) -> ApiResult<Tagged> {
+    app.visible(&caller, &id).await.map(Tagged::ok)
 }
 
 /// Changes a draft with a JSON merge patch (RFC 7396); `null` removes a field.
 #[utoipa::path(
     patch, path = "/v1/applications/{id}", tag = "applications",
-    params(("id" = ApplicationId, Path, description = "The application id")),
+    params(("id" = ApplicationId, Path, description = "The application id"), IfMatchHeader),
     request_body(content = Object, content_type = "application/merge-patch+json", description = "A JSON merge patch of the draft body"),
     responses(
-        (status = 200, description = "The changed draft", body = ApplicationView),
+        (status = 200, description = "The changed draft", body = ApplicationView, headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already submitted, or changed concurrently", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already submitted, or changed concurrently (without If-Match)", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another revision than the application's; `current_revision` (and the ETag) says which it is", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The patched draft has a field of the wrong type or size", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is unavailable (nothing was changed), or the change is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
@@ -197,9 +198,10 @@ pub async fn patch(
     State(app): State<AppState>,
     caller: Principal,
     AppId(id): AppId,
+    if_match: IfMatch,
     body: JsonBody<serde_json::Value>,
-) -> ApiResult<Json<ApplicationView>> {
-    let view = app.visible(&caller, &id).await?;
+) -> ApiResult<Tagged> {
+    let view = app.writable(&caller, &id, &if_match).await?;
     if view.state != Lifecycle::Draft {
         return Err(Problem::conflict(format!(
             "application {id} is {}; only a draft can be changed",
@@ -228,19 +230,22 @@ pub async fn patch(
     })?;
     draft.check_bounds()?;
     if draft == view.body {
-        return Ok(Json(view));
+        return Ok(Tagged::ok(view));
     }
     let view = app
-        .publish_then_view(Outgoing {
-            id: EventId::generate(),
-            partner: &view.partner_id,
-            application: id,
-            payload: &DraftUpdated { draft },
-            expected_version: Some(view.version),
-            time: None,
-        })
+        .publish_then_view(
+            Outgoing {
+                id: EventId::generate(),
+                partner: &view.partner_id,
+                application: id,
+                payload: &DraftUpdated { draft },
+                expected_version: Some(view.version),
+                time: None,
+            },
+            &if_match,
+        )
         .await?;
-    Ok(Json(view))
+    Ok(Tagged::ok(view))
 }
 
 /// RFC 7396 JSON merge patch.
@@ -266,11 +271,12 @@ fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
 /// Validates and submits a draft; it then moves on to classification and review.
 #[utoipa::path(
     post, path = "/v1/applications/{id}/submit", tag = "applications",
-    params(("id" = ApplicationId, Path, description = "The application id")),
+    params(("id" = ApplicationId, Path, description = "The application id"), IfMatchHeader),
     responses(
-        (status = 202, description = "Submitted; classification and review follow", body = ApplicationView),
+        (status = 202, description = "Submitted; classification and review follow", body = ApplicationView, headers(("ETag" = String, description = "The new revision"))),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another revision than the application's", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Every failing field, with the rule behind it", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is unavailable (nothing was changed), or the submission is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
@@ -280,8 +286,9 @@ pub async fn submit(
     State(app): State<AppState>,
     caller: Principal,
     AppId(id): AppId,
-) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id).await?;
+    if_match: IfMatch,
+) -> ApiResult<Tagged> {
+    let view = app.writable(&caller, &id, &if_match).await?;
     if view.state != Lifecycle::Draft {
         return Err(Problem::conflict(format!(
             "application {id} is already {}; only a draft can be submitted",
@@ -293,16 +300,19 @@ pub async fn submit(
     let catalog = app.catalogs.in_force_or_empty(now);
     let application = view.body.validate(&catalog, now)?;
     let view = app
-        .publish_then_view(Outgoing {
-            id: EventId::generate(),
-            partner: &view.partner_id,
-            application: id,
-            payload: &Submitted { application },
-            expected_version: Some(view.version),
-            time: None,
-        })
+        .publish_then_view(
+            Outgoing {
+                id: EventId::generate(),
+                partner: &view.partner_id,
+                application: id,
+                payload: &Submitted { application },
+                expected_version: Some(view.version),
+                time: None,
+            },
+            &if_match,
+        )
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(view)))
+    Ok(Tagged::with_status(StatusCode::ACCEPTED, view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

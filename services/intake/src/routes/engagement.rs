@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::errors::IntakeError;
+use crate::revision::{IfMatch, IfMatchHeader, Tagged};
 use crate::state::AppState;
 use sandpiper_runtime::errors::error_chain;
 use sandpiper_runtime::http::auth::Principal;
@@ -36,7 +37,8 @@ fn field(name: &str, message: impl Into<String>) -> Problem {
     }])
 }
 
-fn note_ok(name: &str, note: &str) -> ApiResult<()> {
+/// A partner's free text (a note, a reason): not blank, at most [`MAX_NOTE_CHARS`] characters.
+pub(crate) fn note_ok(name: &str, note: &str) -> ApiResult<()> {
     if note.trim().is_empty() {
         return Err(field(name, "must not be blank"));
     }
@@ -57,16 +59,26 @@ fn allowed<P: EventPayload>(view: &ApplicationView, what: &str) -> ApiResult<()>
     })
 }
 
-async fn record<P: EventPayload>(app: &AppState, view: &ApplicationView, payload: &P) -> ApiResult<ApplicationView> {
-    app.publish_then_view(Outgoing {
-        id: EventId::generate(),
-        partner: &view.partner_id,
-        application: view.id,
-        payload,
-        expected_version: Some(view.version),
-        time: None,
-    })
-    .await
+async fn record<P: EventPayload>(
+    app: &AppState,
+    view: &ApplicationView,
+    payload: &P,
+    if_match: &IfMatch,
+) -> ApiResult<Tagged> {
+    let view = app
+        .publish_then_view(
+            Outgoing {
+                id: EventId::generate(),
+                partner: &view.partner_id,
+                application: view.id,
+                payload,
+                expected_version: Some(view.version),
+                time: None,
+            },
+            if_match,
+        )
+        .await?;
+    Ok(Tagged::with_status(StatusCode::CREATED, view))
 }
 
 /// A consumption report.
@@ -82,10 +94,11 @@ pub struct ConsumptionReport {
 /// Reports consumption; it draws the balance down oldest tranche first, the excess is overage (TR7).
 #[utoipa::path(
     post, path = "/v1/applications/{id}/consumption", tag = "engagement",
-    params(("id" = ApplicationId, Path, description = "The application id")),
+    params(("id" = ApplicationId, Path, description = "The application id"), IfMatchHeader),
     request_body = ConsumptionReport,
     responses(
-        (status = 201, description = "Recorded; the application with its balance", body = ApplicationView),
+        (status = 201, description = "Recorded; the application with its balance", body = ApplicationView, headers(("ETag" = String, description = "The new revision"))),
+        (status = 412, description = "If-Match names another revision than the application\'s", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No credits to draw on in this state", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad amount, date or note", body = Problem, content_type = "application/problem+json"),
@@ -97,9 +110,10 @@ pub async fn consumption(
     State(app): State<AppState>,
     caller: Principal,
     AppId(id): AppId,
+    if_match: IfMatch,
     body: JsonBody<ConsumptionReport>,
-) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id).await?;
+) -> ApiResult<Tagged> {
+    let view = app.writable(&caller, &id, &if_match).await?;
     allowed::<ConsumptionRecorded>(&view, "recording consumption")?;
     let report = body.value;
     if !(1..=100_000_000).contains(&report.amount_usd) {
@@ -137,7 +151,7 @@ pub async fn consumption(
             note: report.note,
         },
     };
-    Ok((StatusCode::CREATED, Json(record(&app, &view, &event).await?)))
+    record(&app, &view, &event, &if_match).await
 }
 
 /// A concern the team raises.
@@ -153,10 +167,11 @@ pub struct ConcernReport {
 /// Records a concern.
 #[utoipa::path(
     post, path = "/v1/applications/{id}/concerns", tag = "engagement",
-    params(("id" = ApplicationId, Path, description = "The application id")),
+    params(("id" = ApplicationId, Path, description = "The application id"), IfMatchHeader),
     request_body = ConcernReport,
     responses(
-        (status = 201, description = "Recorded", body = ApplicationView),
+        (status = 201, description = "Recorded", body = ApplicationView, headers(("ETag" = String, description = "The new revision"))),
+        (status = 412, description = "If-Match names another revision than the application\'s", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No engagement in this state", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad note", body = Problem, content_type = "application/problem+json"),
@@ -168,9 +183,10 @@ pub async fn concern(
     State(app): State<AppState>,
     caller: Principal,
     AppId(id): AppId,
+    if_match: IfMatch,
     body: JsonBody<ConcernReport>,
-) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id).await?;
+) -> ApiResult<Tagged> {
+    let view = app.writable(&caller, &id, &if_match).await?;
     allowed::<ConcernRecorded>(&view, "recording a concern")?;
     note_ok("note", &body.value.note)?;
     let concern = Concern {
@@ -179,10 +195,7 @@ pub async fn concern(
         note: body.value.note,
         recorded_at: app.clock.now(),
     };
-    Ok((
-        StatusCode::CREATED,
-        Json(record(&app, &view, &ConcernRecorded { concern }).await?),
-    ))
+    record(&app, &view, &ConcernRecorded { concern }, &if_match).await
 }
 
 /// Feedback notes for a session.
@@ -195,10 +208,11 @@ pub struct FeedbackNote {
 /// Records feedback notes against an office-hours session (OH6).
 #[utoipa::path(
     post, path = "/v1/applications/{id}/office-hours/{session}/feedback", tag = "engagement",
-    params(("id" = ApplicationId, Path, description = "The application id"), ("session" = String, Path, description = "The session id: kickoff, mid_window, closing or ad-hoc-N")),
+    params(("id" = ApplicationId, Path, description = "The application id"), ("session" = String, Path, description = "The session id: kickoff, mid_window, closing or ad-hoc-N"), IfMatchHeader),
     request_body = FeedbackNote,
     responses(
-        (status = 201, description = "Recorded", body = ApplicationView),
+        (status = 201, description = "Recorded", body = ApplicationView, headers(("ETag" = String, description = "The new revision"))),
+        (status = 412, description = "If-Match names another revision than the application\'s", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application or session", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad note", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is unavailable (nothing was recorded), or the feedback is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
@@ -210,9 +224,10 @@ pub async fn feedback(
     caller: Principal,
     ApiPath((_, session)): ApiPath<(String, String)>,
     AppId(id): AppId,
+    if_match: IfMatch,
     body: JsonBody<FeedbackNote>,
-) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id).await?;
+) -> ApiResult<Tagged> {
+    let view = app.writable(&caller, &id, &if_match).await?;
     if !view.office_hours.iter().any(|s| s.id == session) {
         return Err(Problem::not_found(format!(
             "application {id} has no office-hours session {session:?}"
@@ -224,7 +239,7 @@ pub async fn feedback(
         session_id: session,
         note: body.value.note,
     };
-    Ok((StatusCode::CREATED, Json(record(&app, &view, &event).await?)))
+    record(&app, &view, &event, &if_match).await
 }
 
 /// The office-hours sessions as an iCalendar feed (RFC 5545; OH4), one VEVENT per session with a
@@ -293,10 +308,11 @@ pub struct DecisionRequest {
 /// Records the team's decision after the window closed (G1): graduate (G2) or retire (G3).
 #[utoipa::path(
     post, path = "/v1/applications/{id}/decision", tag = "engagement",
-    params(("id" = ApplicationId, Path, description = "The application id")),
+    params(("id" = ApplicationId, Path, description = "The application id"), IfMatchHeader),
     request_body = DecisionRequest,
     responses(
-        (status = 201, description = "Recorded", body = ApplicationView),
+        (status = 201, description = "Recorded", body = ApplicationView, headers(("ETag" = String, description = "The new revision"))),
+        (status = 412, description = "If-Match names another revision than the application\'s", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Before the window closed, or already decided", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is unavailable (nothing was recorded), or the decision is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
@@ -307,23 +323,29 @@ pub async fn decision(
     State(app): State<AppState>,
     caller: Principal,
     AppId(id): AppId,
+    if_match: IfMatch,
     body: JsonBody<DecisionRequest>,
-) -> ApiResult<(StatusCode, Json<ApplicationView>)> {
-    let view = app.visible(&caller, &id).await?;
+) -> ApiResult<Tagged> {
+    let view = app.writable(&caller, &id, &if_match).await?;
     graduation::decision_owed(&view).map_err(Problem::conflict)?;
     let DecisionRequest { decision, notes } = body.value;
     if let Some(n) = &notes {
         note_ok("notes", n)?;
     }
     let view = match decision {
-        TeamDecision::Retire => record(&app, &view, &graduation::retired(&view, notes)).await?,
-        TeamDecision::Graduate => graduate(&app, &view, notes).await?,
+        TeamDecision::Retire => record(&app, &view, &graduation::retired(&view, notes), &if_match).await?,
+        TeamDecision::Graduate => graduate(&app, &view, notes, &if_match).await?,
     };
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok(view)
 }
 
 /// G2: where a graduation goes, by family; a linked draft when the next step is filed here.
-async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>) -> ApiResult<ApplicationView> {
+async fn graduate(
+    app: &AppState,
+    view: &ApplicationView,
+    notes: Option<String>,
+    if_match: &IfMatch,
+) -> ApiResult<Tagged> {
     let now = app.clock.now();
     let service_id = view.body.service.clone().unwrap_or_default();
     // The family as the application was decided under (its catalog version); maturity as of the
@@ -341,7 +363,7 @@ async fn graduate(app: &AppState, view: &ApplicationView, notes: Option<String>)
         None => None,
     };
     let event = graduation::graduated(decided, graduated_to, notes, decided_under.version.clone());
-    record(app, view, &event).await
+    record(app, view, &event, if_match).await
 }
 
 /// The linked draft a graduation opens (G2). Drafted before `graduated` is recorded (which names

@@ -4,3 +4,4 @@ pub mod applications;
 pub mod engagement;
 pub mod preflight;
 pub mod system;
+pub mod withdrawal;

@@ -40,6 +40,9 @@ pub struct Problem {
     /// Every failing field, for validation errors.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For a failed `If-Match` (412): the application's revision now, also sent as the `ETag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<u64>,
 }
 
 impl Problem {
@@ -51,6 +54,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            current_revision: None,
         }
     }
 
@@ -82,6 +86,15 @@ impl Problem {
 
     pub fn conflict(detail: impl Into<String>) -> Problem {
         Problem::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// The client's `If-Match` names another revision than the application's (412): it read a
+    /// version someone has changed since. Fetch, redo the change on the current one, retry.
+    pub fn precondition_failed(detail: impl Into<String>, current_revision: u64) -> Problem {
+        Problem {
+            current_revision: Some(current_revision),
+            ..Problem::new(StatusCode::PRECONDITION_FAILED, "precondition-failed", detail)
+        }
     }
 
     /// Something on Sandpiper's side (NATS down, a timeout): never the client's input.
@@ -166,6 +179,11 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        if let Some(revision) = self.current_revision
+            && let Ok(etag) = header::HeaderValue::from_str(&format!("\"{revision}\""))
+        {
+            response.headers_mut().insert(header::ETAG, etag);
         }
         response
     }
