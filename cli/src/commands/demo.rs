@@ -153,9 +153,7 @@ async fn story(
     let start = clock["now"].as_str().unwrap_or(START).to_owned();
     println!("Sandpiper demo: four applications from {start}, six months on a simulated clock.\n");
     for c in characters.iter_mut() {
-        let draft = partner
-            .post_json("/v1/applications", serde_json::to_vec(&c.body)?)
-            .await?;
+        let draft = partner.create_application(serde_json::to_vec(&c.body)?).await?;
         let id = draft["id"].as_str().context("no id")?.to_owned();
         partner
             .post_json(&format!("/v1/applications/{id}/submit"), Vec::new())

@@ -17,10 +17,7 @@ pub struct SubmitArgs {
 pub async fn run(args: SubmitArgs) -> anyhow::Result<()> {
     let body = std::fs::read(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
     let client = args.api.client()?;
-    let draft = client
-        .post_json("/v1/applications", body)
-        .await
-        .context("the draft was refused")?;
+    let draft = client.create_application(body).await.context("the draft was refused")?;
     let id = draft["id"]
         .as_str()
         .context("the API answered without an application id")?

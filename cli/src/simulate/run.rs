@@ -215,7 +215,7 @@ pub async fn against(api: &str, partner_token: &str, admin_token: &str, options:
             let submitting = &submitting;
             async move {
                 let draft = partner
-                    .post_json("/v1/applications", serde_json::to_vec(&profile.body)?)
+                    .create_application(serde_json::to_vec(&profile.body)?)
                     .await
                     .with_context(|| format!("creating application {}", profile.index))?;
                 let id = draft["id"].as_str().context("no id")?.to_owned();
