@@ -134,6 +134,11 @@ impl LocalNats {
         self.port
     }
 
+    /// The server's process id (fault tests pause and resume it).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops the server cleanly (SIGTERM lets JetStream flush), killing it after 10 s.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok()) {

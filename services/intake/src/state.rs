@@ -103,23 +103,34 @@ impl Shared {
         if_match: &IfMatch,
     ) -> Result<ApplicationView, Problem> {
         let id = event.application;
+        let event_id = event.id;
         let partner = event.partner.clone();
         let published = match self.publisher.publish(event).await {
             Ok(published) => published,
-            Err(err @ PublishError::Conflict(_)) => {
-                // The caller's view was stale, or the read model is behind the stream: bring the
-                // record up to date, so that the client's fetch-and-retry succeeds.
+            Err(err @ (PublishError::Conflict(_) | PublishError::Unconfirmed { .. })) => {
+                // The caller's view was stale, the read model is behind the stream, or the outcome
+                // is unknown: bring the record up to date from the stream. If it holds this very
+                // event, the write was stored (an earlier attempt's ack was lost): answer it.
                 let mut current = None;
                 if let Ok(Some(stored)) = self.projection.get(&partner, &id).await {
                     match self.projection.views().catch_up(stored).await {
-                        Ok(stored) => current = Some(stored.record.view),
+                        Ok(stored) => {
+                            self.projection.note(&stored.record);
+                            current = Some(stored.record)
+                        }
                         Err(failed) => {
                             tracing::warn!(error = %error_chain(&failed), application_id = %id, "catching the record up failed");
                         }
                     }
                 }
                 return Err(match current {
-                    Some(view) if if_match.is_conditional() => crate::revision::stale(&view),
+                    Some(record) if record.holds(&event_id) => {
+                        tracing::info!(%event_id, "the write was stored though its answer was lost");
+                        return Ok(record.view);
+                    }
+                    Some(record) if if_match.is_conditional() && matches!(err, PublishError::Conflict(_)) => {
+                        crate::revision::stale(&record.view)
+                    }
                     _ => err.into(),
                 });
             }

@@ -1,5 +1,14 @@
 //! Publishing events: the only way an event reaches the stream. Each publish awaits JetStream's
 //! ack and carries `Nats-Msg-Id` = event id, so publishing the same event twice stores it once.
+//!
+//! An ack that never comes (NATS restarting, a leader election) leaves the outcome unknown: the
+//! event may be stored. Such a publish is sent again, the very same message, a few times, so the
+//! outcome is resolved instead of guessed: the stream answers a stored unguarded event as a
+//! duplicate with its original sequence, and refuses a stored guarded one as a
+//! [`PublishError::Conflict`] (nats-server checks the sequence guard before the duplicate
+//! window), which its callers resolve from the stream (the intake and `Effects` catch the record
+//! up and find the event's id in it). Only when no attempt is answered is the error
+//! [`PublishError::Unconfirmed`], which callers must report as unknown, never as "not stored".
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishErrorKind;
@@ -21,8 +30,24 @@ pub enum PublishError {
     /// view is stale (optimistic concurrency).
     #[error("application {0} changed meanwhile")]
     Conflict(ApplicationId),
+    /// The stream refused the event or could not be reached: it is not stored.
     #[error("publishing to JetStream failed: {0}")]
     Nats(#[source] async_nats::jetstream::context::PublishError),
+    /// No attempt to store the event was answered: it may or may not be stored.
+    #[error("JetStream did not confirm the event after {attempts} attempts: {source}")]
+    Unconfirmed {
+        attempts: u32,
+        #[source]
+        source: async_nats::jetstream::context::PublishError,
+    },
+}
+
+/// How often an unanswered publish is sent again before its outcome is reported unknown.
+const CONFIRM_ATTEMPTS: u32 = 3;
+
+/// Whether a failed publish may have been stored: the message went out and no answer came back.
+fn outcome_unknown(kind: PublishErrorKind) -> bool {
+    matches!(kind, PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe)
 }
 
 /// What the stream said about a publish.
@@ -110,17 +135,36 @@ impl Publisher {
                 subjects::events_of_application(event.partner, &event.application).as_str(),
             );
         }
-        let payload = envelope.to_json()?;
-        let ack = self
-            .jetstream
-            .publish_with_headers(subject, headers, payload.into())
-            .await
-            .map_err(PublishError::Nats)?
-            .await
-            .map_err(|err| match err.kind() {
-                PublishErrorKind::WrongLastSequence => PublishError::Conflict(event.application),
-                _ => PublishError::Nats(err),
-            })?;
+        let payload: bytes::Bytes = envelope.to_json()?.into();
+        let mut attempt = 1;
+        let ack = loop {
+            let answered = match self
+                .jetstream
+                .publish_with_headers(subject.clone(), headers.clone(), payload.clone())
+                .await
+            {
+                Ok(ack) => ack.await,
+                Err(err) => Err(err),
+            };
+            match answered {
+                Ok(ack) => break ack,
+                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                    return Err(PublishError::Conflict(event.application));
+                }
+                Err(err) if outcome_unknown(err.kind()) && attempt < CONFIRM_ATTEMPTS => {
+                    tracing::warn!(attempt, error = %err, event_id = %envelope.id, "the publish was not confirmed; sending it again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                Err(source) if outcome_unknown(source.kind()) => {
+                    return Err(PublishError::Unconfirmed {
+                        attempts: attempt,
+                        source,
+                    });
+                }
+                Err(err) => return Err(PublishError::Nats(err)),
+            }
+        };
         if !ack.duplicate {
             let labels = crate::metrics::labels(&[("service", self.source.as_str()), ("type", event_type.as_str())]);
             crate::metrics::metrics().events_published.get_or_create(&labels).inc();

@@ -140,6 +140,13 @@ impl From<PublishError> for Problem {
             PublishError::Nats(_) => {
                 Problem::unavailable("the event store is unavailable; nothing was changed, retry shortly")
             }
+            // Said as unknown: the change may be stored, so a blind retry could be refused (409)
+            // or, for a create without Idempotency-Key, file a second draft.
+            PublishError::Unconfirmed { .. } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "outcome-unknown",
+                "the event store did not confirm the change, which may or may not be stored; read the application before retrying (a create retried with the same Idempotency-Key is safe)",
+            ),
             PublishError::Envelope(_) => Problem::internal("the event could not be encoded"),
         };
         problem.logged(&err)

@@ -1,0 +1,106 @@
+//! Faults at the event store's edge (#13): an ack that never comes must not be reported as
+//! "nothing was changed" when the change was stored.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use sandpiper_contracts::events::Drafted;
+use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+use sandpiper_contracts::names::ServiceName;
+use sandpiper_integration_tests::{ACME, TestApp, bare_bus, example};
+use sandpiper_runtime::clock::Clock;
+use sandpiper_runtime::config::ClockMode;
+use sandpiper_runtime::publish::{Outgoing, PublishError, Publisher};
+use serde_json::json;
+
+/// What resolving an unconfirmed write rests on, as nats-server does it: the very same message
+/// sent again is answered as a duplicate with the original sequence when unguarded, but refused
+/// as a conflict when it carries a sequence guard (the guard is checked before the duplicate
+/// window). So a caller of a guarded write resolves a conflict from the stream: the intake and
+/// `Effects` catch the record up and look for the event's id in it.
+#[tokio::test]
+async fn the_same_message_sent_twice_is_a_duplicate_unguarded_and_a_conflict_guarded() {
+    let (_server, bus) = bare_bus(ServiceName::Intake).await;
+    bus.events_stream().await.unwrap();
+    let clock = Clock::open(&bus, ClockMode::Wall).await.unwrap();
+    let publisher = Publisher::new(bus.jetstream.clone(), ServiceName::Intake, clock);
+    let partner = PartnerId::parse("acme").unwrap();
+    let drafted = Drafted {
+        draft: Default::default(),
+        originated_from: None,
+    };
+    for guarded in [false, true] {
+        let application = ApplicationId::generate();
+        let outgoing = || Outgoing {
+            id: EventId::derived(&application.as_cause(), "probe"),
+            partner: &partner,
+            application,
+            payload: &drafted,
+            expected_version: guarded.then_some(0),
+            time: None,
+        };
+        let first = publisher.publish(outgoing()).await.unwrap();
+        assert!(!first.duplicate);
+        match publisher.publish(outgoing()).await {
+            Ok(again) if !guarded => assert!(again.duplicate && again.sequence == first.sequence, "{again:?}"),
+            Err(PublishError::Conflict(id)) if guarded => assert_eq!(id, application),
+            other => panic!("guarded {guarded}: {other:?}"),
+        }
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([signal, &pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// A probe found 503 "nothing was changed" answered for writes that were stored (#13 item 2):
+/// the ack timed out while NATS was away, and a create retried without `Idempotency-Key` filed a
+/// second draft. Here NATS is paused (SIGSTOP) past the client's 5-second ack timeout while a
+/// create is in flight (its first NATS operation is the publish): the intake sends the same event
+/// again, the stream answers it as a duplicate once NATS is back, and the create answers 201.
+/// One draft is stored. Before, it answered 503 "nothing was changed" with the draft stored.
+#[tokio::test]
+async fn a_create_whose_ack_is_lost_while_nats_is_paused_is_confirmed_and_stored_once() {
+    let app = TestApp::simulated().await;
+    let pid = app
+        .nats
+        .as_ref()
+        .and_then(|n| n.pid())
+        .expect("the test's own nats-server");
+    let mut body = example("bedrock-agents-support");
+    body["workload"] = json!("filed-while-nats-was-paused");
+
+    signal(pid, "-STOP");
+    let started = Instant::now();
+    let create = app.send(
+        app.http
+            .post(app.url("/v1/applications"))
+            .bearer_auth(ACME)
+            .timeout(Duration::from_secs(60))
+            .json(&body),
+    );
+    let resume = async {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        signal(pid, "-CONT");
+    };
+    let (reply, ()) = tokio::join!(create, resume);
+    assert!(started.elapsed() > Duration::from_secs(5), "the ack did time out once");
+    assert_eq!(
+        reply.status, 201,
+        "a stored write is confirmed, not reported unchanged: {reply:?}"
+    );
+
+    let listed = app.get(ACME, "/v1/applications").await;
+    let filed: Vec<&serde_json::Value> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["workload"] == "filed-while-nats-was-paused")
+        .collect();
+    assert_eq!(filed.len(), 1, "one draft: {listed:?}");
+    assert_eq!(filed[0]["id"], reply.body["id"]);
+}
