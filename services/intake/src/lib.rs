@@ -10,11 +10,13 @@
 //!   and the intake's consumer that folds every event into the read model.
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
 //! - [`revision`]: `ETag` and `If-Match` (optimistic locking on an application's revision).
+//! - [`ace`]: the ACE export's Partner Central bodies and statuses (pure mapping).
 //! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
 //! - [`errors`]: the HTTP error policy for the intake's own errors (the runtime's map in
 //!   `sandpiper_runtime::http::problem`): routes use `?`.
 
+pub mod ace;
 pub mod advance;
 pub mod config;
 pub mod errors;
