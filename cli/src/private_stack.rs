@@ -42,6 +42,7 @@ impl PrivateStack {
             api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body_bytes: 256 * 1024,
+            ace: Default::default(),
             webhook_allow: Vec::new(),
             delivery: Default::default(),
             nats_users: Default::default(),

@@ -24,6 +24,8 @@ pub struct StackConfig {
     /// Where the notifier listens.
     pub notifier_addr: SocketAddr,
     pub max_body_bytes: usize,
+    /// The intake's ACE export settings (`SANDPIPER_ACE_*` for `sandpiper up`).
+    pub ace: sandpiper_intake::ace::AceSettings,
     /// Internal address ranges webhook deliveries may reach (local Slack mocks, tests).
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// How deliveries are retried.
@@ -271,6 +273,7 @@ async fn build_and_run(
                     common,
                     tokens,
                     max_body_bytes: config.max_body_bytes,
+                    ace: config.ace.clone(),
                 })
                 .await
                 .map_err(|e| e.to_string())

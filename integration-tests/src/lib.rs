@@ -158,6 +158,7 @@ impl TestApp {
             api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_body_bytes: 64 * 1024,
+            ace: Default::default(),
             webhook_allow: vec!["127.0.0.0/8".parse().unwrap()],
             delivery: sandpiper_notifier::config::RetryPolicy {
                 attempts: 4,

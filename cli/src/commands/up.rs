@@ -158,6 +158,7 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
         api_addr: SocketAddr::new(args.bind, args.http_port),
         notifier_addr: SocketAddr::new(args.bind, args.notifier_port),
         max_body_bytes: max_body_bytes()?,
+        ace: sandpiper_intake::config::ace_settings(&sandpiper_runtime::config::Environment)?,
         webhook_allow: args.webhook_allow.clone(),
         delivery: Default::default(),
         nats_users: Default::default(),

@@ -1,6 +1,9 @@
-//! The intake's configuration: the common settings plus the API tokens and the body size limit.
+//! The intake's configuration: the common settings plus the API tokens, the body size limit and
+//! the ACE export's settings.
 
 use sandpiper_runtime::config::{CommonConfig, ConfigError, Source, parse_or};
+
+use crate::ace::{AceCatalog, AceSettings, BenefitIdentifier};
 
 use sandpiper_runtime::http::auth::Tokens;
 
@@ -14,6 +17,8 @@ pub struct IntakeConfig {
     pub tokens: Tokens,
     /// `SANDPIPER_MAX_BODY_BYTES`: larger request bodies get 413 (default 256 KiB).
     pub max_body_bytes: usize,
+    /// `SANDPIPER_ACE_CATALOG` and `SANDPIPER_ACE_BENEFIT_*`: see [`ace_settings`].
+    pub ace: AceSettings,
 }
 
 impl IntakeConfig {
@@ -21,10 +26,12 @@ impl IntakeConfig {
         let common = CommonConfig::load(source, DEFAULT_PORT)?;
         let tokens = Tokens::from_config(source)?;
         let max_body_bytes = max_body_bytes(source)?;
+        let ace = ace_settings(source)?;
         Ok(IntakeConfig {
             common,
             tokens,
             max_body_bytes,
+            ace,
         })
     }
 }
@@ -38,4 +45,87 @@ pub fn max_body_bytes(source: &dyn Source) -> Result<usize, ConfigError> {
             _ => Err("expected a byte count from 1024 to 16777216"),
         }
     })
+}
+
+/// The ACE export's settings, also read by `sandpiper up`:
+/// - `SANDPIPER_ACE_CATALOG`: `Sandbox` (default) or `AWS`, Partner Central's catalogs; anything
+///   else is refused at start.
+/// - `SANDPIPER_ACE_BENEFIT_INNOVATION_SANDBOX`, `SANDPIPER_ACE_BENEFIT_BEDROCK_POC`: the Benefits
+///   API benefit each programme applies for (`ben-` and 14 of `[0-9a-z]`, or an ARN). The defaults
+///   are placeholders, fine for the Sandbox catalog; with `AWS` both must be set.
+pub fn ace_settings(source: &dyn Source) -> Result<AceSettings, ConfigError> {
+    let defaults = AceSettings::default();
+    let catalog = parse_or(source, "SANDPIPER_ACE_CATALOG", defaults.catalog, AceCatalog::parse)?;
+    let innovation_sandbox_benefit = parse_or(
+        source,
+        "SANDPIPER_ACE_BENEFIT_INNOVATION_SANDBOX",
+        defaults.innovation_sandbox_benefit,
+        BenefitIdentifier::parse,
+    )?;
+    let bedrock_poc_benefit = parse_or(
+        source,
+        "SANDPIPER_ACE_BENEFIT_BEDROCK_POC",
+        defaults.bedrock_poc_benefit,
+        BenefitIdentifier::parse,
+    )?;
+    AceSettings {
+        catalog,
+        innovation_sandbox_benefit,
+        bedrock_poc_benefit,
+    }
+    .checked()
+    .map_err(|err| ConfigError {
+        variable: "SANDPIPER_ACE_CATALOG",
+        value: catalog.as_str().to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_ace_catalog_defaults_to_sandbox_and_refuses_anything_else() {
+        assert_eq!(ace_settings(&source(&[])).unwrap(), AceSettings::default());
+        assert_eq!(
+            ace_settings(&source(&[("SANDPIPER_ACE_CATALOG", "Sandbox")]))
+                .unwrap()
+                .catalog,
+            AceCatalog::Sandbox
+        );
+        let err = ace_settings(&source(&[("SANDPIPER_ACE_CATALOG", "prod")])).unwrap_err();
+        assert_eq!(err.variable, "SANDPIPER_ACE_CATALOG");
+        assert_eq!(
+            err.to_string(),
+            "SANDPIPER_ACE_CATALOG=\"prod\" is invalid: \"prod\" is not a Partner Central catalog: expected Sandbox or AWS"
+        );
+        let err = ace_settings(&source(&[("SANDPIPER_ACE_BENEFIT_BEDROCK_POC", "poc")])).unwrap_err();
+        assert_eq!(err.variable, "SANDPIPER_ACE_BENEFIT_BEDROCK_POC");
+    }
+
+    #[test]
+    fn the_aws_catalog_needs_real_benefit_identifiers() {
+        let err = ace_settings(&source(&[("SANDPIPER_ACE_CATALOG", "AWS")])).unwrap_err();
+        assert!(err.reason.contains("list-benefits"), "{err}");
+        let settings = ace_settings(&source(&[
+            ("SANDPIPER_ACE_CATALOG", "AWS"),
+            ("SANDPIPER_ACE_BENEFIT_INNOVATION_SANDBOX", "ben-0123456789abcd"),
+            (
+                "SANDPIPER_ACE_BENEFIT_BEDROCK_POC",
+                "arn:aws:partnercentral:us-east-1:111122223333:benefit/poc",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(settings.catalog, AceCatalog::Aws);
+        assert_eq!(settings.innovation_sandbox_benefit.as_str(), "ben-0123456789abcd");
+    }
 }

@@ -12,6 +12,7 @@ use sandpiper_runtime::http::problem::Problem;
 use sandpiper_runtime::publish::PublishError;
 use sandpiper_runtime::views::ViewStoreError;
 
+use crate::ace::AceError;
 use crate::advance::Stalled;
 use crate::idempotency::IdempotencyError;
 
@@ -92,6 +93,25 @@ impl From<IdempotencyError> for Problem {
             }
             IdempotencyError::Store(_) => {
                 Problem::unavailable("the idempotency store is unavailable; nothing was created, retry shortly")
+            }
+        };
+        problem.logged(&err)
+    }
+}
+
+impl From<AceError> for Problem {
+    fn from(err: AceError) -> Problem {
+        let problem = match &err {
+            // The client's to fix: every field, and the AWS field it fills.
+            AceError::Incomplete(errors) => {
+                let detail = match errors.as_slice() {
+                    [one] => format!("the ACE export needs {}: {}", one.field, one.message),
+                    many => format!(
+                        "the ACE export needs {} more fields of this draft; see errors",
+                        many.len()
+                    ),
+                };
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "ace-incomplete", detail).with_errors(errors.clone())
             }
         };
         problem.logged(&err)

@@ -103,6 +103,7 @@ impl Application {
             projection: Arc::new(Projection::new(views)),
             idempotency,
             catalogs,
+            ace: config.ace,
         }));
         Ok(Application {
             listener,

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{applications, engagement, preflight, system, withdrawal};
+use crate::routes::{ace, applications, engagement, preflight, system, withdrawal};
 use crate::state::AppState;
 use sandpiper_runtime::http::problem::Problem;
 
@@ -76,6 +76,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(withdrawal::recall))
         .routes(routes!(withdrawal::cancel))
         .routes(routes!(applications::events))
+        .routes(routes!(ace::export))
         .routes(routes!(preflight::preflight))
         .routes(routes!(engagement::consumption))
         .routes(routes!(engagement::concern))

@@ -30,6 +30,8 @@ pub struct Shared {
     pub idempotency: IdempotencyStore,
     /// The catalog versions (K4): validation and preflight use the one in force now.
     pub catalogs: CatalogStore,
+    /// The ACE export's catalog and benefit identifiers (`SANDPIPER_ACE_*`).
+    pub ace: crate::ace::AceSettings,
 }
 
 impl HasTokens for AppState {

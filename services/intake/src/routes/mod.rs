@@ -1,5 +1,6 @@
 //! The HTTP routes, each documented for the OpenAPI document with `#[utoipa::path]`.
 
+pub mod ace;
 pub mod applications;
 pub mod engagement;
 pub mod preflight;
