@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use sandpiper_cli::commands::withdraw::{self, Withdrawal};
-use sandpiper_cli::commands::{catalog, demo, notify, preflight, simulate, status, submit, up};
+use sandpiper_cli::commands::{ace, catalog, demo, notify, preflight, simulate, status, submit, up};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +43,9 @@ enum Command {
     /// Show or publish versions of the emerging-service catalog
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// Partner Central (ACE): the request bodies that file an application
+    #[command(subcommand)]
+    Ace(ace::AceCommand),
 }
 
 #[tokio::main]
@@ -60,6 +63,7 @@ async fn main() -> std::process::ExitCode {
         Command::Cancel(args) => withdraw::run(Withdrawal::Cancel, args).await,
         Command::Preflight(args) => preflight::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,
+        Command::Ace(command) => ace::run(command).await,
         Command::Subscribe(args) => notify::subscribe(args).await,
         Command::Subscriptions(args) => notify::list(args).await,
         Command::Deliveries(command) => notify::deliveries(command).await,

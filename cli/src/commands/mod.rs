@@ -1,5 +1,6 @@
 //! The `sandpiper` subcommands.
 
+pub mod ace;
 pub mod catalog;
 pub mod demo;
 pub mod notify;
