@@ -449,7 +449,7 @@ async fn catalog_openapi_and_health() {
 /// Checks a reply against what `/openapi.json` documents for `method template`: the status must be
 /// documented, with a schema for the reply's content type, and the body must validate against it
 /// (JSON Schema 2020-12, refs resolved inside the document).
-fn assert_documented(doc: &Value, method: &str, template: &str, reply: &sandpiper_integration_tests::Reply) {
+pub(crate) fn assert_documented(doc: &Value, method: &str, template: &str, reply: &sandpiper_integration_tests::Reply) {
     let operation = &doc["paths"][template][method];
     assert!(operation.is_object(), "{method} {template} is not documented");
     let response = &operation["responses"][reply.status.to_string()];

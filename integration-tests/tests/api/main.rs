@@ -10,6 +10,7 @@
 //! `cargo test -p sandpiper-integration-tests --test api notifier::`.
 //!
 //! Layout:
+//! - `ace`: the ACE export's Partner Central bodies, validated by botocore (needs `.tools/venv`).
 //! - `api`: the API's contract at its edges (auth, tenancy, idempotency, concurrency, 4xx, metrics).
 //! - `buckets`: key-value buckets read "up to now" from the server, not from a cached status.
 //! - `clock`: the clock of CONTRACT §5, readable by all, a simulated one moved only by an admin.
@@ -30,6 +31,7 @@
 //! - `tracing`: one application is one trace across the five services and the webhook.
 //! - `withdrawal`: recall, cancel and revisions (`ETag` / `If-Match`) over the real pipeline (#16).
 
+mod ace;
 mod api;
 mod buckets;
 mod clock;
