@@ -113,6 +113,7 @@ fn expected_status(state: &str) -> (&'static str, &'static str) {
         }
         "rejected" => ("Rejected", "REJECTED"),
         "redirected" => ("Action Required", "ACTION_REQUIRED"),
+        "canceled" => ("Pending Submission", "CANCELED"),
         other => panic!("no expected ACE status for state {other}"),
     }
 }
@@ -234,6 +235,21 @@ async fn every_export_of_the_examples_and_a_cohort_is_valid_for_botocore_in_ever
             exports.push(export(&app, ACME, &id).await);
         }
     }
+
+    // A canceled draft still exports, as CANCELED.
+    let withdrawn = app.create(ACME, &example(EXAMPLES[0])).await;
+    let canceled = app
+        .post(
+            ACME,
+            &format!("/v1/applications/{withdrawn}/cancel"),
+            &serde_json::json!({"reason": "filed elsewhere"}),
+        )
+        .await;
+    assert_eq!(canceled.status, 200, "{canceled:?}");
+    let canceled = export(&app, ACME, &withdrawn).await;
+    assert_status(&canceled);
+    assert_eq!(canceled["status"]["benefit_application_status"], "CANCELED");
+    exports.push(canceled);
 
     // Classified (in review, or redirected with a linked application, or rejected at once).
     let mut before = Vec::new();

@@ -499,9 +499,7 @@ pub struct AceStatus {
 }
 
 /// The Sandpiper state as Partner Central's statuses. Exhaustive on purpose: a new state does not
-/// compile until it is mapped here (the `canceled` state will be
-/// `State::Canceled => (ReviewStatus::PendingSubmission, BenefitApplicationStatus::Canceled)`:
-/// never submitted, and withdrawn).
+/// compile until it is mapped here.
 pub fn status(state: State) -> AceStatus {
     use BenefitApplicationStatus as B;
     use ReviewStatus as R;
@@ -524,6 +522,9 @@ pub fn status(state: State) -> AceStatus {
         // Filed in the wrong pool (C3, C4a, K1): not refused on its merits, but this filing is
         // not what AWS should act on; the partner follows the linked application.
         State::Redirected => (R::ActionRequired, B::ActionRequired),
+        // Withdrawn from draft (a recalled filing is a draft again first): the opportunity was
+        // never (or is no longer) submitted, and the benefit application is canceled.
+        State::Canceled => (R::PendingSubmission, B::Canceled),
     };
     AceStatus {
         review_status,
@@ -1206,6 +1207,7 @@ mod tests {
             (State::ClawedBack, R::Approved, B::Approved),
             (State::Rejected, R::Rejected, B::Rejected),
             (State::Redirected, R::ActionRequired, B::ActionRequired),
+            (State::Canceled, R::PendingSubmission, B::Canceled),
         ] {
             assert_eq!(
                 status(state),
