@@ -857,3 +857,73 @@ async fn a_nats_restart_with_timers_pending_loses_none_and_fires_none_twice() {
         assert_each_event_once(&app, id).await;
     }
 }
+
+/// #13 item 1: a scheduler that died after storing `window_closed` but before setting the first
+/// decision reminder left the application waiting forever (the refired window-close timer acted
+/// only while the view was `active`; 18 and 24 of 200 in a probe). Reproduced: with the scheduler
+/// down and its window-close timer pending, the `window_closed` of that interrupted run is stored
+/// on the stream (and, as the run died before writing its record back, not in the read model);
+/// the scheduler comes back, the timer fires, its guarded publish meets the stored close, the
+/// record catches up to `window_closed`, and it must finish what the run began: reminder 1 a week
+/// later (G1), `window_closed` stored once.
+#[tokio::test]
+async fn a_window_close_interrupted_after_storing_window_closed_still_sets_the_reminders() {
+    use sandpiper_contracts::events::WindowClosed;
+    use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
+    use sandpiper_contracts::rule::RuleId;
+    use sandpiper_runtime::clock::Clock;
+    use sandpiper_runtime::config::ClockMode;
+    use sandpiper_runtime::publish::{Outgoing, Publisher};
+
+    let mut app = TestApp::simulated().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.advance_days(12).await;
+    app.spend(&id, "2026-03-14", 1000).await;
+    // 03-14 + 60 days: the window closes 05-13; advance to the day before.
+    app.advance_days(59).await;
+    let view = app.view(ACME, &id).await;
+    assert_eq!(view["state"], "active", "{view}");
+    let ends_at: chrono::DateTime<chrono::Utc> = view["window"]["ends_at"].as_str().unwrap().parse().unwrap();
+    let grace_ends_at = view["window"]["grace_ends_at"].as_str().unwrap().parse().unwrap();
+
+    app.stack.crash_service(ServiceName::Scheduler).await;
+    let bus = app.bus(ServiceName::Scheduler).await;
+    let publisher = Publisher::new(
+        bus.jetstream.clone(),
+        ServiceName::Scheduler,
+        Clock::open(&bus, ClockMode::Wall).await.unwrap(),
+    );
+    let application = ApplicationId::parse(&id).unwrap();
+    publisher
+        .publish(Outgoing {
+            id: EventId::generate(),
+            partner: &PartnerId::parse("acme").unwrap(),
+            application,
+            payload: &WindowClosed {
+                balance_usd: view["credits"]["balance_usd"].as_i64().unwrap(),
+                grace_ends_at,
+                rules: vec![RuleId::G1, RuleId::TR5],
+                reasons: vec!["the window closed (the interrupted run)".into()],
+                catalog_version: "2026.1".into(),
+            },
+            expected_version: None,
+            time: Some(ends_at),
+        })
+        .await
+        .unwrap();
+
+    app.stack.start_service(ServiceName::Scheduler).await.unwrap();
+    app.advance_days(1).await; // 05-13: the window-close timer fires on a window_closed view
+    app.advance_days(7).await; // 05-20: reminder 1 is due
+    let stored = app.stream_events("acme", &id).await;
+    assert_eq!(of_type(&stored, "window_closed").len(), 1, "not closed twice");
+    let reminders: Vec<u64> = of_type(&stored, "decision_reminder")
+        .iter()
+        .map(|e| e.data["number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(reminders, [1], "the first reminder is sent a week after the close");
+    app.advance_days(7).await;
+    let stored = app.stream_events("acme", &id).await;
+    assert_eq!(of_type(&stored, "decision_reminder").len(), 2, "and they go on weekly");
+    assert_eq!(app.view(ACME, &id).await["state"], "window_closed");
+}
