@@ -104,3 +104,51 @@ async fn a_create_whose_ack_is_lost_while_nats_is_paused_is_confirmed_and_stored
     assert_eq!(filed.len(), 1, "one draft: {listed:?}");
     assert_eq!(filed[0]["id"], reply.body["id"]);
 }
+
+/// #13 item 4: a well-formed `submitted` for an application that was never drafted was once
+/// classified, approved and credited while `GET` answered 404. The state machine refuses it (no
+/// `drafted` came first), so nothing acts on it: no classification, no review, still 404; and
+/// the pipeline goes on for real applications.
+#[tokio::test]
+async fn a_submitted_for_an_application_never_drafted_is_not_acted_on() {
+    use sandpiper_contracts::events::Submitted;
+
+    let app = TestApp::simulated().await;
+    let bus = app.bus(ServiceName::Intake).await;
+    let publisher = Publisher::new(
+        bus.jetstream.clone(),
+        ServiceName::Intake,
+        Clock::open(&bus, ClockMode::Wall).await.unwrap(),
+    );
+    let draft: sandpiper_contracts::model::ApplicationDraft =
+        serde_json::from_value(example("bedrock-agents-support")).unwrap();
+    let catalog = sandpiper_contracts::catalog::Catalog::builtin().unwrap();
+    let application = draft.validate(&catalog, chrono::Utc::now()).unwrap();
+    let ghost = ApplicationId::generate();
+    publisher
+        .publish(Outgoing {
+            id: EventId::generate(),
+            partner: &PartnerId::parse("acme").unwrap(),
+            application: ghost,
+            payload: &Submitted { application },
+            expected_version: None,
+            time: None,
+        })
+        .await
+        .unwrap();
+
+    // A real application filed after it goes all the way through: the pipeline did not stall.
+    let real = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &real, "in_review").await;
+    app.advance_days(13).await;
+    app.wait_for_state(ACME, &real, "active").await;
+
+    let ghost = ghost.to_string();
+    assert_eq!(app.get(ACME, &format!("/v1/applications/{ghost}")).await.status, 404);
+    let stored = app.stream_events("acme", &ghost).await;
+    let names: Vec<String> = stored
+        .iter()
+        .map(|(subject, _, _)| subject.rsplit('.').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["submitted"], "nothing acted on the ghost: {names:?}");
+}
