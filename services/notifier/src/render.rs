@@ -902,6 +902,26 @@ mod tests {
                 vec!["*Amount:* $250"],
                 "$250",
             ),
+            (
+                envelope(&ev::Recalled {
+                    reason: "budget lines were <last> quarter's".into(),
+                    submission_id: None,
+                    submitted_at: at("2026-03-02T09:00:00Z"),
+                }),
+                vec![
+                    "2026-03-02",
+                    "its review is cancelled",
+                    "> budget lines were &lt;last&gt; quarter's",
+                ],
+                "budget lines were &lt;last&gt; quarter's",
+            ),
+            (
+                envelope(&ev::Canceled {
+                    reason: "filed with Activate instead".into(),
+                }),
+                vec!["> filed with Activate instead"],
+                "filed with Activate instead",
+            ),
         ]
     }
 
