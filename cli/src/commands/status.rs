@@ -36,6 +36,11 @@ pub fn render(view: &Value, events: &Value) -> String {
     let mut out = String::new();
     out += &format!("{}  {}\n", text(&view["id"]), text(&view["startup"]["name"]));
     out += &format!("  state:     {}\n", text(&view["state"]));
+    if let Some(reason) = view["canceled"]["reason"].as_str() {
+        out += &format!("  canceled:  {reason}\n");
+    } else if let (Some(reason), "draft") = (view["recalled"]["reason"].as_str(), text(&view["state"])) {
+        out += &format!("  recalled:  {reason} (a draft again; submit it to file it anew)\n");
+    }
     out += &format!("  partner:   {}\n", text(&view["partner_id"]));
     out += &format!(
         "  service:   {}  ({} days)\n",
@@ -119,5 +124,18 @@ mod tests {
         );
         assert!(out.contains("submitted"), "{out}");
         assert!(out.contains("- kept"), "{out}");
+    }
+
+    #[test]
+    fn says_why_an_application_was_recalled_or_canceled() {
+        let recalled = json!({"id": "01J", "state": "draft", "recalled": {"reason": "wrong budget", "at": "2026-01-02T00:00:00Z"}});
+        assert!(render(&recalled, &json!([])).contains("recalled:  wrong budget (a draft again"));
+        let resubmitted = json!({"id": "01J", "state": "in_review", "recalled": {"reason": "wrong budget"}});
+        assert!(
+            !render(&resubmitted, &json!([])).contains("recalled:"),
+            "a recall before the filing in force is history"
+        );
+        let canceled = json!({"id": "01J", "state": "canceled", "canceled": {"reason": "went with Activate"}, "recalled": {"reason": "x"}});
+        assert!(render(&canceled, &json!([])).contains("canceled:  went with Activate"));
     }
 }
