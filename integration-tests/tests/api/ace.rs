@@ -257,6 +257,11 @@ async fn every_export_of_the_examples_and_a_cohort_is_valid_for_botocore_in_ever
         let view = classified(&app, id).await;
         let exported = export(&app, ACME, id).await;
         assert_status(&exported);
+        let shown = app.view(ACME, id).await;
+        assert_eq!(
+            shown["partner_central"], exported["status"],
+            "the view says it as the export does"
+        );
         if let Some(linked) = view["links"]["redirected_to"].as_str() {
             let linked = export(&app, ACME, linked).await;
             assert!(

@@ -25,6 +25,7 @@ pub mod events;
 pub mod ids;
 pub mod model;
 pub mod names;
+pub mod partner_central;
 pub mod record;
 pub mod rule;
 pub mod state;

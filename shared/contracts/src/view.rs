@@ -111,6 +111,10 @@ pub struct ApplicationView {
     /// Why the application was canceled, once it is.
     #[serde(default)]
     pub canceled: Option<Withdrawal>,
+    /// Where it stands in AWS Partner Central's terms (`ReviewStatus`, `BenefitApplicationStatus`);
+    /// absent only in records stored before it was kept, until their next event.
+    #[serde(default)]
+    pub partner_central: Option<crate::partner_central::AceStatus>,
     /// Changes whenever the application does: `GET` answers it as the `ETag`, and `PATCH` and
     /// every command honour it in `If-Match` (as Partner Central's `Revision` does).
     #[serde(default)]
@@ -163,6 +167,7 @@ impl ApplicationView {
             links,
             recalled: None,
             canceled: None,
+            partner_central: Some(crate::partner_central::status(state)),
             revision: seq,
             version: seq,
             event_count: 1,
@@ -351,6 +356,7 @@ impl ApplicationView {
             }
         }
         self.state = next;
+        self.partner_central = Some(crate::partner_central::status(next));
         self.updated_at = event.time;
         self.revision = seq;
         self.version = seq;
@@ -466,6 +472,11 @@ mod tests {
         assert!(view.apply(&envelope(app, &canceled), 14).unwrap());
         assert_eq!(view.state, State::Canceled);
         assert!(view.canceled.is_some());
+        assert_eq!(
+            serde_json::to_value(view.partner_central).unwrap(),
+            serde_json::json!({"review_status": "Pending Submission", "benefit_application_status": "CANCELED"}),
+            "the view says it as Partner Central would"
+        );
     }
 
     #[test]
