@@ -45,6 +45,7 @@ impl PrivateStack {
             ace: Default::default(),
             webhook_allow: Vec::new(),
             delivery: Default::default(),
+            slack_signing_secret: None,
             nats_users: Default::default(),
         };
         let stack = match Stack::start(config).await {

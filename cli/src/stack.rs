@@ -30,6 +30,8 @@ pub struct StackConfig {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// How deliveries are retried.
     pub delivery: sandpiper_notifier::config::RetryPolicy,
+    /// The Slack app's signing secret (`SANDPIPER_SLACK_SIGNING_SECRET`); none: its routes are off.
+    pub slack_signing_secret: Option<String>,
     /// Per-service NATS credentials (user, password), when the server enforces them.
     pub nats_users: HashMap<ServiceName, (String, String)>,
 }
@@ -289,6 +291,7 @@ async fn build_and_run(
                 tokens,
                 allow: config.webhook_allow.clone(),
                 retry: config.delivery,
+                slack_signing_secret: config.slack_signing_secret.clone(),
             })
             .await
             .map_err(|e| e.to_string()),

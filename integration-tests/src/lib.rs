@@ -47,6 +47,8 @@ use serde_json::Value;
 pub const ACME: &str = "token-acme";
 pub const GLOBEX: &str = "token-globex";
 pub const ADMIN: &str = "token-admin";
+/// The Slack app's signing secret the test stacks run with.
+pub const SLACK_SIGNING_SECRET: &str = "slack-signing-secret-for-tests";
 /// The passwords `deploy/nats/nats-server.conf` substitutes in tests (`{service}-secret`).
 pub const SECURED_PASSWORDS: &[(&str, &str)] = &[
     ("SANDPIPER_INTAKE_NATS_PASSWORD", "intake-secret"),
@@ -167,6 +169,7 @@ impl TestApp {
                 timeout: Duration::from_secs(2),
                 slack_interval: Duration::from_millis(20),
             },
+            slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
             nats_users,
         };
         let stack = Stack::start(config).await.expect("the stack starts");

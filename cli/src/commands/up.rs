@@ -161,6 +161,9 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
         ace: sandpiper_intake::config::ace_settings(&sandpiper_runtime::config::Environment)?,
         webhook_allow: args.webhook_allow.clone(),
         delivery: Default::default(),
+        slack_signing_secret: std::env::var("SANDPIPER_SLACK_SIGNING_SECRET")
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
         nats_users: Default::default(),
     };
     let stack = match Stack::start(config).await {

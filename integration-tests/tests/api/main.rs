@@ -28,6 +28,7 @@
 //! - `scheduler_replay`: a timer firing again after the duplicate window stores nothing twice.
 //! - `scheduler_timers`: the timer loop loads its whole index before it is ready or fires.
 //! - `simulate`: `sandpiper simulate`'s cohort runs to the end and is reproducible.
+//! - `slack`: the Slack app's `/sandpiper` command, signed as Slack signs, and the workspace mapping.
 //! - `tracing`: one application is one trace across the five services and the webhook.
 //! - `withdrawal`: recall, cancel and revisions (`ETag` / `If-Match`) over the real pipeline (#16).
 
@@ -49,5 +50,6 @@ mod review;
 mod scheduler_replay;
 mod scheduler_timers;
 mod simulate;
+mod slack;
 mod tracing;
 mod withdrawal;

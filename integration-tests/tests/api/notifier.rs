@@ -32,6 +32,7 @@ async fn extra_notifier(app: &TestApp, retry: RetryPolicy) -> (String, tokio::sy
         tokens: Tokens::parse(&format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}")).unwrap(),
         allow: vec!["127.0.0.0/8".parse().unwrap()],
         retry,
+        slack_signing_secret: None,
     })
     .await
     .unwrap();

@@ -47,6 +47,9 @@ pub struct NotifierConfig {
     /// `SANDPIPER_DELIVERY_ATTEMPTS`, `SANDPIPER_DELIVERY_BACKOFF_MS`, `SANDPIPER_DELIVERY_MAX_BACKOFF_MS`,
     /// `SANDPIPER_DELIVERY_TIMEOUT_MS`, `SANDPIPER_SLACK_INTERVAL_MS`.
     pub retry: RetryPolicy,
+    /// `SANDPIPER_SLACK_SIGNING_SECRET`: the Slack app's signing secret; unset, the Slack app's
+    /// routes are off (404).
+    pub slack_signing_secret: Option<String>,
 }
 
 fn millis(source: &dyn Source, variable: &'static str, default: u64) -> Result<Duration, ConfigError> {
@@ -82,11 +85,16 @@ impl NotifierConfig {
             timeout: millis(source, "SANDPIPER_DELIVERY_TIMEOUT_MS", 10_000)?,
             slack_interval: millis(source, "SANDPIPER_SLACK_INTERVAL_MS", 1_000)?,
         };
+        let slack_signing_secret = source
+            .get("SANDPIPER_SLACK_SIGNING_SECRET")
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
         Ok(NotifierConfig {
             common,
             tokens,
             allow,
             retry,
+            slack_signing_secret,
         })
     }
 }

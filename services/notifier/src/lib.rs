@@ -10,6 +10,8 @@
 //! - [`delivery`]: a worker per subscription: sign, post, retry, dead-letter.
 //! - [`render`]: Slack Block Kit messages; [`signing`]: the Slack-style signature.
 //! - [`api`]: `/v1/subscriptions` and the admin's dead letters.
+//! - [`slack`]: the Slack app Slack calls: request verification, the workspace → partner mapping,
+//!   the `/sandpiper` slash command.
 
 pub mod api;
 pub mod config;
@@ -18,6 +20,7 @@ pub mod fanout;
 pub mod render;
 pub mod safety;
 pub mod signing;
+pub mod slack;
 pub mod subscriptions;
 
 use std::future::Future;
@@ -65,6 +68,7 @@ pub struct Notifier {
     bus: Bus,
     views: ViewStore,
     api: api::ApiState,
+    slack: slack::SlackState,
     deliverer: Arc<Deliverer>,
 }
 
@@ -111,6 +115,15 @@ impl Notifier {
                 addr: config.common.http_addr,
                 source,
             })?;
+        let workspaces = slack::workspaces::WorkspaceStore::open(&bus)
+            .await
+            .map_err(|e| NotifierError::Setup(format!("Slack workspace store: {e}")))?;
+        let slack = slack::SlackState(Arc::new(slack::SlackShared {
+            signing_secret: config.slack_signing_secret,
+            workspaces,
+            views: views.clone(),
+            tokens: config.tokens.clone(),
+        }));
         let api = api::ApiState(Arc::new(api::ApiShared {
             tokens: config.tokens,
             bus: bus.clone(),
@@ -122,6 +135,7 @@ impl Notifier {
             bus,
             views,
             api,
+            slack,
             deliverer,
         })
     }
@@ -154,6 +168,16 @@ impl Notifier {
             .route("/v1/deliveries/dead", get(api::dead_letters))
             .route("/v1/deliveries/dead/{sequence}/redrive", post(api::redrive))
             .with_state(self.api.clone())
+            .merge(
+                Router::new()
+                    .route("/slack/commands", post(slack::command::slash))
+                    .route("/v1/slack/workspaces", get(slack::command::list_workspaces))
+                    .route(
+                        "/v1/slack/workspaces/{team_id}",
+                        axum::routing::put(slack::command::put_workspace).delete(slack::command::delete_workspace),
+                    )
+                    .with_state(self.slack.clone()),
+            )
             .merge(health::routes(readiness))
             .fallback(|uri: Uri| async move { Problem::not_found(format!("no route {}", uri.path())) })
             .method_not_allowed_fallback(|| async {

@@ -59,7 +59,7 @@ pub fn truncate(text: &str, limit: usize) -> String {
 }
 
 /// Dollars as a person reads them: `$20,000`, `-$1,234`.
-fn usd(n: i64) -> String {
+pub(crate) fn usd(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -51,6 +51,10 @@ pub const PREVIOUS_SEQUENCE_HEADER: &str = "Sandpiper-Previous-Sequence";
 /// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
 pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
 
+/// Which partner each Slack workspace acts for (an admin's mapping, the notifier's Slack app):
+/// one key per Slack team id.
+pub const SLACK_WORKSPACES_BUCKET: &str = "sandpiper_slack_workspaces";
+
 /// When each Slack webhook may next receive a message, shared by every notifier replica (Slack
 /// takes about one message a second per channel); one key per destination.
 pub const DELIVERY_PACE_BUCKET: &str = "sandpiper_delivery_pace";
