@@ -142,7 +142,8 @@ fn generated(i: usize) -> Value {
             .trim()
             .to_owned(),
         "Ελληνική Εταιρεία Λογισμικού".to_owned(),
-        "Tabs\tand\nnewlines GmbH".to_owned(),
+        // Tabs and line breaks are refused in a name (#13, item 5); other odd spacing is not.
+        "Non\u{a0}breaking\u{2003}spaces\u{2009}GmbH".to_owned(),
     ];
     let industries = [
         "saas",

@@ -294,6 +294,26 @@ async fn every_client_mistake_is_a_clear_4xx() {
     assert_problem(&too_long, 422);
     assert_eq!(too_long.body["errors"][0]["field"], "use_case");
 
+    // Control characters (#13, item 5): refused naming the field, never stored to reach a
+    // calendar file or a Slack message; a multi-line field keeps its tabs and line breaks.
+    let mut evil = example("bedrock-agents-support");
+    evil["startup"]["name"] = "Evil\u{0}Corp".into();
+    let nul = app.post(ACME, "/v1/applications", &evil).await;
+    assert_problem(&nul, 422);
+    assert_eq!(nul.body["errors"][0]["field"], "startup.name", "{nul:?}");
+    let mut lines = example("bedrock-agents-support");
+    lines["use_case"] = "First line.\n\tSecond line.".into();
+    let draft = app.create(ACME, &lines).await;
+    let reason = app
+        .post(
+            ACME,
+            &format!("/v1/applications/{draft}/cancel"),
+            &json!({"reason": "gone\u{1b}[2J"}),
+        )
+        .await;
+    assert_problem(&reason, 422);
+    assert_eq!(reason.body["errors"][0]["field"], "reason", "{reason:?}");
+
     // Submission lists every failing field, with the rule behind it.
     let mut body = example("bedrock-agents-support");
     body["service"] = "bedrock-agent".into();

@@ -51,6 +51,38 @@ pub mod limits {
     pub const WINDOW_DAYS: std::ops::RangeInclusive<i64> = 30..=60;
 }
 
+/// Whether free text may span lines: multi-line text (a use case, a budget basis, a note, a
+/// reason) may hold tabs and line breaks; single-line text (a name, an id, a label) may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextKind {
+    SingleLine,
+    MultiLine,
+}
+
+/// The first control character (Unicode `Cc`: NUL, ESC, DEL, the C1 range, ...) that `kind`
+/// does not allow in `text`, with its character offset; tab, LF and CR pass in multi-line text.
+/// Control characters reach calendar files, Slack and e-mail verbatim, so they are refused at
+/// validation.
+pub fn forbidden_control(text: &str, kind: TextKind) -> Option<(usize, char)> {
+    text.chars()
+        .enumerate()
+        .find(|&(_, ch)| ch.is_control() && !(kind == TextKind::MultiLine && matches!(ch, '\t' | '\n' | '\r')))
+}
+
+/// The message for a field holding a control character `kind` does not allow, if any.
+pub fn control_message(text: &str, kind: TextKind) -> Option<String> {
+    forbidden_control(text, kind).map(|(at, ch)| {
+        let allowed = match kind {
+            TextKind::SingleLine => "no control characters (tabs and line breaks included) are allowed",
+            TextKind::MultiLine => "only tabs and line breaks are allowed among control characters",
+        };
+        format!(
+            "holds the control character U+{:04X} at character {at}; {allowed}",
+            u32::from(ch)
+        )
+    })
+}
+
 /// A credit pool (DOMAIN §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -257,15 +289,15 @@ impl Collector {
         });
     }
 
-    /// A required text: present, not blank, at most `max` characters.
-    fn text(&mut self, field: &str, value: &Option<String>, max: usize, rule: Option<RuleId>) -> String {
+    /// A required text: present and not blank. Its size and characters are `bounds`' to check,
+    /// once, for drafts and submissions alike.
+    fn text(&mut self, field: &str, value: &Option<String>, rule: Option<RuleId>) -> String {
         match value {
             None => {
                 self.push(field, "is required", rule);
                 String::new()
             }
             Some(v) => {
-                self.bounded_text(field, v, max);
                 if v.trim().is_empty() {
                     self.push(field, "must not be blank", rule);
                 }
@@ -274,10 +306,18 @@ impl Collector {
         }
     }
 
+    /// A single-line text: at most `max` characters, no control characters.
     fn bounded_text(&mut self, field: &str, value: &str, max: usize) {
+        self.bounded(field, value, max, TextKind::SingleLine);
+    }
+
+    fn bounded(&mut self, field: &str, value: &str, max: usize, kind: TextKind) {
         let chars = value.chars().count();
         if chars > max {
             self.push(field, format!("is {chars} characters; at most {max} are allowed"), None);
+        }
+        if let Some(message) = control_message(value, kind) {
+            self.push(field, message, None);
         }
     }
 
@@ -340,14 +380,13 @@ impl ApplicationDraft {
                 }
             }
         }
-        for (field, value, max) in [
-            ("service", &self.service, short),
-            ("workload", &self.workload, short),
-            ("use_case", &self.use_case, limits::USE_CASE_CHARS),
-        ] {
+        for (field, value, max) in [("service", &self.service, short), ("workload", &self.workload, short)] {
             if let Some(v) = value {
                 c.bounded_text(field, v, max);
             }
+        }
+        if let Some(v) = &self.use_case {
+            c.bounded("use_case", v, limits::USE_CASE_CHARS, TextKind::MultiLine);
         }
         if let Some(list) = &self.target_metrics {
             c.bounded_list("target_metrics", list);
@@ -368,9 +407,12 @@ impl ApplicationDraft {
         if let Some(list) = &self.budget {
             c.bounded_list("budget", list);
             for (i, line) in list.iter().enumerate() {
-                for (name, value) in [("item", &line.item), ("basis", &line.basis)] {
+                for (name, value, kind) in [
+                    ("item", &line.item, TextKind::SingleLine),
+                    ("basis", &line.basis, TextKind::MultiLine),
+                ] {
                     if let Some(v) = value {
-                        c.bounded_text(&format!("budget[{i}].{name}"), v, limits::METRIC_CHARS);
+                        c.bounded(&format!("budget[{i}].{name}"), v, limits::METRIC_CHARS, kind);
                     }
                 }
             }
@@ -391,7 +433,6 @@ impl ApplicationDraft {
     pub fn validate(&self, catalog: &Catalog, at: DateTime<Utc>) -> Result<ApplicationBody, ValidationErrors> {
         let mut c = Collector::default();
         self.bounds(&mut c);
-        let short = limits::SHORT_TEXT_CHARS;
 
         let empty_startup = StartupDraft::default();
         if self.startup.is_none() {
@@ -399,9 +440,9 @@ impl ApplicationDraft {
         }
         let s = self.startup.as_ref().unwrap_or(&empty_startup);
         let startup = Startup {
-            name: c.text("startup.name", &s.name, short, None),
-            aws_account_id: c.text("startup.aws_account_id", &s.aws_account_id, short, Some(RuleId::E1)),
-            industry: c.text("startup.industry", &s.industry, short, None),
+            name: c.text("startup.name", &s.name, None),
+            aws_account_id: c.text("startup.aws_account_id", &s.aws_account_id, Some(RuleId::E1)),
+            industry: c.text("startup.industry", &s.industry, None),
             stage: s.stage.clone(),
             team_size: s.team_size,
             monthly_recurring_revenue_usd: s.monthly_recurring_revenue_usd,
@@ -435,7 +476,7 @@ impl ApplicationDraft {
             );
         }
 
-        let service = c.text("service", &self.service, short, Some(RuleId::E5));
+        let service = c.text("service", &self.service, Some(RuleId::E5));
         if !service.trim().is_empty() {
             match catalog_standing(catalog, &service, at.date_naive()) {
                 CatalogStanding::Unknown => {
@@ -461,8 +502,8 @@ impl ApplicationDraft {
             }
         }
 
-        let workload = c.text("workload", &self.workload, short, Some(RuleId::C4));
-        let use_case = c.text("use_case", &self.use_case, limits::USE_CASE_CHARS, Some(RuleId::U));
+        let workload = c.text("workload", &self.workload, Some(RuleId::C4));
+        let use_case = c.text("use_case", &self.use_case, Some(RuleId::U));
 
         let target_metrics = self.target_metrics.clone().unwrap_or_default();
         for (i, t) in target_metrics.iter().enumerate() {
@@ -508,7 +549,7 @@ impl ApplicationDraft {
             Some(lines) => {
                 for (i, line) in lines.iter().enumerate() {
                     let at = |name: &str| format!("budget[{i}].{name}");
-                    let item = c.text(&at("item"), &line.item, limits::METRIC_CHARS, None);
+                    let item = c.text(&at("item"), &line.item, None);
                     if line.category.is_none() {
                         c.push(
                             at("category"),
@@ -841,6 +882,44 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(fields(draft.check_bounds().unwrap_err()), ["use_case", "metrics"]);
+    }
+
+    #[test]
+    fn control_characters_are_refused_naming_the_field() {
+        let mut draft = example("bedrock-agents-support");
+        draft.startup.as_mut().unwrap().name = Some("Evil\u{0}Corp".into());
+        draft.workload = Some("support\tbot".into());
+        draft.metrics = Some(vec!["p95\u{1b}[31m".into()]);
+        draft.budget.as_mut().unwrap()[0].item = Some("line\nbreak".into());
+        draft.budget.as_mut().unwrap()[1].basis = Some("DEL\u{7f}".into());
+        draft.use_case = Some("C1 \u{85} next line".into());
+        let err = draft.check_bounds().unwrap_err();
+        assert_eq!(
+            fields(err.clone()),
+            [
+                "startup.name",
+                "workload",
+                "use_case",
+                "metrics[0]",
+                "budget[0].item",
+                "budget[1].basis"
+            ]
+        );
+        assert!(err.0[0].message.contains("U+0000"), "{:?}", err.0[0]);
+        let err = draft.validate(&Catalog::builtin().unwrap(), now()).unwrap_err();
+        assert_eq!(fields(err).iter().filter(|f| *f == "startup.name").count(), 1);
+    }
+
+    #[test]
+    fn multi_line_fields_keep_tabs_and_line_breaks() {
+        let mut draft = example("bedrock-agents-support");
+        draft.use_case = Some("Line one.\r\n\tLine two.\nLine three.".into());
+        draft.budget.as_mut().unwrap()[0].basis = Some("1,000 calls\n\tat $0.01".into());
+        assert!(draft.check_bounds().is_ok());
+        assert!(draft.validate(&Catalog::builtin().unwrap(), now()).is_ok());
+        assert_eq!(forbidden_control("a\tb", TextKind::SingleLine), Some((1, '\t')));
+        assert_eq!(forbidden_control("a\tb\r\n", TextKind::MultiLine), None);
+        assert_eq!(forbidden_control("ok é ✓", TextKind::SingleLine), None);
     }
 
     #[test]

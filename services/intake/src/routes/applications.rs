@@ -45,7 +45,7 @@ pub struct CreateParams {
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field of the wrong type or size, an unknown field, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field of the wrong type or size or holding a control character, an unknown field, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The idempotency store or the event store is unavailable (nothing was created), or the draft is stored but not yet visible; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -189,7 +189,7 @@ pub async fn get_one(State(app): State<AppState>, caller: Principal, AppId(id): 
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already submitted, or changed concurrently (without If-Match)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names another revision than the application's; `current_revision` (and the ETag) says which it is", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The patched draft has a field of the wrong type or size", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The patched draft has a field of the wrong type or size, or holding a control character", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is unavailable (nothing was changed), or the change is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -10,7 +10,7 @@ use icalendar::{Calendar, Component, EventLike};
 use sandpiper_contracts::engagement::{Concern, Consumption, PositionPart, TeamDecision};
 use sandpiper_contracts::events::{ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded};
 use sandpiper_contracts::ids::{ApplicationId, EventId};
-use sandpiper_contracts::model::FieldError;
+use sandpiper_contracts::model::{FieldError, TextKind, control_message};
 use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::graduation;
@@ -37,13 +37,17 @@ fn field(name: &str, message: impl Into<String>) -> Problem {
     }])
 }
 
-/// A partner's free text (a note, a reason): not blank, at most [`MAX_NOTE_CHARS`] characters.
+/// A partner's free text (a note, a reason): not blank, at most [`MAX_NOTE_CHARS`] characters,
+/// multi-line (tabs and line breaks pass) but free of other control characters.
 pub(crate) fn note_ok(name: &str, note: &str) -> ApiResult<()> {
     if note.trim().is_empty() {
         return Err(field(name, "must not be blank"));
     }
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(field(name, format!("at most {MAX_NOTE_CHARS} characters")));
+    }
+    if let Some(message) = control_message(note, TextKind::MultiLine) {
+        return Err(field(name, message));
     }
     Ok(())
 }
@@ -455,4 +459,32 @@ pub async fn credit_position(
         typical_with_sandbox_usd: position::TYPICAL_WITH_SANDBOX_USD,
         rules: vec![RuleId::CP1],
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(name: &str, note: &str) -> Option<Vec<FieldError>> {
+        note_ok(name, note).err().map(|p| p.errors)
+    }
+
+    #[test]
+    fn a_note_with_a_control_character_is_refused_naming_the_field() {
+        for bad in ["Evil\u{0}Corp", "bell\u{7}", "esc\u{1b}[2J", "del\u{7f}", "c1\u{9b}"] {
+            let errors = refused("reason", bad).unwrap_or_else(|| panic!("{bad:?} was accepted"));
+            assert_eq!(errors.len(), 1);
+            assert_eq!(errors[0].field, "reason");
+            assert!(errors[0].message.contains("control character"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_note_may_span_lines() {
+        assert_eq!(refused("note", "first line\r\n\tsecond line\n"), None);
+        assert_eq!(
+            refused("note", " \n\t ").map(|e| e[0].message.clone()).as_deref(),
+            Some("must not be blank")
+        );
+    }
 }

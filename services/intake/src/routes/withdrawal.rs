@@ -38,7 +38,7 @@ pub struct WithdrawalRequest {
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not submitted, or already decided (the detail names the state)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names another revision than the application's", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A blank or too long reason", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A blank or too long reason, or one holding a control character other than a tab or line break", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is unavailable, or the recall is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -97,7 +97,7 @@ pub async fn recall(
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not a draft: a submitted one is recalled first; a decided one cannot be canceled", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names another revision than the application's", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A blank or too long reason", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A blank or too long reason, or one holding a control character other than a tab or line break", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The event store is unavailable, or the cancel is stored but not yet visible; read again shortly", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
