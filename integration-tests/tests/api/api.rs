@@ -792,3 +792,43 @@ fn promtool() -> std::path::PathBuf {
         .trim()
         .into()
 }
+
+/// A request hyper cannot parse (a raw `>` or space in the path, a malformed header) is answered
+/// by hyper itself before any route, with an empty 400; every error body is problem+json, that
+/// one included (#13, item 7). Fails before the fix: the answer had `content-length: 0` and no
+/// content type. Sent over raw TCP, since an HTTP client would percent-encode the path.
+#[tokio::test]
+async fn a_request_hyper_cannot_parse_is_answered_with_problem_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn().await;
+    for base in [app.url(""), app.notifier_url("")] {
+        let authority = base.trim_start_matches("http://").trim_end_matches('/').to_owned();
+        for (request, status) in [
+            ("GET /v1/applications/a>b HTTP/1.1", 400),
+            ("GET /v1/applications/a b HTTP/1.1", 400),
+            ("GET /v1/subscriptions/<x> HTTP/1.1", 400),
+            ("GET /v1/applications/%ZZ HTTP/1.1", 404),
+        ] {
+            let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
+            let raw =
+                format!("{request}\r\nhost: {authority}\r\nauthorization: Bearer {ACME}\r\nconnection: close\r\n\r\n");
+            stream.write_all(raw.as_bytes()).await.unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).await.unwrap();
+            let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+            let head = head.to_ascii_lowercase();
+            assert!(
+                head.starts_with(&format!("http/1.1 {status} ")),
+                "{base} {request}: {answer}"
+            );
+            assert!(
+                head.contains("content-type: application/problem+json"),
+                "{base} {request}: {answer}"
+            );
+            let problem: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {answer}"));
+            assert_eq!(problem["status"], status, "{base} {request}: {answer}");
+            assert!(problem["detail"].as_str().is_some_and(|d| !d.is_empty()), "{answer}");
+        }
+    }
+}

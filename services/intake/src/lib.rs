@@ -135,9 +135,12 @@ impl Application {
 
         let router = router(self.state.clone(), readiness, self.max_body_bytes);
         let http_shutdown = shutdown.clone();
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move { http_shutdown.triggered().await })
-            .await;
+        let served = axum::serve(
+            sandpiper_runtime::http::listener::ProblemListener::new(self.listener),
+            router,
+        )
+        .with_graceful_shutdown(async move { http_shutdown.triggered().await })
+        .await;
         let _ = http_stopped.send(());
         if tokio::time::timeout(Duration::from_secs(5), follower).await.is_err() {
             tracing::warn!("the index follower did not stop within 5 s");

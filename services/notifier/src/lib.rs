@@ -191,9 +191,12 @@ impl Notifier {
                 sandpiper_runtime::trace_context::trace_request("notifier", request, next)
             }));
         let http_shutdown = shutdown.clone();
-        let served = axum::serve(self.listener, router)
-            .with_graceful_shutdown(async move { http_shutdown.triggered().await })
-            .await;
+        let served = axum::serve(
+            sandpiper_runtime::http::listener::ProblemListener::new(self.listener),
+            router,
+        )
+        .with_graceful_shutdown(async move { http_shutdown.triggered().await })
+        .await;
         match fanning.await {
             Ok(Err(err)) => tracing::error!(error = %err, "the fan-out consumer failed"),
             Err(err) => tracing::error!(error = %err, "the fan-out task failed"),

@@ -169,7 +169,7 @@ impl<H: Handler, T: TimerHandler> Worker<H, T> {
             let router = health::routes::<()>(readiness).layer(axum::middleware::from_fn(move |request, next| {
                 crate::metrics::track(service, request, next)
             }));
-            axum::serve(self.listener, router)
+            axum::serve(crate::http::listener::ProblemListener::new(self.listener), router)
                 .with_graceful_shutdown(async move { http_shutdown.triggered().await })
                 .await
         });

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod extract;
+pub mod listener;
 pub mod problem;
 
 /// Installs the process's TLS crypto provider (ring, the one NATS uses) if none is yet. Every HTTP

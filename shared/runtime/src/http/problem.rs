@@ -13,6 +13,9 @@
 //! [`Problem::logged`]: at error level for a 5xx, which is Sandpiper's fault, at debug level for
 //! a 4xx, which is the client's. What a 5xx tells the client is a fixed text, never the error's:
 //! the chain may name internals (hosts, buckets, keys).
+//!
+//! The one error no route or layer sees, a request hyper cannot parse, is answered by hyper
+//! itself; [`crate::http::listener`] rewrites that empty answer to a problem too.
 
 use std::error::Error as StdError;
 
