@@ -68,3 +68,45 @@ async fn two_classifier_replicas_split_the_work_without_double_processing() {
     let _ = stop.send(());
     replica.await.unwrap().unwrap();
 }
+
+/// The notifier's deliveries and dead-letter streams take `SANDPIPER_STREAM_REPLICAS` like the
+/// event stream (#13, item 9). On one node with 1 replica nothing changes; with 3 configured, the
+/// config the notifier provisions from carries 3, and the server sees it: a single node refuses a
+/// 3-replica stream. Fails before the fix, which created both streams with the default (1
+/// replica) whatever was configured, so the build succeeded and the count was 0.
+#[tokio::test]
+async fn the_notifiers_streams_carry_the_configured_replicas() {
+    let app = TestApp::spawn().await;
+    let client = async_nats::connect(&app.nats_url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    for name in [
+        names::EVENTS_STREAM,
+        names::DELIVERIES_STREAM,
+        names::DEAD_LETTERS_STREAM,
+    ] {
+        let mut stream = js.get_stream(name).await.unwrap();
+        assert_eq!(stream.info().await.unwrap().config.num_replicas, 1, "{name}");
+    }
+
+    let config = CommonConfig {
+        nats_url: app.nats_url.clone(),
+        nats_user: None,
+        http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        clock: ClockMode::Wall,
+        stream_replicas: 3,
+    };
+    // The event stream exists, so connecting finds it rather than creating it.
+    let bus = sandpiper_runtime::bus::Bus::connect(&config, ServiceName::Notifier)
+        .await
+        .unwrap();
+    use sandpiper_notifier::delivery;
+    assert_eq!(delivery::deliveries_config(&bus).num_replicas, 3);
+    assert_eq!(delivery::dead_letters_config(&bus).num_replicas, 3);
+
+    js.delete_stream(names::DEAD_LETTERS_STREAM).await.unwrap();
+    let refused = delivery::dead_letters_stream(&bus).await.unwrap_err();
+    assert!(
+        refused.to_string().contains(names::DEAD_LETTERS_STREAM),
+        "a 3-replica stream on one node is refused: {refused}"
+    );
+}

@@ -19,7 +19,7 @@ use futures::StreamExt;
 use rand::Rng;
 use sandpiper_contracts::ids::EventId;
 use sandpiper_contracts::{names, subjects};
-use sandpiper_runtime::bus::Bus;
+use sandpiper_runtime::bus::{Bus, BusError};
 use sandpiper_runtime::consume::holding;
 use sandpiper_runtime::shutdown::Shutdown;
 use serde::{Deserialize, Serialize};
@@ -44,31 +44,39 @@ pub struct DeadLetter {
 }
 
 /// The deliveries stream (work queue: a delivery leaves it once done).
-pub async fn deliveries_stream(bus: &Bus) -> Result<stream::Stream, String> {
-    bus.jetstream
-        .get_or_create_stream(stream::Config {
-            name: names::DELIVERIES_STREAM.to_owned(),
+pub fn deliveries_config(bus: &Bus) -> stream::Config {
+    bus.stream_config(
+        names::DELIVERIES_STREAM,
+        stream::Config {
             subjects: vec![subjects::all_deliveries()],
             retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
             duplicate_window: sandpiper_runtime::bus::DUPLICATE_WINDOW,
             ..Default::default()
-        })
-        .await
-        .map_err(|e| e.to_string())
+        },
+    )
+}
+
+/// The deliveries stream, created on first use with the configured replicas.
+pub async fn deliveries_stream(bus: &Bus) -> Result<stream::Stream, BusError> {
+    bus.stream(names::DELIVERIES_STREAM, deliveries_config(bus)).await
 }
 
 /// The dead letters stream.
-pub async fn dead_letters_stream(bus: &Bus) -> Result<stream::Stream, String> {
-    bus.jetstream
-        .get_or_create_stream(stream::Config {
-            name: names::DEAD_LETTERS_STREAM.to_owned(),
+pub fn dead_letters_config(bus: &Bus) -> stream::Config {
+    bus.stream_config(
+        names::DEAD_LETTERS_STREAM,
+        stream::Config {
             subjects: vec![subjects::all_dead_letters()],
             storage: stream::StorageType::File,
             ..Default::default()
-        })
-        .await
-        .map_err(|e| e.to_string())
+        },
+    )
+}
+
+/// The dead letters stream, created on first use with the configured replicas.
+pub async fn dead_letters_stream(bus: &Bus) -> Result<stream::Stream, BusError> {
+    bus.stream(names::DEAD_LETTERS_STREAM, dead_letters_config(bus)).await
 }
 
 /// What one attempt came to.
@@ -286,7 +294,7 @@ impl Deliverer {
                     )
                     .await
                     .map_err(|e| e.to_string()),
-                Err(err) => Err(err),
+                Err(err) => Err(err.to_string()),
             };
             match created {
                 Ok(consumer) => break consumer,

@@ -76,10 +76,8 @@ impl Notifier {
     pub async fn build(config: NotifierConfig) -> Result<Notifier, NotifierError> {
         sandpiper_runtime::http::ensure_crypto_provider();
         let bus = Bus::connect(&config.common, ServiceName::Notifier).await?;
-        delivery::deliveries_stream(&bus).await.map_err(NotifierError::Setup)?;
-        delivery::dead_letters_stream(&bus)
-            .await
-            .map_err(NotifierError::Setup)?;
+        delivery::deliveries_stream(&bus).await?;
+        delivery::dead_letters_stream(&bus).await?;
         let views = ViewStore::open(&bus)
             .await
             .map_err(|e| NotifierError::Setup(format!("view store: {e}")))?;

@@ -84,23 +84,42 @@ impl Bus {
 
     /// The event stream, created on first use (file storage, every event subject, de-duplication).
     pub async fn events_stream(&self) -> Result<stream::Stream, BusError> {
-        self.jetstream
-            .get_or_create_stream(stream::Config {
-                name: names::EVENTS_STREAM.to_owned(),
+        self.stream(
+            names::EVENTS_STREAM,
+            stream::Config {
                 description: Some("Every Sandpiper event: the source of truth (CONTRACT §3).".into()),
                 subjects: vec![subjects::all_events()],
                 storage: stream::StorageType::File,
                 retention: stream::RetentionPolicy::Limits,
                 duplicate_window: DUPLICATE_WINDOW,
-                num_replicas: self.replicas,
                 allow_direct: true,
                 ..Default::default()
-            })
+            },
+        )
+        .await
+    }
+
+    /// Replicas for what this service provisions (`SANDPIPER_STREAM_REPLICAS`).
+    pub fn replicas(&self) -> usize {
+        self.replicas
+    }
+
+    /// The configuration of stream `name` as this service provisions it: `config` with the name
+    /// and the configured replica count, so no stream a service creates stays on one server.
+    pub fn stream_config(&self, name: &'static str, config: stream::Config) -> stream::Config {
+        stream::Config {
+            name: name.to_owned(),
+            num_replicas: self.replicas,
+            ..config
+        }
+    }
+
+    /// Stream `name`, created on first use from [`Bus::stream_config`].
+    pub async fn stream(&self, name: &'static str, config: stream::Config) -> Result<stream::Stream, BusError> {
+        self.jetstream
+            .get_or_create_stream(self.stream_config(name, config))
             .await
-            .map_err(|source| BusError::Stream {
-                name: names::EVENTS_STREAM,
-                source,
-            })
+            .map_err(|source| BusError::Stream { name, source })
     }
 
     /// A handle on the event stream for reads by sequence or by subject; asks the server nothing.

@@ -74,7 +74,8 @@ pub struct CommonConfig {
     pub http_addr: SocketAddr,
     /// `SANDPIPER_CLOCK` (`wall` | `simulated`) and `SANDPIPER_CLOCK_START` (RFC 3339).
     pub clock: ClockMode,
-    /// `SANDPIPER_STREAM_REPLICAS`: replicas of the event stream and buckets (3 on a NATS cluster).
+    /// `SANDPIPER_STREAM_REPLICAS`: replicas of every stream and bucket the services provision (the
+    /// events, the notifier's deliveries and dead letters, the buckets; 3 on a NATS cluster).
     pub stream_replicas: usize,
 }
 
