@@ -119,16 +119,22 @@ impl TestApp {
     }
 
     pub async fn spawn_with(clock: ClockMode) -> TestApp {
-        TestApp::spawn_full(clock, false).await
+        TestApp::spawn_full(clock, false, str::to_owned).await
+    }
+
+    /// A stack whose services are given `list(url)` as their NATS URL (`SANDPIPER_NATS_URL`),
+    /// `url` being its nats-server's; [`TestApp::nats_url`] stays that one server's.
+    pub async fn spawn_with_nats_list(list: impl FnOnce(&str) -> String) -> TestApp {
+        TestApp::spawn_full(ClockMode::Wall, false, list).await
     }
 
     /// A stack on a nats-server running `deploy/nats/nats-server.conf`: one user per service with
     /// only the permissions it needs ([`SECURED_PASSWORDS`]).
     pub async fn spawn_secured(clock: ClockMode) -> TestApp {
-        TestApp::spawn_full(clock, true).await
+        TestApp::spawn_full(clock, true, str::to_owned).await
     }
 
-    async fn spawn_full(clock: ClockMode, secured: bool) -> TestApp {
+    async fn spawn_full(clock: ClockMode, secured: bool, list: impl FnOnce(&str) -> String) -> TestApp {
         // The services' logs (`TEST_LOG`) go through the process's one subscriber, which the test
         // of the traces exports through too: the suite is one process, and a subscriber of
         // `telemetry::init_for_tests` installed first would leave that test with no exporter.
@@ -154,7 +160,7 @@ impl TestApp {
         };
         let nats_url = nats.url();
         let config = StackConfig {
-            nats_url: nats_url.clone(),
+            nats_url: list(&nats_url),
             clock,
             api_tokens: format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}"),
             api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -33,7 +33,8 @@ pub struct UpArgs {
     /// The notifier's port
     #[arg(long, default_value_t = 8081)]
     notifier_port: u16,
-    /// Use this NATS server instead of starting one
+    /// Use this NATS server instead of starting one: a URL, or a comma-separated list of a
+    /// cluster's servers
     #[arg(long)]
     nats_url: Option<String>,
     /// The port of the NATS server `up` starts (0: any free port)
@@ -117,7 +118,12 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("cannot create {}", args.data_dir.display()))?;
 
     let (nats, nats_url) = match &args.nats_url {
-        Some(url) => (None, url.clone()),
+        Some(url) => {
+            if let Err(reason) = sandpiper_runtime::config::nats_servers(url) {
+                bail!("--nats-url {url:?} is invalid: {reason}");
+            }
+            (None, url.clone())
+        }
         None => {
             if args.nats_port != 0 && std::net::TcpListener::bind(("127.0.0.1", args.nats_port)).is_err() {
                 bail!(

@@ -152,3 +152,17 @@ async fn a_submitted_for_an_application_never_drafted_is_not_acted_on() {
         .collect();
     assert_eq!(names, ["submitted"], "nothing acted on the ghost: {names:?}");
 }
+
+/// `SANDPIPER_NATS_URL` takes a list, as every NATS client does (#13, item 11): with the list's
+/// first server down (a port nothing listens on) and the second the real one, every service
+/// starts and the pipeline runs. Fails before the fix: the whole list was taken as one URL,
+/// which passed the config check and failed at connect, so the stack never started.
+#[tokio::test]
+async fn a_nats_url_list_with_a_dead_first_server_still_starts_the_stack() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("nats://127.0.0.1:{}", dead.local_addr().unwrap().port());
+    drop(dead);
+    let app = TestApp::spawn_with_nats_list(|url| format!("{dead_url},{url}")).await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &id, "in_review").await;
+}

@@ -19,6 +19,8 @@ pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot connect to NATS at {url}: {source}")]
     Connect {
         url: String,
@@ -65,8 +67,9 @@ impl Bus {
         if let Some((user, password)) = &config.nats_user {
             options = options.user_and_password(user.clone(), password.clone());
         }
+        let servers = config.nats_servers()?;
         let client = options
-            .connect(&config.nats_url)
+            .connect(servers.as_slice())
             .await
             .map_err(|source| BusError::Connect {
                 url: config.nats_url.clone(),

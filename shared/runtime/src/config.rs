@@ -66,7 +66,8 @@ pub enum ClockMode {
 /// What every service needs.
 #[derive(Debug, Clone)]
 pub struct CommonConfig {
-    /// `SANDPIPER_NATS_URL`: the NATS server (default `nats://127.0.0.1:4222`).
+    /// `SANDPIPER_NATS_URL`: the NATS server, or a comma-separated list of a cluster's servers
+    /// (default `nats://127.0.0.1:4222`), as given; [`CommonConfig::nats_servers`] reads it.
     pub nats_url: String,
     /// `SANDPIPER_NATS_USER` / `SANDPIPER_NATS_PASSWORD`: optional credentials.
     pub nats_user: Option<(String, String)>,
@@ -83,11 +84,7 @@ impl CommonConfig {
     /// Reads the common settings; `default_port` is the service's own default HTTP port.
     pub fn load(source: &dyn Source, default_port: u16) -> Result<CommonConfig, ConfigError> {
         let nats_url = parse_or(source, "SANDPIPER_NATS_URL", "nats://127.0.0.1:4222".to_owned(), |v| {
-            if v.contains("://") || !v.contains(' ') {
-                Ok(v.to_owned())
-            } else {
-                Err("not a NATS URL")
-            }
+            nats_servers(v).map(|_| v.to_owned())
         })?;
         let nats_user = match (source.get("SANDPIPER_NATS_USER"), source.get("SANDPIPER_NATS_PASSWORD")) {
             (Some(user), Some(password)) => Some((user, password)),
@@ -140,6 +137,45 @@ impl CommonConfig {
     }
 }
 
+impl CommonConfig {
+    /// The NATS servers of [`CommonConfig::nats_url`], in order.
+    pub fn nats_servers(&self) -> Result<Vec<async_nats::ServerAddr>, ConfigError> {
+        nats_servers(&self.nats_url).map_err(|reason| ConfigError {
+            variable: "SANDPIPER_NATS_URL",
+            value: self.nats_url.clone(),
+            reason,
+        })
+    }
+}
+
+/// Reads a NATS server list: one URL or several separated by commas (`nats://`, `tls://`, `ws://`
+/// or `wss://`; a bare `host:port` means `nats://`), as every NATS client takes it. A bad entry is
+/// named in the error.
+pub fn nats_servers(list: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
+    let entries: Vec<&str> = list.split(',').map(str::trim).collect();
+    let count = entries.len();
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let at = if count > 1 {
+                format!(" (entry {} of {count})", i + 1)
+            } else {
+                String::new()
+            };
+            if entry.is_empty() {
+                return Err(format!("an empty NATS URL{at}"));
+            }
+            if entry.contains(char::is_whitespace) {
+                return Err(format!("{entry:?}{at} is not a NATS URL: it holds a space"));
+            }
+            entry
+                .parse::<async_nats::ServerAddr>()
+                .map_err(|err| format!("{entry:?}{at} is not a NATS URL: {err}"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +208,35 @@ mod tests {
         }
         let err = CommonConfig::load(&source(&[("SANDPIPER_NATS_USER", "intake")]), 1).unwrap_err();
         assert_eq!(err.variable, "SANDPIPER_NATS_PASSWORD");
+    }
+
+    #[test]
+    fn the_nats_url_takes_a_list_and_names_a_bad_entry() {
+        let list = "nats://n1:4222, nats://n2:4222,tls://n3:4443";
+        let config = CommonConfig::load(&source(&[("SANDPIPER_NATS_URL", list)]), 1).unwrap();
+        let servers = config.nats_servers().unwrap();
+        let hosts: Vec<(String, u16)> = servers.iter().map(|s| (s.host().to_owned(), s.port())).collect();
+        assert_eq!(
+            hosts,
+            [
+                ("n1".to_owned(), 4222),
+                ("n2".to_owned(), 4222),
+                ("n3".to_owned(), 4443)
+            ]
+        );
+        assert_eq!(nats_servers("localhost:4333").unwrap()[0].port(), 4333);
+
+        for (value, named) in [
+            ("nats://n1:4222,http://n2:4222", "\"http://n2:4222\" (entry 2 of 2)"),
+            ("nats://n1:4222,,nats://n3:4222", "an empty NATS URL (entry 2 of 3)"),
+            ("nats://n1:4222,", "an empty NATS URL (entry 2 of 2)"),
+            ("nats://n1:notaport", "\"nats://n1:notaport\" is not a NATS URL"),
+            ("nats://n1:4222 nats://n2:4222", "holds a space"),
+        ] {
+            let err = CommonConfig::load(&source(&[("SANDPIPER_NATS_URL", value)]), 1).unwrap_err();
+            assert_eq!(err.variable, "SANDPIPER_NATS_URL");
+            assert!(err.reason.contains(named), "{value}: {err}");
+        }
     }
 
     #[test]
