@@ -307,6 +307,7 @@ impl Deliverer {
                 }
             }
         };
+        let mut backoff = sandpiper_runtime::backoff::PULL;
         while !shutdown.is_triggered() {
             let batch = consumer
                 .batch()
@@ -319,12 +320,31 @@ impl Deliverer {
             let mut batch = match batch {
                 Ok(batch) => batch,
                 Err(err) => {
-                    tracing::warn!(error = %err, "pulling deliveries failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    let wait = backoff.failed();
+                    tracing::warn!(subscription = %subscription_id, error = %err, failures = backoff.failures(), ?wait, "pulling deliveries failed; retrying");
+                    tokio::select! {
+                        () = shutdown.triggered() => {}
+                        () = tokio::time::sleep(wait) => {}
+                    }
                     continue;
                 }
             };
-            while let Some(Ok(message)) = batch.next().await {
+            loop {
+                let message = match batch.next().await {
+                    None => break,
+                    Some(Ok(message)) => message,
+                    // A failing pull (a leader lost) fails at once: back off, or the loop spins.
+                    Some(Err(err)) => {
+                        let wait = backoff.failed();
+                        tracing::warn!(subscription = %subscription_id, error = %err, failures = backoff.failures(), ?wait, "receiving deliveries failed; retrying");
+                        tokio::select! {
+                            () = shutdown.triggered() => {}
+                            () = tokio::time::sleep(wait) => {}
+                        }
+                        break;
+                    }
+                };
+                backoff.succeeded();
                 if shutdown.is_triggered() {
                     // Handed back at once for another replica or the next start, rather than
                     // begun now and left to hold up the shutdown.

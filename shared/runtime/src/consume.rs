@@ -94,6 +94,9 @@ pub async fn run<H: Handler>(
     let handler = Arc::new(handler);
     let mut lanes = Lanes::new(views);
 
+    // A failing pull (a leader lost: 503 no responders) fails at once; without a pause the
+    // loop would spin, logging thousands of failures a second.
+    let mut backoff = crate::backoff::PULL;
     while !shutdown.is_triggered() {
         let batch = consumer
             .batch()
@@ -101,20 +104,34 @@ pub async fn run<H: Handler>(
             .expires(PULL_EXPIRY)
             .messages()
             .await;
-        let mut batch = match batch {
-            Ok(batch) => batch,
-            Err(err) => {
-                tracing::warn!(error = %err, "pull request failed; retrying");
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                continue;
+        let failure = match batch {
+            Ok(mut batch) => {
+                // Every message of a pull already belongs to this replica: handle them all, even
+                // when a shutdown arrives meanwhile, rather than leave them to wait out the ack
+                // timeout. An error ends the pull: the next one comes after the backoff.
+                let mut failure = None;
+                while let Some(message) = batch.next().await {
+                    match message {
+                        Ok(message) => {
+                            backoff.succeeded();
+                            lanes.dispatch(service, &handler, message).await;
+                        }
+                        Err(err) => {
+                            failure = Some(format!("receiving from the consumer failed: {err}"));
+                            break;
+                        }
+                    }
+                }
+                failure
             }
+            Err(err) => Some(format!("pull request failed: {err}")),
         };
-        // Every message of a pull already belongs to this replica: handle them all, even when a
-        // shutdown arrives meanwhile, rather than leave them to wait out the ack timeout.
-        while let Some(message) = batch.next().await {
-            match message {
-                Ok(message) => lanes.dispatch(service, &handler, message).await,
-                Err(err) => tracing::warn!(error = %err, "receiving from the consumer failed"),
+        if let Some(failure) = failure {
+            let wait = backoff.failed();
+            tracing::warn!(consumer = %name, failures = backoff.failures(), ?wait, "{failure}; retrying");
+            tokio::select! {
+                () = shutdown.triggered() => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

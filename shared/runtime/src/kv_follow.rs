@@ -5,8 +5,6 @@
 //! panic inside async-nats, so the watch is dropped and, unless the client itself is gone (the
 //! service is shutting down), made anew from the next unseen revision.
 
-use std::time::Duration;
-
 use async_nats::jetstream::kv;
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -16,6 +14,7 @@ use tokio::sync::mpsc;
 pub fn follow(store: kv::Store, filter: String, sink: mpsc::UnboundedSender<kv::Entry>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut next_revision = 1;
+        let mut backoff = crate::backoff::PULL;
         loop {
             let watch = if filter == ">" {
                 store.watch_all_from_revision(next_revision).await
@@ -25,14 +24,16 @@ pub fn follow(store: kv::Store, filter: String, sink: mpsc::UnboundedSender<kv::
             let mut watch = match watch {
                 Ok(watch) => watch,
                 Err(err) => {
-                    tracing::warn!(bucket = %store.name, error = %err, "cannot watch the bucket; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let wait = backoff.failed();
+                    tracing::warn!(bucket = %store.name, error = %err, failures = backoff.failures(), ?wait, "cannot watch the bucket; retrying");
+                    tokio::time::sleep(wait).await;
                     continue;
                 }
             };
             loop {
                 match watch.next().await {
                     Some(Ok(entry)) => {
+                        backoff.succeeded();
                         next_revision = entry.revision + 1;
                         if sink.send(entry).is_err() {
                             return;
@@ -52,7 +53,7 @@ pub fn follow(store: kv::Store, filter: String, sink: mpsc::UnboundedSender<kv::
             if sink.is_closed() {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(backoff.failed()).await;
         }
     })
 }

@@ -11,7 +11,8 @@
 //!   [`handler::TimerHandler`] with its [`handler::TimerKind`], and [`handler::HandlerError`]
 //!   with its policy (transient or permanent, the cause kept as the source). The loops below
 //!   depend on it, never the other way.
-//! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into.
+//! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into;
+//!   [`backoff`]: how it and the other pull loops wait after a failure.
 //! - [`clock`]: the one clock of CONTRACT §5, wall or simulated.
 //! - [`catalog_store`]: the catalog's published versions, mirrored from a key-value bucket (K4).
 //! - [`metrics`]: Prometheus metrics and `GET /metrics`.
@@ -36,6 +37,7 @@
 //! Library code returns typed errors (`thiserror`); binaries add context with `anyhow` at their
 //! edge. Nothing a client or the network sends may panic a service.
 
+pub mod backoff;
 pub mod bus;
 pub mod catalog_store;
 pub mod clock;
