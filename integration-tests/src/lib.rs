@@ -113,6 +113,33 @@ impl Reply {
     }
 }
 
+/// The stack configuration of the tests: the dev tokens, any free ports, quick delivery retries.
+fn test_stack_config(
+    nats_url: String,
+    clock: ClockMode,
+    nats_users: std::collections::HashMap<ServiceName, (String, String)>,
+) -> StackConfig {
+    StackConfig {
+        nats_url,
+        clock,
+        api_tokens: format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}"),
+        api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        max_body_bytes: 64 * 1024,
+        ace: Default::default(),
+        webhook_allow: vec!["127.0.0.0/8".parse().unwrap()],
+        delivery: sandpiper_notifier::config::RetryPolicy {
+            attempts: 4,
+            base_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(3),
+            timeout: Duration::from_secs(2),
+            slack_interval: Duration::from_millis(20),
+        },
+        slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
+        nats_users,
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(ClockMode::Wall).await
@@ -126,6 +153,37 @@ impl TestApp {
     /// `url` being its nats-server's; [`TestApp::nats_url`] stays that one server's.
     pub async fn spawn_with_nats_list(list: impl FnOnce(&str) -> String) -> TestApp {
         TestApp::spawn_full(ClockMode::Wall, false, list).await
+    }
+
+    /// A stack whose services start `delay` before their nats-server does, on the port they were
+    /// given: they must wait for it (and for JetStream) rather than exit.
+    pub async fn spawn_before_nats(delay: Duration, clock: ClockMode) -> TestApp {
+        sandpiper_runtime::http::ensure_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let nats_url = format!("nats://127.0.0.1:{port}");
+        let config = test_stack_config(nats_url.clone(), clock, Default::default());
+        let store = dir.path().join("nats");
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            LocalNats::start(&store, port).await
+        });
+        let stack = Stack::start(config).await.expect("the stack starts once NATS is up");
+        let nats = late.await.expect("the nats task").expect("nats starts");
+        stack
+            .wait_ready(Duration::from_secs(20))
+            .await
+            .expect("the stack becomes ready");
+        TestApp {
+            stack,
+            nats: Some(nats),
+            nats_url,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
     }
 
     /// A stack on a nats-server running `deploy/nats/nats-server.conf`: one user per service with
@@ -159,25 +217,7 @@ impl TestApp {
             Default::default()
         };
         let nats_url = nats.url();
-        let config = StackConfig {
-            nats_url: list(&nats_url),
-            clock,
-            api_tokens: format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}"),
-            api_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            notifier_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            max_body_bytes: 64 * 1024,
-            ace: Default::default(),
-            webhook_allow: vec!["127.0.0.0/8".parse().unwrap()],
-            delivery: sandpiper_notifier::config::RetryPolicy {
-                attempts: 4,
-                base_backoff: Duration::from_millis(100),
-                max_backoff: Duration::from_secs(3),
-                timeout: Duration::from_secs(2),
-                slack_interval: Duration::from_millis(20),
-            },
-            slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
-            nats_users,
-        };
+        let config = test_stack_config(list(&nats_url), clock, nats_users);
         let stack = Stack::start(config).await.expect("the stack starts");
         stack
             .wait_ready(Duration::from_secs(20))

@@ -166,3 +166,21 @@ async fn a_nats_url_list_with_a_dead_first_server_still_starts_the_stack() {
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
     app.wait_for_state(ACME, &id, "in_review").await;
 }
+
+/// A service started before its nats-server (a fresh cluster, a pod scheduled first) waits for
+/// NATS and JetStream with backoff and starts once they are up (#13, item 8). The services here
+/// are started 2.5 s before nats-server comes up on their port, on the simulated clock (whose
+/// bucket and key are provisioned at start too); they all become ready and the pipeline runs.
+/// Fails before the fix: the first service's connect failed at once ("cannot connect to NATS")
+/// and the stack never started.
+#[tokio::test]
+async fn services_started_before_nats_wait_for_it_and_become_ready() {
+    let started = Instant::now();
+    let clock = ClockMode::Simulated {
+        start: sandpiper_integration_tests::SIMULATED_START.parse().unwrap(),
+    };
+    let app = TestApp::spawn_before_nats(Duration::from_millis(2500), clock).await;
+    assert!(started.elapsed() >= Duration::from_millis(2500));
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.wait_for_state(ACME, &id, "in_review").await;
+}

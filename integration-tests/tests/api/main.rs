@@ -16,7 +16,8 @@
 //! - `clock`: the clock of CONTRACT §5, readable by all, a simulated one moved only by an admin.
 //! - `containers`: the images of `./scripts/build-images` on Docker, through restarts (needs Docker).
 //! - `demo`: `sandpiper demo`'s story against a real stack, to the end.
-//! - `faults`: the event store's edge under faults (an ack lost while NATS is paused).
+//! - `faults`: the event store's edge under faults (an ack lost while NATS is paused, a dead
+//!   server first in the NATS URL list, services started before NATS).
 //! - `engagement`: the partner-facing records after the window (credit position, graduation, OH).
 //! - `lifecycle`: the engagement after approval: credits, tranches, office hours, close, expiry.
 //! - `notifier`: webhook deliveries to real HTTP receivers (#5).

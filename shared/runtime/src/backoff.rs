@@ -13,6 +13,9 @@ use rand::Rng;
 /// The policy of the pull loops: 100 ms after the first failure, doubling to at most 3 s.
 pub const PULL: Backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(3));
 
+/// The policy of a service waiting at start-up for NATS and JetStream: 250 ms doubling to 5 s.
+pub const STARTUP: Backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(5));
+
 /// Consecutive failures and the delay each one earns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Backoff {

@@ -54,7 +54,11 @@ impl Clock {
             ClockMode::Simulated { start } => start,
         };
         let store = bus.bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO).await?;
-        match store.create(names::CLOCK_KEY, encode(start)).await {
+        let created = crate::bus::until_ready("the simulated clock's key", || {
+            store.create(names::CLOCK_KEY, encode(start))
+        })
+        .await;
+        match created {
             Ok(_) => {}
             Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
             Err(err) => return Err(ClockError::Store(err.into())),

@@ -73,22 +73,21 @@ pub async fn run<H: Handler>(
         source,
     };
     let stream = bus.events_stream().await.map_err(|e| setup(e.into()))?;
-    let consumer: consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            &name,
-            pull::Config {
-                durable_name: Some(name.clone()),
-                description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
-                filter_subjects,
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: ACK_WAIT,
-                max_deliver: MAX_DELIVER,
-                deliver_policy: consumer::DeliverPolicy::All,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| setup(e.into()))?;
+    let config = pull::Config {
+        durable_name: Some(name.clone()),
+        description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
+        filter_subjects,
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_deliver: MAX_DELIVER,
+        deliver_policy: consumer::DeliverPolicy::All,
+        ..Default::default()
+    };
+    let consumer: consumer::PullConsumer = crate::bus::until_ready(format!("consumer {name}"), || {
+        stream.get_or_create_consumer(&name, config.clone())
+    })
+    .await
+    .map_err(|e| setup(e.into()))?;
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
     let handler = Arc::new(handler);
@@ -275,7 +274,7 @@ async fn handle_one<H: Handler>(
         Ok((event_type, envelope)) => {
             let span = tracing::info_span!(
                 "handle",
-                otel.name = %format_args!("{service} handle {}", event_type.as_str()),
+                otel.name = %format!("{service} handle {}", event_type.as_str()),
                 otel.kind = "consumer",
                 service = service.as_str(),
                 event_type = event_type.as_str(),
