@@ -14,10 +14,12 @@
 //! - [`decision`]: the shapes of classification and review decisions, with their rule ids.
 //! - [`engagement`]: credits, tranches, the window, office hours, concerns, the team's decision.
 //! - [`catalog`]: the emerging-service catalog (DOMAIN §2) shipped as data.
+//! - [`agenda`]: the agenda's items (what falls due, with what it will decide) and their kinds.
 //! - [`view`]: the application view served by the API, folded from the event log.
 //! - [`record`]: the read model: a view with the stream sequence and id of each of its events,
 //!   and the one fold every read model uses.
 
+pub mod agenda;
 pub mod catalog;
 pub mod decision;
 pub mod engagement;

@@ -20,6 +20,8 @@
 //!   (G3). Effects in order; the scheduler only stores them.
 //! - [`graduation`]: the team's decision (G1), its target (G2, G4), a retirement (G3).
 //! - [`position`]: a startup's credit position (CP1).
+//! - [`agenda`]: what falls due for an application, with what each checkpoint will decide (the
+//!   scheduler's own [`engagement::at_checkpoint`] run forward), and calendar revisions.
 //!
 //! # Order of classification (decided)
 //!
@@ -53,6 +55,7 @@
 //!   ([`components::window_days`]): a linked one is opened with 60 days, and W, M's checkpoints and
 //!   the credits judge those 60 days.
 
+pub mod agenda;
 pub mod classify;
 pub mod components;
 pub mod credits;
