@@ -276,6 +276,7 @@ async fn build_and_run(
                     tokens,
                     max_body_bytes: config.max_body_bytes,
                     ace: config.ace.clone(),
+                    public_url: None,
                 })
                 .await
                 .map_err(|e| e.to_string())

@@ -19,6 +19,8 @@ pub struct IntakeConfig {
     pub max_body_bytes: usize,
     /// `SANDPIPER_ACE_CATALOG` and `SANDPIPER_ACE_BENEFIT_*`: see [`ace_settings`].
     pub ace: AceSettings,
+    /// `SANDPIPER_PUBLIC_URL`: see [`public_url`].
+    pub public_url: Option<String>,
 }
 
 impl IntakeConfig {
@@ -27,11 +29,13 @@ impl IntakeConfig {
         let tokens = Tokens::from_config(source)?;
         let max_body_bytes = max_body_bytes(source)?;
         let ace = ace_settings(source)?;
+        let public_url = public_url(source)?;
         Ok(IntakeConfig {
             common,
             tokens,
             max_body_bytes,
             ace,
+            public_url,
         })
     }
 }
@@ -43,6 +47,20 @@ pub fn max_body_bytes(source: &dyn Source) -> Result<usize, ConfigError> {
         match v.parse::<usize>() {
             Ok(n) if (1024..=16 * 1024 * 1024).contains(&n) => Ok(n),
             _ => Err("expected a byte count from 1024 to 16777216"),
+        }
+    })
+}
+
+/// `SANDPIPER_PUBLIC_URL`: where clients reach the API (`https://sandpiper.example.com`), the
+/// base of the calendar feed links; unset, the links use the request's `Host` over `http://`.
+/// A trailing `/` is dropped; anything but an `http(s)://` URL is refused at start.
+pub fn public_url(source: &dyn Source) -> Result<Option<String>, ConfigError> {
+    parse_or(source, "SANDPIPER_PUBLIC_URL", None, |v| {
+        let v = v.trim().trim_end_matches('/');
+        let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(Some(v.to_owned())),
+            _ => Err("expected an http:// or https:// URL, e.g. https://sandpiper.example.com"),
         }
     })
 }

@@ -14,6 +14,7 @@ use sandpiper_runtime::views::ViewStoreError;
 
 use crate::ace::AceError;
 use crate::advance::Stalled;
+use crate::feeds::FeedStoreError;
 use crate::idempotency::IdempotencyError;
 
 /// What a route of the intake meets that the runtime's errors do not say by themselves: which
@@ -51,6 +52,13 @@ pub enum IntakeError {
         #[source]
         source: PublishError,
     },
+    /// An application's history could not be folded into its calendar.
+    #[error("the calendar of application {application} could not be derived from its history")]
+    Calendar {
+        application: ApplicationId,
+        #[source]
+        source: sandpiper_contracts::view::FoldError,
+    },
     /// A view could not be encoded for the answer.
     #[error("a view could not be encoded")]
     EncodeView(#[source] serde_json::Error),
@@ -76,6 +84,7 @@ impl From<IntakeError> for Problem {
             IntakeError::LinkedDraft { .. } => {
                 Problem::unavailable("the event store is unavailable; nothing was decided, retry shortly")
             }
+            IntakeError::Calendar { .. } => Problem::internal("the calendar could not be derived"),
             IntakeError::EncodeView(_) => Problem::internal("the application could not be encoded"),
             IntakeError::ReadDraft(_) => Problem::unavailable("the draft could not be read"),
             IntakeError::WriteDraft(_) => Problem::unavailable("the draft could not be written"),
@@ -165,5 +174,15 @@ mod tests {
             store.detail,
             "the idempotency store is unavailable; nothing was created, retry shortly"
         );
+    }
+}
+
+impl From<FeedStoreError> for Problem {
+    fn from(err: FeedStoreError) -> Problem {
+        let problem = match &err {
+            FeedStoreError::Store(_) => Problem::unavailable("the calendar feed store is unavailable; retry shortly"),
+            FeedStoreError::Decode(_) => Problem::internal("a calendar feed could not be read"),
+        };
+        problem.logged(&err)
     }
 }

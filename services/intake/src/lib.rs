@@ -10,6 +10,8 @@
 //!   and the intake's consumer that folds every event into the read model.
 //! - [`idempotency`]: `Idempotency-Key` records in a key-value bucket.
 //! - [`revision`]: `ETag` and `If-Match` (optimistic locking on an application's revision).
+//! - [`feeds`]: calendar feeds (their owner, scope and token digest) in a key-value bucket;
+//!   [`ics`]: the RFC 5545 writer every calendar is written with.
 //! - [`ace`]: the ACE export's Partner Central bodies and statuses (pure mapping).
 //! - [`advance`]: moving the simulated clock and waiting until everything due has happened.
 //! - [`routes`]: the handlers; [`openapi`]: the document generated from them.
@@ -20,6 +22,8 @@ pub mod ace;
 pub mod advance;
 pub mod config;
 pub mod errors;
+pub mod feeds;
+pub mod ics;
 pub mod idempotency;
 pub mod openapi;
 pub mod projection;
@@ -51,6 +55,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::config::IntakeConfig;
+use crate::feeds::FeedStore;
 use crate::idempotency::IdempotencyStore;
 use crate::projection::Projection;
 use crate::state::{AppState, Shared};
@@ -89,6 +94,7 @@ impl Application {
         let idempotency = IdempotencyStore::new(bus.bucket(names::IDEMPOTENCY_BUCKET, 1, IDEMPOTENCY_TTL).await?);
         let catalogs = CatalogStore::open(&bus, &Catalog::builtin()?).await?;
         let views = ViewStore::open(&bus).await?;
+        let feeds = FeedStore::new(bus.bucket(names::CALENDAR_FEEDS_BUCKET, 1, Duration::ZERO).await?);
         let listener = TcpListener::bind(config.common.http_addr)
             .await
             .map_err(|source| StartError::Listen {
@@ -104,6 +110,8 @@ impl Application {
             idempotency,
             catalogs,
             ace: config.ace,
+            feeds,
+            public_url: config.public_url,
         }));
         Ok(Application {
             listener,

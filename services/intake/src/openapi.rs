@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{ace, applications, engagement, preflight, system, withdrawal};
+use crate::routes::{ace, agenda, applications, calendar, engagement, preflight, system, withdrawal};
 use crate::state::AppState;
 use sandpiper_runtime::http::problem::Problem;
 
@@ -27,6 +27,7 @@ use sandpiper_runtime::http::problem::Problem;
     tags(
         (name = "applications", description = "Applications and their history"),
         (name = "engagement", description = "Credits, office hours and the decision after approval"),
+        (name = "calendars", description = "Calendar feeds a calendar app subscribes to by URL (the feed itself needs no token)"),
         (name = "system", description = "The catalog and the clock"),
         (name = "health", description = "Liveness and readiness; no token needed"),
     )
@@ -81,7 +82,12 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(engagement::consumption))
         .routes(routes!(engagement::concern))
         .routes(routes!(engagement::feedback))
-        .routes(routes!(engagement::calendar))
+        .routes(routes!(calendar::office_hours))
+        .routes(routes!(agenda::agenda))
+        .routes(routes!(calendar::create, calendar::list))
+        .routes(routes!(calendar::revoke))
+        .routes(routes!(calendar::rotate))
+        .routes(routes!(calendar::feed))
         .routes(routes!(engagement::decision))
         .routes(routes!(engagement::credit_position))
         .routes(routes!(system::catalog, system::publish_catalog))

@@ -149,6 +149,47 @@ impl Projection {
         self.load_all(&ids).await
     }
 
+    /// Every application of one partner (or all, for an admin) that has had credits applied
+    /// (active or after): the ones with an agenda and a calendar.
+    pub async fn engaged(&self, partner: Option<&PartnerId>) -> Result<Vec<ApplicationView>, ViewStoreError> {
+        let ids = self.engaged_ids(partner);
+        self.load_all(&ids).await
+    }
+
+    /// The records of one partner's engaged applications ([`Projection::engaged`]), in creation order.
+    pub async fn engaged_records(&self, partner: &PartnerId) -> Result<Vec<Stored>, ViewStoreError> {
+        let ids = self.engaged_ids(Some(partner));
+        let loads = ids.iter().map(|(id, partner)| self.views.load(partner, id));
+        let loaded = futures::future::try_join_all(loads).await?;
+        Ok(loaded.into_iter().flatten().collect())
+    }
+
+    fn engaged_ids(&self, partner: Option<&PartnerId>) -> Vec<(ApplicationId, PartnerId)> {
+        self.read(|index| {
+            let ids: Box<dyn Iterator<Item = &ApplicationId>> = match partner {
+                Some(partner) => match index.by_partner.get(partner) {
+                    Some(ids) => Box::new(ids.iter()),
+                    None => Box::new(std::iter::empty()),
+                },
+                None => Box::new(index.all.iter()),
+            };
+            ids.filter_map(|id| index.by_id.get(id).map(|s| (*id, s)))
+                .filter(|(_, s)| {
+                    matches!(
+                        s.state,
+                        State::Active
+                            | State::WindowClosed
+                            | State::Graduated
+                            | State::Retired
+                            | State::ClawedBack
+                            | State::Closed
+                    )
+                })
+                .map(|(id, s)| (id, s.partner_id.clone()))
+                .collect()
+        })
+    }
+
     /// The views of `ids`, read concurrently, in the order given.
     async fn load_all(&self, ids: &[(ApplicationId, PartnerId)]) -> Result<Vec<ApplicationView>, ViewStoreError> {
         let loads = ids.iter().map(|(id, partner)| self.views.load(partner, id));

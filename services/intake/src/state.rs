@@ -32,6 +32,11 @@ pub struct Shared {
     pub catalogs: CatalogStore,
     /// The ACE export's catalog and benefit identifiers (`SANDPIPER_ACE_*`).
     pub ace: crate::ace::AceSettings,
+    /// Calendar feeds (issue #15).
+    pub feeds: crate::feeds::FeedStore,
+    /// `SANDPIPER_PUBLIC_URL`: the base of the links handed out (feed URLs); the request's Host
+    /// when unset.
+    pub public_url: Option<String>,
 }
 
 impl HasTokens for AppState {

@@ -48,6 +48,15 @@ pub fn view_key(partner: &crate::ids::PartnerId, application: &crate::ids::Appli
 /// at once; one that does not knows its record is behind and catches up.
 pub const PREVIOUS_SEQUENCE_HEADER: &str = "Sandpiper-Previous-Sequence";
 
+/// Calendar feeds (issue #15): one key per feed id ([`calendar_feed_key`]), each holding the
+/// feed's owner, scope and the SHA-256 of its token (never the token).
+pub const CALENDAR_FEEDS_BUCKET: &str = "sandpiper_calendar_feeds";
+
+/// The key of a feed in [`CALENDAR_FEEDS_BUCKET`].
+pub fn calendar_feed_key(id: &str) -> String {
+    format!("feed.{id}")
+}
+
 /// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
 pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
 

@@ -254,13 +254,14 @@ pub fn items(view: &ApplicationView, now: DateTime<Utc>) -> Vec<AgendaItem> {
         out.push(it);
     }
 
-    // OH6, G3: the closing session's feedback is the summary owed to the service team.
+    // OH6, G3: the closing session's feedback is the summary owed to the service team, however
+    // the engagement ended.
     let closing = view.office_hours.iter().find(|s| s.kind == SessionKind::Closing);
     if let Some(closing) = closing
         && closing.feedback.is_empty()
         && matches!(
             view.state,
-            State::Active | State::WindowClosed | State::Graduated | State::Retired | State::Closed
+            State::Active | State::WindowClosed | State::Graduated | State::Retired | State::ClawedBack | State::Closed
         )
     {
         let mut rules = vec![RuleId::OH6];

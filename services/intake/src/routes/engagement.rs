@@ -3,10 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use chrono::NaiveDate;
-use icalendar::{Calendar, Component, EventLike};
 use sandpiper_contracts::engagement::{Concern, Consumption, PositionPart, TeamDecision};
 use sandpiper_contracts::events::{ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded};
 use sandpiper_contracts::ids::{ApplicationId, EventId};
@@ -244,61 +242,6 @@ pub async fn feedback(
         note: body.value.note,
     };
     record(&app, &view, &event, &if_match).await
-}
-
-/// The office-hours sessions as an iCalendar feed (RFC 5545; OH4), one VEVENT per session with a
-/// stable UID.
-#[utoipa::path(
-    get, path = "/v1/applications/{id}/office-hours.ics", tag = "engagement",
-    params(("id" = ApplicationId, Path, description = "The application id")),
-    responses(
-        (status = 200, description = "The sessions", content_type = "text/calendar", body = String),
-        (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-pub async fn calendar(State(app): State<AppState>, caller: Principal, AppId(id): AppId) -> ApiResult<Response> {
-    let view = app.visible(&caller, &id).await?;
-    let service = view.body.service.clone().unwrap_or_default();
-    let startup = view.body.startup_name().unwrap_or_default().to_owned();
-    let mut calendar = Calendar::new();
-    calendar.name(&format!("Sandpiper office hours: {startup} × {service}"));
-    for session in &view.office_hours {
-        let kind = session.kind.as_str().replace('_', "-");
-        let mut description = format!("Participants: {}", session.participants.join("; "));
-        for note in &session.feedback {
-            description.push_str(&format!(
-                "\nFeedback ({}): {}",
-                note.recorded_at.date_naive(),
-                note.note
-            ));
-        }
-        // DTSTAMP is when the session was last revised (RFC 5545 §3.8.7.2 for a feed without
-        // METHOD): scheduled at credits-applied, revised by each feedback note, which also bumps
-        // SEQUENCE so calendar clients take the new description.
-        let scheduled = view.window.as_ref().map_or(session.starts_at, |w| w.starts_at);
-        let revised = session
-            .feedback
-            .iter()
-            .map(|note| note.recorded_at)
-            .fold(scheduled, std::cmp::max);
-        calendar.push(
-            icalendar::Event::new()
-                .uid(&format!("{}-{}@sandpiper", view.id, session.id))
-                .timestamp(revised)
-                .sequence(u32::try_from(session.feedback.len()).unwrap_or(u32::MAX))
-                .summary(&format!("{startup}: {service} office hours ({kind})"))
-                .description(&description)
-                .starts(session.starts_at)
-                .ends(session.ends_at)
-                .done(),
-        );
-    }
-    Ok((
-        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
-        calendar.done().to_string(),
-    )
-        .into_response())
 }
 
 /// The team's decision at window close.

@@ -1,7 +1,9 @@
 //! The HTTP routes, each documented for the OpenAPI document with `#[utoipa::path]`.
 
 pub mod ace;
+pub mod agenda;
 pub mod applications;
+pub mod calendar;
 pub mod engagement;
 pub mod preflight;
 pub mod system;
