@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use sandpiper_cli::commands::withdraw::{self, Withdrawal};
-use sandpiper_cli::commands::{ace, catalog, demo, notify, preflight, simulate, status, submit, up};
+use sandpiper_cli::commands::{ace, agenda, catalog, demo, notify, preflight, simulate, status, submit, up};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +43,8 @@ enum Command {
     /// Show or publish versions of the emerging-service catalog
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
+    /// What falls due across your applications: sessions, check-ins, closes, reminders, expiries
+    Agenda(agenda::AgendaArgs),
     /// Partner Central (ACE): the request bodies that file an application
     #[command(subcommand)]
     Ace(ace::AceCommand),
@@ -64,6 +66,7 @@ async fn main() -> std::process::ExitCode {
         Command::Preflight(args) => preflight::run(args).await,
         Command::Catalog(command) => catalog::run(command).await,
         Command::Ace(command) => ace::run(command).await,
+        Command::Agenda(args) => agenda::run(args).await,
         Command::Subscribe(args) => notify::subscribe(args).await,
         Command::Subscriptions(args) => notify::list(args).await,
         Command::Deliveries(command) => notify::deliveries(command).await,

@@ -1,6 +1,7 @@
 //! The `sandpiper` subcommands.
 
 pub mod ace;
+pub mod agenda;
 pub mod catalog;
 pub mod demo;
 pub mod notify;
