@@ -11,6 +11,7 @@
 //!
 //! Layout:
 //! - `ace`: the ACE export's Partner Central bodies, validated by botocore (needs `.tools/venv`).
+//! - `agenda`: the agenda and the calendar feeds, parsed by Python's icalendar (needs `.tools/venv`).
 //! - `api`: the API's contract at its edges (auth, tenancy, idempotency, concurrency, 4xx, metrics).
 //! - `buckets`: key-value buckets read "up to now" from the server, not from a cached status.
 //! - `clock`: the clock of CONTRACT §5, readable by all, a simulated one moved only by an admin.
@@ -34,6 +35,7 @@
 //! - `withdrawal`: recall, cancel and revisions (`ETag` / `If-Match`) over the real pipeline (#16).
 
 mod ace;
+mod agenda;
 mod api;
 mod buckets;
 mod clock;
