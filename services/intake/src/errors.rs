@@ -135,6 +135,16 @@ impl From<Stalled> for Problem {
     }
 }
 
+impl From<FeedStoreError> for Problem {
+    fn from(err: FeedStoreError) -> Problem {
+        let problem = match &err {
+            FeedStoreError::Store(_) => Problem::unavailable("the calendar feed store is unavailable; retry shortly"),
+            FeedStoreError::Decode(_) => Problem::internal("a calendar feed could not be read"),
+        };
+        problem.logged(&err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
@@ -174,15 +184,5 @@ mod tests {
             store.detail,
             "the idempotency store is unavailable; nothing was created, retry shortly"
         );
-    }
-}
-
-impl From<FeedStoreError> for Problem {
-    fn from(err: FeedStoreError) -> Problem {
-        let problem = match &err {
-            FeedStoreError::Store(_) => Problem::unavailable("the calendar feed store is unavailable; retry shortly"),
-            FeedStoreError::Decode(_) => Problem::internal("a calendar feed could not be read"),
-        };
-        problem.logged(&err)
     }
 }
