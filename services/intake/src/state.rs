@@ -100,6 +100,29 @@ impl Shared {
         Ok(view)
     }
 
+    /// A command's event on the application as the caller read it: a new event guarded by that
+    /// view's version (so a write that came in between fails it), answered with the view
+    /// including it; see [`Shared::publish_then_view`] for a lost race.
+    pub async fn command<P: EventPayload>(
+        &self,
+        view: &ApplicationView,
+        payload: &P,
+        if_match: &IfMatch,
+    ) -> Result<ApplicationView, Problem> {
+        self.publish_then_view(
+            Outgoing {
+                id: sandpiper_contracts::ids::EventId::generate(),
+                partner: &view.partner_id,
+                application: view.id,
+                payload,
+                expected_version: Some(view.version),
+                time: None,
+            },
+            if_match,
+        )
+        .await
+    }
+
     /// Publishes an event and answers with the view including it: the event is folded into the
     /// read model before the answer, so the client reads its own write. The event's
     /// `expected_version` guards it; when another write came first, the answer is a 412 naming

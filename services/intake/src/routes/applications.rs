@@ -232,19 +232,7 @@ pub async fn patch(
     if draft == view.body {
         return Ok(Tagged::ok(view));
     }
-    let view = app
-        .publish_then_view(
-            Outgoing {
-                id: EventId::generate(),
-                partner: &view.partner_id,
-                application: id,
-                payload: &DraftUpdated { draft },
-                expected_version: Some(view.version),
-                time: None,
-            },
-            &if_match,
-        )
-        .await?;
+    let view = app.command(&view, &DraftUpdated { draft }, &if_match).await?;
     Ok(Tagged::ok(view))
 }
 
@@ -299,19 +287,7 @@ pub async fn submit(
     let now = app.clock.now();
     let catalog = app.catalogs.in_force_or_empty(now);
     let application = view.body.validate(&catalog, now)?;
-    let view = app
-        .publish_then_view(
-            Outgoing {
-                id: EventId::generate(),
-                partner: &view.partner_id,
-                application: id,
-                payload: &Submitted { application },
-                expected_version: Some(view.version),
-                time: None,
-            },
-            &if_match,
-        )
-        .await?;
+    let view = app.command(&view, &Submitted { application }, &if_match).await?;
     Ok(Tagged::with_status(StatusCode::ACCEPTED, view))
 }
 

@@ -67,19 +67,7 @@ async fn record<P: EventPayload>(
     payload: &P,
     if_match: &IfMatch,
 ) -> ApiResult<Tagged> {
-    let view = app
-        .publish_then_view(
-            Outgoing {
-                id: EventId::generate(),
-                partner: &view.partner_id,
-                application: view.id,
-                payload,
-                expected_version: Some(view.version),
-                time: None,
-            },
-            if_match,
-        )
-        .await?;
+    let view = app.command(view, payload, if_match).await?;
     Ok(Tagged::with_status(StatusCode::CREATED, view))
 }
 

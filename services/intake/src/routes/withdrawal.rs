@@ -6,12 +6,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use sandpiper_contracts::events::{Canceled, Recalled};
-use sandpiper_contracts::ids::{ApplicationId, EventId};
+use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::state::State as Lifecycle;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{AppId, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
-use sandpiper_runtime::publish::Outgoing;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -71,19 +70,7 @@ pub async fn recall(
         submission_id: view.submission_id,
         submitted_at,
     };
-    let view = app
-        .publish_then_view(
-            Outgoing {
-                id: EventId::generate(),
-                partner: &view.partner_id,
-                application: id,
-                payload: &event,
-                expected_version: Some(view.version),
-                time: None,
-            },
-            &if_match,
-        )
-        .await?;
+    let view = app.command(&view, &event, &if_match).await?;
     Ok(Tagged::with_status(StatusCode::OK, view))
 }
 
@@ -129,18 +116,6 @@ pub async fn cancel(
     let event = Canceled {
         reason: body.value.reason,
     };
-    let view = app
-        .publish_then_view(
-            Outgoing {
-                id: EventId::generate(),
-                partner: &view.partner_id,
-                application: id,
-                payload: &event,
-                expected_version: Some(view.version),
-                time: None,
-            },
-            &if_match,
-        )
-        .await?;
+    let view = app.command(&view, &event, &if_match).await?;
     Ok(Tagged::ok(view))
 }
