@@ -268,15 +268,21 @@ async fn build_and_run(
         };
     }
     let tokens = || Tokens::parse(&config.api_tokens).map_err(|e| e.to_string());
+    // The console's settings (`SANDPIPER_CONSOLE_*`) come from the environment, as `up` runs it.
+    let console = || {
+        sandpiper_console::settings::ConsoleSettings::from_config(&sandpiper_runtime::config::Environment, false)
+            .map_err(|e| e.to_string())
+    };
     match service {
-        ServiceName::Intake => run!(match tokens() {
-            Ok(tokens) => {
+        ServiceName::Intake => run!(match tokens().and_then(|t| Ok((t, console()?))) {
+            Ok((tokens, console)) => {
                 sandpiper_intake::Application::build(IntakeConfig {
                     common,
                     tokens,
                     max_body_bytes: config.max_body_bytes,
                     ace: config.ace.clone(),
                     public_url: None,
+                    console,
                 })
                 .await
                 .map_err(|e| e.to_string())

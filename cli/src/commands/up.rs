@@ -206,6 +206,10 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
         println!("  admin:        {admin}");
     }
     println!("nats={nats_url} data-dir={}", args.data_dir.display());
+    println!(
+        "console={}/console (open it in a browser; sign in with a partner token)",
+        file.api
+    );
     println!("ready api={} notifier={}", file.api, file.notifier);
     Ok(Started { nats, stack })
 }

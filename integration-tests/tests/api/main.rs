@@ -15,6 +15,8 @@
 //! - `api`: the API's contract at its edges (auth, tenancy, idempotency, concurrency, 4xx, metrics).
 //! - `buckets`: key-value buckets read "up to now" from the server, not from a cached status.
 //! - `clock`: the clock of CONTRACT §5, readable by all, a simulated one moved only by an admin.
+//! - `console`: the web console in a real browser (Chromium over WebDriver, axe-core) and its
+//!   security edges (escaping, tenancy, CSRF, cookies) over HTTP (needs `scripts/install-browser`).
 //! - `containers`: the images of `./scripts/build-images` on Docker, through restarts (needs Docker).
 //! - `demo`: `sandpiper demo`'s story against a real stack, to the end.
 //! - `faults`: the event store's edge under faults (an ack lost while NATS is paused, a dead
@@ -39,6 +41,7 @@ mod agenda;
 mod api;
 mod buckets;
 mod clock;
+mod console;
 mod containers;
 mod demo;
 mod engagement;

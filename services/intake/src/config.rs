@@ -21,6 +21,8 @@ pub struct IntakeConfig {
     pub ace: AceSettings,
     /// `SANDPIPER_PUBLIC_URL`: see [`public_url`].
     pub public_url: Option<String>,
+    /// `SANDPIPER_CONSOLE_*`: the web console's sessions and trusted-proxy sign-in.
+    pub console: sandpiper_console::settings::ConsoleSettings,
 }
 
 impl IntakeConfig {
@@ -30,12 +32,15 @@ impl IntakeConfig {
         let max_body_bytes = max_body_bytes(source)?;
         let ace = ace_settings(source)?;
         let public_url = public_url(source)?;
+        let https = public_url.as_deref().is_some_and(|u| u.starts_with("https://"));
+        let console = sandpiper_console::settings::ConsoleSettings::from_config(source, https)?;
         Ok(IntakeConfig {
             common,
             tokens,
             max_body_bytes,
             ace,
             public_url,
+            console,
         })
     }
 }

@@ -84,6 +84,14 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     max_body_bytes: usize,
+    console: ConsoleParts,
+}
+
+/// What the console needs besides the API router it calls.
+#[derive(Clone)]
+struct ConsoleParts {
+    sessions: sandpiper_console::session::SessionStore,
+    settings: sandpiper_console::settings::ConsoleSettings,
 }
 
 impl Application {
@@ -95,6 +103,14 @@ impl Application {
         let catalogs = CatalogStore::open(&bus, &Catalog::builtin()?).await?;
         let views = ViewStore::open(&bus).await?;
         let feeds = FeedStore::new(bus.bucket(names::CALENDAR_FEEDS_BUCKET, 1, Duration::ZERO).await?);
+        let console = ConsoleParts {
+            sessions: sandpiper_console::session::SessionStore::new(
+                bus.bucket(names::CONSOLE_SESSIONS_BUCKET, 1, config.console.session)
+                    .await?,
+                config.console.session,
+            ),
+            settings: config.console.clone(),
+        };
         let listener = TcpListener::bind(config.common.http_addr)
             .await
             .map_err(|source| StartError::Listen {
@@ -117,6 +133,7 @@ impl Application {
             listener,
             state,
             max_body_bytes: config.max_body_bytes,
+            console,
         })
     }
 
@@ -141,7 +158,7 @@ impl Application {
         let projection = self.state.projection.clone();
         let follower = tokio::spawn(async move { projection.follow_index(background, index_loaded).await });
 
-        let router = router(self.state.clone(), readiness, self.max_body_bytes);
+        let router = router(self.state.clone(), readiness, self.max_body_bytes, self.console.clone());
         let http_shutdown = shutdown.clone();
         let served = axum::serve(
             sandpiper_runtime::http::listener::ProblemListener::new(self.listener),
@@ -159,36 +176,45 @@ impl Application {
     }
 }
 
-/// The whole HTTP surface: documented API routes, `/openapi.json`, health, and problem+json for
-/// unknown routes, wrong methods and (defensively) panics.
-pub fn router(state: AppState, readiness: Readiness, max_body_bytes: usize) -> Router {
-    let (api, document) = openapi::router(state);
+/// The whole HTTP surface: documented API routes, `/openapi.json`, health, the web console
+/// (which calls the API routes in process), and problem+json for unknown routes, wrong methods
+/// and (defensively) panics.
+fn router(state: AppState, readiness: Readiness, max_body_bytes: usize, console: ConsoleParts) -> Router {
+    let (api, document) = openapi::router(state.clone());
     let document = Arc::new(document);
-    api.route(
-        "/openapi.json",
-        get(move || async move { Json(document.as_ref().clone()) }),
-    )
-    .merge(health::routes(readiness))
-    .fallback(|uri: Uri| async move { Problem::not_found(format!("no route {}", uri.path())) })
-    .method_not_allowed_fallback(|| async {
-        Problem::http(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
-    })
-    .layer(DefaultBodyLimit::max(max_body_bytes))
-    .layer(axum::middleware::from_fn(|request, next| {
-        sandpiper_runtime::metrics::track("intake", request, next)
-    }))
-    .layer(axum::middleware::from_fn(|request, next| {
-        sandpiper_runtime::trace_context::trace_request("intake", request, next)
-    }))
-    .layer(CatchPanicLayer::custom(
-        |_: Box<dyn std::any::Any + Send>| -> Response {
-            tracing::error!("a request handler panicked");
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "an internal error occurred; it has been logged",
-            )
-            .into_response()
-        },
-    ))
+    let console = sandpiper_console::router(sandpiper_console::Console {
+        api: sandpiper_console::api::Api::new(api.clone()),
+        sessions: console.sessions,
+        tokens: state.tokens.clone(),
+        clock: state.clock.clone(),
+        settings: console.settings,
+    });
+    api.merge(console)
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(document.as_ref().clone()) }),
+        )
+        .merge(health::routes(readiness))
+        .fallback(|uri: Uri| async move { Problem::not_found(format!("no route {}", uri.path())) })
+        .method_not_allowed_fallback(|| async {
+            Problem::http(StatusCode::METHOD_NOT_ALLOWED, "this route does not accept that method")
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(|request, next| {
+            sandpiper_runtime::metrics::track("intake", request, next)
+        }))
+        .layer(axum::middleware::from_fn(|request, next| {
+            sandpiper_runtime::trace_context::trace_request("intake", request, next)
+        }))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| -> Response {
+                tracing::error!("a request handler panicked");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred; it has been logged",
+                )
+                .into_response()
+            },
+        ))
 }

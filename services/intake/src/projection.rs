@@ -11,7 +11,7 @@
 //!   a command whose request died between its publish and its fold leaves the record behind
 //!   until the next command on the application, whose guard fails (409) and catches it up.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::RwLock;
 use std::time::Duration;
 
@@ -55,16 +55,30 @@ pub struct Filter {
     /// The decided pool, or the filed programme until classification.
     pub pool: Option<Programme>,
     pub service: Option<String>,
+    /// Lower-cased text the startup name must contain.
+    pub startup_name: Option<String>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
 }
 
 impl Filter {
     fn matches(&self, summary: &Summary) -> bool {
-        self.state.is_none_or(|s| s == summary.state)
-            && self.pool.is_none_or(|p| p == summary.pool)
+        self.state.is_none_or(|s| s == summary.state) && self.matches_but_state(summary)
+    }
+
+    /// Everything but the state: what the per-state counts are counted over.
+    fn matches_but_state(&self, summary: &Summary) -> bool {
+        self.pool.is_none_or(|p| p == summary.pool)
             && self
                 .service
                 .as_ref()
                 .is_none_or(|s| summary.service.as_ref() == Some(s))
+            && self.startup_name.as_ref().is_none_or(|q| {
+                summary
+                    .startup_name
+                    .as_ref()
+                    .is_some_and(|name| name.to_lowercase().contains(q.as_str()))
+            })
     }
 }
 
@@ -73,6 +87,8 @@ pub struct Page {
     pub items: Vec<ApplicationView>,
     /// The id to continue after, when more may follow.
     pub next: Option<ApplicationId>,
+    /// Matching applications per state, the state filter aside.
+    pub counts: BTreeMap<State, usize>,
 }
 
 /// The read model as the API reads it.
@@ -110,25 +126,38 @@ impl Projection {
         cursor: Option<ApplicationId>,
         limit: usize,
     ) -> Result<Page, ViewStoreError> {
-        let (ids, more) = self.read(|index| {
-            let ids: Box<dyn Iterator<Item = &ApplicationId>> = match &filter.partner {
-                Some(partner) => match index.by_partner.get(partner) {
-                    Some(ids) => Box::new(ids.iter()),
-                    None => Box::new(std::iter::empty()),
-                },
-                None => Box::new(index.all.iter()),
+        let (ids, more, counts) = self.read(|index| {
+            let scope = || -> Box<dyn DoubleEndedIterator<Item = &ApplicationId>> {
+                match &filter.partner {
+                    Some(partner) => match index.by_partner.get(partner) {
+                        Some(ids) => Box::new(ids.iter()),
+                        None => Box::new(std::iter::empty()),
+                    },
+                    None => Box::new(index.all.iter()),
+                }
             };
-            let mut matching = ids
-                .filter(|id| cursor.is_none_or(|c| **id > c))
+            let ordered: Box<dyn Iterator<Item = &ApplicationId>> = if filter.newest_first {
+                Box::new(scope().rev().filter(|id| cursor.is_none_or(|c| **id < c)))
+            } else {
+                Box::new(scope().filter(|id| cursor.is_none_or(|c| **id > c)))
+            };
+            let mut matching = ordered
                 .filter_map(|id| index.by_id.get(id).map(|s| (*id, s.partner_id.clone(), s)))
                 .filter(|(_, _, summary)| filter.matches(summary))
                 .map(|(id, partner, _)| (id, partner));
             let ids: Vec<(ApplicationId, PartnerId)> = matching.by_ref().take(limit).collect();
-            (ids, matching.next().is_some())
+            let more = matching.next().is_some();
+            let mut counts = BTreeMap::new();
+            for summary in scope().filter_map(|id| index.by_id.get(id)) {
+                if filter.matches_but_state(summary) {
+                    *counts.entry(summary.state).or_insert(0) += 1;
+                }
+            }
+            (ids, more, counts)
         });
         let items = self.load_all(&ids).await?;
         let next = if more { ids.last().map(|(id, _)| *id) } else { None };
-        Ok(Page { items, next })
+        Ok(Page { items, next, counts })
     }
 
     /// Every application naming an AWS account, of one partner (or all, for an admin).

@@ -16,10 +16,12 @@
 //! - [`catalog`]: the emerging-service catalog (DOMAIN §2) shipped as data.
 //! - [`agenda`]: the agenda's items (what falls due, with what it will decide) and their kinds.
 //! - [`view`]: the application view served by the API, folded from the event log.
+//! - [`answers`]: the bodies of the API's answers that the console and the CLI read too.
 //! - [`record`]: the read model: a view with the stream sequence and id of each of its events,
 //!   and the one fold every read model uses.
 
 pub mod agenda;
+pub mod answers;
 pub mod catalog;
 pub mod decision;
 pub mod engagement;

@@ -57,6 +57,16 @@ pub fn calendar_feed_key(id: &str) -> String {
     format!("feed.{id}")
 }
 
+/// The web console's signed-in sessions (issue #14): one key per session, the SHA-256 of the
+/// session cookie (never the cookie), holding the principal, the CSRF token and the expiry. The
+/// bucket's max age is the session lifetime, so an abandoned session disappears on its own.
+pub const CONSOLE_SESSIONS_BUCKET: &str = "sandpiper_console_sessions";
+
+/// The key of a session in [`CONSOLE_SESSIONS_BUCKET`], from its cookie's digest.
+pub fn console_session_key(digest_hex: &str) -> String {
+    format!("session.{digest_hex}")
+}
+
 /// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
 pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
 

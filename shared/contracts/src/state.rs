@@ -12,7 +12,8 @@ use utoipa::ToSchema;
 
 use crate::events::EventType;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+/// Ordered as the lifecycle runs (the order of the variants), so listings of states read in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Draft,

@@ -9,12 +9,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use sandpiper_contracts::agenda::{AgendaItem, AgendaKind, ItemStatus};
+use sandpiper_contracts::answers::AgendaPage;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::agenda;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
@@ -61,16 +62,6 @@ pub struct AgendaParams {
     cursor: Option<String>,
     /// Admin tokens only: one partner's agenda (default: every partner's).
     partner_id: Option<String>,
-}
-
-/// A page of the agenda, in time order.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AgendaPage {
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    pub items: Vec<AgendaItem>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// Where an item sorts: the cursor names the last item of a page.

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sandpiper_contracts::answers::{ApplicationPage, Order};
 use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, Submitted};
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
 use sandpiper_contracts::model::{ApplicationDraft, FieldError, Programme, parse_json};
@@ -11,8 +12,8 @@ use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State as Lifecycle;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_runtime::publish::Outgoing;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::errors::IntakeError;
 use crate::idempotency::{self, Claim, IdempotencyError, StoredResponse};
@@ -300,6 +301,10 @@ pub struct ListParams {
     pool: Option<Programme>,
     /// Only applications evaluating this service.
     service: Option<String>,
+    /// Only applications whose startup name contains this text (case-insensitive).
+    q: Option<String>,
+    /// `oldest` first (the default) or `newest` first; a cursor continues in the same order.
+    order: Option<Order>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
@@ -307,14 +312,6 @@ pub struct ListParams {
     cursor: Option<String>,
     /// Admin tokens only: one partner's applications.
     partner_id: Option<String>,
-}
-
-/// A page of applications, oldest first.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ApplicationPage {
-    pub items: Vec<ApplicationView>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// Lists the caller's applications.
@@ -365,11 +362,14 @@ pub async fn list(
         state: params.state,
         pool: params.pool,
         service: params.service,
+        startup_name: params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty()),
+        newest_first: matches!(params.order, Some(Order::Newest)),
     };
     let page = app.projection.list(&filter, cursor, limit).await?;
     Ok(Json(ApplicationPage {
         items: page.items,
         next_cursor: page.next.map(|id| id.to_string()),
+        counts: page.counts,
     }))
 }
 

@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::NaiveDate;
-use sandpiper_contracts::engagement::{Concern, Consumption, PositionPart, TeamDecision};
+use sandpiper_contracts::answers::CreditPosition;
+use sandpiper_contracts::engagement::{Concern, Consumption, TeamDecision};
 use sandpiper_contracts::events::{ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded};
 use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::model::{FieldError, TextKind, control_message};
@@ -14,7 +15,7 @@ use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::graduation;
 use sandpiper_rules::position::{self, Position};
 use sandpiper_runtime::publish::{Outgoing, PublishError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::errors::IntakeError;
@@ -342,19 +343,6 @@ async fn draft_linked(
         }
         .into()),
     }
-}
-
-/// A startup's credit position (CP1).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreditPosition {
-    pub aws_account_id: String,
-    pub parts: Vec<PositionPart>,
-    pub total_usd: i64,
-    /// The standard stack (Activate Portfolio + Build for Startups + Bedrock POC) tops out here.
-    pub standard_stack_ceiling_usd: i64,
-    /// With an Innovation Sandbox layered on, the typical range.
-    pub typical_with_sandbox_usd: [i64; 2],
-    pub rules: Vec<RuleId>,
 }
 
 /// The startup's credit stack and total across its applications (CP1).

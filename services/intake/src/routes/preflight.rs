@@ -4,53 +4,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use sandpiper_contracts::decision::{Classification, ClassificationBasis, Components, Outcome, PoolFigures};
-use sandpiper_contracts::model::{ApplicationDraft, Programme};
-use sandpiper_contracts::rule::RuleId;
+use sandpiper_contracts::answers::{Preflight, PreflightDecision};
+use sandpiper_contracts::decision::{ClassificationBasis, Outcome};
+use sandpiper_contracts::model::ApplicationDraft;
 use sandpiper_rules::NextStep;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::JsonBody;
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
-
-/// What preflight found: the review's decision, or a redirect that is not reviewed here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PreflightDecision {
-    Approved,
-    Rejected,
-    /// K1 to `activate_portfolio` (recorded in the stack) or C4a (continues the startup's
-    /// existing Bedrock POC): no review happens in the pipeline, so there is no tier.
-    Redirected,
-}
-
-/// What the pipeline would decide, and why.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Preflight {
-    pub decision: PreflightDecision,
-    /// The pool the application would be reviewed in (a C3 redirect: the linked application's),
-    /// or, when `redirected`, the pool it is redirected to.
-    pub pool: Programme,
-    /// The classification (C1–C4, K1–K2, E1–E5), with its rules and reasons.
-    pub classification: Classification,
-    /// Absent when `redirected`: nothing is reviewed.
-    pub components: Option<Components>,
-    /// `approved` with `tier_usd`, or `rejected`; absent when `redirected`.
-    pub outcome: Option<Outcome>,
-    /// The tier in dollars when approved.
-    pub tier_usd: Option<i64>,
-    pub rules: Vec<RuleId>,
-    pub reasons: Vec<String>,
-    /// What to change to reach the next tier (empty when `redirected`).
-    pub next_tier: Vec<String>,
-    pub figures: PoolFigures,
-    /// The review period before the decision would be published (T6); absent when `redirected`.
-    pub review_period_days: Option<i64>,
-    pub catalog_version: String,
-}
 
 /// Scores a draft body without storing anything.
 #[utoipa::path(

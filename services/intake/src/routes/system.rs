@@ -3,11 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
+use sandpiper_contracts::answers::ClockReading;
 use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::rule::RuleId;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::advance;
@@ -87,14 +88,6 @@ pub async fn publish_catalog(
     app.catalogs.publish(&catalog).await?;
     tracing::info!(version = %catalog.version, effective_from = %catalog.effective_from, "catalog version published");
     Ok((StatusCode::CREATED, Json(catalog)))
-}
-
-/// The system's time.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ClockReading {
-    pub now: DateTime<Utc>,
-    /// `wall` or `simulated`.
-    pub mode: String,
 }
 
 fn reading(app: &AppState) -> ClockReading {

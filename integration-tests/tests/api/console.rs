@@ -1,0 +1,485 @@
+//! The web console (#14) in a real browser (Debian's headless Chromium over WebDriver) against
+//! the real stack, and its security edges over plain HTTP.
+
+use sandpiper_integration_tests::browser::Browser;
+use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, TestApp, example};
+use serde_json::json;
+
+const USE_CASE_VAGUE: &str = "Exploring what Bedrock Agents can do for our workflows.";
+
+/// Fails the test with every WCAG A/AA violation axe-core finds on the page.
+async fn assert_accessible(browser: &Browser, page: &str) {
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "axe-core on {page}:\n{}", violations.join("\n"));
+}
+
+async fn sign_in(browser: &Browser, app: &TestApp, token: &str) {
+    browser.goto(&app.url("/console")).await;
+    // An unauthenticated page goes to sign-in.
+    browser.find("#token").await;
+    assert!(
+        browser.url().await.contains("/console/sign-in"),
+        "{}",
+        browser.url().await
+    );
+    browser.fill("#token", token).await;
+    browser.click(&browser.find("#sign-in").await).await;
+    browser.find("#who").await;
+}
+
+async fn sign_out(browser: &Browser) {
+    browser.click(&browser.find("#sign-out").await).await;
+    browser.find("#token").await;
+}
+
+async fn preflight_reads(browser: &Browser, what: &str, done: impl Fn(&str) -> bool) -> String {
+    browser.wait_for_text("#preflight-headline", what, done).await
+}
+
+#[tokio::test]
+async fn a_partner_files_follows_and_decides_in_the_browser() {
+    let app = TestApp::simulated().await;
+    let browser = Browser::start().await;
+
+    // Sign in: a wrong token is refused on the page; the right one opens the pipeline.
+    browser.goto(&app.url("/console/applications/new")).await;
+    browser.find("#token").await;
+    assert_accessible(&browser, "sign-in").await;
+    browser.screenshot("sign-in").await;
+    browser.fill("#token", "not-a-token").await;
+    browser.click(&browser.find("#sign-in").await).await;
+    let refused = browser.text_of("#sign-in-error").await;
+    assert!(refused.contains("not known"), "{refused}");
+    browser.fill("#token", ACME).await;
+    browser.click(&browser.find("#sign-in").await).await;
+    // The sign-in returns to the page asked for.
+    browser.find("#draft-form").await;
+    assert_eq!(browser.text_of("#who").await, "acme");
+    assert_accessible(&browser, "new application").await;
+
+    // A weak, vague draft: rejected (T2), live as the fields are typed.
+    let name = "Helpdesk <script>alert('x')</script> \"Autopilot\"";
+    browser.fill("[name='startup.name']", name).await;
+    browser.fill("[name='startup.aws_account_id']", "111122223333").await;
+    browser.fill("[name='startup.industry']", "saas").await;
+    browser.select("[name='service']", "bedrock-agents").await;
+    browser.fill("[name='workload']", "customer-support").await;
+    browser.fill("[name='use_case']", USE_CASE_VAGUE).await;
+    browser.fill("[name='evaluation_window_days']", "45").await;
+    browser
+        .fill("[name='budget[0].item']", "Bedrock Agents invocations")
+        .await;
+    browser.select("[name='budget[0].category']", "emerging_service").await;
+    browser.fill("[name='budget[0].monthly_usd']", "900-1500").await;
+    let rejected = preflight_reads(&browser, "a vague, weak draft", |t| t.contains("rejected")).await;
+    assert!(rejected.contains("Innovation Sandbox"), "{rejected}");
+
+    // A clear use case with a target: still weak elsewhere, so the floor (T3).
+    let body = example("bedrock-agents-support");
+    let use_case = body["use_case"].as_str().unwrap();
+    browser.fill("[name='use_case']", use_case).await;
+    preflight_reads(&browser, "the floor", |t| t.contains("approved at $10K")).await;
+
+    // Every component strong, two checkpoints and $3,040 a month: the ceiling (T4).
+    browser.fill("[name='evaluation_window_days']", "60").await;
+    let metrics: Vec<&str> = body["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    browser.fill("[name='metrics']", &metrics.join("\n")).await;
+    browser.fill("[name='feedback_checkpoints_days']", "30, 60").await;
+    browser.fill("[name='budget[0].monthly_usd']", "1700").await;
+    for (row, (item, category, amount)) in [
+        (
+            "Claude Sonnet 4 inference for agent reasoning",
+            "model_inference",
+            "850",
+        ),
+        ("Lambda orchestration for tool execution", "supporting", "180"),
+        ("OpenSearch Serverless knowledge-base vector index", "supporting", "250"),
+        ("CloudWatch logging", "supporting", "60"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let row = row + 1;
+        browser.fill(&format!("[name='budget[{row}].item']"), item).await;
+        browser
+            .select(&format!("[name='budget[{row}].category']"), category)
+            .await;
+        browser
+            .fill(&format!("[name='budget[{row}].monthly_usd']"), amount)
+            .await;
+    }
+    preflight_reads(&browser, "the ceiling", |t| t.contains("approved at $25K")).await;
+    assert_eq!(browser.attribute("#preflight-result", "data-tier").await, "25000");
+    let advice = browser.text_of("#preflight").await;
+    assert!(advice.contains("strong"), "{advice}");
+    browser.screenshot("preflight").await;
+
+    // Submit: the application page, in review.
+    browser.click(&browser.find("#submit").await).await;
+    browser.find("#notice").await;
+    let heading = browser.text_of("h1").await;
+    assert!(
+        heading.contains("<script>alert('x')</script>"),
+        "the name is shown as text: {heading}"
+    );
+    let id = browser
+        .url()
+        .await
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let submitted = app.wait_for_state(ACME, &id, "in_review").await;
+    assert_eq!(submitted["body"]["startup"]["name"], name);
+    assert_accessible(&browser, "application (in review)").await;
+
+    // The pipeline lists it with its state and what is next.
+    browser.goto(&app.url("/console")).await;
+    let row = browser.text_of(&format!("tr[data-id='{id}']")).await;
+    assert!(
+        row.contains("in review") && row.contains("Review decision pending"),
+        "{row}"
+    );
+    assert_accessible(&browser, "pipeline").await;
+    sign_out(&browser).await;
+
+    // The admin advances the simulated clock past the review period (T6).
+    sign_in(&browser, &app, ADMIN).await;
+    browser.goto(&app.url("/console/admin/clock")).await;
+    assert_accessible(&browser, "clock").await;
+    browser.fill("#days", "13").await;
+    browser.click(&browser.find("#advance").await).await;
+    browser.find("#clock-now").await;
+    assert!(browser.text_of("#clock-now").await.starts_with("2026-03-15"));
+    sign_out(&browser).await;
+
+    // The partner sees the approval, the split tranches and the office hours.
+    sign_in(&browser, &app, ACME).await;
+    browser.goto(&app.url(&format!("/console/applications/{id}"))).await;
+    assert_eq!(browser.attribute("#state", "data-state").await, "active");
+    let standing = browser.text_of("#standing").await;
+    assert!(standing.contains("Approved at $25K"), "{standing}");
+    let tranches = browser.text_of("#tranches").await;
+    assert!(
+        tranches.contains("$10,000") && tranches.contains("$15,000"),
+        "{tranches}"
+    );
+    let sessions = browser.text_of("#sessions").await;
+    assert!(
+        sessions.contains("kickoff") && sessions.contains("closing"),
+        "{sessions}"
+    );
+    assert!(browser.has("#ics").await);
+    let points_before = browser
+        .execute("return document.querySelectorAll('#burn-down circle').length", vec![])
+        .await;
+    assert_accessible(&browser, "application (active)").await;
+
+    // Report consumption: the balance and the chart move.
+    browser.fill("#c-amount", "4000").await;
+    browser.fill("#c-note", "first week <b>load test</b>").await;
+    browser.click(&browser.find("#report-consumption").await).await;
+    let notice = browser.text_of("#notice").await;
+    assert_eq!(notice, "Consumption recorded.");
+    let credits = browser.text_of("#credits").await;
+    assert!(
+        credits.contains("Balance\n$6,000") || credits.contains("Balance $6,000"),
+        "{credits}"
+    );
+    let points_after = browser
+        .execute("return document.querySelectorAll('#burn-down circle').length", vec![])
+        .await;
+    assert_eq!(
+        points_after.as_u64(),
+        points_before.as_u64().map(|n| n + 1),
+        "one more point on the chart"
+    );
+    browser.screenshot("application").await;
+
+    // A report the API refuses is shown with its reason, and changes nothing.
+    browser.fill("#c-amount", "0").await;
+    browser.click(&browser.find("#report-consumption").await).await;
+    let refused = browser.text_of("#action-error").await;
+    assert!(refused.contains("amount_usd"), "{refused}");
+    assert!(browser.text_of("#credits").await.contains("$6,000"));
+
+    // At window close the team decides: graduate.
+    app.advance_days(61).await;
+    browser.goto(&app.url(&format!("/console/applications/{id}"))).await;
+    assert_eq!(browser.attribute("#state", "data-state").await, "window_closed");
+    browser.click(&browser.find("#d-graduate").await).await;
+    browser.fill("#d-notes", "moving to production").await;
+    browser.click(&browser.find("#decide").await).await;
+    assert_eq!(browser.text_of("#notice").await, "Decision recorded.");
+    assert_eq!(browser.attribute("#state", "data-state").await, "graduated");
+    assert!(browser.text_of("#links").await.contains("Graduated to"));
+
+    // The pipeline, for the README.
+    browser.goto(&app.url("/console")).await;
+    browser.screenshot("pipeline").await;
+
+    sign_out(&browser).await;
+    // Signed out: the pages go back to sign-in.
+    browser.goto(&app.url(&format!("/console/applications/{id}"))).await;
+    browser.find("#token").await;
+    browser.quit().await;
+}
+
+/// A browser-less client of the console: its cookies kept by hand.
+struct Console<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default()[name.len() + 1..].to_owned())
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .map(|i| i + marker.len())
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+impl<'a> Console<'a> {
+    async fn sign_in(app: &'a TestApp, token: &str) -> Console<'a> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let form = http.get(app.url("/console/sign-in")).send().await.unwrap();
+        let pre = set_cookie(&form, "sandpiper_console_sign_in").expect("a sign-in cookie");
+        let csrf = hidden(&form.text().await.unwrap(), "csrf");
+        let signed = http
+            .post(app.url("/console/sign-in"))
+            .header("cookie", format!("sandpiper_console_sign_in={pre}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                serde_urlencoded::to_string([("csrf", csrf.as_str()), ("token", token), ("next", "/console")]).unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed.status(), 303);
+        let cookie = set_cookie(&signed, "sandpiper_console").expect("a session cookie");
+        let mut console = Console {
+            app,
+            http,
+            cookie,
+            csrf: String::new(),
+        };
+        let (status, page) = console.get("/console").await;
+        assert_eq!(status, 200);
+        console.csrf = hidden(&page, "csrf");
+        console
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .http
+            .get(self.app.url(path))
+            .header("cookie", format!("sandpiper_console={}", self.cookie))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let response = self
+            .http
+            .post(self.app.url(path))
+            .header("cookie", format!("sandpiper_console={}", self.cookie))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(serde_urlencoded::to_string(form).unwrap())
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn the_console_escapes_isolates_and_refuses_forgeries() {
+    let app = TestApp::spawn().await;
+    let mut hostile = example("bedrock-agents-support");
+    hostile["startup"]["name"] = json!("<script>alert(\"pwned\")</script> & 'Q'");
+    hostile["use_case"] = json!(format!(
+        "{} <img src=x onerror=alert(1)> \"quoted\"",
+        hostile["use_case"].as_str().unwrap()
+    ));
+    let id = app.create(ACME, &hostile).await;
+
+    let acme = Console::sign_in(&app, ACME).await;
+    for path in [
+        "/console".to_owned(),
+        format!("/console/applications/{id}"),
+        format!("/console/applications/{id}/edit"),
+    ] {
+        let (status, page) = acme.get(&path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!page.contains("<script>alert"), "{path} shows partner text as markup");
+        assert!(!page.contains("<img src=x"), "{path} shows partner text as markup");
+        assert!(page.contains("&#60;script&#62;alert"), "{path} shows the name, escaped");
+    }
+
+    // Every answer carries the policy: no inline script, nothing from elsewhere.
+    let response = acme
+        .http
+        .get(app.url("/console"))
+        .header("cookie", format!("sandpiper_console={}", acme.cookie))
+        .send()
+        .await
+        .unwrap();
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+
+    // Another partner's application answers 404, as a missing one does.
+    let globex = Console::sign_in(&app, GLOBEX).await;
+    let (status, page) = globex.get(&format!("/console/applications/{id}")).await;
+    assert_eq!(status, 404, "{page}");
+    assert!(!page.contains("Helpdesk"));
+    let (status, _) = globex
+        .post(
+            &format!("/console/applications/{id}/cancel"),
+            &[("csrf", globex.csrf.as_str()), ("reason", "not mine")],
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // A post without the session's CSRF token is refused and changes nothing.
+    let (status, _) = acme
+        .post(&format!("/console/applications/{id}/cancel"), &[("reason", "forged")])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = acme
+        .post(
+            &format!("/console/applications/{id}/cancel"),
+            &[("csrf", globex.csrf.as_str()), ("reason", "forged")],
+        )
+        .await;
+    assert_eq!(status, 403, "another session's token is not this one's");
+    assert_eq!(app.view(ACME, &id).await["state"], "draft");
+
+    // A stale revision is refused with the API's reason (412), and changes nothing.
+    let (status, page) = acme
+        .post(
+            &format!("/console/applications/{id}/cancel"),
+            &[("csrf", acme.csrf.as_str()), ("reason", "stale"), ("revision", "999")],
+        )
+        .await;
+    assert_eq!(status, 412, "{page}");
+    assert_eq!(app.view(ACME, &id).await["state"], "draft");
+
+    // Forged and signed-out cookies go back to sign-in.
+    let forged = Console {
+        app: &app,
+        http: acme.http.clone(),
+        cookie: "a".repeat(64),
+        csrf: String::new(),
+    };
+    let response = forged
+        .http
+        .get(app.url("/console"))
+        .header("cookie", format!("sandpiper_console={}", forged.cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(
+        response.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/console/sign-in")
+    );
+    let (status, _) = acme.post("/console/sign-out", &[("csrf", acme.csrf.as_str())]).await;
+    assert_eq!(status, 303);
+    let (status, _) = acme.get("/console").await;
+    assert_eq!(status, 303, "a signed-out session is gone");
+
+    // The trusted-proxy header signs nobody in unless configured.
+    let response = acme
+        .http
+        .get(app.url("/console/sign-in"))
+        .header("x-forwarded-email", "ops@acme.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the sign-in form, not a session");
+    assert!(set_cookie(&response, "sandpiper_console").is_none());
+}
+
+#[tokio::test]
+async fn the_pipeline_filters_searches_counts_and_pages() {
+    let app = TestApp::spawn().await;
+    let body = example("bedrock-agents-support");
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let mut draft = body.clone();
+        draft["startup"]["name"] = json!(format!("Startup {n:02}"));
+        ids.push(app.create(ACME, &draft).await);
+    }
+    let mut named = body.clone();
+    named["startup"]["name"] = json!("Zebra Robotics");
+    let zebra = app.submit(ACME, &named).await;
+    app.wait_for_state(ACME, &zebra, "in_review").await;
+    app.create(GLOBEX, &body).await;
+
+    let acme = Console::sign_in(&app, ACME).await;
+    let (_, page) = acme.get("/console").await;
+    // Counts per state, over the partner's own applications only.
+    assert!(
+        page.contains("data-state=\"draft\">draft <span class=\"count\">30</span>"),
+        "{page}"
+    );
+    assert!(page.contains("All <span class=\"count\">31</span>"));
+    // One page of 25, newest first, and a next page.
+    assert_eq!(page.matches("<tr data-id=").count(), 25);
+    assert!(page.find("Zebra Robotics").unwrap() < page.find("Startup 29").unwrap());
+    let next = hidden_link(&page, "next-page");
+    let (_, second) = acme.get(&next).await;
+    assert_eq!(second.matches("<tr data-id=").count(), 6);
+    assert!(second.contains("Startup 00"));
+
+    let (_, found) = acme.get("/console?q=zebra").await;
+    assert_eq!(found.matches("<tr data-id=").count(), 1);
+    assert!(found.contains("Zebra Robotics"));
+    let (_, in_review) = acme.get("/console?state=in_review").await;
+    assert_eq!(in_review.matches("<tr data-id=").count(), 1);
+    let (_, other_service) = acme.get("/console?service=q-business").await;
+    assert_eq!(other_service.matches("<tr data-id=").count(), 0);
+}
+
+fn hidden_link(html: &str, id: &str) -> String {
+    let marker = format!("id=\"{id}\"");
+    let at = html.find(&marker).unwrap_or_else(|| panic!("no #{id}"));
+    let before = &html[..at];
+    let href = before.rfind("href=\"").unwrap() + 6;
+    before[href..].split('"').next().unwrap().replace("&amp;", "&")
+}
