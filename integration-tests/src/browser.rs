@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 /// The W3C element reference key.
-const ELEMENT: &str = "element-6066-11e4-a5e0-4f4a4bbf8a54";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 fn tool(variable: &str, default: &str) -> PathBuf {
     let path = std::env::var_os(variable)
@@ -213,7 +213,10 @@ impl Browser {
         loop {
             match self.try_command(reqwest::Method::POST, "/element", query.clone()).await {
                 Ok(found) => {
-                    let id = found[ELEMENT].as_str().expect("an element reference").to_owned();
+                    let id = found[ELEMENT]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("an element reference: {found}"))
+                        .to_owned();
                     return Element(id);
                 }
                 Err(error) if tokio::time::Instant::now() < deadline && error == "no such element" => {

@@ -1,6 +1,9 @@
 //! The web console (#14) in a real browser (Debian's headless Chromium over WebDriver) against
 //! the real stack, and its security edges over plain HTTP.
 
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sandpiper_integration_tests::browser::Browser;
 use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, TestApp, example};
 use serde_json::json;
@@ -138,7 +141,7 @@ async fn a_partner_files_follows_and_decides_in_the_browser() {
         .unwrap()
         .to_owned();
     let submitted = app.wait_for_state(ACME, &id, "in_review").await;
-    assert_eq!(submitted["body"]["startup"]["name"], name);
+    assert_eq!(submitted["startup"]["name"], name);
     assert_accessible(&browser, "application (in review)").await;
 
     // The pipeline lists it with its state and what is next.

@@ -40,6 +40,11 @@ pub fn balance_points(history: &[Envelope]) -> Vec<Point> {
         let Some(credits) = view.as_ref().and_then(|v| v.credits.as_ref()) else {
             continue;
         };
+        // Events stored at the same instant (credits applied, then its first tranche released)
+        // are one step: only the balance after the last of them is drawn.
+        if points.last().is_some_and(|p| p.at == event.time) {
+            points.pop();
+        }
         let changed = points
             .last()
             .is_none_or(|p| p.balance_usd != credits.balance_usd || p.consumed_usd != credits.consumed_usd);
@@ -120,9 +125,15 @@ pub fn burn_down(points: &[Point], window: &Window, granted_usd: i64, now: DateT
     ];
     for (i, (at, label)) in markers.iter().enumerate() {
         let mx = x(*at);
+        // The first and last labels lean inwards so they stay inside the drawing.
+        let anchor = match i {
+            0 => "start",
+            i if i == markers.len() - 1 => "end",
+            _ => "middle",
+        };
         svg.push_str(&format!(
             "<line x1=\"{mx:.1}\" y1=\"{TOP}\" x2=\"{mx:.1}\" y2=\"{b}\" stroke=\"#767676\" stroke-dasharray=\"4 3\"/>\
-             <text x=\"{mx:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#222\">{label} {d}</text>",
+             <text x=\"{mx:.1}\" y=\"{ty:.1}\" text-anchor=\"{anchor}\" font-size=\"10\" fill=\"#222\">{label} {d}</text>",
             b = HEIGHT - BOTTOM,
             ty = HEIGHT - BOTTOM + 14.0 + (i % 2) as f64 * 12.0,
             d = display::day(at),

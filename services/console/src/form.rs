@@ -73,6 +73,8 @@ impl Field {
 #[derive(Debug, Clone)]
 pub struct Section {
     pub title: String,
+    /// Rows of four inputs (a budget line, a stack entry) are laid out as a table would be.
+    pub rows_of_four: bool,
     pub fields: Vec<Field>,
 }
 
@@ -479,6 +481,7 @@ pub fn sections(values: &Values, errors: &[(String, String)], services: &[(Strin
     vec![
         Section {
             title: "Startup".into(),
+            rows_of_four: false,
             fields: vec![
                 field("startup.name", "Startup name", "", Kind::Text),
                 field("startup.aws_account_id", "AWS account id", "12 digits (E1)", Kind::Text),
@@ -495,6 +498,7 @@ pub fn sections(values: &Values, errors: &[(String, String)], services: &[(Strin
         },
         Section {
             title: "Service and use case".into(),
+            rows_of_four: false,
             fields: vec![
                 field(
                     "programme",
@@ -524,6 +528,7 @@ pub fn sections(values: &Values, errors: &[(String, String)], services: &[(Strin
         },
         Section {
             title: "Metrics".into(),
+            rows_of_four: false,
             fields: vec![
                 field(
                     "target_metrics",
@@ -542,6 +547,7 @@ pub fn sections(values: &Values, errors: &[(String, String)], services: &[(Strin
         },
         Section {
             title: "Window".into(),
+            rows_of_four: false,
             fields: vec![field(
                 "evaluation_window_days",
                 "Evaluation window (days)",
@@ -550,19 +556,23 @@ pub fn sections(values: &Values, errors: &[(String, String)], services: &[(Strin
             )],
         },
         Section {
-            title: "Budget".into(),
-            fields: {
-                budget.push(field(
-                    "production_monthly_usd",
-                    "Production spend after the evaluation (USD per month)",
-                    "",
-                    Kind::Number,
-                ));
-                budget
-            },
+            title: "Budget lines (per month)".into(),
+            rows_of_four: true,
+            fields: budget,
+        },
+        Section {
+            title: "After the evaluation".into(),
+            rows_of_four: false,
+            fields: vec![field(
+                "production_monthly_usd",
+                "Production spend (USD per month)",
+                "What the workload would spend in production (graduation, G2)",
+                Kind::Number,
+            )],
         },
         Section {
             title: "Other credits the startup holds or applied for".into(),
+            rows_of_four: true,
             fields: stack,
         },
     ]
