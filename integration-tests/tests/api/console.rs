@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use sandpiper_integration_tests::browser::Browser;
+use sandpiper_integration_tests::console::{ConsoleSession, set_cookie};
 use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, TestApp, example};
 use serde_json::json;
 
@@ -225,8 +226,20 @@ async fn a_partner_files_follows_and_decides_in_the_browser() {
     assert_eq!(browser.attribute("#state", "data-state").await, "graduated");
     assert!(browser.text_of("#links").await.contains("Graduated to"));
 
-    // The pipeline, for the README.
+    // The pipeline, for the README, with a few more applications in it.
+    for name in ["exploring-agents", "amazon-q-business-docs"] {
+        app.submit(ACME, &example(name)).await;
+    }
+    let mut another = example("bedrock-agents-support");
+    another["startup"]["name"] = json!("Northwind Analytics");
+    app.create(ACME, &another).await;
     browser.goto(&app.url("/console")).await;
+    assert_eq!(
+        browser
+            .execute("return document.querySelectorAll('#pipeline tbody tr').length", vec![])
+            .await,
+        5
+    );
     browser.screenshot("pipeline").await;
 
     sign_out(&browser).await;
@@ -234,91 +247,6 @@ async fn a_partner_files_follows_and_decides_in_the_browser() {
     browser.goto(&app.url(&format!("/console/applications/{id}"))).await;
     browser.find("#token").await;
     browser.quit().await;
-}
-
-/// A browser-less client of the console: its cookies kept by hand.
-struct Console<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-    cookie: String,
-    csrf: String,
-}
-
-fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.split(';').next().unwrap_or_default()[name.len() + 1..].to_owned())
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .map(|i| i + marker.len())
-        .unwrap_or_else(|| panic!("no {name} in {html}"));
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-impl<'a> Console<'a> {
-    async fn sign_in(app: &'a TestApp, token: &str) -> Console<'a> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let form = http.get(app.url("/console/sign-in")).send().await.unwrap();
-        let pre = set_cookie(&form, "sandpiper_console_sign_in").expect("a sign-in cookie");
-        let csrf = hidden(&form.text().await.unwrap(), "csrf");
-        let signed = http
-            .post(app.url("/console/sign-in"))
-            .header("cookie", format!("sandpiper_console_sign_in={pre}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(
-                serde_urlencoded::to_string([("csrf", csrf.as_str()), ("token", token), ("next", "/console")]).unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(signed.status(), 303);
-        let cookie = set_cookie(&signed, "sandpiper_console").expect("a session cookie");
-        let mut console = Console {
-            app,
-            http,
-            cookie,
-            csrf: String::new(),
-        };
-        let (status, page) = console.get("/console").await;
-        assert_eq!(status, 200);
-        console.csrf = hidden(&page, "csrf");
-        console
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let response = self
-            .http
-            .get(self.app.url(path))
-            .header("cookie", format!("sandpiper_console={}", self.cookie))
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-        let response = self
-            .http
-            .post(self.app.url(path))
-            .header("cookie", format!("sandpiper_console={}", self.cookie))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(serde_urlencoded::to_string(form).unwrap())
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    }
 }
 
 #[tokio::test]
@@ -332,7 +260,7 @@ async fn the_console_escapes_isolates_and_refuses_forgeries() {
     ));
     let id = app.create(ACME, &hostile).await;
 
-    let acme = Console::sign_in(&app, ACME).await;
+    let acme = ConsoleSession::sign_in(&app, ACME).await;
     for path in [
         "/console".to_owned(),
         format!("/console/applications/{id}"),
@@ -364,7 +292,7 @@ async fn the_console_escapes_isolates_and_refuses_forgeries() {
     assert_eq!(response.headers()["x-frame-options"], "DENY");
 
     // Another partner's application answers 404, as a missing one does.
-    let globex = Console::sign_in(&app, GLOBEX).await;
+    let globex = ConsoleSession::sign_in(&app, GLOBEX).await;
     let (status, page) = globex.get(&format!("/console/applications/{id}")).await;
     assert_eq!(status, 404, "{page}");
     assert!(!page.contains("Helpdesk"));
@@ -401,7 +329,7 @@ async fn the_console_escapes_isolates_and_refuses_forgeries() {
     assert_eq!(app.view(ACME, &id).await["state"], "draft");
 
     // Forged and signed-out cookies go back to sign-in.
-    let forged = Console {
+    let forged = ConsoleSession {
         app: &app,
         http: acme.http.clone(),
         cookie: "a".repeat(64),
@@ -454,7 +382,7 @@ async fn the_pipeline_filters_searches_counts_and_pages() {
     app.wait_for_state(ACME, &zebra, "in_review").await;
     app.create(GLOBEX, &body).await;
 
-    let acme = Console::sign_in(&app, ACME).await;
+    let acme = ConsoleSession::sign_in(&app, ACME).await;
     let (_, page) = acme.get("/console").await;
     // Counts per state, over the partner's own applications only.
     assert!(

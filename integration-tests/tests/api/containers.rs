@@ -285,6 +285,21 @@ async fn containers_take_an_application_to_a_decision_through_restarts() {
         );
     }
 
+    // The intake's image serves the console on the API's port, templates and files built in.
+    let sign_in = stack.send(stack.http.get(stack.api("/console/sign-in"))).await;
+    assert_eq!(sign_in.status, 200, "{sign_in:?}");
+    assert!(
+        sign_in
+            .body
+            .as_str()
+            .unwrap_or_default()
+            .contains("Sign in to Sandpiper")
+    );
+    let script = stack
+        .send(stack.http.get(stack.api("/console/static/console.js")))
+        .await;
+    assert_eq!(script.status, 200);
+
     // The classifier is down: a submission is taken and waits in its durable consumer.
     stack.stop("classifier");
     assert_eq!(

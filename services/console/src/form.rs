@@ -390,6 +390,15 @@ fn programme_choices(none: &str) -> Kind {
     ])
 }
 
+/// The label of the input `name`, for a message that names it.
+pub fn label_of(name: &str) -> Option<String> {
+    sections(&Values::default(), &[], &[])
+        .into_iter()
+        .flat_map(|s| s.fields)
+        .find(|f| f.name == name)
+        .map(|f| f.label)
+}
+
 /// Every input name the form has.
 fn input_names() -> Vec<String> {
     sections(&Values::default(), &[], &[])

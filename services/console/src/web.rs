@@ -216,6 +216,14 @@ impl FromRequestParts<Console> for SignedIn {
     }
 }
 
+/// A posted form's fields (a body over [`MAX_FORM_BYTES`] is refused).
+async fn read_form(body: axum::body::Body) -> Result<Values, PageError> {
+    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(PageError::Body)?;
+    Ok(Values::parse(&bytes))
+}
+
 /// A form post from a signed-in page, its CSRF token checked.
 pub struct Posted {
     pub user: SignedIn,
@@ -228,10 +236,7 @@ impl FromRequest<Console> for Posted {
     async fn from_request(request: Request, console: &Console) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = request.into_parts();
         let user = SignedIn::from_request_parts(&mut parts, console).await?;
-        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
-            .await
-            .map_err(PageError::Body)?;
-        let values = Values::parse(&bytes);
+        let values = read_form(body).await?;
         if !user.session.csrf_matches(values.get("csrf")) {
             return Err(PageError::Csrf);
         }
@@ -250,10 +255,7 @@ impl FromRequest<Console> for SignInPost {
 
     async fn from_request(request: Request, _console: &Console) -> Result<Self, Self::Rejection> {
         let (parts, body) = request.into_parts();
-        let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
-            .await
-            .map_err(PageError::Body)?;
-        let values = Values::parse(&bytes);
+        let values = read_form(body).await?;
         let sent = values.get("csrf");
         let expected = cookie(&parts.headers, session::SIGN_IN_COOKIE).unwrap_or("");
         if sent.is_empty() || !session::constant_time_eq(sent.as_bytes(), expected.as_bytes()) {

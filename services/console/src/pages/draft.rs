@@ -102,7 +102,7 @@ impl Panel {
         }
     }
 
-    fn incomplete(errors: &[FieldError]) -> Panel {
+    fn incomplete(errors: &[FieldError], rows: &RowMap) -> Panel {
         Panel {
             decision: "incomplete".into(),
             headline: format!(
@@ -110,7 +110,7 @@ impl Panel {
                 errors.len(),
                 if errors.len() == 1 { "field" } else { "fields" }
             ),
-            to_fix: errors.iter().map(describe).collect(),
+            to_fix: errors.iter().map(|e| describe(e, rows)).collect(),
             ..Panel::default()
         }
     }
@@ -124,13 +124,16 @@ impl Panel {
     }
 }
 
-fn describe(error: &FieldError) -> String {
+/// An error as the panel lists it: the input's label (its path when the form has no such
+/// input), what is wrong, and the rule.
+fn describe(error: &FieldError, rows: &RowMap) -> String {
     let rule = error.rule.map(|r| format!(" ({})", r.as_str())).unwrap_or_default();
     if error.field.is_empty() {
-        format!("{}{rule}", error.message)
-    } else {
-        format!("{}: {}{rule}", error.field, error.message)
+        return format!("{}{rule}", error.message);
     }
+    let input = rows.input_for(&error.field);
+    let name = form::label_of(&input).unwrap_or(error.field.clone());
+    format!("{name}: {}{rule}", error.message)
 }
 
 /// The preflight for a form, and the errors to show by its inputs.
@@ -151,7 +154,7 @@ async fn score(
             .collect()
     };
     if !form_errors.is_empty() {
-        return Ok((Panel::incomplete(&form_errors), by_input(&form_errors)));
+        return Ok((Panel::incomplete(&form_errors, rows), by_input(&form_errors)));
     }
     if *draft == ApplicationDraft::default() {
         return Ok((Panel::empty(), Vec::new()));
@@ -172,7 +175,7 @@ async fn score(
             } else {
                 problem.errors.clone()
             };
-            Ok((Panel::incomplete(&errors), by_input(&errors)))
+            Ok((Panel::incomplete(&errors, rows), by_input(&errors)))
         }
         Err(err) => Err(err.into()),
     }
@@ -317,56 +320,65 @@ pub async fn live_preflight(State(console): State<Console>, post: Posted) -> Res
     Ok(Json(serde_json::json!({"html": html, "errors": errors})).into_response())
 }
 
+/// The form drawn again after a refusal: the preflight, the errors by their inputs, and why.
+struct Refusal<'r> {
+    view: Option<&'r ApplicationView>,
+    errors: Vec<FieldError>,
+    message: String,
+    status: StatusCode,
+}
+
+async fn refused(console: &Console, post: &Posted, rows: &RowMap, refusal: Refusal<'_>) -> Result<Response, PageError> {
+    let (draft, _, _) = form::to_draft(&post.values);
+    let (preflight, errors) = score(console, &post.user.principal, &draft, rows, refusal.errors).await?;
+    let drawn = Drawn {
+        values: post.values.clone(),
+        errors,
+        preflight,
+    };
+    draw(
+        console,
+        &post.user,
+        refusal.view,
+        drawn,
+        String::new(),
+        refusal.message,
+        refusal.status,
+    )
+    .await
+}
+
+const FIX_FIELDS: &str = "Some fields need fixing; see the messages beside them.";
+
 /// Creates the draft, then saves or submits it (the button pressed).
 pub async fn create(State(console): State<Console>, post: Posted) -> Result<Response, PageError> {
     let (draft, rows, form_errors) = form::to_draft(&post.values);
     if !form_errors.0.is_empty() {
-        let (preflight, errors) = score(&console, &post.user.principal, &draft, &rows, form_errors.0).await?;
-        let drawn = Drawn {
-            values: post.values,
-            errors,
-            preflight,
+        let refusal = Refusal {
+            view: None,
+            errors: form_errors.0,
+            message: FIX_FIELDS.into(),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
         };
-        let error = "Some fields need fixing; see the messages beside them.".to_owned();
-        return draw(
-            &console,
-            &post.user,
-            None,
-            drawn,
-            String::new(),
-            error,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return refused(&console, &post, &rows, refusal).await;
     }
     let created = console
         .api
         .post::<ApplicationView, _>(&post.user.principal, "/v1/applications", &draft, None)
         .await;
-    let view = match created {
-        Ok(view) => view,
-        Err(ApiError::Refused(problem)) if problem.status == 422 => {
-            let (preflight, errors) =
-                score(&console, &post.user.principal, &draft, &rows, problem.errors.clone()).await?;
-            let drawn = Drawn {
-                values: post.values,
-                errors,
-                preflight,
+    match created {
+        Ok(view) => finish(&console, &post, view, &rows).await,
+        Err(ApiError::Refused(problem)) if matches!(problem.status, 400 | 422) => {
+            let refusal = Refusal {
+                view: None,
+                errors: problem.errors,
+                message: problem.detail,
+                status: StatusCode::UNPROCESSABLE_ENTITY,
             };
-            return draw(
-                &console,
-                &post.user,
-                None,
-                drawn,
-                String::new(),
-                problem.detail,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            refused(&console, &post, &rows, refusal).await
         }
-        Err(err) => return Err(err.into()),
-    };
-    finish(&console, &post, view, &rows).await
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Saves the form over the draft (a merge patch at the revision the form was drawn from), then
@@ -374,25 +386,16 @@ pub async fn create(State(console): State<Console>, post: Posted) -> Result<Resp
 pub async fn save(State(console): State<Console>, Path(id): Path<String>, post: Posted) -> Result<Response, PageError> {
     let view = draft_view(&console, &post.user, &id).await?;
     let (draft, rows, form_errors) = form::to_draft(&post.values);
-    let revision = post.values.get("revision").parse::<u64>().ok();
-    let refused = |errors: Vec<(String, String)>, preflight: Panel, message: String, status: StatusCode| {
-        let drawn = Drawn {
-            values: post.values.clone(),
-            errors,
-            preflight,
-        };
-        (drawn, message, status)
-    };
     if !form_errors.0.is_empty() {
-        let (preflight, errors) = score(&console, &post.user.principal, &draft, &rows, form_errors.0).await?;
-        let (drawn, message, status) = refused(
-            errors,
-            preflight,
-            "Some fields need fixing; see the messages beside them.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-        return draw(&console, &post.user, Some(&view), drawn, String::new(), message, status).await;
+        let refusal = Refusal {
+            view: Some(&view),
+            errors: form_errors.0,
+            message: FIX_FIELDS.into(),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        return refused(&console, &post, &rows, refusal).await;
     }
+    let revision = post.values.get("revision").parse::<u64>().ok();
     let old = serde_json::to_value(&view.body).map_err(ApiError::Decode)?;
     let new = serde_json::to_value(&draft).map_err(ApiError::Decode)?;
     let patch = form::merge_patch_between(&old, &new);
@@ -401,18 +404,19 @@ pub async fn save(State(console): State<Console>, Path(id): Path<String>, post: 
         .api
         .call::<ApplicationView, _>(&post.user.principal, Method::PATCH, &path, Some(&patch), revision)
         .await;
-    let saved = match saved {
-        Ok(saved) => saved,
+    match saved {
+        Ok(saved) => finish(&console, &post, saved, &rows).await,
         Err(ApiError::Refused(problem)) if matches!(problem.status, 409 | 412 | 422) => {
-            let (preflight, errors) =
-                score(&console, &post.user.principal, &draft, &rows, problem.errors.clone()).await?;
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
-            let (drawn, message, status) = refused(errors, preflight, problem.detail, status);
-            return draw(&console, &post.user, Some(&view), drawn, String::new(), message, status).await;
+            let refusal = Refusal {
+                view: Some(&view),
+                status: StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT),
+                errors: problem.errors,
+                message: problem.detail,
+            };
+            refused(&console, &post, &rows, refusal).await
         }
-        Err(err) => return Err(err.into()),
-    };
-    finish(&console, &post, saved, &rows).await
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// After a save: to the application page once submitted, back to the form otherwise (with the
@@ -429,17 +433,13 @@ async fn finish(console: &Console, post: &Posted, view: ApplicationView, rows: &
     match submitted {
         Ok(view) => Ok(Redirect::to(&format!("/console/applications/{}?done=submitted", view.id)).into_response()),
         Err(ApiError::Refused(problem)) if matches!(problem.status, 409 | 412 | 422) => {
-            let (draft, _, _) = form::to_draft(&post.values);
-            let (preflight, errors) =
-                score(console, &post.user.principal, &draft, rows, problem.errors.clone()).await?;
-            let drawn = Drawn {
-                values: post.values.clone(),
-                errors,
-                preflight,
+            let refusal = Refusal {
+                view: Some(&view),
+                status: StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT),
+                message: format!("Saved as a draft, but not submitted: {}", problem.detail),
+                errors: problem.errors,
             };
-            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
-            let message = format!("Saved as a draft, but not submitted: {}", problem.detail);
-            draw(console, &post.user, Some(&view), drawn, String::new(), message, status).await
+            refused(console, post, rows, refusal).await
         }
         Err(err) => Err(err.into()),
     }
