@@ -101,10 +101,10 @@ async fn the_notifiers_streams_carry_the_configured_replicas() {
         .unwrap();
     use sandpiper_notifier::delivery;
     assert_eq!(delivery::deliveries_config(&bus).num_replicas, 3);
-    assert_eq!(delivery::dead_letters_config(&bus).num_replicas, 3);
+    assert_eq!(sandpiper_runtime::dead_letters::stream_config(&bus).num_replicas, 3);
 
     js.delete_stream(names::DEAD_LETTERS_STREAM).await.unwrap();
-    let refused = delivery::dead_letters_stream(&bus).await.unwrap_err();
+    let refused = sandpiper_runtime::dead_letters::stream(&bus).await.unwrap_err();
     assert!(
         refused.to_string().contains(names::DEAD_LETTERS_STREAM),
         "a 3-replica stream on one node is refused: {refused}"

@@ -25,9 +25,10 @@ use sandpiper_runtime::http::extract::{ApiPath, ApiQuery, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
 use serde::{Deserialize, Serialize};
 
-use crate::delivery::{DeadLetter, dead_letters_stream, deliveries_stream};
+use crate::delivery::{DeadLetter, deliveries_stream};
 use crate::safety::Policy;
 use crate::subscriptions::{Format, Listed, StoreError, Subscription, SubscriptionStore, check_pattern, scrub_urls};
+use sandpiper_runtime::dead_letters::stream as dead_letters_stream;
 
 #[derive(Clone)]
 pub struct ApiState(pub Arc<ApiShared>);

@@ -62,23 +62,6 @@ pub async fn deliveries_stream(bus: &Bus) -> Result<stream::Stream, BusError> {
     bus.stream(names::DELIVERIES_STREAM, deliveries_config(bus)).await
 }
 
-/// The dead letters stream.
-pub fn dead_letters_config(bus: &Bus) -> stream::Config {
-    bus.stream_config(
-        names::DEAD_LETTERS_STREAM,
-        stream::Config {
-            subjects: vec![subjects::all_dead_letters()],
-            storage: stream::StorageType::File,
-            ..Default::default()
-        },
-    )
-}
-
-/// The dead letters stream, created on first use with the configured replicas.
-pub async fn dead_letters_stream(bus: &Bus) -> Result<stream::Stream, BusError> {
-    bus.stream(names::DEAD_LETTERS_STREAM, dead_letters_config(bus)).await
-}
-
 /// What one attempt came to.
 enum Attempt {
     Delivered,

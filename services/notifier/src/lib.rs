@@ -77,7 +77,10 @@ impl Notifier {
         sandpiper_runtime::http::ensure_crypto_provider();
         let bus = Bus::connect(&config.common, ServiceName::Notifier).await?;
         delivery::deliveries_stream(&bus).await?;
-        delivery::dead_letters_stream(&bus).await?;
+        // Shared with every service's refused events (`sandpiper_runtime::dead_letters`).
+        sandpiper_runtime::dead_letters::stream(&bus)
+            .await
+            .map_err(|e| NotifierError::Setup(format!("dead letters: {e}")))?;
         let views = ViewStore::open(&bus)
             .await
             .map_err(|e| NotifierError::Setup(format!("view store: {e}")))?;

@@ -6,6 +6,7 @@
 
 use crate::events::EventType;
 use crate::ids::{ApplicationId, PartnerId};
+use crate::names::ServiceName;
 
 /// The versioned root of every event subject.
 const EVENTS_ROOT: &str = "sandpiper.v1.events";
@@ -55,9 +56,37 @@ pub fn dead_letters(subscription: &str) -> String {
     format!("{DEAD_LETTERS_ROOT}.{subscription}")
 }
 
-/// Every dead-letter subject.
+/// Every delivery dead-letter subject (one token per subscription; the event dead letters below
+/// sit one level deeper, so this filter never matches them).
 pub fn all_dead_letters() -> String {
     format!("{DEAD_LETTERS_ROOT}.*")
+}
+
+/// The dead letters of the events one service's consumer refused (issue #13): in the same stream
+/// as the delivery dead letters, under their own prefix. A subscription id is a ULID, never
+/// `events`, so the two never share a subject.
+pub fn event_dead_letters(service: ServiceName) -> String {
+    format!("{DEAD_LETTERS_ROOT}.events.{}", service.as_str())
+}
+
+/// Every event dead letter, any service.
+pub fn all_event_dead_letters() -> String {
+    format!("{DEAD_LETTERS_ROOT}.events.*")
+}
+
+/// The service an event dead letter's subject names; `None` if it is not one.
+pub fn parse_event_dead_letter(subject: &str) -> Option<ServiceName> {
+    let service = subject.strip_prefix(DEAD_LETTERS_ROOT)?.strip_prefix(".events.")?;
+    ServiceName::ALL.into_iter().find(|s| s.as_str() == service)
+}
+
+/// The versioned root of redrive requests.
+const REDRIVE_ROOT: &str = "sandpiper.v1.redrive";
+
+/// Where one service takes requests (core NATS request/reply, one replica answers) to handle the
+/// event of one of its dead letters again.
+pub fn redrive(service: ServiceName) -> String {
+    format!("{REDRIVE_ROOT}.{}", service.as_str())
 }
 
 /// The pieces of an event subject, parsed back.
@@ -117,6 +146,25 @@ mod tests {
             format!("sandpiper.v1.events.acme.{app}.*")
         );
         assert_eq!(events_of_partner(&partner), "sandpiper.v1.events.acme.>");
+    }
+
+    #[test]
+    fn event_dead_letters_sit_apart_from_delivery_dead_letters() {
+        let classifier = event_dead_letters(ServiceName::Classifier);
+        assert_eq!(classifier, "sandpiper.v1.deadletters.events.classifier");
+        assert_eq!(all_event_dead_letters(), "sandpiper.v1.deadletters.events.*");
+        assert_eq!(parse_event_dead_letter(&classifier), Some(ServiceName::Classifier));
+        assert_eq!(
+            parse_event_dead_letter(&dead_letters("01J0000000000000000000000A")),
+            None
+        );
+        assert_eq!(parse_event_dead_letter("sandpiper.v1.deadletters.events.nobody"), None);
+        // The delivery filter has one token after the root: it never matches an event letter.
+        assert_eq!(
+            all_dead_letters().matches('.').count() + 1,
+            classifier.matches('.').count()
+        );
+        assert_eq!(redrive(ServiceName::Scheduler), "sandpiper.v1.redrive.scheduler");
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //! explicit acks; events of different applications are handled concurrently, each application's
 //! one at a time in stream order. A handler must be idempotent:
 //! an event is redelivered if the process dies between handling it and acking it.
+//!
+//! An event refused for good (unreadable, on a subject its envelope disagrees with, or refused
+//! by its handler) is written to the dead letters ([`crate::dead_letters`]) before it is
+//! terminated; if the letter cannot be stored, the event is handed back instead, so a refusal
+//! is never lost. The same loop answers redrives of its letters ([`crate::redrive`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -18,6 +23,7 @@ use sandpiper_contracts::subjects;
 use tracing::Instrument;
 
 use crate::bus::Bus;
+use crate::dead_letters::{DeadLetters, EventDeadLetter, RefusalKind};
 use crate::handler::{Delivery, Handler, HandlerError};
 use crate::health::Gate;
 use crate::shutdown::Shutdown;
@@ -36,6 +42,9 @@ pub const MAX_DELIVER: i64 = -1;
 const ATTEMPTS_IN_PLACE: u32 = 4;
 /// The backoff of an event handed back after its attempts in place.
 const REDELIVERY_BACKOFF: Duration = Duration::from_secs(30);
+/// When an event refused for good could not have its dead letter stored (the dead-letter stream
+/// unavailable), how soon it comes back to be refused, and dead-lettered, again.
+const DEAD_LETTER_RETRY: Duration = Duration::from_secs(5);
 /// How long one pull waits for events; bounds how quickly an idle consumer notices shutdown.
 const PULL_EXPIRY: Duration = Duration::from_millis(500);
 const PULL_BATCH: usize = 64;
@@ -73,6 +82,8 @@ pub async fn run<H: Handler>(
         source,
     };
     let stream = bus.events_stream().await.map_err(|e| setup(e.into()))?;
+    // Before the first event: a refusal must find somewhere to go.
+    let dead_letters = DeadLetters::open(&bus).await.map_err(|e| setup(e.into()))?;
     let config = pull::Config {
         durable_name: Some(name.clone()),
         description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
@@ -90,8 +101,15 @@ pub async fn run<H: Handler>(
     .map_err(|e| setup(e.into()))?;
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
-    let handler = Arc::new(handler);
-    let mut lanes = Lanes::new(views);
+    let shared = Arc::new(Shared {
+        service,
+        handler,
+        views,
+        dead_letters,
+        lanes: (0..LANES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
+    });
+    let redrives = tokio::spawn(crate::redrive::serve(bus.clone(), shared.clone(), shutdown.clone()));
+    let mut lanes = Lanes::new();
 
     // A failing pull (a leader lost: 503 no responders) fails at once; without a pause the
     // loop would spin, logging thousands of failures a second.
@@ -113,7 +131,7 @@ pub async fn run<H: Handler>(
                     match message {
                         Ok(message) => {
                             backoff.succeeded();
-                            lanes.dispatch(service, &handler, message).await;
+                            lanes.dispatch(&shared, message).await;
                         }
                         Err(err) => {
                             failure = Some(format!("receiving from the consumer failed: {err}"));
@@ -135,45 +153,48 @@ pub async fn run<H: Handler>(
         }
     }
     lanes.finish().await;
+    if redrives.await.is_err() {
+        tracing::warn!(consumer = %name, "the redrive responder ended abnormally");
+    }
     running.set(false);
     tracing::info!(consumer = %name, "stopped consuming");
     Ok(())
+}
+
+/// What the consumer loop and the redrive responder of one service share.
+pub(crate) struct Shared<H> {
+    pub service: ServiceName,
+    pub handler: H,
+    /// The read model each event is made to hold first, for a handler that keeps it.
+    pub views: Option<ViewStore>,
+    pub dead_letters: DeadLetters,
+    /// One lock per lane ([`lane_of`]): a redriven event takes its application's lane too.
+    pub lanes: Vec<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Handles events of different applications concurrently and each application's in stream
 /// order: an application always maps to the same lane, a lane handles one event at a time, and
 /// the lane is taken in arrival order before the next event is looked at.
 struct Lanes {
-    /// The read model each event is made to hold first, for a handler that keeps it.
-    views: Option<ViewStore>,
-    lanes: Vec<Arc<tokio::sync::Mutex<()>>>,
     in_flight: tokio::task::JoinSet<()>,
 }
 
 impl Lanes {
-    fn new(views: Option<ViewStore>) -> Lanes {
+    fn new() -> Lanes {
         Lanes {
-            views,
-            lanes: (0..LANES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
             in_flight: tokio::task::JoinSet::new(),
         }
     }
 
-    async fn dispatch<H: Handler>(
-        &mut self,
-        service: ServiceName,
-        handler: &Arc<H>,
-        message: async_nats::jetstream::Message,
-    ) {
+    async fn dispatch<H: Handler>(&mut self, shared: &Arc<Shared<H>>, message: async_nats::jetstream::Message) {
         // Reap what finished so the set stays small.
         while self.in_flight.try_join_next().is_some() {}
-        let lane = lane_of(&message.subject, self.lanes.len());
+        let lane = lane_of(&message.subject, shared.lanes.len());
         // Waits only when this lane is busy: order within an application is kept.
-        let turn = self.lanes[lane].clone().lock_owned().await;
-        let handler = handler.clone();
-        let views = self.views.clone();
+        let turn = shared.lanes[lane].clone().lock_owned().await;
+        let shared = shared.clone();
         self.in_flight.spawn(async move {
-            handle_one(views.as_ref(), service, handler.as_ref(), message).await;
+            handle_one(&shared, message).await;
             drop(turn);
         });
     }
@@ -189,7 +210,7 @@ const LANES: usize = 32;
 
 /// The lane of an event: by its application (the subject's application token), so one
 /// application's events never overtake each other.
-fn lane_of(subject: &str, lanes: usize) -> usize {
+pub(crate) fn lane_of(subject: &str, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
     // sandpiper.v1.events.{partner}.{application}.{type}: everything but the type.
     let application = subject.rsplit_once('.').map_or(subject, |(head, _)| head);
@@ -237,12 +258,147 @@ pub async fn holding<T>(
     }
 }
 
-async fn handle_one<H: Handler>(
-    views: Option<&ViewStore>,
-    service: ServiceName,
-    handler: &H,
-    message: async_nats::jetstream::Message,
-) {
+/// An event as it reaches a handler: from the consumer, or fetched by sequence for a redrive.
+pub(crate) struct Incoming<'a> {
+    pub subject: &'a str,
+    pub payload: &'a [u8],
+    pub headers: Option<&'a async_nats::HeaderMap>,
+    pub stream_sequence: u64,
+    pub delivered: i64,
+}
+
+/// Why an event was not handled.
+pub(crate) enum Failure {
+    /// Worth retrying: handed back (consumer) or left dead-lettered (redrive).
+    Transient(HandlerError),
+    /// Retrying cannot help: the event is dead-lettered.
+    Refused(RefusalKind, HandlerError),
+}
+
+/// What one event came to, with what could be read of it (for its dead letter).
+pub(crate) struct Attempted {
+    /// The metric label: the event's type, or `unreadable`.
+    pub event_type: &'static str,
+    pub envelope: Option<Envelope>,
+    pub outcome: Result<(), Failure>,
+}
+
+/// The checks every event passes before its handler sees it: an envelope of a known type, on the
+/// very subject its partner, application and type make.
+fn check(envelope: &Envelope, subject: &str) -> Result<EventType, (RefusalKind, HandlerError)> {
+    let kind = envelope
+        .kind()
+        .map_err(|e| (RefusalKind::Unreadable, HandlerError::from(e)))?;
+    // Everything downstream (the record it folds into, the partner it is decided for) trusts the
+    // envelope's partner and application: they must be the ones the subject, which NATS
+    // permissions guard, names. A message on one partner's subjects claiming another's
+    // application is refused, never folded.
+    let expected = envelope
+        .nats_subject()
+        .map_err(|e| (RefusalKind::Unreadable, HandlerError::from(e)))?;
+    if expected != subject {
+        return Err((
+            RefusalKind::Mismatched,
+            HandlerError::permanent(format!(
+                "event {} says it is {expected} but arrived on {subject}",
+                envelope.id
+            )),
+        ));
+    }
+    Ok(kind)
+}
+
+/// `work`, with progress acks on `holder` while it runs (a redrive holds no message).
+async fn held<T>(holder: Option<&async_nats::jetstream::Message>, work: impl Future<Output = T>) -> T {
+    match holder {
+        Some(message) => holding(message, ACK_WAIT, work).await,
+        None => work.await,
+    }
+}
+
+/// One event through the checks and the handler, transient failures retried in place: what the
+/// consumer and a redrive ([`crate::redrive`]) share, so a redriven event is handled exactly as
+/// a delivered one.
+pub(crate) async fn attempt<H: Handler>(
+    shared: &Shared<H>,
+    incoming: &Incoming<'_>,
+    holder: Option<&async_nats::jetstream::Message>,
+) -> Attempted {
+    let (envelope, event_kind) = match Envelope::from_json(incoming.payload) {
+        Err(err) => {
+            return Attempted {
+                event_type: "unreadable",
+                envelope: None,
+                outcome: Err(Failure::Refused(RefusalKind::Unreadable, HandlerError::from(err))),
+            };
+        }
+        Ok(envelope) => match check(&envelope, incoming.subject) {
+            Ok(kind) => (envelope, kind),
+            Err((refusal, err)) => {
+                return Attempted {
+                    event_type: envelope.kind().map_or("unreadable", EventType::as_str),
+                    envelope: Some(envelope),
+                    outcome: Err(Failure::Refused(refusal, err)),
+                };
+            }
+        },
+    };
+    let envelope_ref = &envelope;
+    let (service, stream_sequence, delivered) = (shared.service, incoming.stream_sequence, incoming.delivered);
+    let span = tracing::info_span!(
+        "handle",
+        otel.name = %format!("{service} handle {}", event_kind.as_str()),
+        otel.kind = "consumer",
+        service = service.as_str(),
+        event_type = event_kind.as_str(),
+        application_id = %envelope_ref.subject,
+        subject = %incoming.subject,
+        stream_sequence,
+        delivered,
+        trace_id = tracing::field::Empty,
+    );
+    crate::trace_context::adopt(&span, crate::trace_context::extract(incoming.headers));
+    let previous_sequence = incoming
+        .headers
+        .and_then(|h| h.get(sandpiper_contracts::names::PREVIOUS_SEQUENCE_HEADER))
+        .and_then(|v| v.as_str().parse().ok());
+    let delivery = Delivery {
+        envelope: envelope_ref.clone(),
+        event_type: event_kind,
+        stream_sequence,
+        delivered,
+        previous_sequence,
+    };
+    let views = shared.views.as_ref();
+    let attempts = async {
+        let mut attempt = 1;
+        loop {
+            let outcome = held(holder, ensure_then_handle(views, &shared.handler, &delivery)).await;
+            match outcome {
+                // Retried here, in the lane: the application's later events wait.
+                Err(err @ HandlerError::Transient(_)) if attempt < ATTEMPTS_IN_PLACE => {
+                    let backoff = Duration::from_millis(200u64 << attempt);
+                    tracing::warn!(stream_sequence, attempt, reason = %err.report(), ?backoff, "event failed; retrying");
+                    held(holder, tokio::time::sleep(backoff)).await;
+                    attempt += 1;
+                }
+                other => break other,
+            }
+        }
+    };
+    let outcome = attempts.instrument(span).await.map_err(|err| match err {
+        HandlerError::Transient(_) => Failure::Transient(err),
+        HandlerError::Permanent(_) => Failure::Refused(RefusalKind::Refused, err),
+    });
+    Attempted {
+        event_type: event_kind.as_str(),
+        envelope: Some(envelope),
+        outcome,
+    }
+}
+
+async fn handle_one<H: Handler>(shared: &Shared<H>, message: async_nats::jetstream::Message) {
+    let service = shared.service;
     let (stream_sequence, delivered, pending) = match message.info() {
         Ok(info) => (info.stream_sequence, info.delivered, info.pending),
         Err(err) => {
@@ -250,76 +406,20 @@ async fn handle_one<H: Handler>(
             return;
         }
     };
-    let decoded = Envelope::from_json(&message.payload)
-        .map_err(HandlerError::from)
-        .and_then(|envelope| Ok((envelope.kind()?, envelope)))
-        .and_then(|(kind, envelope)| {
-            // Everything downstream (the record it folds into, the partner it is decided for)
-            // trusts the envelope's partner and application: they must be the ones the subject,
-            // which NATS permissions guard, names. A message on one partner's subjects claiming
-            // another's application is refused, never folded.
-            let expected = envelope.nats_subject()?;
-            if expected != message.subject.as_str() {
-                return Err(HandlerError::permanent(format!(
-                    "event {} says it is {expected} but arrived on {}",
-                    envelope.id, message.subject
-                )));
-            }
-            Ok((kind, envelope))
-        });
     let started = std::time::Instant::now();
-    let event_type = decoded.as_ref().map(|(t, _)| t.as_str()).unwrap_or("unreadable");
-    let outcome = match decoded {
-        Err(err) => Err(err),
-        Ok((event_type, envelope)) => {
-            let span = tracing::info_span!(
-                "handle",
-                otel.name = %format!("{service} handle {}", event_type.as_str()),
-                otel.kind = "consumer",
-                service = service.as_str(),
-                event_type = event_type.as_str(),
-                application_id = %envelope.subject,
-                subject = %message.subject,
-                stream_sequence,
-                delivered,
-                trace_id = tracing::field::Empty,
-            );
-            crate::trace_context::adopt(&span, crate::trace_context::extract(message.headers.as_ref()));
-            let previous_sequence = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(sandpiper_contracts::names::PREVIOUS_SEQUENCE_HEADER))
-                .and_then(|v| v.as_str().parse().ok());
-            let delivery = Delivery {
-                envelope,
-                event_type,
-                stream_sequence,
-                delivered,
-                previous_sequence,
-            };
-            let attempts = async {
-                let mut attempt = 1;
-                loop {
-                    let outcome = holding(&message, ACK_WAIT, ensure_then_handle(views, handler, &delivery)).await;
-                    match outcome {
-                        // Retried here, in the lane: the application's later events wait.
-                        Err(err @ HandlerError::Transient(_)) if attempt < ATTEMPTS_IN_PLACE => {
-                            let backoff = Duration::from_millis(200u64 << attempt);
-                            tracing::warn!(stream_sequence, attempt, reason = %err.report(), ?backoff, "event failed; retrying");
-                            holding(&message, ACK_WAIT, tokio::time::sleep(backoff)).await;
-                            attempt += 1;
-                        }
-                        other => break other,
-                    }
-                }
-            };
-            attempts.instrument(span).await
-        }
+    let incoming = Incoming {
+        subject: &message.subject,
+        payload: &message.payload,
+        headers: message.headers.as_ref(),
+        stream_sequence,
+        delivered,
     };
-    let label = match &outcome {
+    let attempted = attempt(shared, &incoming, Some(&message)).await;
+    let event_type = attempted.event_type;
+    let label = match &attempted.outcome {
         Ok(()) => "ok",
-        Err(HandlerError::Transient(_)) => "retry",
-        Err(HandlerError::Permanent(_)) => "failed",
+        Err(Failure::Transient(_)) => "retry",
+        Err(Failure::Refused(..)) => "failed",
     };
     crate::metrics::record_handled(
         service.as_str(),
@@ -329,9 +429,9 @@ async fn handle_one<H: Handler>(
         delivered,
         pending,
     );
-    let ack = match outcome {
+    let ack = match attempted.outcome {
         Ok(()) => AckKind::Ack,
-        Err(err @ HandlerError::Transient(_)) => {
+        Err(Failure::Transient(err)) => {
             tracing::error!(
                 stream_sequence,
                 delivered,
@@ -340,13 +440,35 @@ async fn handle_one<H: Handler>(
             );
             AckKind::Nak(Some(REDELIVERY_BACKOFF))
         }
-        Err(err @ HandlerError::Permanent(_)) => {
-            tracing::error!(stream_sequence, reason = %err.report(), subject = %message.subject, "event cannot be handled; terminated");
-            AckKind::Term
+        Err(Failure::Refused(kind, err)) => {
+            let reason = err.report();
+            let letter = EventDeadLetter::new(
+                service,
+                stream_sequence,
+                &message.subject,
+                attempted.envelope.as_ref(),
+                kind,
+                reason.clone(),
+                delivered,
+                0,
+            );
+            match shared.dead_letters.store(&letter).await {
+                Ok(id) => {
+                    crate::metrics::record_dead_lettered(service.as_str(), event_type, kind.as_str());
+                    tracing::error!(stream_sequence, dead_letter = id, reason_kind = kind.as_str(), %reason, subject = %message.subject, "event refused; dead-lettered and terminated");
+                    AckKind::Term
+                }
+                Err(store) => {
+                    // Never terminated without its letter: it comes back and is refused again.
+                    tracing::error!(stream_sequence, %reason, error = %crate::errors::error_chain(&store), "event refused, but its dead letter could not be stored; handed back in {DEAD_LETTER_RETRY:?}");
+                    AckKind::Nak(Some(DEAD_LETTER_RETRY))
+                }
+            }
         }
     };
     if let Err(err) = message.ack_with(ack).await {
-        // The event will be redelivered after the ack wait; handlers are idempotent.
+        // The event will be redelivered after the ack wait; handlers are idempotent, and a
+        // refusal's letter is stored once (its message id).
         tracing::warn!(error = %err, stream_sequence, "acknowledging failed");
     }
 }

@@ -13,6 +13,8 @@
 //!   depend on it, never the other way.
 //! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into;
 //!   [`backoff`]: how it and the other pull loops wait after a failure.
+//! - [`dead_letters`]: the events a consumer refused, stored before they are terminated;
+//!   [`redrive`]: a service handling one of them again when an admin asks.
 //! - [`clock`]: the one clock of CONTRACT §5, wall or simulated.
 //! - [`catalog_store`]: the catalog's published versions, mirrored from a key-value bucket (K4).
 //! - [`metrics`]: Prometheus metrics and `GET /metrics`.
@@ -43,6 +45,7 @@ pub mod catalog_store;
 pub mod clock;
 pub mod config;
 pub mod consume;
+pub mod dead_letters;
 pub mod effects;
 pub mod errors;
 pub mod handler;
@@ -52,6 +55,7 @@ pub mod http;
 pub mod kv_follow;
 pub mod metrics;
 pub mod publish;
+pub mod redrive;
 pub mod shutdown;
 pub mod telemetry;
 pub mod timers;

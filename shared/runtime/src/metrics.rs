@@ -37,6 +37,7 @@ pub struct Metrics {
     pub timers_fired: Family<Labels, Counter>,
     pub timers_pending: Family<Labels, Gauge>,
     pub deliveries: Family<Labels, Counter>,
+    pub events_dead_lettered: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -52,6 +53,7 @@ impl Metrics {
         let timers_fired = Family::<Labels, Counter>::default();
         let timers_pending = Family::<Labels, Gauge>::default();
         let deliveries = Family::<Labels, Counter>::default();
+        let events_dead_lettered = Family::<Labels, Counter>::default();
         registry.register(
             "sandpiper_http_requests",
             "HTTP requests by route, method and status",
@@ -98,6 +100,11 @@ impl Metrics {
             "Webhook and Slack deliveries by outcome (delivered, retried, dead_lettered)",
             deliveries.clone(),
         );
+        registry.register(
+            "sandpiper_events_dead_lettered",
+            "Events a consumer refused and wrote to the dead letters, by type and reason (unreadable, mismatched, refused)",
+            events_dead_lettered.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -110,6 +117,7 @@ impl Metrics {
             timers_fired,
             timers_pending,
             deliveries,
+            events_dead_lettered,
         }
     }
 
@@ -155,6 +163,18 @@ pub fn record_handled(service: &str, event_type: &str, outcome: &str, took: Dura
     m.consumer_pending
         .get_or_create(&labels(&[("service", service)]))
         .set(i64::try_from(pending).unwrap_or(i64::MAX));
+}
+
+/// Counts an event dead-lettered by `service`'s consumer (or again by a redrive).
+pub fn record_dead_lettered(service: &str, event_type: &str, reason: &str) {
+    metrics()
+        .events_dead_lettered
+        .get_or_create(&labels(&[
+            ("service", service),
+            ("event_type", event_type),
+            ("reason", reason),
+        ]))
+        .inc();
 }
 
 /// `GET /metrics`: OpenMetrics text to clients that ask for it (Prometheus does), the classic
