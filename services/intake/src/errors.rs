@@ -8,6 +8,8 @@
 
 use axum::http::StatusCode;
 use sandpiper_contracts::ids::ApplicationId;
+use sandpiper_contracts::names::ServiceName;
+use sandpiper_runtime::dead_letters::DeadLetterError;
 use sandpiper_runtime::http::problem::Problem;
 use sandpiper_runtime::publish::PublishError;
 use sandpiper_runtime::views::ViewStoreError;
@@ -145,6 +147,61 @@ impl From<FeedStoreError> for Problem {
     }
 }
 
+/// Why a dead-letter route (`routes::dead_letters`) failed on Sandpiper's side.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterRouteError {
+    /// The dead-letter stream could not be opened or read.
+    #[error("reading the dead letters failed")]
+    Read(#[source] DeadLetterError),
+    /// A letter names no service this version knows: nobody can redrive it.
+    #[error("the dead letter names {0:?}, which is no service")]
+    NoService(String),
+    #[error("a redrive request could not be encoded")]
+    Encode(#[source] serde_json::Error),
+    /// The refusing service did not answer (not running: no responders; or too slow).
+    #[error("the {service} did not answer the redrive")]
+    Unanswered {
+        service: ServiceName,
+        #[source]
+        source: async_nats::RequestError,
+    },
+    #[error("the {service}'s answer to the redrive is unreadable")]
+    BadAnswer {
+        service: ServiceName,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The service tried and failed for a reason worth retrying; the letter stays.
+    #[error("the {service} could not redrive the event: {reason}")]
+    Failed { service: ServiceName, reason: String },
+}
+
+impl From<DeadLetterRouteError> for Problem {
+    fn from(err: DeadLetterRouteError) -> Problem {
+        let problem = match &err {
+            DeadLetterRouteError::Read(_) => Problem::unavailable("the dead letters are unavailable; retry shortly"),
+            DeadLetterRouteError::NoService(_) => Problem::internal("the dead letter names no service"),
+            DeadLetterRouteError::Encode(_) => Problem::internal("the redrive request could not be encoded"),
+            DeadLetterRouteError::Unanswered { service, source } => {
+                let why = if source.kind() == async_nats::RequestErrorKind::NoResponders {
+                    "is not running"
+                } else {
+                    "did not answer in time"
+                };
+                Problem::unavailable(format!(
+                    "the {service} {why}; the dead letter stays, redrive it again once the {service} is up"
+                ))
+            }
+            DeadLetterRouteError::BadAnswer { .. } => Problem::unavailable("the refusing service answered unreadably"),
+            // Only an admin redrives: the reason is theirs to read (a transient failure's chain).
+            DeadLetterRouteError::Failed { service, reason } => Problem::unavailable(format!(
+                "the {service} could not redrive the event, the dead letter stays: {reason}"
+            )),
+        };
+        problem.logged(&err)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::{TimeZone, Utc};
@@ -167,6 +224,17 @@ mod tests {
         assert_eq!(error_chain(&stalled), expected);
         let problem = Problem::from(stalled);
         assert_eq!((problem.status, problem.detail), (503, expected));
+    }
+
+    #[test]
+    fn a_redrive_nobody_answers_is_a_503_that_keeps_the_letter() {
+        let failed = Problem::from(DeadLetterRouteError::Failed {
+            service: ServiceName::Classifier,
+            reason: "transient: the view store failed".into(),
+        });
+        assert_eq!(failed.status, 503);
+        assert!(failed.detail.contains("the dead letter stays"), "{}", failed.detail);
+        assert!(failed.detail.contains("the view store failed"), "{}", failed.detail);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::routes::{ace, agenda, applications, calendar, engagement, preflight, system, withdrawal};
+use crate::routes::{ace, agenda, applications, calendar, dead_letters, engagement, preflight, system, withdrawal};
 use crate::state::AppState;
 use sandpiper_runtime::http::problem::Problem;
 
@@ -28,7 +28,7 @@ use sandpiper_runtime::http::problem::Problem;
         (name = "applications", description = "Applications and their history"),
         (name = "engagement", description = "Credits, office hours and the decision after approval"),
         (name = "calendars", description = "Calendar feeds a calendar app subscribes to by URL (the feed itself needs no token)"),
-        (name = "system", description = "The catalog and the clock"),
+        (name = "system", description = "The catalog, the clock and the dead letters of refused events"),
         (name = "health", description = "Liveness and readiness; no token needed"),
     )
 )]
@@ -94,6 +94,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(system::catalog_versions))
         .routes(routes!(system::clock))
         .routes(routes!(system::advance_clock))
+        .routes(routes!(dead_letters::list))
+        .routes(routes!(dead_letters::redrive))
 }
 
 /// The documented API routes and their OpenAPI document.

@@ -4,6 +4,7 @@ pub mod ace;
 pub mod agenda;
 pub mod applications;
 pub mod calendar;
+pub mod dead_letters;
 pub mod engagement;
 pub mod preflight;
 pub mod system;
