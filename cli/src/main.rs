@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 use sandpiper_cli::commands::withdraw::{self, Withdrawal};
-use sandpiper_cli::commands::{ace, agenda, catalog, demo, notify, preflight, simulate, status, submit, up};
+use sandpiper_cli::commands::{
+    ace, agenda, catalog, dead_letters, demo, notify, preflight, simulate, status, submit, up,
+};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +42,9 @@ enum Command {
     /// Dead letters: list them, redrive one (admin token)
     #[command(subcommand)]
     Deliveries(notify::DeliveriesCommand),
+    /// Events a service refused: list them, have one handled again (admin token)
+    #[command(subcommand)]
+    DeadLetters(dead_letters::DeadLettersCommand),
     /// Show or publish versions of the emerging-service catalog
     #[command(subcommand)]
     Catalog(catalog::CatalogCommand),
@@ -70,6 +75,7 @@ async fn main() -> std::process::ExitCode {
         Command::Subscribe(args) => notify::subscribe(args).await,
         Command::Subscriptions(args) => notify::list(args).await,
         Command::Deliveries(command) => notify::deliveries(command).await,
+        Command::DeadLetters(command) => dead_letters::run(command).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

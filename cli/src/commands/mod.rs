@@ -3,6 +3,7 @@
 pub mod ace;
 pub mod agenda;
 pub mod catalog;
+pub mod dead_letters;
 pub mod demo;
 pub mod notify;
 pub mod preflight;
