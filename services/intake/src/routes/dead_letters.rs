@@ -10,7 +10,6 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::dead_letters::{DeadLetters, Listed, RedriveOutcome, RedriveRequest};
 use sandpiper_runtime::http::auth::Principal;
@@ -20,10 +19,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::DeadLetterRouteError;
+use crate::routes::agenda::bad;
+use crate::routes::applications::MAX_PAGE;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: usize = 50;
-const MAX_PAGE: usize = 200;
 /// How long a redrive waits for the refusing service's answer: its handler retries a transient
 /// failure in place for a few seconds before it answers `failed`.
 const REDRIVE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -77,18 +77,6 @@ pub async fn list(
 ) -> ApiResult<Json<DeadLetterPage>> {
     admin_only(&caller, "list the dead letters")?;
     let params: PageParams = parse_query(query.as_deref().unwrap_or(""))?;
-    let bad = |field: &str, message: String| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-query",
-            format!("query parameter {field}: {message}"),
-        )
-        .with_errors(vec![FieldError {
-            field: field.into(),
-            message,
-            rule: None,
-        }])
-    };
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(bad("limit", format!("is {limit}; it must be 1 to {MAX_PAGE}")));
