@@ -18,6 +18,7 @@
 //! - `console`: the web console in a real browser (Chromium over WebDriver, axe-core) and its
 //!   security edges (escaping, tenancy, CSRF, cookies) over HTTP (needs `scripts/install-browser`).
 //! - `containers`: the images of `./scripts/build-images` on Docker, through restarts (needs Docker).
+//! - `dead_letters`: refused events stored, listed, counted and redriven by an admin (#13).
 //! - `demo`: `sandpiper demo`'s story against a real stack, to the end.
 //! - `faults`: the event store's edge under faults (an ack lost while NATS is paused, a dead
 //!   server first in the NATS URL list, services started before NATS).
@@ -43,6 +44,7 @@ mod buckets;
 mod clock;
 mod console;
 mod containers;
+mod dead_letters;
 mod demo;
 mod engagement;
 mod faults;
