@@ -321,3 +321,53 @@ async fn dead_letters_and_redrives_work_with_least_privilege_users() {
         "the classifier wrote the scheduler's dead letter: {result:?}"
     );
 }
+
+/// A refusal whose dead letter cannot be stored is not terminated: with the dead-letter stream
+/// gone, the classifier hands the refused event back (its consumer's ack floor stays below it)
+/// and, once the stream is back, refuses it again and stores the letter. Never lost silently.
+#[tokio::test]
+async fn a_refusal_whose_letter_cannot_be_stored_is_handed_back_not_terminated() {
+    use async_nats::jetstream::consumer::pull;
+    use sandpiper_contracts::names;
+
+    let app = TestApp::spawn().await;
+    let bus = app.bus(ServiceName::Intake).await;
+    bus.jetstream.delete_stream(names::DEAD_LETTERS_STREAM).await.unwrap();
+
+    let ghost = ApplicationId::generate();
+    let event = submitted(ghost, "acme");
+    let sequence = inject(&bus.jetstream, event.nats_subject().unwrap(), &event).await;
+
+    // Delivered and refused, but not acknowledged: no letter could be stored.
+    let events = bus.events_stream().await.unwrap();
+    let consumer = || async {
+        events
+            .get_consumer::<pull::Config>(&ServiceName::Classifier.durable_consumer())
+            .await
+            .unwrap()
+            .info()
+            .await
+            .unwrap()
+            .clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while consumer().await.delivered.stream_sequence < sequence {
+        assert!(Instant::now() < deadline, "the classifier never received it");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let held = consumer().await;
+    assert!(
+        held.ack_floor.stream_sequence < sequence,
+        "terminated without its dead letter: {held:?}"
+    );
+
+    // The stream is back (as any service's start would provision it): the letter is stored.
+    sandpiper_runtime::dead_letters::stream(&bus).await.unwrap();
+    let letter = letter_of(&app, "classifier", sequence).await;
+    assert_eq!(letter["reason_kind"], "refused", "{letter}");
+    assert!(
+        letter["deliveries"].as_i64().unwrap() >= 2,
+        "refused again on redelivery: {letter}"
+    );
+}
