@@ -371,3 +371,32 @@ async fn a_refusal_whose_letter_cannot_be_stored_is_handed_back_not_terminated()
         "refused again on redelivery: {letter}"
     );
 }
+
+/// #13 item 4, inside an existing record: a second `submitted` for an application already in
+/// review is refused by the state machine (kept in its history as refused, the view unchanged).
+/// The classifier dead-letters it instead of handing it to its handler, which used to find the
+/// filing "not in force" and acknowledge it without a trace.
+#[tokio::test]
+async fn an_event_the_state_machine_refuses_is_dead_lettered_not_acted_on() {
+    let app = TestApp::spawn().await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    let before = app.wait_for_state(ACME, &id, "in_review").await;
+
+    let bus = app.bus(ServiceName::Intake).await;
+    let again = submitted(ApplicationId::parse(&id).unwrap(), "acme");
+    let sequence = inject(&bus.jetstream, again.nats_subject().unwrap(), &again).await;
+
+    let letter = letter_of(&app, "classifier", sequence).await;
+    assert_eq!(letter["reason_kind"], "refused", "{letter}");
+    let reason = letter["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the state machine refuses submitted") && reason.contains("in_review"),
+        "{reason}"
+    );
+    let after = app.view(ACME, &id).await;
+    assert_eq!(after["state"], "in_review", "{after}");
+    assert_eq!(
+        after["submitted_at"], before["submitted_at"],
+        "the view is unchanged: {after}"
+    );
+}

@@ -228,7 +228,23 @@ async fn ensure_then_handle<H: Handler>(
     delivery: &Delivery,
 ) -> Result<(), HandlerError> {
     if let Some(views) = views {
-        Box::pin(views.ensure(&delivery.envelope, delivery.stream_sequence, delivery.previous_sequence)).await?;
+        let (envelope, sequence) = (&delivery.envelope, delivery.stream_sequence);
+        Box::pin(views.ensure(envelope, sequence, delivery.previous_sequence)).await?;
+        // The state machine refused it for its application (#13 item 4): it is in the history,
+        // it changed nothing, and nothing may act on it. Only a forged or faulty publisher makes
+        // one (commands and effects are checked against the state and guarded), so it goes to
+        // the dead letters rather than to the handler.
+        if views.refused(&envelope.partnerid, &envelope.subject, sequence).await? {
+            let state = views
+                .load(&envelope.partnerid, &envelope.subject)
+                .await?
+                .map_or("unknown", |stored| stored.record.view.state.as_str());
+            return Err(HandlerError::permanent(format!(
+                "the state machine refuses {} for application {} (state {state} now): it is in the history, not acted on",
+                delivery.event_type.as_str(),
+                envelope.subject
+            )));
+        }
     }
     Box::pin(handler.handle(delivery.clone())).await
 }

@@ -89,7 +89,16 @@ pub struct ViewStore {
     /// writes) to hold its events. Records only grow, and only by gap-free prefixes, so a record
     /// known to hold sequence `n` holds every earlier event of its application: [`Self::ensure`]
     /// then needs no read at all.
-    known: std::sync::Arc<std::sync::Mutex<HashMap<ApplicationId, u64>>>,
+    known: std::sync::Arc<std::sync::Mutex<HashMap<ApplicationId, Known>>>,
+}
+
+/// What this process knows of an application's stored record.
+#[derive(Debug, Clone, Default)]
+struct Known {
+    /// The record holds every event of the application up to this sequence.
+    through: u64,
+    /// The sequences among those the state machine refused (in the history, not in the view).
+    refused: Vec<u64>,
 }
 
 /// Past this many applications the `known` map starts afresh (it is only a shortcut).
@@ -111,13 +120,38 @@ impl ViewStore {
         if known.len() >= KNOWN_LIMIT {
             known.clear();
         }
-        let last = known.entry(record.id()).or_insert(0);
-        *last = (*last).max(record.last_sequence());
+        let entry = known.entry(record.id()).or_default();
+        // Records only grow: the newest one seen says everything an older one did, and more.
+        if record.last_sequence() >= entry.through {
+            entry.through = record.last_sequence();
+            entry.refused = record.events.iter().filter(|e| e.refused).map(|e| e.sequence).collect();
+        }
     }
 
     fn known_through(&self, application: &ApplicationId) -> u64 {
         let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        known.get(application).copied().unwrap_or(0)
+        known.get(application).map_or(0, |k| k.through)
+    }
+
+    /// Whether the application's record holds the event at `sequence` as refused by the state
+    /// machine (recorded in its history, the view unchanged). Asked after [`Self::ensure`], so
+    /// mostly answered from what that read or wrote; otherwise from one read.
+    pub async fn refused(
+        &self,
+        partner: &PartnerId,
+        application: &ApplicationId,
+        sequence: u64,
+    ) -> Result<bool, ViewStoreError> {
+        {
+            let known = self.known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(k) = known.get(application).filter(|k| k.through >= sequence) {
+                return Ok(k.refused.contains(&sequence));
+            }
+        }
+        Ok(self
+            .load(partner, application)
+            .await?
+            .is_some_and(|stored| stored.record.events.iter().any(|e| e.sequence == sequence && e.refused)))
     }
 
     /// The index bucket, for readers that mirror every summary (the intake's listings).
