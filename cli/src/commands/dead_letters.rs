@@ -12,6 +12,9 @@ pub enum DeadLettersCommand {
         /// At most this many (the API pages by 200; the pages are followed)
         #[arg(long, default_value_t = 200)]
         limit: usize,
+        /// Only the letters of this service (classifier, reviewer, scheduler, notifier)
+        #[arg(long)]
+        service: Option<String>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -26,16 +29,19 @@ pub enum DeadLettersCommand {
 
 pub async fn run(command: DeadLettersCommand) -> anyhow::Result<()> {
     match command {
-        DeadLettersCommand::List { limit, api } => {
+        DeadLettersCommand::List { limit, service, api } => {
             let client = api.admin_client()?;
             let mut letters: Vec<Value> = Vec::new();
             let mut cursor: Option<String> = None;
             while letters.len() < limit {
                 let page_size = (limit - letters.len()).min(200);
-                let path = match &cursor {
-                    Some(cursor) => format!("/v1/dead-letters?limit={page_size}&cursor={cursor}"),
-                    None => format!("/v1/dead-letters?limit={page_size}"),
-                };
+                let mut path = format!("/v1/dead-letters?limit={page_size}");
+                if let Some(service) = &service {
+                    path.push_str(&format!("&service={service}"));
+                }
+                if let Some(cursor) = &cursor {
+                    path.push_str(&format!("&cursor={cursor}"));
+                }
                 let page = client.get(&path).await?;
                 letters.extend(page["items"].as_array().into_iter().flatten().cloned());
                 match page["next_cursor"].as_str() {

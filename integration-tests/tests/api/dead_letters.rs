@@ -168,21 +168,49 @@ async fn a_mismatched_event_is_dead_lettered_counted_and_a_redrive_is_refused_ag
     assert_eq!(app.view(GLOBEX, &globex_app).await["state"], "draft");
 
     // Partners see none of it, and cannot redrive; the admin's answers are as documented.
+    let doc = app.get(ACME, "/openapi.json").await.body;
+    let (listing, redriving) = ("/v1/dead-letters", "/v1/dead-letters/{id}/redrive");
     let id = letter["id"].as_u64().unwrap();
-    assert_eq!(app.get(ACME, "/v1/dead-letters").await.status, 403);
-    assert_eq!(
-        app.get(ACME, "/v1/dead-letters?limit=nonsense").await.status,
-        403,
-        "403 before 400"
-    );
     let redrive = format!("/v1/dead-letters/{id}/redrive");
-    assert_eq!(app.post_empty(ACME, &redrive).await.status, 403);
-    assert_eq!(app.get(ADMIN, "/v1/dead-letters?limit=0").await.status, 400);
-    assert_eq!(app.get(ADMIN, "/v1/dead-letters?cursor=x").await.status, 400);
+    for (reply, method, template, status) in [
+        (app.get(ACME, "/v1/dead-letters").await, "get", listing, 403),
+        // Authorization before the query is read: a partner gets 403, not 400.
+        (
+            app.get(ACME, "/v1/dead-letters?limit=nonsense").await,
+            "get",
+            listing,
+            403,
+        ),
+        (app.post_empty(ACME, &redrive).await, "post", redriving, 403),
+        (app.get(ADMIN, "/v1/dead-letters?limit=0").await, "get", listing, 400),
+        (app.get(ADMIN, "/v1/dead-letters?cursor=x").await, "get", listing, 400),
+        (
+            app.get(ADMIN, "/v1/dead-letters?service=nobody").await,
+            "get",
+            listing,
+            400,
+        ),
+        (
+            app.get(ADMIN, "/v1/dead-letters?service=notifier").await,
+            "get",
+            listing,
+            200,
+        ),
+    ] {
+        assert_eq!(reply.status, status, "{method} {template}: {reply:?}");
+        crate::api::assert_documented(&doc, method, template, &reply);
+    }
+    let notifiers = app.get(ADMIN, "/v1/dead-letters?service=notifier&limit=200").await;
+    let items = notifiers.body["items"].as_array().unwrap();
+    assert!(
+        !items.is_empty() && items.iter().all(|l| l["service"] == "notifier"),
+        "{notifiers:?}"
+    );
 
     // Redriven, the classifier refuses it again for the same reason: a new letter replaces it.
     let answer = app.post_empty(ADMIN, &redrive).await;
     assert_eq!(answer.status, 200, "{answer:?}");
+    crate::api::assert_documented(&doc, "post", redriving, &answer);
     assert_eq!(answer.body["outcome"], "refused", "{answer:?}");
     assert_eq!(answer.body["service"], "classifier", "{answer:?}");
     assert!(
@@ -204,7 +232,9 @@ async fn a_mismatched_event_is_dead_lettered_counted_and_a_redrive_is_refused_ag
         (new["stream_sequence"].as_u64(), new["redrives"].as_u64()),
         (Some(sequence), Some(1))
     );
-    assert_eq!(app.post_empty(ADMIN, &redrive).await.status, 404, "the old id is gone");
+    let gone = app.post_empty(ADMIN, &redrive).await;
+    assert_eq!(gone.status, 404, "the old id is gone: {gone:?}");
+    crate::api::assert_documented(&doc, "post", redriving, &gone);
     assert_eq!(
         app.view(GLOBEX, &globex_app).await["event_count"],
         1,

@@ -265,10 +265,15 @@ impl DeadLetters {
             .map_err(|source| DeadLetterError::Decode { sequence, source })
     }
 
-    /// Up to `limit` event dead letters from sequence `from` on, oldest first, and the sequence
-    /// the next page starts from (`None`: this was the last page).
-    pub async fn page(&self, from: u64, limit: usize) -> Result<(Vec<Listed>, Option<u64>), DeadLetterError> {
-        let filter = subjects::all_event_dead_letters();
+    /// Up to `limit` event dead letters (of `service`, or of every service) from sequence `from`
+    /// on, oldest first, and the sequence the next page starts from (`None`: the last page).
+    pub async fn page(
+        &self,
+        service: Option<ServiceName>,
+        from: u64,
+        limit: usize,
+    ) -> Result<(Vec<Listed>, Option<u64>), DeadLetterError> {
+        let filter = service.map_or_else(subjects::all_event_dead_letters, subjects::event_dead_letters);
         let mut letters = Vec::new();
         let mut next = from.max(1);
         while letters.len() < limit {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
+use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::dead_letters::{DeadLetters, Listed, RedriveOutcome, RedriveRequest};
 use sandpiper_runtime::http::auth::Principal;
@@ -46,8 +47,10 @@ pub struct PageParams {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (with the same `service`).
     cursor: Option<String>,
+    /// Only the letters of this service: `classifier`, `reviewer`, `scheduler` or `notifier`.
+    service: Option<String>,
 }
 
 /// A page of event dead letters, oldest first.
@@ -64,7 +67,7 @@ pub struct DeadLetterPage {
     params(PageParams),
     responses(
         (status = 200, description = "A page of dead letters, oldest first", body = DeadLetterPage),
-        (status = 400, description = "A bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A bad limit, cursor or service", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The dead letters are unavailable; retry shortly", body = Problem, content_type = "application/problem+json"),
     ),
@@ -89,8 +92,21 @@ pub async fn list(
             .filter(|c| *c > 0)
             .ok_or_else(|| bad("cursor", "is not one this API returned".into()))?,
     };
+    let service = params
+        .service
+        .as_deref()
+        .map(|name| {
+            ServiceName::ALL
+                .into_iter()
+                .find(|s| s.as_str() == name)
+                .ok_or_else(|| bad("service", format!("{name:?} is not a service")))
+        })
+        .transpose()?;
     let letters = DeadLetters::open(&app.bus).await.map_err(DeadLetterRouteError::Read)?;
-    let (items, next) = letters.page(from, limit).await.map_err(DeadLetterRouteError::Read)?;
+    let (items, next) = letters
+        .page(service, from, limit)
+        .await
+        .map_err(DeadLetterRouteError::Read)?;
     Ok(Json(DeadLetterPage {
         items,
         next_cursor: next.map(|n| n.to_string()),
