@@ -32,6 +32,19 @@ pub async fn poll_until<T>(
     }
 }
 
+/// Polls `probe` every 100 ms until it gives a value, and returns it; fails the test naming
+/// `what` after 30 s. For waits on something only an async call can see (an API answer).
+pub async fn poll_async<T, F: std::future::Future<Output = Option<T>>>(what: &str, probe: impl Fn() -> F) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

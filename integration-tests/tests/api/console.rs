@@ -414,3 +414,59 @@ fn hidden_link(html: &str, id: &str) -> String {
     let href = before.rfind("href=\"").unwrap() + 6;
     before[href..].split('"').next().unwrap().replace("&amp;", "&")
 }
+
+#[tokio::test]
+async fn an_admin_sees_and_redrives_dead_letters_in_the_console() {
+    use sandpiper_contracts::events::EventType;
+    use sandpiper_contracts::ids::{ApplicationId, PartnerId};
+    use sandpiper_contracts::names::ServiceName;
+
+    let app = TestApp::spawn().await;
+    let bus = app.bus(ServiceName::Intake).await;
+    let subject = sandpiper_contracts::subjects::event(
+        &PartnerId::parse("acme").unwrap(),
+        &ApplicationId::generate(),
+        EventType::Submitted,
+    );
+    bus.jetstream
+        .publish(subject, "not an event".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let listed = sandpiper_integration_tests::poll_async("the letter is listed", || async {
+        let reply = app.get(ADMIN, "/v1/dead-letters?service=classifier").await;
+        reply.body["items"]
+            .as_array()
+            .filter(|items| !items.is_empty())
+            .cloned()
+    })
+    .await;
+    let id = listed[0]["id"].as_u64().unwrap().to_string();
+
+    let admin = ConsoleSession::sign_in(&app, ADMIN).await;
+    let (status, page) = admin.get("/console/admin/dead-letters?service=classifier").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("<tr data-id=\"{id}\">")), "{page}");
+    assert!(page.contains("unreadable"));
+
+    // A partner cannot open the admin pages.
+    let acme = ConsoleSession::sign_in(&app, ACME).await;
+    let (status, _) = acme.get("/console/admin/dead-letters").await;
+    assert_eq!(status, 403);
+
+    // Still unreadable: the redrive is refused again, and a new letter replaces this one.
+    let (status, _) = admin
+        .post(
+            &format!("/console/admin/dead-letters/{id}/redrive"),
+            &[("csrf", admin.csrf.as_str())],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = admin.get("/console/admin/dead-letters?notice=refused").await;
+    assert!(page.contains("Refused again"), "{page}");
+    assert!(
+        !page.contains(&format!("<tr data-id=\"{id}\">")),
+        "the old letter is replaced"
+    );
+}

@@ -79,6 +79,8 @@ pub fn router(console: Console) -> Router {
             get(admin::catalog).post(admin::publish_catalog),
         )
         .route("/console/admin/clock", get(admin::clock).post(admin::advance_clock))
+        .route("/console/admin/dead-letters", get(admin::dead_letters))
+        .route("/console/admin/dead-letters/{id}/redrive", post(admin::redrive))
         .route("/console/static/{file}", get(pages::static_file))
         .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(console)

@@ -1,5 +1,6 @@
-//! The admin's pages: the catalog (its versions, and publishing a new one from a TOML upload)
-//! and, under a simulated clock, the clock with an advance control.
+//! The admin's pages: the catalog (its versions, and publishing a new one from a TOML upload),
+//! under a simulated clock the clock with an advance control, and the dead letters of refused
+//! events with their redrive.
 
 use askama::Template;
 use axum::extract::State;
@@ -169,6 +170,144 @@ pub async fn advance_clock(State(console): State<Console>, post: Posted) -> Resu
         Err(ApiError::Refused(problem)) if problem.status < 500 => {
             let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::CONFLICT);
             clock_page(&console, &post.user, problem.detail, status).await
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+pub struct Letter {
+    pub id: u64,
+    pub refused_at: String,
+    pub service: String,
+    pub event: String,
+    pub application_id: String,
+    pub reason_kind: String,
+    pub reason: String,
+    pub deliveries: i64,
+    pub redrives: u32,
+}
+
+#[derive(Template)]
+#[template(path = "dead_letters.html")]
+struct DeadLettersPage {
+    chrome: Chrome,
+    letters: Vec<Letter>,
+    service: String,
+    services: Vec<&'static str>,
+    next_link: String,
+    notice: String,
+    error: String,
+}
+
+/// A page of the API's dead-letter listing, as the console reads it.
+#[derive(Debug, serde::Deserialize)]
+struct LetterPage {
+    items: Vec<sandpiper_runtime::dead_letters::Listed>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LetterQuery {
+    #[serde(default)]
+    service: String,
+    #[serde(default)]
+    cursor: String,
+    #[serde(default)]
+    notice: String,
+}
+
+async fn dead_letters_page(
+    console: &Console,
+    user: &SignedIn,
+    query: LetterQuery,
+    error: String,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let mut path = "/v1/dead-letters?limit=50".to_owned();
+    if !query.service.is_empty() {
+        path.push_str(&format!("&service={}", crate::web::encode(&query.service)));
+    }
+    if !query.cursor.is_empty() {
+        path.push_str(&format!("&cursor={}", crate::web::encode(&query.cursor)));
+    }
+    let listing: LetterPage = console.api.get(&user.principal, &path).await?;
+    let letters = listing
+        .items
+        .iter()
+        .map(|l| Letter {
+            id: l.id,
+            refused_at: display::moment(&l.letter.refused_at),
+            service: l.letter.service.clone(),
+            event: l.letter.event_type.clone().unwrap_or_else(|| "(unreadable)".into()),
+            application_id: l.letter.application_id.clone().unwrap_or_default(),
+            reason_kind: l.letter.reason_kind.as_str().to_owned(),
+            reason: l.letter.reason.clone(),
+            deliveries: l.letter.deliveries,
+            redrives: l.letter.redrives,
+        })
+        .collect();
+    let next_link = listing
+        .next_cursor
+        .map(|c| {
+            format!(
+                "/console/admin/dead-letters?service={}&cursor={}",
+                crate::web::encode(&query.service),
+                crate::web::encode(&c)
+            )
+        })
+        .unwrap_or_default();
+    let notice = match query.notice.as_str() {
+        "redriven" => "Redriven: the service handled the event, and the letter is gone.".to_owned(),
+        "refused" => {
+            "Refused again: the service still refuses the event; a new letter replaces the old one.".to_owned()
+        }
+        _ => String::new(),
+    };
+    page_with(
+        status,
+        &DeadLettersPage {
+            chrome: Chrome::of(user, console, "dead-letters"),
+            letters,
+            service: query.service,
+            services: vec!["classifier", "reviewer", "scheduler", "notifier"],
+            next_link,
+            notice,
+            error,
+        },
+    )
+}
+
+/// Events the services refused, with why, oldest first.
+pub async fn dead_letters(
+    State(console): State<Console>,
+    user: SignedIn,
+    axum::extract::Query(query): axum::extract::Query<LetterQuery>,
+) -> Result<Response, PageError> {
+    admin_only(&user)?;
+    dead_letters_page(&console, &user, query, String::new(), StatusCode::OK).await
+}
+
+/// Asks the refusing service to handle a letter's event again, and shows what it answered.
+pub async fn redrive(
+    State(console): State<Console>,
+    axum::extract::Path(id): axum::extract::Path<u64>,
+    post: Posted,
+) -> Result<Response, PageError> {
+    admin_only(&post.user)?;
+    let path = format!("/v1/dead-letters/{id}/redrive");
+    match console
+        .api
+        .post::<serde_json::Value, _>(&post.user.principal, &path, &json!({}), None)
+        .await
+    {
+        Ok(answer) => {
+            let outcome = answer["outcome"].as_str().unwrap_or("redriven");
+            let outcome = if outcome == "refused" { "refused" } else { "redriven" };
+            Ok(Redirect::to(&format!("/console/admin/dead-letters?notice={outcome}")).into_response())
+        }
+        Err(ApiError::Refused(problem)) => {
+            let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            dead_letters_page(&console, &post.user, LetterQuery::default(), problem.detail, status).await
         }
         Err(err) => Err(err.into()),
     }
