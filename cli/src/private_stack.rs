@@ -47,6 +47,7 @@ impl PrivateStack {
             delivery: Default::default(),
             slack_signing_secret: None,
             nats_users: Default::default(),
+            console: Default::default(),
         };
         let stack = match Stack::start(config).await {
             Ok(stack) => stack,

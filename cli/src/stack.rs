@@ -34,6 +34,8 @@ pub struct StackConfig {
     pub slack_signing_secret: Option<String>,
     /// Per-service NATS credentials (user, password), when the server enforces them.
     pub nats_users: HashMap<ServiceName, (String, String)>,
+    /// The console's sessions and trusted-proxy sign-in (`SANDPIPER_CONSOLE_*` for `up`).
+    pub console: sandpiper_console::settings::ConsoleSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -268,21 +270,16 @@ async fn build_and_run(
         };
     }
     let tokens = || Tokens::parse(&config.api_tokens).map_err(|e| e.to_string());
-    // The console's settings (`SANDPIPER_CONSOLE_*`) come from the environment, as `up` runs it.
-    let console = || {
-        sandpiper_console::settings::ConsoleSettings::from_config(&sandpiper_runtime::config::Environment, false)
-            .map_err(|e| e.to_string())
-    };
     match service {
-        ServiceName::Intake => run!(match tokens().and_then(|t| Ok((t, console()?))) {
-            Ok((tokens, console)) => {
+        ServiceName::Intake => run!(match tokens() {
+            Ok(tokens) => {
                 sandpiper_intake::Application::build(IntakeConfig {
                     common,
                     tokens,
                     max_body_bytes: config.max_body_bytes,
                     ace: config.ace.clone(),
                     public_url: None,
-                    console,
+                    console: config.console.clone(),
                 })
                 .await
                 .map_err(|e| e.to_string())

@@ -152,6 +152,7 @@ fn test_stack_config(
         },
         slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
         nats_users,
+        console: Default::default(),
     }
 }
 
@@ -161,13 +162,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(clock: ClockMode) -> TestApp {
-        TestApp::spawn_full(clock, false, str::to_owned).await
+        TestApp::spawn_full(clock, false, str::to_owned, Default::default()).await
+    }
+
+    /// A stack whose console runs with `console`'s settings (a trusted proxy header, say).
+    pub async fn spawn_with_console(console: sandpiper_console::settings::ConsoleSettings) -> TestApp {
+        TestApp::spawn_full(ClockMode::Wall, false, str::to_owned, console).await
     }
 
     /// A stack whose services are given `list(url)` as their NATS URL (`SANDPIPER_NATS_URL`),
     /// `url` being its nats-server's; [`TestApp::nats_url`] stays that one server's.
     pub async fn spawn_with_nats_list(list: impl FnOnce(&str) -> String) -> TestApp {
-        TestApp::spawn_full(ClockMode::Wall, false, list).await
+        TestApp::spawn_full(ClockMode::Wall, false, list, Default::default()).await
     }
 
     /// A stack whose services start `delay` before their nats-server does, on the port they were
@@ -204,10 +210,15 @@ impl TestApp {
     /// A stack on a nats-server running `deploy/nats/nats-server.conf`: one user per service with
     /// only the permissions it needs ([`SECURED_PASSWORDS`]).
     pub async fn spawn_secured(clock: ClockMode) -> TestApp {
-        TestApp::spawn_full(clock, true, str::to_owned).await
+        TestApp::spawn_full(clock, true, str::to_owned, Default::default()).await
     }
 
-    async fn spawn_full(clock: ClockMode, secured: bool, list: impl FnOnce(&str) -> String) -> TestApp {
+    async fn spawn_full(
+        clock: ClockMode,
+        secured: bool,
+        list: impl FnOnce(&str) -> String,
+        console: sandpiper_console::settings::ConsoleSettings,
+    ) -> TestApp {
         // The services' logs (`TEST_LOG`) go through the process's one subscriber, which the test
         // of the traces exports through too: the suite is one process, and a subscriber of
         // `telemetry::init_for_tests` installed first would leave that test with no exporter.
@@ -232,7 +243,8 @@ impl TestApp {
             Default::default()
         };
         let nats_url = nats.url();
-        let config = test_stack_config(list(&nats_url), clock, nats_users);
+        let mut config = test_stack_config(list(&nats_url), clock, nats_users);
+        config.console = console;
         let stack = Stack::start(config).await.expect("the stack starts");
         stack
             .wait_ready(Duration::from_secs(20))

@@ -171,6 +171,10 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
             .ok()
             .filter(|s| !s.trim().is_empty()),
         nats_users: Default::default(),
+        console: sandpiper_console::settings::ConsoleSettings::from_config(
+            &sandpiper_runtime::config::Environment,
+            false,
+        )?,
     };
     let stack = match Stack::start(config).await {
         Ok(stack) => stack,
@@ -206,8 +210,13 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
         println!("  admin:        {admin}");
     }
     println!("nats={nats_url} data-dir={}", args.data_dir.display());
+    let who = if file.demo_token.is_some() {
+        "the demo partner token above"
+    } else {
+        "a partner token of SANDPIPER_API_TOKENS"
+    };
     println!(
-        "console={}/console (open it in a browser; sign in with a partner token)",
+        "console={}/console (open it in a browser; sign in with {who})",
         file.api
     );
     println!("ready api={} notifier={}", file.api, file.notifier);

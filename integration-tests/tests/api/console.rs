@@ -215,6 +215,14 @@ async fn a_partner_files_follows_and_decides_in_the_browser() {
     assert!(refused.contains("amount_usd"), "{refused}");
     assert!(browser.text_of("#credits").await.contains("$6,000"));
 
+    // The agenda and the credit position, for the same partner, are accessible too.
+    browser.goto(&app.url("/console/agenda")).await;
+    assert!(browser.has("#agenda tbody tr").await, "the sessions are on the agenda");
+    assert_accessible(&browser, "agenda").await;
+    browser.goto(&app.url("/console/position?account=111122223333")).await;
+    assert_eq!(browser.text_of("#total").await, "$25,000");
+    assert_accessible(&browser, "credit position").await;
+
     // At window close the team decides: graduate.
     app.advance_days(61).await;
     browser.goto(&app.url(&format!("/console/applications/{id}"))).await;
@@ -469,4 +477,114 @@ async fn an_admin_sees_and_redrives_dead_letters_in_the_console() {
         !page.contains(&format!("<tr data-id=\"{id}\">")),
         "the old letter is replaced"
     );
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_its_header_signs_the_user_in() {
+    use sandpiper_console::settings::{ConsoleSettings, TrustedHeader};
+    use sandpiper_contracts::ids::PartnerId;
+    use sandpiper_runtime::http::auth::Principal;
+
+    let app = TestApp::spawn_with_console(ConsoleSettings {
+        trusted_header: Some(TrustedHeader {
+            name: "x-forwarded-email".into(),
+            rules: vec![(
+                "@acme.example".into(),
+                Principal::Partner(PartnerId::parse("acme").unwrap()),
+            )],
+        }),
+        ..ConsoleSettings::default()
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let vouched = http
+        .get(app.url("/console/sign-in?next=/console/agenda"))
+        .header("x-forwarded-email", "pat@acme.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vouched.status(), 303);
+    assert_eq!(vouched.headers()["location"], "/console/agenda");
+    let cookie = set_cookie(&vouched, "sandpiper_console").expect("a session for the vouched user");
+    let page = http
+        .get(app.url("/console"))
+        .header("cookie", format!("sandpiper_console={cookie}"))
+        .header("x-forwarded-email", "pat@acme.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<strong id=\"who\">acme</strong>"));
+
+    // The proxy now vouches for someone else: the session no longer holds.
+    let switched = http
+        .get(app.url("/console"))
+        .header("cookie", format!("sandpiper_console={cookie}"))
+        .header("x-forwarded-email", "ops@globex.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switched.status(), 303, "the session was for another user");
+    let other = http
+        .get(app.url("/console/sign-in"))
+        .header("x-forwarded-email", "ops@globex.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200, "an unmapped user gets the token form");
+}
+
+#[tokio::test]
+async fn an_admin_publishes_a_catalog_from_toml_and_sees_why_a_bad_one_is_refused() {
+    let app = TestApp::spawn().await;
+    let admin = ConsoleSession::sign_in(&app, ADMIN).await;
+    let (status, page) = admin
+        .post(
+            "/console/admin/catalog",
+            &[
+                ("csrf", admin.csrf.as_str()),
+                ("toml", "version = \"broken\"\nservices = 3"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("was not published"), "{page}");
+
+    let builtin = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/contracts/data/catalog-2026.toml"
+    ))
+    .unwrap();
+    let builtin_version = builtin
+        .lines()
+        .find_map(|l| l.strip_prefix("version = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let next = builtin.replacen(
+        &format!("version = \"{builtin_version}\""),
+        "version = \"2026.console\"",
+        1,
+    );
+    let (status, page) = admin
+        .post(
+            "/console/admin/catalog",
+            &[("csrf", admin.csrf.as_str()), ("toml", next.as_str())],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Published catalog 2026.console."), "{page}");
+    let versions = app.get(ADMIN, "/v1/catalog/versions").await;
+    assert!(versions.body.to_string().contains("2026.console"));
+    // Publishing the same version again is the API's 409, shown with its reason.
+    let (status, page) = admin
+        .post(
+            "/console/admin/catalog",
+            &[("csrf", admin.csrf.as_str()), ("toml", next.as_str())],
+        )
+        .await;
+    assert_eq!(status, 409, "{page}");
 }

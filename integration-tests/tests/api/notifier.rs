@@ -502,10 +502,11 @@ async fn two_replicas_keep_one_slack_pace_between_them() {
     arrivals.sort();
     for pair in arrivals.windows(2) {
         let gap = pair[1].duration_since(pair[0]);
-        // A few milliseconds for the request to travel after its slot began.
-        assert!(
-            gap + Duration::from_millis(15) >= INTERVAL,
-            "two messages {gap:?} apart"
-        );
+        // Arrivals, not slots, are what the receiver sees: on a loaded machine one request can
+        // arrive a few tens of milliseconds after its slot began and shorten the gap to the
+        // next. Two replicas pacing separately would put messages ~0 ms apart, so a third of
+        // the interval still tells them apart (it failed at 269 ms with a 15 ms margin while
+        // the machine built in parallel).
+        assert!(gap + INTERVAL / 3 >= INTERVAL, "two messages {gap:?} apart");
     }
 }

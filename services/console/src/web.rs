@@ -196,15 +196,13 @@ impl FromRequestParts<Console> for SignedIn {
         let Some(session) = console.sessions.find(cookie, chrono::Utc::now()).await? else {
             return Err(back());
         };
-        // Behind the trusted proxy, the session holds only while the proxy still vouches for
-        // the same user.
-        if let Some(trusted) = &console.settings.trusted_header {
-            let vouched = parts
-                .headers
-                .get(trusted.name.as_str())
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| trusted.principal_for(v));
-            if vouched.is_some_and(|p| p != session.principal()) {
+        // Behind the trusted proxy, a session holds only while the proxy, when it names a user,
+        // names one mapped to the session's principal (a token sign-in, with no header, stands).
+        if let Some(trusted) = &console.settings.trusted_header
+            && let Some(value) = parts.headers.get(trusted.name.as_str())
+        {
+            let vouched = value.to_str().ok().and_then(|v| trusted.principal_for(v));
+            if vouched != Some(session.principal()) {
                 return Err(back());
             }
         }

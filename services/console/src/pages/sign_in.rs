@@ -89,14 +89,20 @@ pub async fn submit(State(console): State<Console>, post: SignInPost) -> Result<
     let next = safe_next(post.values.get("next"));
     let token = post.values.get("token").trim().to_owned();
     match console.tokens.authenticate(Some(&format!("Bearer {token}"))) {
-        Ok(principal) => signed_in(&console, &post.headers, &principal, &next).await,
-        Err(_) => sign_in_page(
-            &console,
-            &post.headers,
-            next,
-            "That token is not known. Paste the whole API token you were given.".into(),
-            StatusCode::UNAUTHORIZED,
-        ),
+        Ok(principal) => {
+            tracing::info!(principal = ?principal, "console: signed in");
+            signed_in(&console, &post.headers, &principal, &next).await
+        }
+        Err(_) => {
+            tracing::warn!("console: a sign-in with an unknown token was refused");
+            sign_in_page(
+                &console,
+                &post.headers,
+                next,
+                "That token is not known. Paste the whole API token you were given.".into(),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
     }
 }
 
