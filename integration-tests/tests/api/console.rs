@@ -587,4 +587,21 @@ async fn an_admin_publishes_a_catalog_from_toml_and_sees_why_a_bad_one_is_refuse
         )
         .await;
     assert_eq!(status, 409, "{page}");
+
+    // An admin files for the partner it names (E3); without one, the API's reason is shown.
+    let draft = [
+        ("csrf", admin.csrf.as_str()),
+        ("startup.name", "Filed By Ops"),
+        ("action", "save"),
+    ];
+    let (status, page) = admin.post("/console/applications", &draft).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("partner_id"), "{page}");
+    assert!(page.contains("value=\"Filed By Ops\""), "the form keeps what was typed");
+    let mut for_acme = draft.to_vec();
+    for_acme.push(("partner_id", "acme"));
+    let (status, _) = admin.post("/console/applications", &for_acme).await;
+    assert_eq!(status, 303);
+    let listed = app.get(ACME, "/v1/applications").await;
+    assert_eq!(listed.body["items"][0]["startup"]["name"], "Filed By Ops");
 }

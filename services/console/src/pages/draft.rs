@@ -191,6 +191,8 @@ struct DraftPage {
     sections: Vec<Section>,
     preflight: Panel,
     revision: String,
+    /// An admin's filing partner, as typed (kept when the form is drawn again).
+    partner: String,
     notice: String,
     error: String,
 }
@@ -238,6 +240,7 @@ async fn draw(
             heading,
             action,
             sections: form::sections(&drawn.values, &drawn.errors, &services),
+            partner: drawn.values.get("partner_id").to_owned(),
             preflight: drawn.preflight,
             revision,
             notice,
@@ -362,9 +365,14 @@ pub async fn create(State(console): State<Console>, post: Posted) -> Result<Resp
         };
         return refused(&console, &post, &rows, refusal).await;
     }
+    // An admin files for a partner it names (E3); a partner files for itself.
+    let path = match post.values.get("partner_id").trim() {
+        "" => "/v1/applications".to_owned(),
+        partner => format!("/v1/applications?partner_id={}", crate::web::encode(partner)),
+    };
     let created = console
         .api
-        .post::<ApplicationView, _>(&post.user.principal, "/v1/applications", &draft, None)
+        .post::<ApplicationView, _>(&post.user.principal, &path, &draft, None)
         .await;
     match created {
         Ok(view) => finish(&console, &post, view, &rows).await,
