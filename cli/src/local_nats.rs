@@ -139,6 +139,11 @@ impl LocalNats {
         self.child.id()
     }
 
+    /// Kills the server at once (SIGKILL: no flush, no goodbye), as a crashed node dies.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// Stops the server cleanly (SIGTERM lets JetStream flush), killing it after 10 s.
     pub async fn stop(mut self) {
         if let Some(pid) = self.child.id().and_then(|id| i32::try_from(id).ok()) {

@@ -281,6 +281,11 @@ impl TestApp {
     }
 
     /// Stops nats-server and starts it again on the same port with the same store.
+    /// Where this stack's nats-server keeps its store (a crash test restarts it there).
+    pub fn nats_store(&self) -> std::path::PathBuf {
+        self._dir.path().join("nats")
+    }
+
     pub async fn restart_nats(&mut self) {
         let nats = self.nats.take().expect("nats is running");
         let port = nats.port();
