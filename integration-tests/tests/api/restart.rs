@@ -2,8 +2,13 @@
 //! nothing and does nothing twice: the stream holds the work, consumers are durable, the
 //! projection is rebuilt from the log.
 
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use sandpiper_contracts::names::ServiceName;
-use sandpiper_integration_tests::{ACME, TestApp, event_names, example};
+use std::time::Duration;
+
+use sandpiper_integration_tests::{ACME, ADMIN, TestApp, event_names, example};
 
 #[tokio::test]
 async fn work_waits_for_a_crashed_classifier_and_is_done_once() {
@@ -261,4 +266,146 @@ async fn an_event_stored_but_never_folded_is_caught_up_by_the_next_command() {
         event_names(&history.body),
         ["drafted", "draft_updated", "draft_updated"]
     );
+}
+
+/// A small deterministic sequence (no dependency, the same crashes every run).
+struct Sequence(u64);
+
+impl Sequence {
+    fn next(&mut self, below: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % below
+    }
+}
+
+/// What an application ended as: what must not depend on crashes.
+fn outcome(view: &serde_json::Value) -> String {
+    let credits = &view["credits"];
+    format!(
+        "{} tier={} granted={} balance={} consumed={} clawed_back={} forfeited={} expired={} team={}",
+        view["state"],
+        view["decision"]["tier_usd"],
+        credits["amount_usd"],
+        credits["balance_usd"],
+        credits["consumed_usd"],
+        credits["clawed_back_usd"],
+        credits["forfeited_usd"],
+        credits["expired_usd"],
+        view["team_decision"]["decision"],
+    )
+}
+
+/// Whole engagements, scripted: nine applications filed, reviewed, credited, consumed, closed,
+/// decided and expired over eight simulated months. With `crashes`, after every step a service
+/// drawn from the sequence (the intake included) is killed mid-work, and started again 0.5 to
+/// 2 s later. Returns each application's outcome by startup name.
+async fn engagements(crashes: Option<&mut Sequence>) -> std::collections::BTreeMap<String, String> {
+    let mut app = TestApp::simulated().await;
+    let mut crashes = crashes;
+    let mut ids = Vec::new();
+    for (n, name) in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"]
+        .iter()
+        .cycle()
+        .take(9)
+        .enumerate()
+    {
+        let mut body = example(name);
+        body["startup"]["name"] = serde_json::json!(format!("Engagement {n}"));
+        ids.push(app.submit(ACME, &body).await);
+        crash_one(&mut app, crashes.as_deref_mut()).await;
+    }
+    for id in &ids {
+        app.wait_for_state(ACME, id, "in_review").await;
+    }
+    let steps: [(i64, Option<i64>); 5] = [
+        (14, Some(2_000)),
+        (20, Some(3_000)),
+        (30, None),
+        (40, None),
+        (150, None),
+    ];
+    for (step, (days, spend)) in steps.into_iter().enumerate() {
+        app.advance_days(days).await;
+        crash_one(&mut app, crashes.as_deref_mut()).await;
+        let today = app.get(ADMIN, "/v1/clock").await.body["now"].as_str().unwrap()[..10].to_owned();
+        for (n, id) in ids.iter().enumerate() {
+            let view = app.view(ACME, id).await;
+            // Every other engagement consumes, so some are clawed back at window close (TR6).
+            if let Some(amount) = spend
+                && n % 2 == 0
+                && view["state"] == "active"
+            {
+                app.spend(id, &today, amount).await;
+            }
+            if view["state"] == "window_closed" && step >= 2 {
+                let decision = if n % 3 == 0 { "retire" } else { "graduate" };
+                let reply = app
+                    .post(
+                        ACME,
+                        &format!("/v1/applications/{id}/decision"),
+                        &serde_json::json!({"decision": decision}),
+                    )
+                    .await;
+                assert_eq!(reply.status, 201, "{reply:?}");
+            }
+        }
+        crash_one(&mut app, crashes.as_deref_mut()).await;
+    }
+    // Let whatever a restarted service still had to do finish, then read the ends.
+    app.advance_days(1).await;
+    let mut outcomes = std::collections::BTreeMap::new();
+    for id in &ids {
+        let view = app.view(ACME, id).await;
+        outcomes.insert(view["startup"]["name"].as_str().unwrap().to_owned(), outcome(&view));
+        let events = app.stream_events("acme", id).await;
+        let ids: std::collections::HashSet<_> = events.iter().map(|(_, _, e)| e.id.to_string()).collect();
+        assert_eq!(ids.len(), events.len(), "{id}: an event stored twice");
+        for once in [
+            "approved",
+            "rejected",
+            "credits_applied",
+            "window_closed",
+            "graduated",
+            "retired",
+            "clawed_back",
+            "credits_expired",
+            "credits_forfeited",
+        ] {
+            let count = events
+                .iter()
+                .filter(|(s, _, _)| s.ends_with(&format!(".{once}")))
+                .count();
+            assert!(count <= 1, "{id}: {once} {count} times");
+        }
+    }
+    outcomes
+}
+
+async fn crash_one(app: &mut TestApp, crashes: Option<&mut Sequence>) {
+    let Some(sequence) = crashes else {
+        return;
+    };
+    let service = ServiceName::ALL[sequence.next(ServiceName::ALL.len() as u64) as usize];
+    let down = Duration::from_millis(500 + sequence.next(1_500));
+    app.stack.crash_service(service).await;
+    tokio::time::sleep(down).await;
+    app.stack.start_service(service).await.unwrap();
+    app.stack.wait_ready(Duration::from_secs(20)).await.unwrap();
+}
+
+#[tokio::test]
+async fn services_killed_at_random_through_whole_engagements_change_no_outcome() {
+    let calm = engagements(None).await;
+    let mut sequence = Sequence(7);
+    let crashed = engagements(Some(&mut sequence)).await;
+    assert_eq!(calm.len(), 9);
+    for (name, end) in &calm {
+        eprintln!("{name}: {end}");
+    }
+    for (name, end) in &calm {
+        assert_eq!(crashed.get(name), Some(end), "{name}: {end} without crashes");
+    }
 }
