@@ -249,3 +249,88 @@ async fn a_request_not_signed_by_slack_is_refused_before_it_is_read() {
     assert_eq!(unsigned.status, 401, "{unsigned:?}");
     assert_eq!(slash(&app, &form, SLACK_SIGNING_SECRET, now(), None).await.status, 200);
 }
+
+/// Maps `team` to `partner` in every channel.
+async fn map(app: &TestApp, team: &str, partner: &str) {
+    let mapped = app
+        .send(
+            app.http
+                .put(app.notifier_url(&format!("/v1/slack/workspaces/{team}")))
+                .bearer_auth(ADMIN)
+                .json(&json!({"partner_id": partner, "channels": []})),
+        )
+        .await;
+    assert_eq!(mapped.status, 200, "{mapped:?}");
+}
+
+async fn ask(app: &TestApp, team: &str, text: &str) -> String {
+    text_of(&slash(app, &command(team, "C1", text), SLACK_SIGNING_SECRET, now(), None).await)
+}
+
+#[tokio::test]
+async fn agenda_lists_the_coming_days_as_the_api_does_and_status_finds_startups_by_name() {
+    let app = TestApp::simulated().await;
+    let agents = app.submit(ACME, &example("bedrock-agents-support")).await;
+    let q = app.submit(ACME, &example("amazon-q-business-docs")).await;
+    let mut twin = example("amazon-q-business-docs");
+    twin["startup"]["name"] = json!("Platform Guild Labs");
+    twin["startup"]["aws_account_id"] = json!("777788889999");
+    let labs = app.submit(ACME, &twin).await;
+    let foreign = app.submit(GLOBEX, &example("amazon-q-business-docs")).await;
+    app.advance_days(12).await; // 03-14T09:00: credits applied
+    app.advance_days(10).await; // 03-24T09:00
+    app.spend(&agents, "2026-03-20", 3_000).await;
+    map(&app, "T0ACME01", "acme").await;
+
+    // The coming week (03-24T09:00 → 03-31T09:00): both Q windows' mid-window check-in on Sunday
+    // 03-29 (a clawback warning: nothing consumed, TR8) and their sessions moved to Monday 03-30
+    // (OH1); the agents' window has nothing due before 04-13.
+    let week = ask(&app, "T0ACME01", "agenda").await;
+    assert!(
+        week.contains("2026-03-24 09:00 UTC → 2026-03-31 09:00 UTC (7 days)"),
+        "{week}"
+    );
+    let lines: Vec<&str> = week.lines().filter(|l| l.starts_with("• ")).collect();
+    assert_eq!(lines.len(), 4, "{week}");
+    let (first_q, second_q) = if q < labs { (&q, &labs) } else { (&labs, &q) };
+    for (line, (when, kind, id)) in lines.iter().zip([
+        ("*Sun 2026-03-29*", "mid window (TR6, TR8)", first_q),
+        ("*Sun 2026-03-29*", "mid window (TR6, TR8)", second_q),
+        ("*Mon 2026-03-30 16:00 UTC*", "office hours (OH1)", first_q),
+        ("*Mon 2026-03-30 16:00 UTC*", "office hours (OH1)", second_q),
+    ]) {
+        assert!(
+            line.starts_with(&format!("• {when}")) && line.contains(kind) && line.contains(id.as_str()),
+            "{line} should be {when} {kind} {id}"
+        );
+    }
+    assert!(!week.contains(&foreign) && !week.contains(&agents), "{week}");
+    // The same items the API lists for the range.
+    let api = app.get(ACME, "/v1/agenda?to=2026-03-31T09:00:00Z").await;
+    assert_eq!(api.body["items"].as_array().unwrap().len(), 4, "{api:?}");
+
+    // Three weeks reach the agents' check-in and the Q windows' close (TR6: $20K each).
+    let three = ask(&app, "T0ACME01", "agenda 21").await;
+    assert!(three.contains("(21 days)"), "{three}");
+    assert!(
+        three.contains("*Mon 2026-04-13* · Platform Guild · window close (TR6)") && three.contains("($20,000)"),
+        "{three}"
+    );
+    assert!(three.contains(&agents), "{three}");
+    for bad in ["agenda 0", "agenda 61", "agenda soon"] {
+        let refused = ask(&app, "T0ACME01", bad).await;
+        assert!(refused.contains("from 1 to 60"), "{bad}: {refused}");
+    }
+
+    // By name, case-insensitive: an exact name is that one; a part matching two lists both; none
+    // says so; another partner's startup is not found.
+    let exact = ask(&app, "T0ACME01", "status PLATFORM GUILD").await;
+    assert!(exact.contains(&q) && !exact.contains(&labs), "{exact}");
+    let several = ask(&app, "T0ACME01", "status guild").await;
+    assert!(several.contains("2 applications match"), "{several}");
+    assert!(several.contains(&q) && several.contains(&labs), "{several}");
+    let none = ask(&app, "T0ACME01", "status Nobody Inc").await;
+    assert!(none.contains("No application of a startup named like"), "{none}");
+    let other = ask(&app, "T0ACME01", &format!("status {foreign}")).await;
+    assert!(other.contains("No application"), "{other}");
+}

@@ -203,17 +203,7 @@ impl Projection {
                 None => Box::new(index.all.iter()),
             };
             ids.filter_map(|id| index.by_id.get(id).map(|s| (*id, s)))
-                .filter(|(_, s)| {
-                    matches!(
-                        s.state,
-                        State::Active
-                            | State::WindowClosed
-                            | State::Graduated
-                            | State::Retired
-                            | State::ClawedBack
-                            | State::Closed
-                    )
-                })
+                .filter(|(_, s)| sandpiper_rules::agenda::engaged(s.state))
                 .map(|(id, s)| (id, s.partner_id.clone()))
                 .collect()
         })

@@ -11,7 +11,7 @@
 //! - [`render`]: Slack Block Kit messages; [`signing`]: the Slack-style signature.
 //! - [`api`]: `/v1/subscriptions` and the admin's dead letters.
 //! - [`slack`]: the Slack app Slack calls: request verification, the workspace → partner mapping,
-//!   the `/sandpiper` slash command.
+//!   the `/sandpiper` slash command (`status`, `agenda`, `help`).
 
 pub mod api;
 pub mod config;
@@ -119,10 +119,14 @@ impl Notifier {
         let workspaces = slack::workspaces::WorkspaceStore::open(&bus)
             .await
             .map_err(|e| NotifierError::Setup(format!("Slack workspace store: {e}")))?;
+        let clock = sandpiper_runtime::clock::Clock::open(&bus, config.common.clock)
+            .await
+            .map_err(|e| NotifierError::Setup(format!("clock: {e}")))?;
         let slack = slack::SlackState(Arc::new(slack::SlackShared {
             signing_secret: config.slack_signing_secret,
             workspaces,
             views: views.clone(),
+            clock,
             tokens: config.tokens.clone(),
         }));
         let api = api::ApiState(Arc::new(api::ApiShared {

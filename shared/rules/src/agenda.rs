@@ -14,7 +14,7 @@
 //! once). The same history always gives the same numbers, on every
 //! replica, and they only grow.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use sandpiper_contracts::agenda::{AgendaItem, AgendaKind, ItemStatus, Outcome};
@@ -413,6 +413,33 @@ pub fn items(view: &ApplicationView, now: DateTime<Utc>) -> Vec<AgendaItem> {
 /// The agenda's order: by time, then application, then item id.
 pub fn sort(items: &mut [AgendaItem]) {
     items.sort_by(|a, b| (a.at, a.application_id, &a.id).cmp(&(b.at, b.application_id, &b.id)));
+}
+
+/// Everything scheduled on the agenda of `views` in `[from, to)` of `kinds`, in order (sessions
+/// that no longer happen left out): what the API's agenda and Slack's `/sandpiper agenda` list.
+pub fn between(
+    views: &[ApplicationView],
+    now: DateTime<Utc>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    kinds: &BTreeSet<AgendaKind>,
+) -> Vec<AgendaItem> {
+    let mut out: Vec<AgendaItem> = views
+        .iter()
+        .flat_map(|view| items(view, now))
+        .filter(|i| i.status == ItemStatus::Scheduled && i.at >= from && i.at < to && kinds.contains(&i.kind))
+        .collect();
+    sort(&mut out);
+    out
+}
+
+/// Whether an application in `state` has an engagement, so anything on an agenda: it was
+/// approved, whatever came after.
+pub fn engaged(state: State) -> bool {
+    matches!(
+        state,
+        State::Active | State::WindowClosed | State::Graduated | State::Retired | State::ClawedBack | State::Closed
+    )
 }
 
 /// An item as a calendar feed shows it, with its revision.

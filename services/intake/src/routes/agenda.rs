@@ -8,11 +8,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
-use sandpiper_contracts::agenda::{AgendaItem, AgendaKind, ItemStatus};
+use sandpiper_contracts::agenda::{AgendaItem, AgendaKind};
 use sandpiper_contracts::answers::AgendaPage;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::model::FieldError;
-use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::agenda;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -113,24 +112,6 @@ pub(crate) fn whose(caller: &Principal, partner_id: Option<String>) -> ApiResult
     }
 }
 
-/// Everything on the agenda of `views` in `[from, to)` of `kinds`, in order (sessions that no
-/// longer happen left out).
-pub fn collect(
-    views: &[ApplicationView],
-    now: DateTime<Utc>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    kinds: &BTreeSet<AgendaKind>,
-) -> Vec<AgendaItem> {
-    let mut items: Vec<AgendaItem> = views
-        .iter()
-        .flat_map(|view| agenda::items(view, now))
-        .filter(|i| i.status == ItemStatus::Scheduled && i.at >= from && i.at < to && kinds.contains(&i.kind))
-        .collect();
-    agenda::sort(&mut items);
-    items
-}
-
 /// Everything due across the caller's applications in `[from, to)`, in time order: office-hours
 /// sessions (OH1, OH3), the mid-window check-in with what it will decide (TR3, TR8), window closes
 /// (with the clawback an unused balance brings, TR6), decisions owed with their reminders (G1),
@@ -176,7 +157,7 @@ pub async fn agenda(
         .transpose()?;
     let partner = whose(&caller, params.partner_id)?;
     let views = app.projection.engaged(partner.as_ref()).await?;
-    let mut items: Vec<AgendaItem> = collect(&views, now, from, to, &kinds)
+    let mut items: Vec<AgendaItem> = agenda::between(&views, now, from, to, &kinds)
         .into_iter()
         .filter(|i| cursor.as_ref().is_none_or(|c| key(i) > *c))
         .take(limit + 1)

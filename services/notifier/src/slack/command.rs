@@ -1,5 +1,5 @@
-//! `/sandpiper`: the slash command (`status <application id or startup name>`, `help`), and the
-//! admin's routes that map a Slack workspace to a partner.
+//! `/sandpiper`: the slash command (`status <application id or startup name>`, `agenda [days]`,
+//! `help`), and the admin's routes that map a Slack workspace to a partner.
 //!
 //! Slack posts the command form-encoded and waits 3 seconds; every answer here is one read of the
 //! read model (a status by id) or one pass over the partner's summaries (by name), well inside
@@ -23,9 +23,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::render::escape;
-use crate::slack::SlackState;
 use crate::slack::verify::verify;
 use crate::slack::workspaces::{Workspace, WorkspaceError, is_team_id};
+use crate::slack::{SlackState, agenda};
 
 impl From<WorkspaceError> for Problem {
     fn from(err: WorkspaceError) -> Problem {
@@ -49,6 +49,8 @@ pub enum Command {
     Help,
     /// An application id, or (part of) a startup's name.
     Status(String),
+    /// The coming days' agenda; the days as typed (checked by [`agenda::days`]).
+    Agenda(Option<String>),
 }
 
 impl Command {
@@ -58,6 +60,8 @@ impl Command {
         let (verb, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
         match (verb.to_ascii_lowercase().as_str(), rest.trim()) {
             ("status", query) if !query.is_empty() => Command::Status(query.to_owned()),
+            ("agenda", "") => Command::Agenda(None),
+            ("agenda", days) => Command::Agenda(Some(days.to_owned())),
             _ => Command::Help,
         }
     }
@@ -68,12 +72,12 @@ fn ephemeral(text: &str, blocks: Vec<Value>) -> Response {
     Json(json!({"response_type": "ephemeral", "text": text, "blocks": blocks})).into_response()
 }
 
-fn section(markdown: &str) -> Value {
+pub(crate) fn section(markdown: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": markdown}})
 }
 
 fn help() -> Response {
-    let text = "*`/sandpiper status <application id or startup name>`*: where an application stands, what was decided, what is due next.\n*`/sandpiper help`*: this.";
+    let text = "*`/sandpiper status <application id or startup name>`*: where an application stands, what was decided, what is due next.\n*`/sandpiper agenda [days]`*: what falls due across your applications in the coming days (7 unless named, at most 60).\n*`/sandpiper help`*: this.";
     ephemeral("Sandpiper: how to ask", vec![section(text)])
 }
 
@@ -112,6 +116,13 @@ pub async fn slash(State(state): State<SlackState>, headers: HeaderMap, body: By
     match Command::parse(&request.text) {
         Command::Help => Ok(help()),
         Command::Status(query) => status(&state, &workspace.partner_id, &query).await,
+        Command::Agenda(days) => match agenda::days(days.as_deref()) {
+            Ok(days) => {
+                let (text, blocks) = agenda::answer(&state, &workspace.partner_id, days).await?;
+                Ok(ephemeral(&text, blocks))
+            }
+            Err(why) => Ok(ephemeral("Not a number of days.", vec![section(&why)])),
+        },
     }
 }
 
@@ -169,14 +180,12 @@ async fn status(state: &SlackState, partner: &PartnerId, query: &str) -> ApiResu
     }
 }
 
-/// The partner's applications whose startup name contains `query` (case-insensitive), an exact
-/// name first; read from the summaries in the view index.
-async fn by_name(state: &SlackState, partner: &PartnerId, query: &str) -> ApiResult<Vec<(ApplicationId, Summary)>> {
+/// Every summary of the partner's applications in the view index.
+pub(crate) async fn summaries(state: &SlackState, partner: &PartnerId) -> ApiResult<Vec<(ApplicationId, Summary)>> {
     let unavailable = |e: &dyn std::fmt::Display| {
         tracing::error!(error = %e, "reading the view index failed");
         Problem::unavailable("the application index is unavailable; retry shortly")
     };
-    let needle = query.to_lowercase();
     let mut watch = state
         .0
         .views
@@ -193,18 +202,32 @@ async fn by_name(state: &SlackState, partner: &PartnerId, query: &str) -> ApiRes
         if let (Some(id), Ok(summary)) = (
             entry.key.rsplit('.').next().and_then(|k| ApplicationId::parse(k).ok()),
             serde_json::from_slice::<Summary>(&entry.value),
-        ) && let Some(name) = &summary.startup_name
-            && name.to_lowercase().contains(&needle)
-        {
+        ) {
             found.push((id, summary));
         }
         if last {
             break;
         }
     }
+    Ok(found)
+}
+
+/// The partner's applications whose startup name contains `query` (case-insensitive), an exact
+/// name alone when there is one.
+async fn by_name(state: &SlackState, partner: &PartnerId, query: &str) -> ApiResult<Vec<(ApplicationId, Summary)>> {
+    let needle = query.to_lowercase();
+    let mut found: Vec<(ApplicationId, Summary)> = summaries(state, partner)
+        .await?
+        .into_iter()
+        .filter(|(_, s)| {
+            s.startup_name
+                .as_ref()
+                .is_some_and(|n| n.to_lowercase().contains(&needle))
+        })
+        .collect();
     if let Some(exact) = found
         .iter()
-        .position(|(_, s)| s.startup_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(query)))
+        .position(|(_, s)| s.startup_name.as_deref().is_some_and(|n| n.to_lowercase() == needle))
     {
         let one = found.swap_remove(exact);
         return Ok(vec![one]);
@@ -359,6 +382,8 @@ mod tests {
             Command::parse("  STATUS   Helpdesk Autopilot "),
             Command::Status("Helpdesk Autopilot".into())
         );
+        assert_eq!(Command::parse("agenda"), Command::Agenda(None));
+        assert_eq!(Command::parse("Agenda 14"), Command::Agenda(Some("14".into())));
         for other in ["", "help", "status", "status   ", "graduate everything"] {
             assert_eq!(Command::parse(other), Command::Help, "{other:?}");
         }

@@ -6,16 +6,19 @@
 //! - [`workspaces`]: which partner a Slack workspace (team id) acts for, and in which channels:
 //!   an explicit mapping an admin sets (`PUT /v1/slack/workspaces/{team_id}`). An unmapped
 //!   workspace gets a clear message and no data.
-//! - [`command`]: the `/sandpiper` slash command (`status <id or startup name>`, `help`),
-//!   answered at once in Block Kit, ephemeral. It only reads, so Slack's retries
+//! - [`command`]: the `/sandpiper` slash command (`status <id or startup name>`, `agenda [days]`,
+//!   `help`), answered at once in Block Kit, ephemeral. It only reads, so Slack's retries
 //!   (`X-Slack-Retry-Num`) are answered alike.
+//! - [`agenda`]: the agenda answer, the API's agenda rules over the same read model and clock.
 
+pub mod agenda;
 pub mod command;
 pub mod verify;
 pub mod workspaces;
 
 use std::sync::Arc;
 
+use sandpiper_runtime::clock::Clock;
 use sandpiper_runtime::views::ViewStore;
 
 use crate::slack::workspaces::WorkspaceStore;
@@ -29,6 +32,8 @@ pub struct SlackShared {
     pub signing_secret: Option<String>,
     pub workspaces: WorkspaceStore,
     pub views: ViewStore,
+    /// The system's clock (simulated in tests and demos): an agenda's "now".
+    pub clock: Clock,
     pub tokens: sandpiper_runtime::http::auth::Tokens,
 }
 
