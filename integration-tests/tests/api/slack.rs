@@ -4,16 +4,25 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use sandpiper_integration_tests::receiver::Receiver;
 use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, Reply, SLACK_SIGNING_SECRET, TestApp, example};
 use serde_json::json;
 
-/// Posts a slash command as Slack does, signed at `timestamp` with `secret`.
-async fn slash(app: &TestApp, form: &[(&str, &str)], secret: &str, timestamp: i64, retry: Option<&str>) -> Reply {
+/// Posts a form to the notifier's `path` as Slack does: form-encoded, signed at `timestamp` with
+/// `secret`, with Slack's retry headers when `retry` is given.
+async fn signed(
+    app: &TestApp,
+    path: &str,
+    form: &[(&str, &str)],
+    secret: &str,
+    timestamp: i64,
+    retry: Option<&str>,
+) -> Reply {
     let body = serde_urlencoded::to_string(form).unwrap();
     let signature = sandpiper_notifier::signing::sign(secret, timestamp, body.as_bytes());
     let mut request = app
         .http
-        .post(app.notifier_url("/slack/commands"))
+        .post(app.notifier_url(path))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("x-slack-request-timestamp", timestamp.to_string())
         .header("x-slack-signature", signature)
@@ -24,6 +33,11 @@ async fn slash(app: &TestApp, form: &[(&str, &str)], secret: &str, timestamp: i6
             .header("x-slack-retry-reason", "http_timeout");
     }
     app.send(request).await
+}
+
+/// Posts a slash command as Slack does, signed at `timestamp` with `secret`.
+async fn slash(app: &TestApp, form: &[(&str, &str)], secret: &str, timestamp: i64, retry: Option<&str>) -> Reply {
+    signed(app, "/slack/commands", form, secret, timestamp, retry).await
 }
 
 fn now() -> i64 {
@@ -333,4 +347,263 @@ async fn agenda_lists_the_coming_days_as_the_api_does_and_status_finds_startups_
     assert!(none.contains("No application of a startup named like"), "{none}");
     let other = ask(&app, "T0ACME01", &format!("status {foreign}")).await;
     assert!(other.contains("No application"), "{other}");
+}
+
+/// A `block_actions` payload as Slack sends it when `user` presses the button with `value`.
+fn press_payload(team: &str, value: &str, response_url: &str) -> String {
+    json!({
+        "type": "block_actions",
+        "team": {"id": team, "domain": "acme-corp"},
+        "user": {"id": "U2CERLKJA", "username": "roadrunner", "name": "roadrunner", "team_id": team},
+        "api_app_id": "A02",
+        "token": "deprecated-verification-token",
+        "container": {"type": "message", "message_ts": "1548261231.000200", "channel_id": "C1", "is_ephemeral": false},
+        "trigger_id": "12321423423.333649436676.d8c1bb837935619ccad0f624c448ffb3",
+        "channel": {"id": "C1", "name": "credits"},
+        "response_url": response_url,
+        "actions": [{
+            "action_id": "sandpiper_graduate", "block_id": "sandpiper_decision",
+            "text": {"type": "plain_text", "text": "Graduate"},
+            "value": value, "type": "button", "action_ts": "1548426417.840180"
+        }]
+    })
+    .to_string()
+}
+
+/// Posts a button press as Slack does: `payload=<json>`, form-encoded, signed.
+async fn press(app: &TestApp, payload: &str, secret: &str, timestamp: i64, retry: Option<&str>) -> Reply {
+    signed(
+        app,
+        "/slack/interactions",
+        &[("payload", payload)],
+        secret,
+        timestamp,
+        retry,
+    )
+    .await
+}
+
+/// The value of the button labelled `label` in a message the notifier posted.
+fn button(message: &serde_json::Value, label: &str) -> String {
+    message["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["type"] == "actions")
+        .flat_map(|b| b["elements"].as_array().unwrap().clone())
+        .find(|e| e["text"]["text"] == label)
+        .unwrap_or_else(|| panic!("no {label} button in {message:#}"))["value"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn decisions(events: &[(String, Option<String>, sandpiper_contracts::events::Envelope)]) -> usize {
+    events
+        .iter()
+        .filter(|(_, _, e)| e.event_type.contains("graduated") || e.event_type.contains("retired"))
+        .count()
+}
+
+#[tokio::test]
+async fn graduate_and_retire_buttons_decide_once_for_the_workspaces_partner_only() {
+    let app = TestApp::simulated().await;
+    let slack = Receiver::start(vec![]).await;
+    let responses = Receiver::start(vec![]).await;
+    app.subscribe(ACME, &slack.url(), &["window_closed", "decision_reminder"], "slack")
+        .await;
+    let q = app.submit(ACME, &example("amazon-q-business-docs")).await;
+    let mut second = example("amazon-q-business-docs");
+    second["startup"]["name"] = json!("Docs Relay");
+    second["startup"]["aws_account_id"] = json!("777788889999");
+    let relay = app.submit(ACME, &second).await;
+    let foreign = app.submit(GLOBEX, &example("amazon-q-business-docs")).await;
+    app.advance_days(12).await;
+    for id in [&q, &relay] {
+        app.spend(id, "2026-03-14", 400).await;
+    }
+    let spent = app
+        .post(
+            GLOBEX,
+            &format!("/v1/applications/{foreign}/consumption"),
+            &json!({"date": "2026-03-14", "amount_usd": 400}),
+        )
+        .await;
+    assert_eq!(spent.status, 201, "{spent:?}");
+    app.advance_days(30).await; // the windows closed with consumption: a decision is owed (G1)
+    map(&app, "T0ACME01", "acme").await;
+
+    // The window_closed message carries the buttons, with the application and the decision.
+    let posted = slack.wait_until("two window_closed messages", |r| r.len() >= 2).await;
+    let message = posted
+        .iter()
+        .map(|r| r.json())
+        .find(|m| m.to_string().contains(&q))
+        .unwrap();
+    let graduate = button(&message, "Graduate");
+    let retire = button(&message, "Retire");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&graduate).unwrap(),
+        json!({"application_id": q, "decision": "graduate"})
+    );
+    assert!(retire.contains("\"retire\""), "{retire}");
+    let payload = press_payload("T0ACME01", &graduate, &responses.url());
+
+    // Not Slack's: refused before anything is read, nothing decided.
+    for (what, secret, timestamp) in [
+        ("another secret", "not-the-secret", now()),
+        ("a replay 6 minutes old", SLACK_SIGNING_SECRET, now() - 360),
+    ] {
+        let refused = press(&app, &payload, secret, timestamp, None).await;
+        assert_eq!(refused.status, 401, "{what}: {refused:?}");
+    }
+    assert_eq!(app.view(ACME, &q).await["state"], "window_closed");
+
+    // The press: graduated, the Slack user in the notes, the message replaced to say who.
+    let pressed = press(&app, &payload, SLACK_SIGNING_SECRET, now(), None).await;
+    assert_eq!(pressed.status, 200, "{pressed:?}");
+    let view = app.view(ACME, &q).await;
+    assert_eq!(view["state"], "graduated", "{view:#}");
+    assert_eq!(view["team_decision"]["target"], "activate_portfolio", "G2: q family");
+    assert!(
+        view["team_decision"]["notes"].as_str().unwrap().contains("roadrunner"),
+        "{view:#}"
+    );
+    let update = responses.wait_until("the message update", |r| !r.is_empty()).await[0].json();
+    assert_eq!(update["replace_original"], true, "{update:#}");
+    let said = update["text"].as_str().unwrap();
+    assert!(said.contains("graduated") && said.contains("roadrunner"), "{said}");
+
+    // Slack's retry of the same press, then a second press of Retire: each says it was decided
+    // already, and only one decision is stored.
+    let retried = press(&app, &payload, SLACK_SIGNING_SECRET, now(), Some("1")).await;
+    assert_eq!(retried.status, 200, "{retried:?}");
+    let again = press(
+        &app,
+        &press_payload("T0ACME01", &retire, &responses.url()),
+        SLACK_SIGNING_SECRET,
+        now(),
+        None,
+    )
+    .await;
+    assert_eq!(again.status, 200, "{again:?}");
+    let updates = responses.wait_until("three answers", |r| r.len() >= 3).await;
+    for later in &updates[1..] {
+        let text = later.json()["text"].as_str().unwrap().to_owned();
+        assert!(
+            text.contains("already *graduated*") && text.contains("changed nothing"),
+            "{text}"
+        );
+    }
+    assert_eq!(app.view(ACME, &q).await["state"], "graduated");
+    assert_eq!(decisions(&app.stream_events("acme", &q).await), 1, "decided once");
+
+    // Decided elsewhere (the API) before the press: the press says so.
+    let api = app
+        .post(
+            ACME,
+            &format!("/v1/applications/{relay}/decision"),
+            &json!({"decision": "retire"}),
+        )
+        .await;
+    assert_eq!(api.status, 201, "{api:?}");
+    let relay_graduate = json!({"application_id": relay, "decision": "graduate"}).to_string();
+    let late = press(
+        &app,
+        &press_payload("T0ACME01", &relay_graduate, &responses.url()),
+        SLACK_SIGNING_SECRET,
+        now(),
+        None,
+    )
+    .await;
+    assert_eq!(late.status, 200);
+    let late = responses.wait_until("four answers", |r| r.len() >= 4).await[3].json();
+    assert!(late["text"].as_str().unwrap().contains("already *retired*"), "{late:#}");
+    assert_eq!(app.view(ACME, &relay).await["state"], "retired");
+    assert_eq!(decisions(&app.stream_events("acme", &relay).await), 1);
+
+    // Another partner's application, pressed from this workspace: not found, nothing decided;
+    // from an unmapped workspace: told so.
+    let foreign_value = json!({"application_id": foreign, "decision": "retire"}).to_string();
+    for (team, expect) in [("T0ACME01", "No application"), ("T0GLOBEX9", "not connected")] {
+        let n = responses.received().len() + 1;
+        let reply = press(
+            &app,
+            &press_payload(team, &foreign_value, &responses.url()),
+            SLACK_SIGNING_SECRET,
+            now(),
+            None,
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let answer = responses.wait_until("an answer", |r| r.len() >= n).await[n - 1].json();
+        assert_eq!(answer["replace_original"], false, "{answer:#}");
+        assert!(answer["text"].as_str().unwrap().contains(expect), "{team}: {answer:#}");
+    }
+    assert_eq!(app.view(GLOBEX, &foreign).await["state"], "window_closed");
+    assert_eq!(decisions(&app.stream_events("globex", &foreign).await), 0);
+}
+
+#[tokio::test]
+async fn a_press_on_the_secured_stack_graduates_with_the_notifiers_own_permissions() {
+    let app = TestApp::spawn_secured(sandpiper_runtime::config::ClockMode::Simulated {
+        start: sandpiper_integration_tests::SIMULATED_START.parse().unwrap(),
+    })
+    .await;
+    let responses = Receiver::start(vec![]).await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    app.advance_days(12).await;
+    app.spend(&id, "2026-03-14", 3_000).await;
+    app.advance_days(61).await; // the 60-day window closed with consumption
+    assert_eq!(app.view(ACME, &id).await["state"], "window_closed");
+    map(&app, "T0ACME01", "acme").await;
+
+    // A Bedrock graduation drafts the linked Bedrock POC first (G2): the notifier's NATS user
+    // publishes drafted and graduated and writes them into the read model.
+    let value = json!({"application_id": id, "decision": "graduate"}).to_string();
+    let pressed = press(
+        &app,
+        &press_payload("T0ACME01", &value, &responses.url()),
+        SLACK_SIGNING_SECRET,
+        now(),
+        None,
+    )
+    .await;
+    assert_eq!(pressed.status, 200, "{pressed:?}");
+    let view = app.view(ACME, &id).await;
+    assert_eq!(view["state"], "graduated", "{view:#}");
+    assert_eq!(view["team_decision"]["target"], "bedrock_poc", "{view:#}");
+    let linked = view["links"]["graduated_to"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{view:#}"));
+    let draft = app.view(ACME, linked).await;
+    assert_eq!(draft["state"], "draft", "{draft:#}");
+    assert_eq!(draft["programme"], "bedrock_poc", "{draft:#}");
+    let update = responses.wait_until("the message update", |r| !r.is_empty()).await[0].json();
+    assert!(
+        update["text"]
+            .as_str()
+            .unwrap()
+            .contains("graduated* to bedrock_poc by *roadrunner*"),
+        "{update:#}"
+    );
+    let events = app.get(ACME, &format!("/v1/applications/{id}/events")).await;
+    assert!(
+        events.body.to_string().contains("/sandpiper/notifier"),
+        "graduated by the notifier: {events:?}"
+    );
+
+    // Still least privilege: the notifier cannot publish an approval.
+    let notifier = async_nats::ConnectOptions::with_user_and_password("notifier".into(), "notifier-secret".into())
+        .connect(&app.nats_url)
+        .await
+        .unwrap();
+    let mut js = async_nats::jetstream::new(notifier);
+    js.set_timeout(std::time::Duration::from_secs(2));
+    let forged = format!("sandpiper.v1.events.acme.{id}.approved");
+    let result = match js.publish(forged, "{}".into()).await {
+        Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+        Err(err) => Err(err.to_string()),
+    };
+    assert!(result.is_err(), "the notifier published an approval: {result:?}");
 }

@@ -11,7 +11,7 @@
 //! - [`render`]: Slack Block Kit messages; [`signing`]: the Slack-style signature.
 //! - [`api`]: `/v1/subscriptions` and the admin's dead letters.
 //! - [`slack`]: the Slack app Slack calls: request verification, the workspace → partner mapping,
-//!   the `/sandpiper` slash command (`status`, `agenda`, `help`).
+//!   the `/sandpiper` slash command (`status`, `agenda`, `help`), the Graduate / Retire buttons.
 
 pub mod api;
 pub mod config;
@@ -105,7 +105,7 @@ impl Notifier {
         let deliverer = Arc::new(Deliverer::new(
             bus.clone(),
             subscriptions.clone(),
-            http,
+            http.clone(),
             config.retry,
             policy.clone(),
             pace,
@@ -122,10 +122,24 @@ impl Notifier {
         let clock = sandpiper_runtime::clock::Clock::open(&bus, config.common.clock)
             .await
             .map_err(|e| NotifierError::Setup(format!("clock: {e}")))?;
+        // The catalog versions a graduation pressed in Slack is decided under (G2, K1).
+        let builtin = sandpiper_contracts::catalog::Catalog::builtin()
+            .map_err(|e| NotifierError::Setup(format!("built-in catalog: {e}")))?;
+        let catalogs = sandpiper_runtime::catalog_store::CatalogStore::open(&bus, &builtin)
+            .await
+            .map_err(|e| NotifierError::Setup(format!("catalog store: {e}")))?;
         let slack = slack::SlackState(Arc::new(slack::SlackShared {
             signing_secret: config.slack_signing_secret,
             workspaces,
             views: views.clone(),
+            publisher: sandpiper_runtime::publish::Publisher::new(
+                bus.jetstream.clone(),
+                ServiceName::Notifier,
+                clock.clone(),
+            ),
+            catalogs,
+            http: http.clone(),
+            policy: policy.clone(),
             clock,
             tokens: config.tokens.clone(),
         }));
@@ -176,6 +190,7 @@ impl Notifier {
             .merge(
                 Router::new()
                     .route("/slack/commands", post(slack::command::slash))
+                    .route("/slack/interactions", post(slack::interactions::interact))
                     .route("/v1/slack/workspaces", get(slack::command::list_workspaces))
                     .route(
                         "/v1/slack/workspaces/{team_id}",

@@ -486,6 +486,10 @@ pub fn slack(event: &Envelope, context: &AppContext) -> Value {
     if !rule_ids.is_empty() {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(&format!("Rules: {}", rule_ids.join(", ")), SECTION_LIMIT)}]}));
     }
+    // The decision is owed: the team can take it from the message (`slack::interactions`).
+    if matches!(decoded, Ok(Event::WindowClosed(_) | Event::DecisionReminder(_))) {
+        blocks.push(crate::slack::interactions::decision_buttons(event.subject));
+    }
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Application `{}` · {} · {}", event.subject, event.partnerid, event.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))}]}));
     let fallback = format!(
         "{title}: {startup} ({}): {summary}",
@@ -943,8 +947,38 @@ mod tests {
             assert!(
                 blocks
                     .iter()
-                    .all(|b| ["header", "section", "context"].contains(&b["type"].as_str().unwrap()))
+                    .all(|b| ["header", "section", "context", "actions"].contains(&b["type"].as_str().unwrap()))
             );
+            // Only a message asking for the team's decision carries the buttons (#15).
+            let buttons: Vec<(String, Value)> = blocks
+                .iter()
+                .filter(|b| b["type"] == "actions")
+                .flat_map(|b| b["elements"].as_array().unwrap().clone())
+                .map(|e| {
+                    (
+                        e["text"]["text"].as_str().unwrap().to_owned(),
+                        serde_json::from_str(e["value"].as_str().unwrap()).unwrap(),
+                    )
+                })
+                .collect();
+            if matches!(kind, EventType::WindowClosed | EventType::DecisionReminder) {
+                assert_eq!(
+                    buttons,
+                    [
+                        (
+                            "Graduate".to_owned(),
+                            json!({"application_id": event.subject, "decision": "graduate"})
+                        ),
+                        (
+                            "Retire".to_owned(),
+                            json!({"application_id": event.subject, "decision": "retire"})
+                        ),
+                    ],
+                    "{kind:?}"
+                );
+            } else {
+                assert!(buttons.is_empty(), "{kind:?}: {buttons:?}");
+            }
             let rendered: String = blocks
                 .iter()
                 .flat_map(|b| {

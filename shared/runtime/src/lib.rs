@@ -57,6 +57,7 @@ pub mod metrics;
 pub mod publish;
 pub mod redrive;
 pub mod shutdown;
+pub mod team_decision;
 pub mod telemetry;
 pub mod timers;
 pub mod trace_context;

@@ -7,14 +7,13 @@ use axum::http::StatusCode;
 use chrono::NaiveDate;
 use sandpiper_contracts::answers::CreditPosition;
 use sandpiper_contracts::engagement::{Concern, Consumption, TeamDecision};
-use sandpiper_contracts::events::{ConcernRecorded, ConsumptionRecorded, Drafted, EventPayload, FeedbackRecorded};
-use sandpiper_contracts::ids::{ApplicationId, EventId};
+use sandpiper_contracts::events::{ConcernRecorded, ConsumptionRecorded, EventPayload, FeedbackRecorded};
+use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::model::{FieldError, TextKind, control_message};
 use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::view::ApplicationView;
-use sandpiper_rules::graduation;
 use sandpiper_rules::position::{self, Position};
-use sandpiper_runtime::publish::{Outgoing, PublishError};
+use sandpiper_runtime::team_decision::{self, DecisionError, DecisionEvent};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -263,85 +262,27 @@ pub async fn decision(
     body: JsonBody<DecisionRequest>,
 ) -> ApiResult<Tagged> {
     let view = app.writable(&caller, &id, &if_match).await?;
-    graduation::decision_owed(&view).map_err(Problem::conflict)?;
     let DecisionRequest { decision, notes } = body.value;
     if let Some(n) = &notes {
         note_ok("notes", n)?;
     }
-    let view = match decision {
-        TeamDecision::Retire => record(&app, &view, &graduation::retired(&view, notes), &if_match).await?,
-        TeamDecision::Graduate => graduate(&app, &view, notes, &if_match).await?,
-    };
-    Ok(view)
-}
-
-/// G2: where a graduation goes, by family; a linked draft when the next step is filed here.
-async fn graduate(
-    app: &AppState,
-    view: &ApplicationView,
-    notes: Option<String>,
-    if_match: &IfMatch,
-) -> ApiResult<Tagged> {
-    let now = app.clock.now();
-    let service_id = view.body.service.clone().unwrap_or_default();
-    // The family as the application was decided under (its catalog version); maturity as of the
-    // decision date (the catalog in force now).
-    let decided_under = view
-        .decision
-        .as_ref()
-        .and_then(|d| app.catalogs.version(&d.catalog_version))
-        .unwrap_or_else(|| app.catalogs.in_force_or_empty(now));
-    let current = app.catalogs.in_force_or_empty(now);
-    let matured = graduation::matured(current.service(&service_id), now.date_naive());
-    let mut decided = graduation::graduation(view, decided_under.service(&service_id), matured);
-    let graduated_to = match decided.linked_draft.take() {
-        Some(draft) => Some(draft_linked(app, view, draft).await?),
-        None => None,
-    };
-    let event = graduation::graduated(decided, graduated_to, notes, decided_under.version.clone());
-    record(app, view, &event, if_match).await
-}
-
-/// The linked draft a graduation opens (G2). Drafted before `graduated` is recorded (which names
-/// it), under ids derived from the application: a graduation retried after a conflict, or after
-/// this draft was stored and the rest failed, finds the same draft instead of opening another.
-async fn draft_linked(
-    app: &AppState,
-    view: &ApplicationView,
-    draft: sandpiper_contracts::model::ApplicationDraft,
-) -> ApiResult<ApplicationId> {
-    let cause = view.id.as_cause();
-    let linked = ApplicationId::derived(&cause, "graduation.linked");
-    let published = app
-        .publisher
-        .publish(Outgoing {
-            id: EventId::derived(&cause, "graduation.drafted"),
-            partner: &view.partner_id,
-            application: linked,
-            payload: &Drafted {
-                draft,
-                originated_from: Some(view.id),
-            },
-            // Only as the linked application's first event.
-            expected_version: Some(0),
-            time: None,
-        })
-        .await;
-    match published {
-        Ok(published) => {
-            // Folded at once, so the linked draft is readable when the graduation answers.
-            if let Err(err) = app.fold_published(&published).await {
-                tracing::warn!(error = %error_chain(&err), "the linked draft is stored but not yet readable");
+    let prepared = team_decision::prepare(&app.publisher, &app.catalogs, &view, decision, notes)
+        .await
+        .map_err(|err| match err {
+            DecisionError::NotOwed(why) => Problem::conflict(why),
+            DecisionError::LinkedDraft { application, source } => {
+                IntakeError::LinkedDraft { application, source }.into()
             }
-            Ok(linked)
+        })?;
+    if let Some(published) = &prepared.linked_draft {
+        // Folded at once, so the linked draft is readable when the graduation answers.
+        if let Err(err) = app.fold_published(published).await {
+            tracing::warn!(error = %error_chain(&err), "the linked draft is stored but not yet readable");
         }
-        // Drafted by an earlier attempt at this graduation.
-        Err(PublishError::Conflict(_)) => Ok(linked),
-        Err(source) => Err(IntakeError::LinkedDraft {
-            application: view.id,
-            source,
-        }
-        .into()),
+    }
+    match prepared.event {
+        DecisionEvent::Retired(event) => record(&app, &view, &event, &if_match).await,
+        DecisionEvent::Graduated(event) => record(&app, &view, &event, &if_match).await,
     }
 }
 

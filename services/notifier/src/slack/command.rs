@@ -23,7 +23,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::render::escape;
-use crate::slack::verify::verify;
 use crate::slack::workspaces::{Workspace, WorkspaceError, is_team_id};
 use crate::slack::{SlackState, agenda};
 
@@ -83,19 +82,7 @@ fn help() -> Response {
 
 /// `POST /slack/commands`.
 pub async fn slash(State(state): State<SlackState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
-    verify(
-        state.0.signing_secret.as_deref(),
-        &headers,
-        &body,
-        chrono::Utc::now().timestamp(),
-    )?;
-    let request: SlashRequest = serde_urlencoded::from_bytes(&body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-slack-request",
-            format!("not a Slack slash command: {e}"),
-        )
-    })?;
+    let request: SlashRequest = state.verified_form(&headers, &body, "slash command")?;
     let Some(workspace) = state.0.workspaces.get(&request.team_id).await? else {
         return Ok(ephemeral(
             "This Slack workspace is not connected to Sandpiper.",

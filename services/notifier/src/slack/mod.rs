@@ -10,15 +10,23 @@
 //!   `help`), answered at once in Block Kit, ephemeral. It only reads, so Slack's retries
 //!   (`X-Slack-Retry-Num`) are answered alike.
 //! - [`agenda`]: the agenda answer, the API's agenda rules over the same read model and clock.
+//! - [`interactions`]: the **Graduate** / **Retire** buttons of `window_closed` and
+//!   `decision_reminder` messages: the team's decision recorded as the intake records it, the
+//!   message updated through `response_url`; a second press, a retry or a press after the
+//!   decision was taken elsewhere says so and decides nothing.
 
 pub mod agenda;
 pub mod command;
+pub mod interactions;
 pub mod verify;
 pub mod workspaces;
 
 use std::sync::Arc;
 
+use sandpiper_runtime::catalog_store::CatalogStore;
 use sandpiper_runtime::clock::Clock;
+use sandpiper_runtime::http::problem::Problem;
+use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::views::ViewStore;
 
 use crate::slack::workspaces::WorkspaceStore;
@@ -34,7 +42,39 @@ pub struct SlackShared {
     pub views: ViewStore,
     /// The system's clock (simulated in tests and demos): an agenda's "now".
     pub clock: Clock,
+    /// Publishes the decisions pressed in Slack, as the notifier.
+    pub publisher: Publisher,
+    pub catalogs: CatalogStore,
+    /// The deliveries' client (its resolver refuses internal addresses): posts to `response_url`.
+    pub http: reqwest::Client,
+    /// Where the notifier may post (the deliveries' policy).
+    pub policy: Arc<crate::safety::Policy>,
     pub tokens: sandpiper_runtime::http::auth::Tokens,
+}
+
+impl SlackState {
+    /// A request from Slack, read only once its signature is verified ([`verify::verify`]): its
+    /// form-encoded body decoded (`what` names it in a 400).
+    pub fn verified_form<T: serde::de::DeserializeOwned>(
+        &self,
+        headers: &axum::http::HeaderMap,
+        body: &[u8],
+        what: &str,
+    ) -> Result<T, Problem> {
+        verify::verify(
+            self.0.signing_secret.as_deref(),
+            headers,
+            body,
+            chrono::Utc::now().timestamp(),
+        )?;
+        serde_urlencoded::from_bytes(body).map_err(|e| {
+            Problem::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "bad-slack-request",
+                format!("not a Slack {what}: {e}"),
+            )
+        })
+    }
 }
 
 impl sandpiper_runtime::http::auth::HasTokens for SlackState {
