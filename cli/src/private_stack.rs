@@ -48,6 +48,8 @@ impl PrivateStack {
             slack_signing_secret: None,
             nats_users: Default::default(),
             console: Default::default(),
+            review: Default::default(),
+            ace_connector: None,
         };
         let stack = match Stack::start(config).await {
             Ok(stack) => stack,

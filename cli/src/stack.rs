@@ -36,6 +36,10 @@ pub struct StackConfig {
     pub nats_users: HashMap<ServiceName, (String, String)>,
     /// The console's sessions and trusted-proxy sign-in (`SANDPIPER_CONSOLE_*` for `up`).
     pub console: sandpiper_console::settings::ConsoleSettings,
+    /// Who decides reviews (`SANDPIPER_REVIEW`): the simulation, or AWS through the connector.
+    pub review: sandpiper_runtime::config::ReviewMode,
+    /// The ACE connector's settings; none: it does not run (the default).
+    pub ace_connector: Option<sandpiper_ace::ConnectorSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +74,7 @@ pub struct Stack {
 const SERVICE_STACK_BYTES: usize = 16 << 20;
 
 impl Stack {
-    /// Starts all five services.
+    /// Starts the five core services, and the ACE connector if it is configured.
     pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         Tokens::parse(&config.api_tokens).map_err(|e| StackError::Tokens(e.to_string()))?;
         let mut stack = Stack {
@@ -78,7 +82,8 @@ impl Stack {
             running: HashMap::new(),
             addrs: HashMap::new(),
         };
-        for service in ServiceName::ALL {
+        let connector = stack.config.ace_connector.is_some().then_some(ServiceName::Ace);
+        for service in ServiceName::CORE.into_iter().chain(connector) {
             if let Err(err) = stack.start_service(service).await {
                 stack.stop().await;
                 return Err(err);
@@ -99,6 +104,7 @@ impl Stack {
             http_addr,
             clock: self.config.clock,
             stream_replicas: 1,
+            review: self.config.review,
         }
     }
 
@@ -287,6 +293,15 @@ async fn build_and_run(
             Err(err) => Err(err),
         }),
         ServiceName::Classifier => run!(sandpiper_classifier::build(&common).await),
+        ServiceName::Ace => run!(match &config.ace_connector {
+            Some(connector) => sandpiper_ace::AceService::build(&sandpiper_ace::AceConfig {
+                common,
+                connector: connector.clone(),
+            })
+            .await
+            .map_err(|e| e.to_string()),
+            None => Err("the ACE connector is not configured".to_owned()),
+        }),
         ServiceName::Reviewer => run!(sandpiper_reviewer::build(&common).await),
         ServiceName::Scheduler => run!(sandpiper_scheduler::build(&common).await),
         ServiceName::Notifier => run!(match tokens() {

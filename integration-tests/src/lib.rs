@@ -153,6 +153,8 @@ fn test_stack_config(
         slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
         nats_users,
         console: Default::default(),
+        review: Default::default(),
+        ace_connector: None,
     }
 }
 

@@ -175,6 +175,15 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
             &sandpiper_runtime::config::Environment,
             false,
         )?,
+        review: sandpiper_runtime::config::review_mode(&sandpiper_runtime::config::Environment)?,
+        // The connector files for real with the AWS catalog: it runs only when asked for.
+        ace_connector: match std::env::var("SANDPIPER_ACE_CONNECTOR").as_deref() {
+            Ok("on") => Some(sandpiper_ace::ConnectorSettings::load(
+                &sandpiper_runtime::config::Environment,
+            )?),
+            Ok("off") | Err(_) => None,
+            Ok(other) => anyhow::bail!("SANDPIPER_ACE_CONNECTOR={other:?} is invalid: expected on or off"),
+        },
     };
     let stack = match Stack::start(config).await {
         Ok(stack) => stack,

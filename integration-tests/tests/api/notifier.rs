@@ -28,6 +28,7 @@ async fn extra_notifier(app: &TestApp, retry: RetryPolicy) -> (String, tokio::sy
             http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             clock: ClockMode::Wall,
             stream_replicas: 1,
+            review: Default::default(),
         },
         tokens: Tokens::parse(&format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}")).unwrap(),
         allow: vec!["127.0.0.0/8".parse().unwrap()],

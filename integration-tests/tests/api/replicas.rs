@@ -19,6 +19,7 @@ async fn two_classifier_replicas_split_the_work_without_double_processing() {
         http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         clock: ClockMode::Wall,
         stream_replicas: 1,
+        review: Default::default(),
     };
     let second = sandpiper_classifier::build(&config).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -94,6 +95,7 @@ async fn the_notifiers_streams_carry_the_configured_replicas() {
         http_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         clock: ClockMode::Wall,
         stream_replicas: 3,
+        review: Default::default(),
     };
     // The event stream exists, so connecting finds it rather than creating it.
     let bus = sandpiper_runtime::bus::Bus::connect(&config, ServiceName::Notifier)

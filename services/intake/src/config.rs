@@ -3,7 +3,7 @@
 
 use sandpiper_runtime::config::{CommonConfig, ConfigError, Source, parse_or};
 
-use crate::ace::{AceCatalog, AceSettings, BenefitIdentifier};
+use crate::ace::AceSettings;
 
 use sandpiper_runtime::http::auth::Tokens;
 
@@ -70,39 +70,8 @@ pub fn public_url(source: &dyn Source) -> Result<Option<String>, ConfigError> {
     })
 }
 
-/// The ACE export's settings, also read by `sandpiper up`:
-/// - `SANDPIPER_ACE_CATALOG`: `Sandbox` (default) or `AWS`, Partner Central's catalogs; anything
-///   else is refused at start.
-/// - `SANDPIPER_ACE_BENEFIT_INNOVATION_SANDBOX`, `SANDPIPER_ACE_BENEFIT_BEDROCK_POC`: the Benefits
-///   API benefit each programme applies for (`ben-` and 14 of `[0-9a-z]`, or an ARN). The defaults
-///   are placeholders, fine for the Sandbox catalog; with `AWS` both must be set.
-pub fn ace_settings(source: &dyn Source) -> Result<AceSettings, ConfigError> {
-    let defaults = AceSettings::default();
-    let catalog = parse_or(source, "SANDPIPER_ACE_CATALOG", defaults.catalog, AceCatalog::parse)?;
-    let innovation_sandbox_benefit = parse_or(
-        source,
-        "SANDPIPER_ACE_BENEFIT_INNOVATION_SANDBOX",
-        defaults.innovation_sandbox_benefit,
-        BenefitIdentifier::parse,
-    )?;
-    let bedrock_poc_benefit = parse_or(
-        source,
-        "SANDPIPER_ACE_BENEFIT_BEDROCK_POC",
-        defaults.bedrock_poc_benefit,
-        BenefitIdentifier::parse,
-    )?;
-    AceSettings {
-        catalog,
-        innovation_sandbox_benefit,
-        bedrock_poc_benefit,
-    }
-    .checked()
-    .map_err(|err| ConfigError {
-        variable: "SANDPIPER_ACE_CATALOG",
-        value: catalog.as_str().to_owned(),
-        reason: err.to_string(),
-    })
-}
+// The ACE settings are read the same way by the intake (its export) and the ACE connector.
+pub use sandpiper_runtime::config::ace_settings;
 
 #[cfg(test)]
 mod tests {
@@ -111,6 +80,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::ace::AceCatalog;
 
     fn source(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()

@@ -110,8 +110,10 @@ impl From<IdempotencyError> for Problem {
     }
 }
 
-impl From<AceError> for Problem {
-    fn from(err: AceError) -> Problem {
+/// An ACE export that cannot be made (the mapping's error lives in `sandpiper-partner-central`,
+/// so this is a function rather than a `From`).
+pub fn ace_problem(err: AceError) -> Problem {
+    {
         let problem = match &err {
             // The client's to fix: every field, and the AWS field it fills.
             AceError::Incomplete(errors) => {

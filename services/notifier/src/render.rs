@@ -7,7 +7,7 @@
 //! an envelope whose payload does not decode as its type gets a minimal message naming the type.
 
 use chrono::{DateTime, Utc};
-use sandpiper_contracts::decision::{Components, Continuation, Strength};
+use sandpiper_contracts::decision::{Components, Continuation, Outcome, Strength};
 use sandpiper_contracts::events::{Envelope, Event, Payload, Redirected};
 use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_contracts::model::{ApplicationDraft, BudgetLine};
@@ -423,6 +423,53 @@ fn layout(event: &Event) -> Layout<'_> {
             .collect(),
         ),
         Event::Canceled(c) => Layout::new("🗑️ Canceled", escape(&c.reason), quote(&c.reason).into_iter().collect()),
+        Event::AceFiled(f) => Layout::new(
+            "🏛️ Filed in Partner Central",
+            format!("opportunity {}", escape(&f.opportunity_id)),
+            vec![
+                format!("*Catalog:* {}", escape(&f.catalog)),
+                format!("*Opportunity:* `{}`", escape(&f.opportunity_id)),
+                format!("*Benefit application:* `{}`", escape(&f.benefit_application_id)),
+            ],
+        ),
+        Event::AceStatusChanged(c) => {
+            let mut lines = Vec::new();
+            if let Some(status) = c.review_status {
+                lines.push(format!("*Opportunity review:* {}", ace_wire(&status)));
+            }
+            if let Some(status) = c.benefit_application_status {
+                lines.push(format!("*Benefit application:* {}", ace_wire(&status)));
+            }
+            lines.extend(
+                c.review_comments
+                    .as_deref()
+                    .or(c.status_reason.as_deref())
+                    .and_then(quote),
+            );
+            let summary = c
+                .benefit_application_status
+                .map(|s| ace_wire(&s))
+                .or_else(|| c.review_status.map(|s| ace_wire(&s)))
+                .unwrap_or_default();
+            Layout::new("🏛️ Partner Central changed", summary, lines)
+        }
+        Event::ReviewForecast(f) => Layout::new(
+            "🔮 Review forecast",
+            match f.review.outcome {
+                Outcome::Approved { tier_usd } => format!("AWS is expected to approve at {}", usd(tier_usd)),
+                Outcome::Rejected => "AWS is expected to reject".to_owned(),
+            },
+            vec![strengths(&f.review.components), catalog(&f.catalog_version)],
+        )
+        .why(&f.review.reasons, &f.review.rules),
+    }
+}
+
+/// A Partner Central status as AWS spells it.
+fn ace_wire<T: serde::Serialize>(status: &T) -> String {
+    match serde_json::to_value(status) {
+        Ok(serde_json::Value::String(s)) => escape(&s),
+        _ => String::new(),
     }
 }
 
@@ -699,6 +746,7 @@ mod tests {
                         &["All four components are strong"],
                     ),
                     catalog_version: "2026-03".into(),
+                    aws: None,
                 }),
                 vec![
                     "*Tier:* $20,000",
@@ -720,6 +768,7 @@ mod tests {
                         ],
                     ),
                     catalog_version: "2026-03".into(),
+                    aws: None,
                 }),
                 vec![
                     "metrics weak",
@@ -1095,6 +1144,7 @@ mod tests {
                 &["All four components are strong"],
             ),
             catalog_version: "2026-03".into(),
+            aws: None,
         }));
         assert_eq!(
             slack(&approved, &context()),
@@ -1132,6 +1182,7 @@ mod tests {
         let rejected = pinned(envelope(&ev::Rejected {
             review: review(Outcome::Rejected, true, &[], &["<@U1> & friends", "two", "three"]),
             catalog_version: "2026-03".into(),
+            aws: None,
         }));
         let escaping = AppContext {
             startup: Some("<@U1> & Co".into()),

@@ -10,6 +10,11 @@
 //! stores the decision through [`Effects`]: a review timer fired again, however late, finds its
 //! decision in the record and publishes nothing.
 //!
+//! Under `review = ace` (issue #17) AWS decides, in Partner Central, and the ACE connector records
+//! its decision; the reviewer then scores the application as soon as it is classified and
+//! publishes the outcome as a `review_forecast`, so the forecast is there before AWS answers and
+//! can be set beside AWS's decision.
+//!
 //! A review belongs to one filing (the `submitted` event it was classified from). A `recalled`
 //! cancels that filing's timer, and a timer that fires anyway (it was due before the recall was
 //! handled, or it was kept from before recalls existed) decides only if its filing is still the
@@ -18,13 +23,13 @@
 
 use chrono::Duration;
 use sandpiper_contracts::decision::{Finding, Outcome};
-use sandpiper_contracts::events::{Approved, Classified, EventType, Recalled, Rejected};
+use sandpiper_contracts::events::{Approved, Classified, EventType, Recalled, Rejected, ReviewForecast};
 use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::state::State;
 use sandpiper_runtime::catalog_store::CatalogStore;
-use sandpiper_runtime::config::CommonConfig;
+use sandpiper_runtime::config::{CommonConfig, ReviewMode};
 use sandpiper_runtime::effects::Effects;
 use sandpiper_runtime::handler::{Delivery, Handler, HandlerError, Timer, TimerHandler, TimerKind};
 use sandpiper_runtime::publish::Publisher;
@@ -63,9 +68,11 @@ fn review_timer_id(application: &ApplicationId, submission: Option<&EventId>) ->
     }
 }
 
-/// Schedules reviews.
+/// Schedules reviews (or, under `review = ace`, forecasts them at once).
 pub struct Reviewer {
     timers: Timers,
+    mode: ReviewMode,
+    decider: ReviewDecider,
 }
 
 impl Handler for Reviewer {
@@ -91,6 +98,13 @@ impl Handler for Reviewer {
             submission_id: classified.submission_id,
         };
         let envelope = &delivery.envelope;
+        if self.mode == ReviewMode::Ace {
+            // AWS reviews on its own schedule: the forecast is owed now, not at T6.
+            return self
+                .decider
+                .decide(envelope.id, &envelope.partnerid, &envelope.subject, due, envelope.time)
+                .await;
+        }
         let due_at = classified.submitted_at + Duration::days(days);
         let timer = Timer::of(&due, due_at, &envelope.partnerid, envelope.subject, envelope.id)?;
         self.timers.schedule(&timer).await?;
@@ -99,25 +113,36 @@ impl Handler for Reviewer {
     }
 }
 
-/// Decides reviews when they fall due.
+/// Decides reviews when they fall due (or forecasts them, under `review = ace`).
+#[derive(Clone)]
 pub struct ReviewDecider {
     views: ViewStore,
     publisher: Publisher,
     catalogs: CatalogStore,
+    mode: ReviewMode,
 }
 
 impl TimerHandler for ReviewDecider {
     type Kind = ReviewDue;
 
     async fn fire(&self, timer: Timer, due: ReviewDue) -> Result<(), HandlerError> {
-        let mut effects = Effects::open(
-            &self.views,
-            &self.publisher,
-            timer.cause,
-            &timer.partner,
-            &timer.application,
-        )
-        .await?;
+        self.decide(timer.cause, &timer.partner, &timer.application, due, timer.due_at)
+            .await
+    }
+}
+
+impl ReviewDecider {
+    /// Scores the filing `due` names and stores the outcome as `cause`'s effect: the decision,
+    /// or under `review = ace` the forecast. `at` dates an empty catalog if none was in force.
+    async fn decide(
+        &self,
+        cause: EventId,
+        partner: &sandpiper_contracts::ids::PartnerId,
+        application: &ApplicationId,
+        due: ReviewDue,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), HandlerError> {
+        let mut effects = Effects::open(&self.views, &self.publisher, cause, partner, application).await?;
         let record = effects.record();
         if record.view.state != State::InReview {
             // Decided already (this timer fired before), or no longer waiting for a review.
@@ -131,8 +156,7 @@ impl TimerHandler for ReviewDecider {
         }
         let Some(body) = record.submitted() else {
             return Err(HandlerError::permanent(format!(
-                "application {} is in review without a submitted body",
-                timer.application
+                "application {application} is in review without a submitted body"
             )));
         };
         let catalog = match self.catalogs.version(&due.catalog_version) {
@@ -144,7 +168,7 @@ impl TimerHandler for ReviewDecider {
                     // under which the eligibility failures recorded at classification decide.
                     std::sync::Arc::new(sandpiper_contracts::catalog::Catalog {
                         version: due.catalog_version.clone(),
-                        effective_from: timer.due_at.date_naive(),
+                        effective_from: at.date_naive(),
                         services: Vec::new(),
                     })
                 })
@@ -152,6 +176,15 @@ impl TimerHandler for ReviewDecider {
         };
         let review = sandpiper_rules::review(&body, due.pool, &catalog, &due.eligibility_failures);
         let catalog_version = due.catalog_version;
+        if self.mode == ReviewMode::Ace {
+            tracing::info!(outcome = ?review.outcome, rules = ?review.rules, "forecast (AWS decides)");
+            let event = ReviewForecast {
+                review,
+                catalog_version,
+            };
+            effects.publish("forecast", &event).await?;
+            return effects.finish().await;
+        }
         match review.outcome {
             Outcome::Approved { tier_usd } => {
                 tracing::info!(tier_usd, rules = ?review.rules, "approved");
@@ -159,6 +192,7 @@ impl TimerHandler for ReviewDecider {
                     tier_usd,
                     review,
                     catalog_version,
+                    aws: None,
                 };
                 effects.publish("review", &event).await?;
             }
@@ -167,6 +201,7 @@ impl TimerHandler for ReviewDecider {
                 let event = Rejected {
                     review,
                     catalog_version,
+                    aws: None,
                 };
                 effects.publish("review", &event).await?;
             }
@@ -177,13 +212,20 @@ impl TimerHandler for ReviewDecider {
 
 /// Builds the reviewer service.
 pub async fn build(config: &CommonConfig) -> Result<Worker<Reviewer, ReviewDecider>, WorkerError> {
+    let mode = config.review;
     Worker::build_with_timers(ServiceName::Reviewer, config, |ctx| {
         let decider = ReviewDecider {
             views: ctx.views.clone(),
             publisher: ctx.publisher.clone(),
             catalogs: ctx.catalogs.clone(),
+            mode,
         };
-        (Reviewer { timers: ctx.timers }, Some(decider))
+        let reviewer = Reviewer {
+            timers: ctx.timers,
+            mode,
+            decider: decider.clone(),
+        };
+        (reviewer, Some(decider))
     })
     .await
 }

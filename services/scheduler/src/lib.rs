@@ -131,7 +131,12 @@ impl Core {
             &body,
             &approved,
             service.as_ref(),
-            delivery.envelope.time,
+            // AWS's decision (issue #17) starts the engagement when AWS made it, not when the
+            // connector read it.
+            approved
+                .aws
+                .as_ref()
+                .map_or(delivery.envelope.time, |aws| aws.decided_at),
             credits::DEFAULT_GRACE_DAYS,
         );
         self.store(delivery.envelope.id, Keys::OfEvent, effects, decided)

@@ -90,6 +90,9 @@ event_types! {
     CreditsExpired => "credits_expired",
     Recalled => "recalled",
     Canceled => "canceled",
+    AceFiled => "ace_filed",
+    AceStatusChanged => "ace_status_changed",
+    ReviewForecast => "review_forecast",
 }
 
 impl EventType {
@@ -289,12 +292,32 @@ impl EventPayload for Redirected {
     const TYPE: EventType = EventType::Redirected;
 }
 
-/// The review approved the application at a tier (T3–T5, P1), after the review period (T6).
+/// The review approved the application at a tier (T3–T5, P1), after the review period (T6), or
+/// (under `review = ace`) AWS approved its benefit application in Partner Central.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Approved {
     pub tier_usd: i64,
     pub review: Review,
     pub catalog_version: String,
+    /// AWS's decision this approval is (issue #17, `review = ace`); absent for the simulation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsDecision>,
+}
+
+/// A decision AWS made in Partner Central, as the ACE connector read it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AwsDecision {
+    /// The benefit application AWS decided.
+    pub benefit_application_id: String,
+    /// When AWS decided: the benefit application's `UpdatedAt` in AWS's answer. The engagement
+    /// (credits, tranche 1, window) starts then, not when Sandpiper read it.
+    pub decided_at: DateTime<Utc>,
+    /// The amount AWS allocated (the allocation's `AllocatedAmount`); absent for a rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_usd: Option<i64>,
+    /// AWS's comments (`StatusReason`, the opportunity's `ReviewComments`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
 }
 impl EventPayload for Approved {
     const TYPE: EventType = EventType::Approved;
@@ -305,6 +328,9 @@ impl EventPayload for Approved {
 pub struct Rejected {
     pub review: Review,
     pub catalog_version: String,
+    /// AWS's decision this rejection is (issue #17, `review = ace`); absent for the simulation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsDecision>,
 }
 impl EventPayload for Rejected {
     const TYPE: EventType = EventType::Rejected;
@@ -497,13 +523,57 @@ payload!(
     }
 );
 
+payload!(
+    /// The ACE connector filed the application in AWS Partner Central (issue #17): the
+    /// opportunity, the engagement started from it, and the benefit application, submitted.
+    AceFiled => AceFiled {
+        /// `Sandbox` or `AWS`.
+        catalog: String,
+        /// `CreateOpportunity`'s `Id` (`O…`).
+        opportunity_id: String,
+        /// `StartEngagementFromOpportunityTask`'s `TaskId`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        engagement_task_id: Option<String>,
+        /// `CreateBenefitApplication`'s `Id`.
+        benefit_application_id: String,
+        /// The filing filed (its `submitted` event).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        submission_id: Option<EventId>,
+    }
+);
+payload!(
+    /// What Partner Central shows of the application changed (the connector's polling): the
+    /// opportunity's `LifeCycle.ReviewStatus` / `ReviewComments`, the benefit application's
+    /// `Status` / `StatusReason`, as AWS answered them.
+    AceStatusChanged => AceStatusChanged {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review_status: Option<crate::partner_central::ReviewStatus>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review_comments: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        benefit_application_status: Option<crate::partner_central::BenefitApplicationStatus>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status_reason: Option<String>,
+        /// When AWS changed it (`LastModifiedDate` / `UpdatedAt` in its answer).
+        changed_at: DateTime<Utc>,
+    }
+);
+payload!(
+    /// Under `review = ace`, the review simulation's outcome (T1–T6, P1) as a forecast of AWS's
+    /// decision; the decision itself comes from Partner Central.
+    ReviewForecast => ReviewForecast {
+        review: Review,
+        catalog_version: String,
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_type_round_trips_through_its_names() {
-        assert_eq!(EventType::ALL.len(), 24);
+        assert_eq!(EventType::ALL.len(), 27);
         for t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
             assert_eq!(EventType::from_cloudevents_type(&t.cloudevents_type()), Some(*t));

@@ -67,6 +67,21 @@ pub fn console_session_key(digest_hex: &str) -> String {
     format!("session.{digest_hex}")
 }
 
+/// The ACE connector's filings (issue #17): which application each Partner Central id belongs to,
+/// one key per id ([`ace_filing_key`]), so what AWS answers about an opportunity or a benefit
+/// application finds its application without a scan.
+pub const ACE_FILINGS_BUCKET: &str = "sandpiper_ace_filings";
+
+/// The key of a Partner Central id (`opportunity` or `benefit`, and AWS's id) in
+/// [`ACE_FILINGS_BUCKET`].
+pub fn ace_filing_key(kind: &str, aws_id: &str) -> String {
+    format!("{kind}.{aws_id}")
+}
+
+/// The ACE connector's polling cursors: the newest `LastModifiedDate` / `UpdatedAt` AWS has
+/// answered, per catalog and API, so a restart resumes where it stopped.
+pub const ACE_CURSORS_BUCKET: &str = "sandpiper_ace_cursors";
+
 /// Webhook and Slack subscriptions (the notifier's), one key per subscription id.
 pub const SUBSCRIPTIONS_BUCKET: &str = "sandpiper_subscriptions";
 
@@ -100,8 +115,8 @@ pub fn delivery_consumer(subscription: &str) -> String {
 /// The key holding the simulated time in [`CLOCK_BUCKET`].
 pub const CLOCK_KEY: &str = "now";
 
-/// The five services. The name is the CloudEvents `source` suffix, the durable consumer name
-/// and the binary's suffix (`sandpiper-<name>`).
+/// The services. The name is the CloudEvents `source` suffix, the durable consumer name and the
+/// binary's suffix (`sandpiper-<name>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceName {
     Intake,
@@ -109,10 +124,22 @@ pub enum ServiceName {
     Reviewer,
     Scheduler,
     Notifier,
+    /// The ACE connector (issue #17): files in AWS Partner Central; off unless configured.
+    Ace,
 }
 
 impl ServiceName {
-    pub const ALL: [ServiceName; 5] = [
+    pub const ALL: [ServiceName; 6] = [
+        ServiceName::Intake,
+        ServiceName::Classifier,
+        ServiceName::Reviewer,
+        ServiceName::Scheduler,
+        ServiceName::Notifier,
+        ServiceName::Ace,
+    ];
+
+    /// The five that every deployment runs; [`ServiceName::Ace`] runs only where it is configured.
+    pub const CORE: [ServiceName; 5] = [
         ServiceName::Intake,
         ServiceName::Classifier,
         ServiceName::Reviewer,
@@ -127,6 +154,7 @@ impl ServiceName {
             ServiceName::Reviewer => "reviewer",
             ServiceName::Scheduler => "scheduler",
             ServiceName::Notifier => "notifier",
+            ServiceName::Ace => "ace",
         }
     }
 

@@ -110,6 +110,12 @@ impl State {
             // review is cancelled, and a new submission starts a new review period (T6).
             (S::Submitted | S::InReview, E::Recalled) => S::Draft,
             (S::Draft, E::Canceled) => S::Canceled,
+            // Partner Central (issue #17): the filing and what AWS shows of it are history; they
+            // move nothing. A forecast is the simulation's outcome while AWS reviews.
+            // Filed or changed in AWS's hands at any time, even after a recall or a decision, until
+            // the application is canceled (terminal: nothing is owed to AWS after that).
+            (s, E::AceFiled | E::AceStatusChanged) if s != S::Canceled => s,
+            (S::InReview, E::ReviewForecast) => S::InReview,
             // Redirection (C3, C4a, K1) happens at classification; the linked application carries on.
             (S::Submitted, E::Redirected) => S::Redirected,
             // Ineligible applications (T1) may be rejected straight from classification.
@@ -249,6 +255,35 @@ mod tests {
             );
         }
         assert!(State::Submitted.apply(E::Canceled).is_err(), "recall first");
+    }
+
+    #[test]
+    fn partner_central_history_moves_no_state() {
+        // Issue #17: the filing and AWS's statuses are recorded in any live state; a forecast
+        // only while the review is AWS's; the decision is still `approved` / `rejected`.
+        for state in [
+            State::Submitted,
+            State::InReview,
+            State::Draft,
+            State::Active,
+            State::Rejected,
+        ] {
+            assert_eq!(state.apply(E::AceFiled), Ok(state));
+            assert_eq!(state.apply(E::AceStatusChanged), Ok(state));
+        }
+        assert_eq!(State::InReview.apply(E::ReviewForecast), Ok(State::InReview));
+        assert!(State::Approved.apply(E::ReviewForecast).is_err());
+        let ace_review = [
+            E::Drafted,
+            E::Submitted,
+            E::AceFiled,
+            E::Classified,
+            E::ReviewForecast,
+            E::AceStatusChanged,
+            E::Approved,
+            E::CreditsApplied,
+        ];
+        assert_eq!(run(&ace_review), Ok(State::Active));
     }
 
     #[test]

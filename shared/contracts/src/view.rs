@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 use crate::decision::{Components, Outcome, PoolFigures, Review};
 use crate::engagement::{Concern, Credits, Outcome as TeamOutcome, Session, TeamDecision, TrancheStatus, Window};
 use crate::events::{
-    Approved, Classified, ClawedBack, ConcernRecorded, ConsumptionRecorded, CreditsApplied, CreditsExpired,
-    CreditsForfeited, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, FeedbackRecorded, Graduated,
-    OfficeHoursScheduled, Recalled, Redirected, Rejected, Retired, Submitted, TrancheReleased, TrancheWithheld,
+    AceFiled, AceStatusChanged, Approved, Classified, ClawedBack, ConcernRecorded, ConsumptionRecorded, CreditsApplied,
+    CreditsExpired, CreditsForfeited, DraftUpdated, Drafted, Envelope, EnvelopeError, EventType, FeedbackRecorded,
+    Graduated, OfficeHoursScheduled, Recalled, Redirected, Rejected, Retired, ReviewForecast, Submitted,
+    TrancheReleased, TrancheWithheld,
 };
 use crate::ids::{ApplicationId, EventId, PartnerId};
 use crate::model::{ApplicationDraft, Programme};
@@ -75,6 +76,26 @@ pub struct Withdrawal {
     pub at: DateTime<Utc>,
 }
 
+/// An application as filed in Partner Central, and what AWS last showed of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AceFiling {
+    pub catalog: String,
+    pub opportunity_id: String,
+    pub engagement_task_id: Option<String>,
+    pub benefit_application_id: String,
+    pub filed_at: DateTime<Utc>,
+    /// The `ace_filed` event: what the connector's later effects on this filing derive from.
+    pub filed_event: EventId,
+    /// The opportunity's `LifeCycle.ReviewStatus`, as AWS last answered it.
+    pub review_status: Option<crate::partner_central::ReviewStatus>,
+    pub review_comments: Option<String>,
+    /// The benefit application's `Status`, as AWS last answered it.
+    pub benefit_application_status: Option<crate::partner_central::BenefitApplicationStatus>,
+    pub status_reason: Option<String>,
+    /// When AWS last changed either, by AWS's answers.
+    pub changed_at: Option<DateTime<Utc>>,
+}
+
 /// One application as it stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApplicationView {
@@ -115,6 +136,14 @@ pub struct ApplicationView {
     /// absent only in records stored before it was kept, until their next event.
     #[serde(default)]
     pub partner_central: Option<crate::partner_central::AceStatus>,
+    /// The application as filed in AWS Partner Central by the ACE connector (issue #17), with
+    /// what AWS last showed of it; null until it is filed (and whenever the connector is off).
+    #[serde(default)]
+    pub ace: Option<AceFiling>,
+    /// Under `review = ace`: the review simulation's outcome as a forecast of AWS's decision,
+    /// beside the actual one in `decision`; null otherwise.
+    #[serde(default)]
+    pub forecast: Option<Decision>,
     /// Changes whenever the application does: `GET` answers it as the `ETag`, and `PATCH` and
     /// every command honour it in `If-Match` (as Partner Central's `Revision` does).
     #[serde(default)]
@@ -168,6 +197,8 @@ impl ApplicationView {
             recalled: None,
             canceled: None,
             partner_central: Some(crate::partner_central::status(state)),
+            ace: None,
+            forecast: None,
             revision: seq,
             version: seq,
             event_count: 1,
@@ -234,11 +265,43 @@ impl ApplicationView {
             }
             EventType::Approved => {
                 let a: Approved = event.payload()?;
-                self.decision = Some(Decision::reviewed(a.review, a.catalog_version, event.time));
+                let at = a.aws.as_ref().map_or(event.time, |aws| aws.decided_at);
+                self.decision = Some(Decision::reviewed(a.review, a.catalog_version, at));
             }
             EventType::Rejected => {
                 let r: Rejected = event.payload()?;
-                self.decision = Some(Decision::reviewed(r.review, r.catalog_version, event.time));
+                let at = r.aws.as_ref().map_or(event.time, |aws| aws.decided_at);
+                self.decision = Some(Decision::reviewed(r.review, r.catalog_version, at));
+            }
+            EventType::ReviewForecast => {
+                let f: ReviewForecast = event.payload()?;
+                self.forecast = Some(Decision::reviewed(f.review, f.catalog_version, event.time));
+            }
+            EventType::AceFiled => {
+                let f: AceFiled = event.payload()?;
+                self.ace = Some(AceFiling {
+                    catalog: f.catalog,
+                    opportunity_id: f.opportunity_id,
+                    engagement_task_id: f.engagement_task_id,
+                    benefit_application_id: f.benefit_application_id,
+                    filed_at: event.time,
+                    filed_event: event.id,
+                    review_status: None,
+                    review_comments: None,
+                    benefit_application_status: None,
+                    status_reason: None,
+                    changed_at: None,
+                });
+            }
+            EventType::AceStatusChanged => {
+                let c: AceStatusChanged = event.payload()?;
+                if let Some(ace) = &mut self.ace {
+                    ace.review_status = c.review_status.or(ace.review_status);
+                    ace.review_comments = c.review_comments.or(ace.review_comments.take());
+                    ace.benefit_application_status = c.benefit_application_status.or(ace.benefit_application_status);
+                    ace.status_reason = c.status_reason.or(ace.status_reason.take());
+                    ace.changed_at = Some(c.changed_at);
+                }
             }
             EventType::CreditsApplied => {
                 let c: CreditsApplied = event.payload()?;

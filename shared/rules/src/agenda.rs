@@ -629,6 +629,7 @@ mod tests {
             tier_usd: 20_000,
             review,
             catalog_version: "test".into(),
+            aws: None,
         };
         h.push(at(), approved.clone());
         let catalog = catalog();

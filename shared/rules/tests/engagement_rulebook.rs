@@ -129,6 +129,7 @@ impl Filing {
             tier_usd: self.tier_usd,
             review,
             catalog_version: catalog().version,
+            aws: None,
         }
     }
 

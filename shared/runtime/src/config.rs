@@ -2,6 +2,7 @@
 //! notifier add their own. A missing default is filled in; a present but invalid value is an error
 //! naming the variable, so a misconfigured pod fails at start-up, not at its first request.
 
+use sandpiper_partner_central::export::{AceCatalog, AceSettings, BenefitIdentifier};
 use std::net::SocketAddr;
 
 use chrono::{DateTime, Utc};
@@ -78,6 +79,29 @@ pub struct CommonConfig {
     /// `SANDPIPER_STREAM_REPLICAS`: replicas of every stream and bucket the services provision (the
     /// events, the notifier's deliveries and dead letters, the buckets; 3 on a NATS cluster).
     pub stream_replicas: usize,
+    /// `SANDPIPER_REVIEW` (`simulated` | `ace`): who decides a review. `ace` (issue #17): AWS,
+    /// in Partner Central, read back by the ACE connector; the simulation's outcome is then a
+    /// forecast only. The reviewer and the connector must agree, so both read it here.
+    pub review: ReviewMode,
+}
+
+/// `SANDPIPER_REVIEW`: `simulated` (default) or `ace`.
+pub fn review_mode(source: &dyn Source) -> Result<ReviewMode, ConfigError> {
+    parse_or(source, "SANDPIPER_REVIEW", ReviewMode::Simulated, |v| match v {
+        "simulated" => Ok(ReviewMode::Simulated),
+        "ace" => Ok(ReviewMode::Ace),
+        _ => Err("expected simulated or ace"),
+    })
+}
+
+/// Who decides a review (`SANDPIPER_REVIEW`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReviewMode {
+    /// The review simulation decides (DOMAIN §5, T6): the default.
+    #[default]
+    Simulated,
+    /// AWS decides, in Partner Central; the simulation forecasts.
+    Ace,
 }
 
 impl CommonConfig {
@@ -127,12 +151,14 @@ impl CommonConfig {
             Ok(n @ 1..=5) => Ok(n),
             _ => Err("expected 1 to 5"),
         })?;
+        let review = review_mode(source)?;
         Ok(CommonConfig {
             nats_url,
             nats_user,
             http_addr,
             clock,
             stream_replicas,
+            review,
         })
     }
 }
@@ -174,6 +200,41 @@ pub fn nats_servers(list: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
                 .map_err(|err| format!("{entry:?}{at} is not a NATS URL: {err}"))
         })
         .collect()
+}
+
+/// The Partner Central settings of the ACE export (the intake) and the ACE connector, also read
+/// by `sandpiper up`:
+/// - `SANDPIPER_ACE_CATALOG`: `Sandbox` (default) or `AWS`, Partner Central's catalogs; anything
+///   else is refused at start.
+/// - `SANDPIPER_ACE_BENEFIT_INNOVATION_SANDBOX`, `SANDPIPER_ACE_BENEFIT_BEDROCK_POC`: the Benefits
+///   API benefit each programme applies for (`ben-` and 14 of `[0-9a-z]`, or an ARN). The defaults
+///   are placeholders, fine for the Sandbox catalog; with `AWS` both must be set.
+pub fn ace_settings(source: &dyn Source) -> Result<AceSettings, ConfigError> {
+    let defaults = AceSettings::default();
+    let catalog = parse_or(source, "SANDPIPER_ACE_CATALOG", defaults.catalog, AceCatalog::parse)?;
+    let innovation_sandbox_benefit = parse_or(
+        source,
+        "SANDPIPER_ACE_BENEFIT_INNOVATION_SANDBOX",
+        defaults.innovation_sandbox_benefit,
+        BenefitIdentifier::parse,
+    )?;
+    let bedrock_poc_benefit = parse_or(
+        source,
+        "SANDPIPER_ACE_BENEFIT_BEDROCK_POC",
+        defaults.bedrock_poc_benefit,
+        BenefitIdentifier::parse,
+    )?;
+    AceSettings {
+        catalog,
+        innovation_sandbox_benefit,
+        bedrock_poc_benefit,
+    }
+    .checked()
+    .map_err(|err| ConfigError {
+        variable: "SANDPIPER_ACE_CATALOG",
+        value: catalog.as_str().to_owned(),
+        reason: err.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -29,5 +29,7 @@ pub async fn export(State(app): State<AppState>, caller: Principal, AppId(id): A
     let view = app.visible(&caller, &id).await?;
     // The parent's Partner Central opportunity id is not recorded yet (the ACE connector's
     // `ace_filed`, CONTRACT §3): the export names the parent's Sandpiper id instead.
-    Ok(Json(ace::export(&view, &app.ace, None)?))
+    Ok(Json(
+        ace::export(&view, &app.ace, None).map_err(crate::errors::ace_problem)?,
+    ))
 }
