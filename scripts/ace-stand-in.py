@@ -248,8 +248,8 @@ def project(value, shape):
 def field_entry(error, service):
     """One ErrorList/FieldList entry from a validation message."""
     m = (re.search(r'input: "([^"]+)"', error) or re.search(r"parameter ([\w.\[\]]+)", error)
-         or re.match(r"([\w.\[\]]+)", error))
-    field = m.group(1) if m else "body"
+         or re.match(r"([\w.\[\]-]+):", error))
+    field = m.group(1) if m else ("Content-Type" if error.startswith("Content-Type") else "body")
     if "Missing required" in error:
         code = "REQUIRED_FIELD_MISSING"
     elif "model's values" in error:
