@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ace_stand_in;
 pub mod browser;
 pub mod console;
 pub mod otlp;
