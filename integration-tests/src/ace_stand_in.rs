@@ -51,6 +51,8 @@ fn python() -> PathBuf {
 impl AceStandIn {
     /// Starts a stand-in on a free port with an empty state.
     pub async fn start() -> AceStandIn {
+        // The control API's client is reqwest on rustls without a default provider.
+        sandpiper_runtime::http::ensure_crypto_provider();
         let dir = tempfile::tempdir().expect("a temp dir for the stand-in's state");
         let state_file = dir.path().join("state.json");
         let (child, url, port) = spawn(&state_file, 0).await;

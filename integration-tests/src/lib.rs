@@ -57,7 +57,7 @@ use sandpiper_contracts::events::Envelope;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::names::{self, ServiceName};
 use sandpiper_contracts::subjects;
-use sandpiper_runtime::config::ClockMode;
+use sandpiper_runtime::config::{ClockMode, ReviewMode};
 use serde_json::Value;
 
 pub const ACME: &str = "token-acme";
@@ -165,18 +165,38 @@ impl TestApp {
     }
 
     pub async fn spawn_with(clock: ClockMode) -> TestApp {
-        TestApp::spawn_full(clock, false, str::to_owned, Default::default()).await
+        TestApp::spawn_full(clock, false, str::to_owned, |_| ()).await
     }
 
     /// A stack whose console runs with `console`'s settings (a trusted proxy header, say).
     pub async fn spawn_with_console(console: sandpiper_console::settings::ConsoleSettings) -> TestApp {
-        TestApp::spawn_full(ClockMode::Wall, false, str::to_owned, console).await
+        TestApp::spawn_full(ClockMode::Wall, false, str::to_owned, |c| c.console = console).await
+    }
+
+    /// A stack with the ACE connector, pointed at `stand_in` ([`ace_stand_in::AceStandIn`]) with
+    /// its keys, polling every 200 ms, and reviews decided by `review`.
+    pub async fn spawn_with_ace(stand_in: &ace_stand_in::AceStandIn, review: ReviewMode) -> TestApp {
+        let connector = sandpiper_ace::ConnectorSettings {
+            endpoint_url: Some(stand_in.url.clone()),
+            static_credentials: Some((
+                ace_stand_in::ACCESS_KEY_ID.to_owned(),
+                ace_stand_in::SECRET_ACCESS_KEY.to_owned(),
+            )),
+            poll_interval: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+            ..Default::default()
+        };
+        TestApp::spawn_full(ClockMode::Wall, false, str::to_owned, |c| {
+            c.review = review;
+            c.ace_connector = Some(connector);
+        })
+        .await
     }
 
     /// A stack whose services are given `list(url)` as their NATS URL (`SANDPIPER_NATS_URL`),
     /// `url` being its nats-server's; [`TestApp::nats_url`] stays that one server's.
     pub async fn spawn_with_nats_list(list: impl FnOnce(&str) -> String) -> TestApp {
-        TestApp::spawn_full(ClockMode::Wall, false, list, Default::default()).await
+        TestApp::spawn_full(ClockMode::Wall, false, list, |_| ()).await
     }
 
     /// A stack whose services start `delay` before their nats-server does, on the port they were
@@ -213,14 +233,14 @@ impl TestApp {
     /// A stack on a nats-server running `deploy/nats/nats-server.conf`: one user per service with
     /// only the permissions it needs ([`SECURED_PASSWORDS`]).
     pub async fn spawn_secured(clock: ClockMode) -> TestApp {
-        TestApp::spawn_full(clock, true, str::to_owned, Default::default()).await
+        TestApp::spawn_full(clock, true, str::to_owned, |_| ()).await
     }
 
     async fn spawn_full(
         clock: ClockMode,
         secured: bool,
         list: impl FnOnce(&str) -> String,
-        console: sandpiper_console::settings::ConsoleSettings,
+        customize: impl FnOnce(&mut StackConfig),
     ) -> TestApp {
         // The services' logs (`TEST_LOG`) go through the process's one subscriber, which the test
         // of the traces exports through too: the suite is one process, and a subscriber of
@@ -247,7 +267,7 @@ impl TestApp {
         };
         let nats_url = nats.url();
         let mut config = test_stack_config(list(&nats_url), clock, nats_users);
-        config.console = console;
+        customize(&mut config);
         let stack = Stack::start(config).await.expect("the stack starts");
         stack
             .wait_ready(Duration::from_secs(20))

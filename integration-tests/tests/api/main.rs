@@ -11,6 +11,8 @@
 //!
 //! Layout:
 //! - `ace`: the ACE export's Partner Central bodies, validated by botocore (needs `.tools/venv`).
+//! - `ace_connector`: the ACE connector with the real AWS SDK against `scripts/ace-stand-in.py`,
+//!   which checks every request against botocore's models and counts calls against the quotas.
 //! - `agenda`: the agenda and the calendar feeds, parsed by Python's icalendar (needs `.tools/venv`).
 //! - `api`: the API's contract at its edges (auth, tenancy, idempotency, concurrency, 4xx, metrics).
 //! - `buckets`: key-value buckets read "up to now" from the server, not from a cached status.
@@ -38,6 +40,7 @@
 //! - `withdrawal`: recall, cancel and revisions (`ETag` / `If-Match`) over the real pipeline (#16).
 
 mod ace;
+mod ace_connector;
 mod agenda;
 mod api;
 mod buckets;
