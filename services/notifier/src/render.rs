@@ -975,6 +975,38 @@ mod tests {
                 vec!["> filed with Activate instead"],
                 "filed with Activate instead",
             ),
+            (
+                envelope(&ev::AceFiled {
+                    catalog: "Sandbox".into(),
+                    opportunity_id: "O1000000001".into(),
+                    engagement_task_id: Some("task-0000000000001".into()),
+                    benefit_application_id: "benappl-00000000000001".into(),
+                    submission_id: None,
+                }),
+                vec!["*Catalog:* Sandbox", "`O1000000001`", "`benappl-00000000000001`"],
+                "opportunity O1000000001",
+            ),
+            (
+                envelope(&ev::AceStatusChanged {
+                    review_status: None,
+                    review_comments: None,
+                    benefit_application_status: Some(
+                        sandpiper_contracts::partner_central::BenefitApplicationStatus::ActionRequired,
+                    ),
+                    status_reason: Some("Add the <target> metrics".into()),
+                    changed_at: at("2026-03-20T10:00:00Z"),
+                }),
+                vec!["*Benefit application:* ACTION_REQUIRED", "> Add the &lt;target&gt; metrics"],
+                "ACTION_REQUIRED",
+            ),
+            (
+                envelope(&ev::ReviewForecast {
+                    review: review(Outcome::Approved { tier_usd: 20_000 }, false, &[RuleId::T4], &["Strong use case."]),
+                    catalog_version: "2026.1".into(),
+                }),
+                vec!["*Catalog:* 2026.1", "Rules: T4"],
+                "approve at $20,000",
+            ),
         ]
     }
 
