@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_integration_tests::ace_stand_in::AceStandIn;
+use sandpiper_integration_tests::console::ConsoleSession;
 use sandpiper_integration_tests::{ACME, TestApp, event_names, example, poll_async};
 use sandpiper_runtime::config::ReviewMode;
 use serde_json::{Value, json};
@@ -173,6 +174,40 @@ async fn a_scripted_approval_starts_the_engagement_on_aws_date_and_a_rejection_e
         let decisions = names.iter().filter(|n| *n == "approved" || *n == "rejected").count();
         assert_eq!(decisions, 1, "{names:?}");
     }
+
+    // The console shows the filing and the forecast beside AWS's decision.
+    let console = ConsoleSession::sign_in(&app, ACME).await;
+    let (status, html) = console.get(&format!("/console/applications/{approved}")).await;
+    assert_eq!(status, 200, "{html}");
+    for shown in [
+        "AWS Partner Central",
+        "Forecast (review simulation)",
+        "Approved at $20K",
+        "APPROVED",
+        "Fits the programme.",
+    ] {
+        assert!(html.contains(shown), "{shown:?} on the page: {html}");
+    }
+
+    // The calibration: both decided, each forecast beside AWS's decision.
+    let report = app.get(ACME, "/v1/reports/forecast").await;
+    assert_eq!(report.status, 200, "{report:?}");
+    let report = report.body;
+    assert_eq!(
+        (report["decided"].clone(), report["pending"].clone()),
+        (json!(2), json!(0)),
+        "{report}"
+    );
+    let compared = report["applications"].as_array().unwrap();
+    let actual = |id: &str| compared.iter().find(|c| c["application_id"] == id).unwrap()["actual"].clone();
+    assert_eq!(
+        actual(&approved),
+        json!({"decision": "approved", "tier_usd": 20000}),
+        "{report}"
+    );
+    assert_eq!(actual(&rejected), json!({"decision": "rejected"}), "{report}");
+    let matched = compared.iter().filter(|c| c["outcome_matched"] == true).count();
+    assert_eq!(report["outcome_matched"], json!(matched), "{report}");
     assert_clean(&stand_in).await;
 }
 

@@ -78,6 +78,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(withdrawal::cancel))
         .routes(routes!(applications::events))
         .routes(routes!(ace::export))
+        .routes(routes!(ace::forecast_report))
         .routes(routes!(preflight::preflight))
         .routes(routes!(engagement::consumption))
         .routes(routes!(engagement::concern))

@@ -194,6 +194,15 @@ impl Projection {
     }
 
     fn engaged_ids(&self, partner: Option<&PartnerId>) -> Vec<(ApplicationId, PartnerId)> {
+        self.ids_where(partner, |s| sandpiper_rules::agenda::engaged(s.state))
+    }
+
+    /// The applications of one partner (or all) whose summary satisfies `keep`, in creation order.
+    fn ids_where(
+        &self,
+        partner: Option<&PartnerId>,
+        keep: impl Fn(&Summary) -> bool,
+    ) -> Vec<(ApplicationId, PartnerId)> {
         self.read(|index| {
             let ids: Box<dyn Iterator<Item = &ApplicationId>> = match partner {
                 Some(partner) => match index.by_partner.get(partner) {
@@ -203,10 +212,17 @@ impl Projection {
                 None => Box::new(index.all.iter()),
             };
             ids.filter_map(|id| index.by_id.get(id).map(|s| (*id, s)))
-                .filter(|(_, s)| sandpiper_rules::agenda::engaged(s.state))
+                .filter(|(_, s)| keep(s))
                 .map(|(id, s)| (id, s.partner_id.clone()))
                 .collect()
         })
+    }
+
+    /// Every application of one partner (or all, for an admin) with a review forecast
+    /// (`review = ace`): what the forecast's calibration is measured over.
+    pub async fn forecasted(&self, partner: Option<&PartnerId>) -> Result<Vec<ApplicationView>, ViewStoreError> {
+        let ids = self.ids_where(partner, |s| s.forecast);
+        self.load_all(&ids).await
     }
 
     /// The views of `ids`, read concurrently, in the order given.

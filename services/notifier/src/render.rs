@@ -996,12 +996,20 @@ mod tests {
                     status_reason: Some("Add the <target> metrics".into()),
                     changed_at: at("2026-03-20T10:00:00Z"),
                 }),
-                vec!["*Benefit application:* ACTION_REQUIRED", "> Add the &lt;target&gt; metrics"],
+                vec![
+                    "*Benefit application:* ACTION_REQUIRED",
+                    "> Add the &lt;target&gt; metrics",
+                ],
                 "ACTION_REQUIRED",
             ),
             (
                 envelope(&ev::ReviewForecast {
-                    review: review(Outcome::Approved { tier_usd: 20_000 }, false, &[RuleId::T4], &["Strong use case."]),
+                    review: review(
+                        Outcome::Approved { tier_usd: 20_000 },
+                        false,
+                        &[RuleId::T4],
+                        &["Strong use case."],
+                    ),
                     catalog_version: "2026.1".into(),
                 }),
                 vec!["*Catalog:* 2026.1", "Rules: T4"],

@@ -101,3 +101,34 @@ pub struct ClockReading {
     /// `wall` or `simulated`.
     pub mode: String,
 }
+
+/// `GET /v1/reports/forecast`: how often the review simulation's forecast matched AWS's real
+/// decision (issue #17, `review = ace`), over the caller's applications AWS has decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ForecastCalibration {
+    /// Applications with a forecast and AWS's decision.
+    pub decided: u64,
+    /// Applications with a forecast still waiting for AWS.
+    pub pending: u64,
+    /// Of `decided`, those AWS decided as forecast (approved or rejected).
+    pub outcome_matched: u64,
+    /// Of `decided`, those with the forecast tier too (the same amount, or both rejected).
+    pub tier_matched: u64,
+    /// `outcome_matched / decided`; null while nothing is decided.
+    pub outcome_match_rate: Option<f64>,
+    /// `tier_matched / decided`; null while nothing is decided.
+    pub tier_match_rate: Option<f64>,
+    /// Each decided application, forecast beside actual, in creation order.
+    pub applications: Vec<ForecastComparison>,
+}
+
+/// One application's forecast beside AWS's decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ForecastComparison {
+    #[schema(value_type = String)]
+    pub application_id: crate::ids::ApplicationId,
+    pub forecast: Outcome,
+    pub actual: Outcome,
+    pub outcome_matched: bool,
+    pub tier_matched: bool,
+}

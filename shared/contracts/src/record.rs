@@ -146,6 +146,9 @@ pub struct Summary {
     pub aws_account_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup_name: Option<String>,
+    /// Has the review simulation's forecast (`review = ace`): what the calibration report reads.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forecast: bool,
 }
 
 impl Summary {
@@ -162,6 +165,7 @@ impl Summary {
             service: view.body.service.clone(),
             aws_account_id: view.body.startup.as_ref().and_then(|s| s.aws_account_id.clone()),
             startup_name: view.body.startup.as_ref().and_then(|s| s.name.clone()),
+            forecast: view.forecast.is_some(),
         }
     }
 }

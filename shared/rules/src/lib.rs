@@ -56,6 +56,7 @@
 //!   the credits judge those 60 days.
 
 pub mod agenda;
+pub mod calibration;
 pub mod classify;
 pub mod components;
 pub mod credits;

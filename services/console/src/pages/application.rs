@@ -88,6 +88,8 @@ struct ApplicationPage {
     reasons: Vec<String>,
     rules: String,
     next_tier: Vec<String>,
+    /// The filing in Partner Central, AWS's statuses, and the forecast beside AWS's decision.
+    partner_central: Vec<Fact>,
     credits: Vec<Fact>,
     tranches: Vec<TrancheLine>,
     chart: String,
@@ -120,6 +122,50 @@ fn fact(label: &str, value: impl Into<String>) -> Fact {
         label: label.into(),
         value: value.into(),
     }
+}
+
+/// A decision's outcome in a phrase.
+fn outcome_phrase(decision: &sandpiper_contracts::view::Decision) -> String {
+    match (&decision.outcome, decision.tier_usd) {
+        (Some(_), Some(tier)) => format!("Approved at {}", display::tier(tier)),
+        (Some(_), None) => "Rejected".to_owned(),
+        (None, _) => "Classified; the review decides next".to_owned(),
+    }
+}
+
+/// The application in Partner Central (issue #17): the ids the ACE connector filed, what AWS last
+/// showed, and the review simulation's forecast beside AWS's decision.
+fn partner_central_facts(view: &ApplicationView) -> Vec<Fact> {
+    let wire = |value: serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+    let mut facts = Vec::new();
+    if let Some(ace) = &view.ace {
+        facts.push(fact("Catalog", ace.catalog.clone()));
+        facts.push(fact("Opportunity", ace.opportunity_id.clone()));
+        facts.push(fact("Benefit application", ace.benefit_application_id.clone()));
+        facts.push(fact("Filed", display::moment(&ace.filed_at)));
+        if let Some(status) = ace.review_status {
+            facts.push(fact("Opportunity review (AWS)", wire(serde_json::json!(status))));
+        }
+        if let Some(status) = ace.benefit_application_status {
+            facts.push(fact("Benefit application (AWS)", wire(serde_json::json!(status))));
+        }
+        if let Some(comments) = ace.status_reason.as_ref().or(ace.review_comments.as_ref()) {
+            facts.push(fact("AWS's comments", comments.clone()));
+        }
+        if let Some(at) = &ace.changed_at {
+            facts.push(fact("Last changed in AWS", display::moment(at)));
+        }
+    }
+    if let Some(forecast) = &view.forecast {
+        facts.push(fact("Forecast (review simulation)", outcome_phrase(forecast)));
+        let actual = view
+            .decision
+            .as_ref()
+            .filter(|d| d.outcome.is_some())
+            .map_or_else(|| "Waiting for AWS".to_owned(), outcome_phrase);
+        facts.push(fact("Decision (AWS)", actual));
+    }
+    facts
 }
 
 /// What a history entry says, in a line (the payload's own words, shortened).
@@ -177,12 +223,7 @@ async fn draw(
     let (mut components, mut reasons, mut rules, mut next_tier) = (Vec::new(), Vec::new(), String::new(), Vec::new());
     if let Some(decision) = &view.decision {
         standing.push(fact("Pool", display::programme(decision.pool)));
-        let outcome = match (&decision.outcome, decision.tier_usd) {
-            (Some(_), Some(tier)) => format!("Approved at {}", display::tier(tier)),
-            (Some(_), None) => "Rejected".to_owned(),
-            (None, _) => "Classified; the review decides next".to_owned(),
-        };
-        standing.push(fact("Decision", outcome));
+        standing.push(fact("Decision", outcome_phrase(decision)));
         standing.push(fact("Decided", display::moment(&decision.decided_at)));
         standing.push(fact("Catalog version", decision.catalog_version.clone()));
         if let Some(c) = &decision.components {
@@ -204,6 +245,7 @@ async fn draw(
         rules = decision.rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
         next_tier = decision.next_tier.clone();
     }
+    let partner_central = partner_central_facts(&view);
     if let Some(recalled) = &view.recalled {
         standing.push(fact(
             "Last recalled",
@@ -344,6 +386,7 @@ async fn draw(
             reasons,
             rules,
             next_tier,
+            partner_central,
             credits,
             tranches,
             chart: svg,
