@@ -341,6 +341,6 @@ fn decided_review(forecast: &Decision, filing: &AceFiling, aws: &AwsDecision) ->
         rules: forecast.rules.clone(),
         reasons,
         next_tier: forecast.next_tier.clone(),
-        figures: forecast.figures.clone(),
+        figures: forecast.figures,
     })
 }
