@@ -72,6 +72,7 @@ pub const SECURED_PASSWORDS: &[(&str, &str)] = &[
     ("SANDPIPER_REVIEWER_NATS_PASSWORD", "reviewer-secret"),
     ("SANDPIPER_SCHEDULER_NATS_PASSWORD", "scheduler-secret"),
     ("SANDPIPER_NOTIFIER_NATS_PASSWORD", "notifier-secret"),
+    ("SANDPIPER_ACE_NATS_PASSWORD", "ace-secret"),
     ("SANDPIPER_BOT_ACME_NATS_PASSWORD", "bot-acme-secret"),
 ];
 
