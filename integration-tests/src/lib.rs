@@ -177,6 +177,15 @@ impl TestApp {
     /// A stack with the ACE connector, pointed at `stand_in` ([`ace_stand_in::AceStandIn`]) with
     /// its keys, polling every 200 ms, and reviews decided by `review`.
     pub async fn spawn_with_ace(stand_in: &ace_stand_in::AceStandIn, review: ReviewMode) -> TestApp {
+        TestApp::spawn_ace(stand_in, review, false).await
+    }
+
+    /// [`TestApp::spawn_with_ace`] on `deploy/nats/nats-server.conf`'s per-service users.
+    pub async fn spawn_with_ace_secured(stand_in: &ace_stand_in::AceStandIn, review: ReviewMode) -> TestApp {
+        TestApp::spawn_ace(stand_in, review, true).await
+    }
+
+    async fn spawn_ace(stand_in: &ace_stand_in::AceStandIn, review: ReviewMode, secured: bool) -> TestApp {
         let connector = sandpiper_ace::ConnectorSettings {
             endpoint_url: Some(stand_in.url.clone()),
             static_credentials: Some((
@@ -187,7 +196,7 @@ impl TestApp {
             max_backoff: Duration::from_secs(2),
             ..Default::default()
         };
-        TestApp::spawn_full(ClockMode::Wall, false, str::to_owned, |c| {
+        TestApp::spawn_full(ClockMode::Wall, secured, str::to_owned, |c| {
             c.review = review;
             c.ace_connector = Some(connector);
         })

@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use sandpiper_integration_tests::ace_stand_in::AceStandIn;
 use sandpiper_integration_tests::receiver::Receiver;
-use sandpiper_integration_tests::{ACME, GLOBEX, SIMULATED_START, TestApp, example};
-use sandpiper_runtime::config::ClockMode;
+use sandpiper_integration_tests::{ACME, GLOBEX, SIMULATED_START, TestApp, example, poll_async};
+use sandpiper_runtime::config::{ClockMode, ReviewMode};
 
 async fn secured() -> TestApp {
     TestApp::spawn_secured(ClockMode::Simulated {
@@ -43,6 +44,24 @@ async fn the_pipeline_runs_with_least_privilege_users() {
     receiver
         .wait_until("the approval and the credits", |r| r.len() >= 2)
         .await;
+}
+
+#[tokio::test]
+async fn the_ace_connector_files_and_decides_under_its_own_user() {
+    // The `ace` user (filings, cursors, ace_filed / ace_status_changed / approved) and the
+    // reviewer's review_forecast under `review = ace`: each refused publish would stall this.
+    let stand_in = AceStandIn::start().await;
+    let app = TestApp::spawn_with_ace_secured(&stand_in, ReviewMode::Ace).await;
+    let id = app.submit(ACME, &example("bedrock-agents-support")).await;
+    let view = poll_async("filed and forecast", || async {
+        let view = app.view(ACME, &id).await;
+        (!view["ace"].is_null() && !view["forecast"].is_null()).then_some(view)
+    })
+    .await;
+    let benefit = view["ace"]["benefit_application_id"].as_str().unwrap();
+    stand_in.review(benefit, "APPROVED", Some(25_000), None).await;
+    let view = app.wait_for_state(ACME, &id, "active").await;
+    assert_eq!(view["decision"]["tier_usd"], 25_000, "{}", view["decision"]);
 }
 
 #[tokio::test]
