@@ -29,6 +29,7 @@ pub const REGION: &str = "us-east-1";
 pub struct AceStandIn {
     /// `http://127.0.0.1:PORT`, the SDKs' `endpoint_url` and the control API's base.
     pub url: String,
+    host: String,
     port: u16,
     state_file: PathBuf,
     child: Option<Child>,
@@ -51,13 +52,20 @@ fn python() -> PathBuf {
 impl AceStandIn {
     /// Starts a stand-in on a free port with an empty state.
     pub async fn start() -> AceStandIn {
+        AceStandIn::start_on("127.0.0.1").await
+    }
+
+    /// Starts a stand-in listening on `host` (`0.0.0.0`: reachable from containers too, through
+    /// their network's gateway).
+    pub async fn start_on(host: &str) -> AceStandIn {
         // The control API's client is reqwest on rustls without a default provider.
         sandpiper_runtime::http::ensure_crypto_provider();
         let dir = tempfile::tempdir().expect("a temp dir for the stand-in's state");
         let state_file = dir.path().join("state.json");
-        let (child, url, port) = spawn(&state_file, 0).await;
+        let (child, url, port) = spawn(&state_file, host, 0).await;
         AceStandIn {
             url,
+            host: host.to_owned(),
             port,
             state_file,
             child: Some(child),
@@ -77,9 +85,14 @@ impl AceStandIn {
     /// Stops it if running and starts it again on the same port with the same state file.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (child, url, _) = spawn(&self.state_file, self.port).await;
+        let (child, url, _) = spawn(&self.state_file, &self.host, self.port).await;
         assert_eq!(url, self.url, "the stand-in came back on another address");
         self.child = Some(child);
+    }
+
+    /// The port it listens on (kept across restarts).
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The stand-in's whole state (`GET /_stand-in/state`): resources, calls, rejections,
@@ -155,7 +168,7 @@ async fn read_control(path: &str, response: reqwest::Response) -> Value {
 }
 
 /// Spawns the script on `port` (0: any) and reads its `listening http://…` line.
-async fn spawn(state_file: &Path, port: u16) -> (Child, String, u16) {
+async fn spawn(state_file: &Path, host: &str, port: u16) -> (Child, String, u16) {
     let python = python();
     let script = repo().join("scripts/ace-stand-in.py");
     let mut child = Command::new(&python)
@@ -163,6 +176,8 @@ async fn spawn(state_file: &Path, port: u16) -> (Child, String, u16) {
         .arg("--state")
         .arg(state_file)
         .args([
+            "--host",
+            host,
             "--port",
             &port.to_string(),
             "--access-key-id",

@@ -70,6 +70,8 @@ impl Browser {
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group, so that Drop can end Chromium (the driver's child) with it.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("chromedriver ({}) does not start: {e}", chromedriver.display()));
@@ -354,5 +356,20 @@ impl Browser {
         let url = format!("{}/session/{}", self.base, self.session);
         let _ = self.http.delete(&url).send().await;
         let _ = self.driver.kill().await;
+    }
+}
+
+impl Drop for Browser {
+    /// A test that fails mid-session never reaches [`Browser::quit`]: killing only chromedriver
+    /// (`kill_on_drop`) would leave Chromium and its renderers running after the test, so the
+    /// whole process group goes.
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }

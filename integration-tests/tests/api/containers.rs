@@ -1,7 +1,8 @@
 //! The stack as containers: the images of `./scripts/build-images` (NATS with the per-service
 //! users of `deploy/nats/nats-server.conf`, and the five services on the simulated clock) on one
 //! Docker network, started with testcontainers and driven through the public API from submission
-//! to a decision, with services stopped and started again mid-flow.
+//! to a decision, with services stopped and started again mid-flow; then the ACE connector's image
+//! files an application with a stand-in of Partner Central on this host.
 //!
 //! It needs a Docker engine and the images (`./scripts/test` runs `./scripts/build-images` first,
 //! which provides both); without them it fails saying so, it never skips. Images are
@@ -14,6 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sandpiper_cli::local_nats::free_port;
+use sandpiper_integration_tests::ace_stand_in::{self, AceStandIn};
 use sandpiper_integration_tests::{
     ACME, ADMIN, GLOBEX, Reply, SECURED_PASSWORDS, SIMULATED_START, event_names, example,
 };
@@ -56,14 +58,22 @@ fn preflight() {
         ),
         Ok(_) => {}
     }
-    let missing: Vec<String> = ["nats", "intake", "notifier", "classifier", "reviewer", "scheduler"]
-        .iter()
-        .map(|name| {
-            let (image, tag) = image_name(name);
-            format!("{image}:{tag}")
-        })
-        .filter(|image| !docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_ok_and(|o| o.status.success()))
-        .collect();
+    let missing: Vec<String> = [
+        "nats",
+        "intake",
+        "notifier",
+        "classifier",
+        "reviewer",
+        "scheduler",
+        "ace",
+    ]
+    .iter()
+    .map(|name| {
+        let (image, tag) = image_name(name);
+        format!("{image}:{tag}")
+    })
+    .filter(|image| !docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_ok_and(|o| o.status.success()))
+    .collect();
     assert!(
         missing.is_empty(),
         "the container suite needs the images {missing:?}: run ./scripts/build-images \
@@ -83,6 +93,8 @@ struct ContainerStack<'d> {
     /// The network; every container's name starts with it.
     network: String,
     nats: Option<Container<'d, GenericImage>>,
+    /// NATS as the services reach it on the network.
+    nats_url: String,
     services: Vec<Service<'d>>,
     http: reqwest::Client,
 }
@@ -103,6 +115,7 @@ impl<'d> ContainerStack<'d> {
         let mut stack = ContainerStack {
             network: network.clone(),
             nats: None,
+            nats_url: String::new(),
             services: Vec::new(),
             http: reqwest::Client::new(),
         };
@@ -128,41 +141,51 @@ impl<'d> ContainerStack<'d> {
                     .with_container_name(nats_name.clone()),
             )
         }));
-        let nats_url = format!("nats://{nats_name}:4222");
+        stack.nats_url = format!("nats://{nats_name}:4222");
         for (name, port) in SERVICES {
-            let (service_image, tag) = image_name(name);
-            let mut image = GenericImage::new(service_image, tag)
-                .with_wait_for(WaitFor::message_on_stdout(format!("sandpiper-{name} started")))
-                .with_env_var("SANDPIPER_NATS_URL", nats_url.clone())
-                .with_env_var("SANDPIPER_NATS_USER", name)
-                .with_env_var("SANDPIPER_NATS_PASSWORD", format!("{name}-secret"))
-                .with_env_var("SANDPIPER_CLOCK", "simulated")
-                .with_env_var("SANDPIPER_CLOCK_START", SIMULATED_START)
-                .with_env_var("SANDPIPER_LOG_FORMAT", "json");
-            if matches!(name, "intake" | "notifier") {
-                image = image.with_env_var(
-                    "SANDPIPER_API_TOKENS",
-                    format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}"),
-                );
-            }
-            // A fixed host port, so the service is found at the same address after a restart.
-            let host_port = free_port().unwrap();
-            let container = block_in_place(|| {
-                docker.run(
-                    RunnableImage::from(image)
-                        .with_network(network.clone())
-                        .with_container_name(format!("{network}-{name}"))
-                        .with_mapped_port((host_port, port)),
-                )
-            });
-            stack.services.push(Service {
-                name,
-                host_port,
-                container,
-            });
-            stack.wait_ready(name).await;
+            stack.run(docker, name, port, &[]).await;
         }
         stack
+    }
+
+    /// Runs one service's image on the stack's network as its NATS user, with `env` besides the
+    /// common settings, and waits until it is ready.
+    async fn run(&mut self, docker: &'d Cli, name: &'static str, port: u16, env: &[(&str, String)]) {
+        let (service_image, tag) = image_name(name);
+        let mut image = GenericImage::new(service_image, tag)
+            .with_wait_for(WaitFor::message_on_stdout(format!("sandpiper-{name} started")))
+            .with_env_var("SANDPIPER_NATS_URL", self.nats_url.clone())
+            .with_env_var("SANDPIPER_NATS_USER", name)
+            .with_env_var("SANDPIPER_NATS_PASSWORD", format!("{name}-secret"))
+            .with_env_var("SANDPIPER_CLOCK", "simulated")
+            .with_env_var("SANDPIPER_CLOCK_START", SIMULATED_START)
+            .with_env_var("SANDPIPER_LOG_FORMAT", "json");
+        if matches!(name, "intake" | "notifier") {
+            image = image.with_env_var(
+                "SANDPIPER_API_TOKENS",
+                format!("acme:{ACME},globex:{GLOBEX},admin:{ADMIN}"),
+            );
+        }
+        for (variable, value) in env {
+            image = image.with_env_var(*variable, value.clone());
+        }
+        // A fixed host port, so the service is found at the same address after a restart.
+        let host_port = free_port().unwrap();
+        let network = self.network.clone();
+        let container = block_in_place(|| {
+            docker.run(
+                RunnableImage::from(image)
+                    .with_network(network.clone())
+                    .with_container_name(format!("{network}-{name}"))
+                    .with_mapped_port((host_port, port)),
+            )
+        });
+        self.services.push(Service {
+            name,
+            host_port,
+            container,
+        });
+        self.wait_ready(name).await;
     }
 
     fn service(&self, name: &str) -> &Service<'d> {
@@ -192,6 +215,21 @@ impl<'d> ContainerStack<'d> {
     async fn start_again(&self, name: &str) {
         block_in_place(|| self.service(name).container.start());
         self.wait_ready(name).await;
+    }
+
+    /// The stack network's gateway: this host as the containers reach it.
+    fn network_gateway(&self) -> String {
+        let out = docker(&[
+            "network",
+            "inspect",
+            "--format",
+            "{{(index .IPAM.Config 0).Gateway}}",
+            &self.network,
+        ])
+        .unwrap();
+        let gateway = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(!gateway.is_empty(), "the network {} has no gateway", self.network);
+        gateway
     }
 
     fn inspect(&self, name: &str, format: &str) -> String {
@@ -275,7 +313,7 @@ async fn containers_take_an_application_to_a_decision_through_restarts() {
     preflight();
     sandpiper_runtime::http::ensure_crypto_provider();
     let docker = Cli::default();
-    let stack = ContainerStack::start(&docker).await;
+    let mut stack = ContainerStack::start(&docker).await;
 
     for (name, _) in SERVICES {
         assert_eq!(
@@ -353,9 +391,49 @@ async fn containers_take_an_application_to_a_decision_through_restarts() {
         );
     }
 
+    // The connector's image files through the AWS SDK's standard credential chain (keys in its
+    // environment) to a stand-in on this host, reached through the network's gateway.
+    let stand_in = AceStandIn::start_on("0.0.0.0").await;
+    let gateway = stack.network_gateway();
+    let endpoint = format!("http://{gateway}:{}", stand_in.port());
+    let env = [
+        ("SANDPIPER_ACE_ENDPOINT_URL", endpoint),
+        ("SANDPIPER_ACE_POLL_SECONDS", "0.5".to_owned()),
+        ("AWS_ACCESS_KEY_ID", ace_stand_in::ACCESS_KEY_ID.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", ace_stand_in::SECRET_ACCESS_KEY.to_owned()),
+    ];
+    stack.run(&docker, "ace", 8085, &env).await;
+    assert_eq!(
+        stack.inspect("ace", "{{.Config.User}}"),
+        "10001:10001",
+        "ace runs as non-root"
+    );
+    let created = stack
+        .post(ACME, "/v1/applications", &example("amazon-q-business-docs"))
+        .await;
+    let filed_id = created.body["id"].as_str().unwrap().to_owned();
+    let submit = stack
+        .http
+        .post(stack.api(&format!("/v1/applications/{filed_id}/submit")));
+    assert_eq!(stack.send(submit.bearer_auth(ACME)).await.status, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let filed = loop {
+        let view = stack.get(ACME, &format!("/v1/applications/{filed_id}")).await.body;
+        if !view["ace"].is_null() {
+            break view;
+        }
+        assert!(Instant::now() < deadline, "not filed by the ace container: {view}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let state = stand_in.state().await;
+    assert_eq!(state["rejected"], json!([]), "requests the models refuse");
+    assert_eq!(state["quota_exceeded"], json!(0));
+    let benefit = filed["ace"]["benefit_application_id"].as_str().unwrap();
+    assert_eq!(state["benefit_applications"][benefit]["Status"], "IN_REVIEW", "{state}");
+
     // Every image's HEALTHCHECK (GET /healthz without curl) reports healthy.
     let deadline = Instant::now() + Duration::from_secs(60);
-    for (name, _) in SERVICES {
+    for name in SERVICES.iter().map(|(name, _)| *name).chain(["ace"]) {
         loop {
             let health = stack.inspect(name, "{{.State.Health.Status}}");
             if health == "healthy" {

@@ -73,6 +73,25 @@ pub struct BenefitChange {
     pub status: Option<BenefitApplicationStatus>,
 }
 
+/// A partner's withdrawal, as Partner Central takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// `RecallBenefitApplication`: back to `PENDING_SUBMISSION`, editable.
+    Recall,
+    /// `CancelBenefitApplication`: `CANCELED`, for good.
+    Cancel,
+}
+
+impl Withdrawal {
+    /// For logs and ClientTokens.
+    pub fn label(self) -> &'static str {
+        match self {
+            Withdrawal::Recall => "recall",
+            Withdrawal::Cancel => "cancel",
+        }
+    }
+}
+
 /// A page of a listing and the token of the next.
 pub type Page<T> = (Vec<T>, Option<String>);
 
@@ -321,44 +340,42 @@ impl PartnerCentral {
         ))
     }
 
-    /// `RecallBenefitApplication`: back to `PENDING_SUBMISSION`.
-    pub async fn recall_benefit_application(
+    /// `RecallBenefitApplication` (back to `PENDING_SUBMISSION`) or `CancelBenefitApplication`
+    /// (`CANCELED`), with the partner's reason.
+    pub async fn withdraw_benefit_application(
         &self,
+        withdrawal: Withdrawal,
         catalog: &str,
         id: &str,
         reason: &str,
         client_token: &str,
     ) -> Result<(), CallError> {
-        let request = self
-            .benefits
-            .recall_benefit_application()
-            .catalog(catalog)
-            .identifier(id)
-            .reason(reason)
-            .client_token(client_token);
-        self.call(Class::Write, "RecallBenefitApplication", || request.clone().send())
-            .await
-            .map(drop)
-    }
-
-    /// `CancelBenefitApplication`.
-    pub async fn cancel_benefit_application(
-        &self,
-        catalog: &str,
-        id: &str,
-        reason: &str,
-        client_token: &str,
-    ) -> Result<(), CallError> {
-        let request = self
-            .benefits
-            .cancel_benefit_application()
-            .catalog(catalog)
-            .identifier(id)
-            .reason(reason)
-            .client_token(client_token);
-        self.call(Class::Write, "CancelBenefitApplication", || request.clone().send())
-            .await
-            .map(drop)
+        match withdrawal {
+            Withdrawal::Recall => {
+                let request = self
+                    .benefits
+                    .recall_benefit_application()
+                    .catalog(catalog)
+                    .identifier(id)
+                    .reason(reason)
+                    .client_token(client_token);
+                self.call(Class::Write, "RecallBenefitApplication", || request.clone().send())
+                    .await
+                    .map(drop)
+            }
+            Withdrawal::Cancel => {
+                let request = self
+                    .benefits
+                    .cancel_benefit_application()
+                    .catalog(catalog)
+                    .identifier(id)
+                    .reason(reason)
+                    .client_token(client_token);
+                self.call(Class::Write, "CancelBenefitApplication", || request.clone().send())
+                    .await
+                    .map(drop)
+            }
+        }
     }
 
     /// One page of `ListOpportunities`, oldest change first, of the opportunities changed after

@@ -22,7 +22,7 @@ use sandpiper_runtime::handler::{Delivery, Handler, HandlerError};
 use sandpiper_runtime::publish::Publisher;
 use sandpiper_runtime::views::ViewStore;
 
-use crate::client::{CallError, PartnerCentral};
+use crate::client::{CallError, PartnerCentral, Withdrawal};
 use crate::config::ConnectorSettings;
 use crate::filings::{Filings, Kind, Owner};
 
@@ -74,12 +74,6 @@ impl Handler for Filer {
             _ => Ok(()),
         }
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Withdrawal {
-    Recall,
-    Cancel,
 }
 
 impl Filer {
@@ -206,16 +200,9 @@ impl Filer {
         };
         let pc = &self.partner_central;
         let token = format!("sandpiper-{}-{}", what.label(), delivery.envelope.id);
-        let done = match what {
-            Withdrawal::Recall => {
-                pc.recall_benefit_application(&filing.catalog, &filing.benefit_application_id, reason, &token)
-                    .await
-            }
-            Withdrawal::Cancel => {
-                pc.cancel_benefit_application(&filing.catalog, &filing.benefit_application_id, reason, &token)
-                    .await
-            }
-        };
+        let done = pc
+            .withdraw_benefit_application(what, &filing.catalog, &filing.benefit_application_id, reason, &token)
+            .await;
         match done {
             Ok(()) => {
                 tracing::info!(benefit_application = %filing.benefit_application_id, action = what.label(), "withdrawn in Partner Central");
@@ -296,15 +283,6 @@ impl Filer {
             }
         }
         effects.finish().await
-    }
-}
-
-impl Withdrawal {
-    fn label(self) -> &'static str {
-        match self {
-            Withdrawal::Recall => "recall",
-            Withdrawal::Cancel => "cancel",
-        }
     }
 }
 

@@ -91,58 +91,62 @@ impl Filings {
         Ok(store.clone())
     }
 
+    /// One JSON value of `bucket`, if the key is there.
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        cell: &OnceCell<kv::Store>,
+        bucket: &'static str,
+        key: &str,
+    ) -> Result<Option<T>, FilingsError> {
+        let store = self.store(cell, bucket).await?;
+        let Some(bytes) = store
+            .get(key)
+            .await
+            .map_err(|source| FilingsError::Read { bucket, source })?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| FilingsError::Decode { bucket, source })
+    }
+
+    /// Writes one JSON value to `bucket`.
+    async fn write<T: Serialize>(
+        &self,
+        cell: &OnceCell<kv::Store>,
+        bucket: &'static str,
+        key: String,
+        value: &T,
+    ) -> Result<(), FilingsError> {
+        let store = self.store(cell, bucket).await?;
+        let bytes = serde_json::to_vec(value).map_err(|source| FilingsError::Decode { bucket, source })?;
+        store
+            .put(key, bytes.into())
+            .await
+            .map_err(|source| FilingsError::Write { bucket, source })?;
+        Ok(())
+    }
+
     /// Remembers that `aws_id` is `owner`'s.
     pub async fn remember(&self, kind: Kind, aws_id: &str, owner: &Owner) -> Result<(), FilingsError> {
-        const BUCKET: &str = names::ACE_FILINGS_BUCKET;
-        let store = self.store(&self.filings, BUCKET).await?;
-        let bytes = serde_json::to_vec(owner).map_err(|source| FilingsError::Decode { bucket: BUCKET, source })?;
-        store
-            .put(names::ace_filing_key(kind.as_str(), aws_id), bytes.into())
-            .await
-            .map_err(|source| FilingsError::Write { bucket: BUCKET, source })?;
-        Ok(())
+        let key = names::ace_filing_key(kind.as_str(), aws_id);
+        self.write(&self.filings, names::ACE_FILINGS_BUCKET, key, owner).await
     }
 
     /// Whose `aws_id` is; none for an id Sandpiper did not file (the partner's other opportunities).
     pub async fn owner(&self, kind: Kind, aws_id: &str) -> Result<Option<Owner>, FilingsError> {
-        const BUCKET: &str = names::ACE_FILINGS_BUCKET;
-        let store = self.store(&self.filings, BUCKET).await?;
-        let Some(bytes) = store
-            .get(names::ace_filing_key(kind.as_str(), aws_id))
-            .await
-            .map_err(|source| FilingsError::Read { bucket: BUCKET, source })?
-        else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| FilingsError::Decode { bucket: BUCKET, source })
+        let key = names::ace_filing_key(kind.as_str(), aws_id);
+        self.read(&self.filings, names::ACE_FILINGS_BUCKET, &key).await
     }
 
     /// The newest change time AWS has answered for `cursor`.
     pub async fn cursor(&self, cursor: &str) -> Result<Option<DateTime<Utc>>, FilingsError> {
-        const BUCKET: &str = names::ACE_CURSORS_BUCKET;
-        let store = self.store(&self.cursors, BUCKET).await?;
-        let Some(bytes) = store
-            .get(cursor)
-            .await
-            .map_err(|source| FilingsError::Read { bucket: BUCKET, source })?
-        else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|source| FilingsError::Decode { bucket: BUCKET, source })
+        self.read(&self.cursors, names::ACE_CURSORS_BUCKET, cursor).await
     }
 
     pub async fn set_cursor(&self, cursor: &str, at: DateTime<Utc>) -> Result<(), FilingsError> {
-        const BUCKET: &str = names::ACE_CURSORS_BUCKET;
-        let store = self.store(&self.cursors, BUCKET).await?;
-        let bytes = serde_json::to_vec(&at).map_err(|source| FilingsError::Decode { bucket: BUCKET, source })?;
-        store
-            .put(cursor, bytes.into())
+        self.write(&self.cursors, names::ACE_CURSORS_BUCKET, cursor.to_owned(), &at)
             .await
-            .map_err(|source| FilingsError::Write { bucket: BUCKET, source })?;
-        Ok(())
     }
 }

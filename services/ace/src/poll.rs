@@ -64,33 +64,38 @@ impl Poller {
     async fn poll_opportunities(&self) -> Result<(), HandlerError> {
         let cursor_key = format!("{}.opportunities", self.catalog);
         let after = self.filings.cursor(&cursor_key).await?;
+        let mut newest = after;
         let mut next = None;
         loop {
             let (changes, token) = self
                 .partner_central
                 .opportunities_changed(&self.catalog, after, next)
                 .await?;
+            let mut held = false;
             for change in changes {
-                let Some(owner) = self.filings.owner(Kind::Opportunity, &change.id).await? else {
-                    self.filings.set_cursor(&cursor_key, change.last_modified).await?;
-                    continue;
-                };
-                let event = AceStatusChanged {
-                    review_status: change.review_status,
-                    review_comments: change.review_comments,
-                    benefit_application_status: None,
-                    status_reason: None,
-                    changed_at: change.last_modified,
-                };
-                match self.store(&owner, "opportunity", event).await? {
-                    Stored::Done => self.filings.set_cursor(&cursor_key, change.last_modified).await?,
-                    // Sorted oldest first: everything after waits for the next poll too.
-                    Stored::NotYetFiled => return Ok(()),
+                if let Some(owner) = self.filings.owner(Kind::Opportunity, &change.id).await? {
+                    let event = AceStatusChanged {
+                        review_status: change.review_status,
+                        review_comments: change.review_comments,
+                        benefit_application_status: None,
+                        status_reason: None,
+                        changed_at: change.last_modified,
+                    };
+                    if let Stored::NotYetFiled = self.store(&owner, "opportunity", event).await? {
+                        // Sorted oldest first: this one and everything after wait for the next poll.
+                        held = true;
+                        break;
+                    }
                 }
+                newest = Some(newest.map_or(change.last_modified, |n| n.max(change.last_modified)));
+            }
+            // Saved once a page, not once a change: a partner's other opportunities are many.
+            if let Some(cursor) = newest.filter(|c| Some(*c) != after) {
+                self.filings.set_cursor(&cursor_key, cursor).await?;
             }
             match token {
-                Some(token) => next = Some(token),
-                None => return Ok(()),
+                Some(token) if !held => next = Some(token),
+                _ => return Ok(()),
             }
         }
     }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_contracts::subjects;
 use sandpiper_runtime::dead_letters::{DeadLetters, Listed, RedriveOutcome, RedriveRequest};
@@ -28,18 +27,6 @@ const DEFAULT_PAGE: usize = 50;
 /// How long a redrive waits for the refusing service's answer: its handler retries a transient
 /// failure in place for a few seconds before it answers `failed`.
 const REDRIVE_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn admin_only(caller: &Principal, what: &str) -> Result<(), Problem> {
-    if *caller == Principal::Admin {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("only an admin token can {what}"),
-        ))
-    }
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -78,7 +65,7 @@ pub async fn list(
     caller: Principal,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<DeadLetterPage>> {
-    admin_only(&caller, "list the dead letters")?;
+    caller.require_admin("list the dead letters")?;
     let params: PageParams = parse_query(query.as_deref().unwrap_or(""))?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -159,7 +146,7 @@ pub async fn redrive(
     caller: Principal,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RedriveAnswer>> {
-    admin_only(&caller, "redrive a dead letter")?;
+    caller.require_admin("redrive a dead letter")?;
     let not_found = || Problem::not_found(format!("no dead letter {id:?}"));
     let sequence = id.parse::<u64>().map_err(|_| not_found())?;
     let letters = DeadLetters::open(&app.bus).await.map_err(DeadLetterRouteError::Read)?;

@@ -296,18 +296,6 @@ pub fn status_blocks(view: &ApplicationView) -> Vec<Value> {
 
 // ---- The admin's mapping ---------------------------------------------------------------------
 
-fn admin_only(caller: &Principal) -> ApiResult<()> {
-    if *caller == Principal::Admin {
-        Ok(())
-    } else {
-        Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only an admin token maps Slack workspaces",
-        ))
-    }
-}
-
 fn team(team: &str) -> ApiResult<&str> {
     if is_team_id(team) {
         Ok(team)
@@ -325,7 +313,7 @@ pub async fn put_workspace(
     ApiPath(team_id): ApiPath<String>,
     body: JsonBody<Workspace>,
 ) -> ApiResult<Json<Value>> {
-    admin_only(&caller)?;
+    caller.require_admin("map Slack workspaces")?;
     let team_id = team(&team_id)?;
     state.0.workspaces.put(team_id, &body.value).await?;
     tracing::info!(team = team_id, partner = %body.value.partner_id, "Slack workspace mapped");
@@ -334,7 +322,7 @@ pub async fn put_workspace(
 
 /// `GET /v1/slack/workspaces` (admin).
 pub async fn list_workspaces(State(state): State<SlackState>, caller: Principal) -> ApiResult<Json<Value>> {
-    admin_only(&caller)?;
+    caller.require_admin("map Slack workspaces")?;
     let all = state.0.workspaces.list().await?;
     Ok(Json(Value::Array(
         all.into_iter()
@@ -349,7 +337,7 @@ pub async fn delete_workspace(
     caller: Principal,
     ApiPath(team_id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    admin_only(&caller)?;
+    caller.require_admin("map Slack workspaces")?;
     let team_id = team(&team_id)?;
     state.0.workspaces.delete(team_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -34,6 +34,19 @@ impl Principal {
         }
     }
 
+    /// `Ok` for an admin; otherwise 403 saying that only an admin token can `what` (an
+    /// administrative operation: the dead letters, the Slack workspace mapping).
+    pub fn require_admin(&self, what: &str) -> Result<(), Problem> {
+        match self {
+            Principal::Admin => Ok(()),
+            Principal::Partner(_) => Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("only an admin token can {what}"),
+            )),
+        }
+    }
+
     pub fn partner(&self) -> Option<&PartnerId> {
         match self {
             Principal::Partner(partner) => Some(partner),
