@@ -82,14 +82,19 @@ impl Stack {
             running: HashMap::new(),
             addrs: HashMap::new(),
         };
-        let connector = stack.config.ace_connector.is_some().then_some(ServiceName::Ace);
-        for service in ServiceName::CORE.into_iter().chain(connector) {
+        for service in stack.services() {
             if let Err(err) = stack.start_service(service).await {
                 stack.stop().await;
                 return Err(err);
             }
         }
         Ok(stack)
+    }
+
+    /// The services this stack runs: the five core ones, and the ACE connector when configured.
+    pub fn services(&self) -> Vec<ServiceName> {
+        let connector = self.config.ace_connector.is_some().then_some(ServiceName::Ace);
+        ServiceName::CORE.into_iter().chain(connector).collect()
     }
 
     fn common(&self, service: ServiceName) -> CommonConfig {

@@ -106,7 +106,7 @@ fn orchestrate() {
         // The idle phase runs the services' own binaries.
         let mut build = std::process::Command::new(env!("CARGO"));
         build.args(["build", "--release", "--locked", "--quiet"]);
-        for service in sandpiper_contracts::names::ServiceName::ALL {
+        for service in sandpiper_contracts::names::ServiceName::CORE {
             build.args(["-p", &format!("sandpiper-{}", service.as_str())]);
         }
         assert!(
@@ -549,7 +549,7 @@ async fn idle() -> Value {
         .unwrap()
         .to_owned();
     let mut children = Vec::new();
-    for (i, service) in ServiceName::ALL.iter().enumerate() {
+    for (i, service) in ServiceName::CORE.iter().enumerate() {
         let binary = bin_dir.join(format!("sandpiper-{}", service.as_str()));
         let port = 39_100 + i as u16;
         let child = tokio::process::Command::new(&binary)

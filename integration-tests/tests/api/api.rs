@@ -662,7 +662,7 @@ async fn every_service_serves_metrics_that_move() {
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
     app.wait_for_state(ACME, &id, "in_review").await;
     app.get(ACME, &format!("/v1/applications/{id}")).await;
-    for service in sandpiper_contracts::names::ServiceName::ALL {
+    for service in app.stack.services() {
         let url = format!("http://{}/metrics", app.stack.addr(service));
         let reply = app
             .send(
@@ -740,7 +740,7 @@ async fn promtool_accepts_every_services_metrics() {
         let id = app.submit(ACME, &example("bedrock-agents-support")).await;
         app.wait_for_state(ACME, &id, "in_review").await;
     }
-    for service in sandpiper_contracts::names::ServiceName::ALL {
+    for service in app.stack.services() {
         let reply = scrape(&app, service).await;
         assert!(
             reply.content_type.starts_with("text/plain; version=0.0.4"),

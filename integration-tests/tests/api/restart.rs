@@ -45,10 +45,10 @@ async fn restarting_every_service_mid_flight_loses_nothing() {
     for _ in 0..10 {
         burst.push(app.submit(ACME, &example("exploring-agents")).await);
     }
-    for service in ServiceName::ALL {
+    for service in app.stack.services() {
         app.stack.crash_service(service).await;
     }
-    for service in ServiceName::ALL {
+    for service in app.stack.services() {
         app.stack.start_service(service).await.unwrap();
     }
     app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
@@ -73,13 +73,13 @@ async fn restarting_every_service_mid_flight_loses_nothing() {
 async fn graceful_stops_finish_cleanly_and_restart() {
     let mut app = TestApp::spawn().await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
-    for service in ServiceName::ALL {
+    for service in app.stack.services() {
         app.stack
             .stop_service(service)
             .await
             .unwrap_or_else(|e| panic!("{service} did not stop cleanly: {e}"));
     }
-    for service in ServiceName::ALL {
+    for service in app.stack.services() {
         app.stack.start_service(service).await.unwrap();
     }
     app.stack.wait_ready(std::time::Duration::from_secs(20)).await.unwrap();
@@ -388,7 +388,8 @@ async fn crash_one(app: &mut TestApp, crashes: Option<&mut Sequence>) {
     let Some(sequence) = crashes else {
         return;
     };
-    let service = ServiceName::ALL[sequence.next(ServiceName::ALL.len() as u64) as usize];
+    let services = app.stack.services();
+    let service = services[sequence.next(services.len() as u64) as usize];
     let down = Duration::from_millis(500 + sequence.next(1_500));
     app.stack.crash_service(service).await;
     tokio::time::sleep(down).await;
