@@ -59,7 +59,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Opportunity => "opportunity",
             Kind::BenefitApplication => "benefit",

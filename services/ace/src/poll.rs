@@ -81,7 +81,7 @@ impl Poller {
                         status_reason: None,
                         changed_at: change.last_modified,
                     };
-                    if let Stored::NotYetFiled = self.store(&owner, "opportunity", event).await? {
+                    if let Stored::NotYetFiled = self.store(&owner, Kind::Opportunity, event).await? {
                         // Sorted oldest first: this one and everything after wait for the next poll.
                         held = true;
                         break;
@@ -124,7 +124,7 @@ impl Poller {
                         status_reason,
                         changed_at: change.updated_at,
                     };
-                    if let Stored::NotYetFiled = self.store(&owner, "benefit", event).await? {
+                    if let Stored::NotYetFiled = self.store(&owner, Kind::BenefitApplication, event).await? {
                         held = Some(held.map_or(change.updated_at, |h| h.min(change.updated_at)));
                         continue;
                     }
@@ -149,7 +149,7 @@ impl Poller {
 
     /// Stores `event` on `owner`'s application unless it holds it, or says the filing is not
     /// recorded yet.
-    async fn store(&self, owner: &Owner, kind: &str, event: AceStatusChanged) -> Result<Stored, HandlerError> {
+    async fn store(&self, owner: &Owner, kind: Kind, event: AceStatusChanged) -> Result<Stored, HandlerError> {
         let Some(stored) = self.views.load_or_rebuild(&owner.partner, &owner.application).await? else {
             return Ok(Stored::NotYetFiled);
         };
@@ -157,10 +157,10 @@ impl Poller {
             return Ok(Stored::NotYetFiled);
         };
         let unchanged = match kind {
-            "opportunity" => {
+            Kind::Opportunity => {
                 filing.review_status == event.review_status && filing.review_comments == event.review_comments
             }
-            _ => {
+            Kind::BenefitApplication => {
                 filing.benefit_application_status == event.benefit_application_status
                     && filing.status_reason == event.status_reason
             }
@@ -168,7 +168,7 @@ impl Poller {
         if unchanged {
             return Ok(Stored::Done);
         }
-        let label = format!("ace-status.{kind}.{}", event.changed_at.timestamp_millis());
+        let label = format!("ace-status.{}.{}", kind.as_str(), event.changed_at.timestamp_millis());
         let mut effects = Effects::new(&self.views, &self.publisher, filing.filed_event, stored);
         effects.publish(&label, &event).await?;
         effects.finish().await?;

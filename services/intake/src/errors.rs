@@ -113,22 +113,20 @@ impl From<IdempotencyError> for Problem {
 /// An ACE export that cannot be made (the mapping's error lives in `sandpiper-partner-central`,
 /// so this is a function rather than a `From`).
 pub fn ace_problem(err: AceError) -> Problem {
-    {
-        let problem = match &err {
-            // The client's to fix: every field, and the AWS field it fills.
-            AceError::Incomplete(errors) => {
-                let detail = match errors.as_slice() {
-                    [one] => format!("the ACE export needs {}: {}", one.field, one.message),
-                    many => format!(
-                        "the ACE export needs {} more fields of this draft; see errors",
-                        many.len()
-                    ),
-                };
-                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "ace-incomplete", detail).with_errors(errors.clone())
-            }
-        };
-        problem.logged(&err)
-    }
+    let problem = match &err {
+        // The client's to fix: every field, and the AWS field it fills.
+        AceError::Incomplete(errors) => {
+            let detail = match errors.as_slice() {
+                [one] => format!("the ACE export needs {}: {}", one.field, one.message),
+                many => format!(
+                    "the ACE export needs {} more fields of this draft; see errors",
+                    many.len()
+                ),
+            };
+            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "ace-incomplete", detail).with_errors(errors.clone())
+        }
+    };
+    problem.logged(&err)
 }
 
 impl From<Stalled> for Problem {
