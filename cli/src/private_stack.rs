@@ -46,6 +46,7 @@ impl PrivateStack {
             webhook_allow: Vec::new(),
             delivery: Default::default(),
             slack_signing_secret: None,
+            slack_answer_within: sandpiper_notifier::config::DEFAULT_SLACK_ANSWER_WITHIN,
             nats_users: Default::default(),
             console: Default::default(),
             review: Default::default(),

@@ -32,6 +32,9 @@ pub struct StackConfig {
     pub delivery: sandpiper_notifier::config::RetryPolicy,
     /// The Slack app's signing secret (`SANDPIPER_SLACK_SIGNING_SECRET`); none: its routes are off.
     pub slack_signing_secret: Option<String>,
+    /// How long a slash command is answered on its own request before it goes through
+    /// `response_url` (`SANDPIPER_SLACK_ANSWER_WITHIN_MS`).
+    pub slack_answer_within: Duration,
     /// Per-service NATS credentials (user, password), when the server enforces them.
     pub nats_users: HashMap<ServiceName, (String, String)>,
     /// The console's sessions and trusted-proxy sign-in (`SANDPIPER_CONSOLE_*` for `up`).
@@ -316,6 +319,7 @@ async fn build_and_run(
                 allow: config.webhook_allow.clone(),
                 retry: config.delivery,
                 slack_signing_secret: config.slack_signing_secret.clone(),
+                slack_answer_within: config.slack_answer_within,
             })
             .await
             .map_err(|e| e.to_string()),

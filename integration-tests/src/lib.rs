@@ -9,6 +9,7 @@ pub mod browser;
 pub mod console;
 pub mod otlp;
 pub mod receiver;
+pub mod slack;
 
 /// Polls `snapshot` every `every` until `done` holds for what it returns, and returns that; fails
 /// the test naming `what` after 30 s. The one wait loop behind the test receivers.
@@ -153,6 +154,7 @@ fn test_stack_config(
             slack_interval: Duration::from_millis(20),
         },
         slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
+        slack_answer_within: sandpiper_notifier::config::DEFAULT_SLACK_ANSWER_WITHIN,
         nats_users,
         console: Default::default(),
         review: Default::default(),
@@ -167,6 +169,11 @@ impl TestApp {
 
     pub async fn spawn_with(clock: ClockMode) -> TestApp {
         TestApp::spawn_full(clock, false, str::to_owned, |_| ()).await
+    }
+
+    /// A stack whose configuration `customize` changes (a setting a test needs off its default).
+    pub async fn spawn_customized(clock: ClockMode, customize: impl FnOnce(&mut StackConfig)) -> TestApp {
+        TestApp::spawn_full(clock, false, str::to_owned, customize).await
     }
 
     /// A stack whose console runs with `console`'s settings (a trusted proxy header, say).

@@ -16,6 +16,18 @@ pub struct SubscribeArgs {
     /// `slack` (Block Kit) or `cloudevents` (the envelope as is)
     #[arg(long, default_value = "slack")]
     format: String,
+    /// Also post the coming week's agenda every week (`weekly`); `--events ''` for the digest alone
+    #[arg(long, value_parser = ["weekly"])]
+    digest: Option<String>,
+    /// The digest's day (`monday` … `sunday`)
+    #[arg(long, requires = "digest", default_value = "monday")]
+    weekday: String,
+    /// The digest's local hour (0–23)
+    #[arg(long, requires = "digest", default_value_t = 9)]
+    hour: u8,
+    /// The digest's IANA timezone (`Europe/Berlin`)
+    #[arg(long, requires = "digest", default_value = "UTC")]
+    timezone: String,
     /// The notifier's base URL [default: the running `sandpiper up`'s]
     #[arg(long, env = "SANDPIPER_NOTIFIER_URL")]
     notifier: Option<String>,
@@ -54,12 +66,21 @@ fn notifier_url(explicit: &Option<String>, api: &ApiArgs) -> String {
 pub async fn subscribe(args: SubscribeArgs) -> anyhow::Result<()> {
     let base = notifier_url(&args.notifier, &args.api);
     let client = args.api.client_at(&base)?;
-    let body = json!({"url": args.url, "events": args.events, "format": args.format});
+    // `--events ''` is no patterns at all (a digest alone), not one empty pattern.
+    let events: Vec<&String> = args.events.iter().filter(|e| !e.is_empty()).collect();
+    let mut body = json!({"url": args.url, "events": events, "format": args.format});
+    if let Some(cadence) = &args.digest {
+        body["digest"] =
+            json!({"cadence": cadence, "weekday": args.weekday, "hour": args.hour, "timezone": args.timezone});
+    }
     let created = client
         .post_json("/v1/subscriptions", serde_json::to_vec(&body)?)
         .await
         .context("the subscription was refused")?;
     println!("subscription {}", created["id"].as_str().unwrap_or("?"));
+    if let Some(next) = created["next_digest_at"].as_str() {
+        println!("first digest {next}");
+    }
     println!(
         "secret {}  (shown once: verify X-Sandpiper-Signature with it)",
         created["secret"].as_str().unwrap_or("?")

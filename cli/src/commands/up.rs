@@ -170,6 +170,7 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
         slack_signing_secret: std::env::var("SANDPIPER_SLACK_SIGNING_SECRET")
             .ok()
             .filter(|s| !s.trim().is_empty()),
+        slack_answer_within: sandpiper_notifier::config::slack_answer_within(&sandpiper_runtime::config::Environment)?,
         nats_users: Default::default(),
         console: sandpiper_console::settings::ConsoleSettings::from_config(
             &sandpiper_runtime::config::Environment,

@@ -22,6 +22,7 @@
 //! - `containers`: the images of `./scripts/build-images` on Docker, through restarts (needs Docker).
 //! - `dead_letters`: refused events stored, listed, counted and redriven by an admin (#13).
 //! - `demo`: `sandpiper demo`'s story against a real stack, to the end.
+//! - `digest`: the weekly digest through simulated weeks; a slow slash command via `response_url`.
 //! - `faults`: the event store's edge under faults (an ack lost while NATS is paused, a dead
 //!   server first in the NATS URL list, services started before NATS).
 //! - `engagement`: the partner-facing records after the window (credit position, graduation, OH).
@@ -49,6 +50,7 @@ mod console;
 mod containers;
 mod dead_letters;
 mod demo;
+mod digest;
 mod engagement;
 mod faults;
 mod lifecycle;

@@ -34,6 +34,7 @@ async fn extra_notifier(app: &TestApp, retry: RetryPolicy) -> (String, tokio::sy
         allow: vec!["127.0.0.0/8".parse().unwrap()],
         retry,
         slack_signing_secret: None,
+        slack_answer_within: sandpiper_notifier::config::DEFAULT_SLACK_ANSWER_WITHIN,
     })
     .await
     .unwrap();

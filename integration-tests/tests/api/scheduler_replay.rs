@@ -57,7 +57,7 @@ async fn a_timer_fired_again_after_the_duplicate_window_stores_nothing_twice() {
             id: timer_id.clone(),
             due_at: due_at.parse().unwrap(),
             partner: PartnerId::parse("acme").unwrap(),
-            application,
+            application: Some(application),
             cause: approved,
             payload,
             traceparent: None,
@@ -145,7 +145,7 @@ async fn a_review_timer_fired_again_after_the_duplicate_window_decides_once() {
         id: timer_id.clone(),
         due_at: "2026-03-14T09:00:00Z".parse().unwrap(),
         partner: PartnerId::parse("acme").unwrap(),
-        application: ApplicationId::parse(&id).unwrap(),
+        application: Some(ApplicationId::parse(&id).unwrap()),
         cause: classified.id,
         payload: json!({
             "pool": classified.data["pool"],

@@ -59,7 +59,7 @@ async fn timers_stored_before_start_up_fire_in_due_order_once_the_index_is_loade
             id: format!("t.{i}"),
             due_at: base + chrono::Duration::seconds(i),
             partner: partner.clone(),
-            application: ApplicationId::generate(),
+            application: Some(ApplicationId::generate()),
             cause,
             payload: serde_json::Value::Null,
             traceparent: None,

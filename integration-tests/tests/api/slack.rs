@@ -5,35 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use sandpiper_integration_tests::receiver::Receiver;
+use sandpiper_integration_tests::slack::{sections, signed};
 use sandpiper_integration_tests::{ACME, ADMIN, GLOBEX, Reply, SLACK_SIGNING_SECRET, TestApp, example};
 use serde_json::json;
-
-/// Posts a form to the notifier's `path` as Slack does: form-encoded, signed at `timestamp` with
-/// `secret`, with Slack's retry headers when `retry` is given.
-async fn signed(
-    app: &TestApp,
-    path: &str,
-    form: &[(&str, &str)],
-    secret: &str,
-    timestamp: i64,
-    retry: Option<&str>,
-) -> Reply {
-    let body = serde_urlencoded::to_string(form).unwrap();
-    let signature = sandpiper_notifier::signing::sign(secret, timestamp, body.as_bytes());
-    let mut request = app
-        .http
-        .post(app.notifier_url(path))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", timestamp.to_string())
-        .header("x-slack-signature", signature)
-        .body(body);
-    if let Some(n) = retry {
-        request = request
-            .header("x-slack-retry-num", n)
-            .header("x-slack-retry-reason", "http_timeout");
-    }
-    app.send(request).await
-}
 
 /// Posts a slash command as Slack does, signed at `timestamp` with `secret`.
 async fn slash(app: &TestApp, form: &[(&str, &str)], secret: &str, timestamp: i64, retry: Option<&str>) -> Reply {
@@ -68,13 +42,7 @@ fn text_of(reply: &Reply) -> String {
         reply.body["response_type"], "ephemeral",
         "only the asker sees it: {reply:?}"
     );
-    reply.body["blocks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["text"]["text"].as_str().unwrap_or_default().to_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
+    sections(&reply.body)
 }
 
 #[tokio::test]

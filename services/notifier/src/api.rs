@@ -26,9 +26,12 @@ use sandpiper_runtime::http::problem::{ApiResult, Problem};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::{DeadLetter, deliveries_stream};
+use crate::digest::{DigestError, DigestSchedule};
 use crate::safety::Policy;
 use crate::subscriptions::{Format, Listed, StoreError, Subscription, SubscriptionStore, check_pattern, scrub_urls};
+use sandpiper_runtime::clock::Clock;
 use sandpiper_runtime::dead_letters::stream as dead_letters_stream;
+use sandpiper_runtime::timers::Timers;
 
 #[derive(Clone)]
 pub struct ApiState(pub Arc<ApiShared>);
@@ -38,6 +41,9 @@ pub struct ApiShared {
     pub bus: Bus,
     pub subscriptions: SubscriptionStore,
     pub policy: Arc<Policy>,
+    /// The digests' timers, and the system clock they fall due on.
+    pub timers: Timers,
+    pub clock: Clock,
 }
 
 impl HasTokens for ApiState {
@@ -51,8 +57,11 @@ impl HasTokens for ApiState {
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
     pub url: String,
+    /// May be empty when a digest is asked for: a subscription to the digest alone.
     pub events: Vec<String>,
     pub format: Format,
+    #[serde(default)]
+    pub digest: Option<DigestSchedule>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +74,9 @@ pub struct PartnerParam {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Created {
     pub secret: String,
+    /// When the first digest goes out, on the system clock (a digest subscription only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_digest_at: Option<chrono::DateTime<Utc>>,
     #[serde(flatten)]
     pub subscription: Listed,
 }
@@ -74,6 +86,8 @@ pub struct Created {
 pub enum ApiError {
     #[error("storing a subscription failed")]
     Create(#[source] StoreError),
+    #[error("scheduling a subscription's digest failed")]
+    ScheduleDigest(#[source] DigestError),
     #[error("deleting a subscription failed")]
     Delete(#[source] StoreError),
     #[error("reading the dead letters failed")]
@@ -107,7 +121,9 @@ pub enum ApiError {
 impl From<ApiError> for Problem {
     fn from(err: ApiError) -> Problem {
         let problem = match &err {
-            ApiError::Create(_) => Problem::unavailable("the subscription store is unavailable; nothing was created"),
+            ApiError::Create(_) | ApiError::ScheduleDigest(_) => {
+                Problem::unavailable("the subscription store is unavailable; nothing was created")
+            }
             ApiError::Delete(_) => Problem::unavailable("the subscription store is unavailable; nothing was deleted"),
             ApiError::ReadDeadLetters(_) => Problem::unavailable("the dead letters are unavailable; retry shortly"),
             ApiError::OpenDeadLetters(_) => Problem::unavailable("the dead letters are unavailable"),
@@ -166,18 +182,31 @@ pub async fn create(
             PartnerId::parse(&id).map_err(|e| Problem::validation(vec![field("partner_id", e.to_string())]))?
         }
     };
-    let NewSubscription { url, events, format } = body.value;
+    let NewSubscription {
+        url,
+        events,
+        format,
+        digest,
+    } = body.value;
     let mut errors = Vec::new();
     if url.len() > 2_000 {
         errors.push(field("url", "at most 2000 characters"));
     } else if let Err(err) = state.0.policy.check_url(&url).await {
         errors.push(field("url", err.to_string()));
     }
-    if events.is_empty() || events.len() > 50 {
+    if (events.is_empty() && digest.is_none()) || events.len() > 50 {
         errors.push(field(
             "events",
-            "list 1 to 50 event type patterns, e.g. [\"approved\", \"office_hours_*\"]",
+            "list 1 to 50 event type patterns, e.g. [\"approved\", \"office_hours_*\"] (none only with a digest)",
         ));
+    }
+    if let Some(digest) = &digest {
+        errors.extend(
+            digest
+                .problems()
+                .into_iter()
+                .map(|(name, message)| field(name, message)),
+        );
     }
     for (i, pattern) in events.iter().enumerate() {
         if let Err(message) = check_pattern(pattern) {
@@ -194,9 +223,15 @@ pub async fn create(
         url,
         events,
         format,
+        digest,
         secret: hex::encode(secret),
         created_at: Utc::now(),
     };
+    // The first digest's timer before the subscription: a timer whose subscription was never
+    // stored ends when it fires, a stored digest subscription without its timer would never send.
+    let next_digest_at = crate::digest::schedule_first(&state.0.timers, &subscription, state.0.clock.now())
+        .await
+        .map_err(ApiError::ScheduleDigest)?;
     state
         .0
         .subscriptions
@@ -206,6 +241,7 @@ pub async fn create(
     tracing::info!(subscription = %subscription.id, partner = %subscription.partner, "subscription created");
     let created = Created {
         secret: subscription.secret.clone(),
+        next_digest_at,
         subscription: Listed::from(&subscription),
     };
     Ok((
@@ -291,8 +327,13 @@ async fn read_dead_letters(bus: &Bus) -> Result<Vec<ListedDeadLetter>, BoxError>
                 sequence,
                 subscription: letter.delivery.subscription.clone(),
                 delivery_id: letter.delivery.id.to_string(),
-                event_type: letter.delivery.event.event_type.clone(),
-                application_id: letter.delivery.event.subject.to_string(),
+                event_type: letter.delivery.message.type_name(),
+                application_id: letter
+                    .delivery
+                    .message
+                    .application()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
                 attempts: letter.attempts,
                 // Letters stored before URLs were redacted may still carry one.
                 last_error: scrub_urls(&letter.last_error),
@@ -372,11 +413,13 @@ mod tests {
     fn the_created_body_has_each_field_once() {
         let created = Created {
             secret: "s3cret".into(),
+            next_digest_at: None,
             subscription: Listed {
                 id: "01J0000000000000000000000A".into(),
                 url: "https://hooks.example.com/…".into(),
                 events: vec!["approved".into()],
                 format: Format::Slack,
+                digest: None,
                 created_at: Utc::now(),
             },
         };

@@ -10,6 +10,9 @@ use sandpiper_runtime::http::auth::Tokens;
 /// The notifier's default HTTP port.
 pub const DEFAULT_PORT: u16 = 8081;
 
+/// How long a slash command is answered on its own request, by default: under Slack's 3 s.
+pub const DEFAULT_SLACK_ANSWER_WITHIN: Duration = Duration::from_millis(2_500);
+
 /// How deliveries are retried.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -50,6 +53,9 @@ pub struct NotifierConfig {
     /// `SANDPIPER_SLACK_SIGNING_SECRET`: the Slack app's signing secret; unset, the Slack app's
     /// routes are off (404).
     pub slack_signing_secret: Option<String>,
+    /// `SANDPIPER_SLACK_ANSWER_WITHIN_MS` (2500): a slash command's answer not ready by then is
+    /// sent through Slack's `response_url`, with "working on it" answered at once.
+    pub slack_answer_within: Duration,
 }
 
 fn millis(source: &dyn Source, variable: &'static str, default: u64) -> Result<Duration, ConfigError> {
@@ -59,6 +65,20 @@ fn millis(source: &dyn Source, variable: &'static str, default: u64) -> Result<D
             _ => Err("expected milliseconds, at most 3600000"),
         }
     })
+}
+
+/// `SANDPIPER_SLACK_ANSWER_WITHIN_MS`, [`DEFAULT_SLACK_ANSWER_WITHIN`] when unset.
+pub fn slack_answer_within(source: &dyn Source) -> Result<Duration, ConfigError> {
+    parse_or(
+        source,
+        "SANDPIPER_SLACK_ANSWER_WITHIN_MS",
+        DEFAULT_SLACK_ANSWER_WITHIN,
+        |v| match v.parse::<u64>() {
+            // Past 3 s Slack has given up on the request and shows the user an error.
+            Ok(ms) if ms <= 2_900 => Ok(Duration::from_millis(ms)),
+            _ => Err("expected milliseconds, at most 2900 (Slack waits 3 s)"),
+        },
+    )
 }
 
 impl NotifierConfig {
@@ -89,12 +109,14 @@ impl NotifierConfig {
             .get("SANDPIPER_SLACK_SIGNING_SECRET")
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty());
+        let slack_answer_within = slack_answer_within(source)?;
         Ok(NotifierConfig {
             common,
             tokens,
             allow,
             retry,
             slack_signing_secret,
+            slack_answer_within,
         })
     }
 }

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::config::RetryPolicy;
-use crate::fanout::QueuedDelivery;
+use crate::fanout::{Message, QueuedDelivery};
 use crate::render;
 use crate::safety::Policy;
 use crate::signing;
@@ -159,10 +159,11 @@ impl Deliverer {
     }
 
     async fn attempt(&self, subscription: &Subscription, delivery: &QueuedDelivery) -> Attempt {
-        let kind = match delivery.event.kind() {
-            Ok(kind) => kind,
-            Err(err) => return Attempt::Fail(err.to_string()),
-        };
+        if let Message::Event { event, .. } = &delivery.message
+            && let Err(err) = event.kind()
+        {
+            return Attempt::Fail(err.to_string());
+        }
         let body = match body(subscription.format, delivery) {
             Ok(body) => body,
             Err(err) => return Attempt::Fail(err.to_string()),
@@ -198,7 +199,7 @@ impl Deliverer {
                 signing::sign(&subscription.secret, timestamp, &body),
             )
             .header(signing::DELIVERY_HEADER, delivery.id.to_string())
-            .header(signing::EVENT_TYPE_HEADER, kind.as_str())
+            .header(signing::EVENT_TYPE_HEADER, delivery.message.type_name())
             .body(body)
             .send()
             .await;
@@ -384,11 +385,14 @@ impl Deliverer {
 }
 
 /// What a subscriber receives: the envelope as it is (never decoded, so it goes out even when its
-/// payload does not read as its type), or the Slack message rendered from it.
+/// payload does not read as its type), or the Slack message rendered from it; a digest as its
+/// CloudEvent, or as a Slack agenda message.
 fn body(format: Format, delivery: &QueuedDelivery) -> Result<Vec<u8>, serde_json::Error> {
-    match format {
-        Format::Cloudevents => serde_json::to_vec(&delivery.event),
-        Format::Slack => serde_json::to_vec(&render::slack(&delivery.event, &delivery.context)),
+    match (&delivery.message, format) {
+        (Message::Event { event, .. }, Format::Cloudevents) => serde_json::to_vec(event),
+        (Message::Event { event, context }, Format::Slack) => serde_json::to_vec(&render::slack(event, context)),
+        (Message::Digest { digest }, Format::Cloudevents) => serde_json::to_vec(digest),
+        (Message::Digest { digest }, Format::Slack) => serde_json::to_vec(&render::digest(digest)),
     }
 }
 
@@ -420,13 +424,18 @@ fn delivery_span(
     attempt: i64,
     message: &async_nats::jetstream::Message,
 ) -> tracing::Span {
-    let event_type = delivery.event.kind().map(|t| t.as_str()).unwrap_or("unknown");
+    let event_type = delivery.message.type_name();
+    let application_id = delivery
+        .message
+        .application()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let span = tracing::info_span!(
         "deliver",
         otel.name = %format_args!("notifier deliver {event_type}"),
         otel.kind = "client",
         service = "notifier",
-        application_id = %delivery.event.subject,
+        application_id,
         event_type,
         subscription = %subscription.id,
         delivery = %delivery.id,
@@ -546,8 +555,10 @@ mod tests {
         let delivery = QueuedDelivery {
             id: EventId::generate(),
             subscription: "sub".into(),
-            event: event.clone(),
-            context: AppContext::default(),
+            message: Message::Event {
+                event: event.clone(),
+                context: AppContext::default(),
+            },
         };
 
         let envelope = body(Format::Cloudevents, &delivery).unwrap();

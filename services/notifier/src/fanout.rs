@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_nats::HeaderMap;
+use sandpiper_contracts::agenda::DigestEvent;
 use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, EventType, Submitted};
 use sandpiper_contracts::ids::{ApplicationId, EventId};
 use sandpiper_contracts::subjects;
@@ -24,8 +25,56 @@ pub struct QueuedDelivery {
     /// Stable across retries and redrives: receivers de-duplicate on it.
     pub id: EventId,
     pub subscription: String,
-    pub event: Envelope,
-    pub context: AppContext,
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+/// What a delivery carries. Stored untagged, so a delivery queued as `{event, context}` before
+/// digests existed still reads as an event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Message {
+    /// An application's event, with what a person reading it needs.
+    Event { event: Envelope, context: AppContext },
+    /// A subscription's weekly digest ([`crate::digest`]).
+    Digest { digest: DigestEvent },
+}
+
+impl Message {
+    /// The event type, for spans and dead letters: the event's name, or `agenda_digest`.
+    pub fn type_name(&self) -> String {
+        match self {
+            Message::Event { event, .. } => match event.kind() {
+                Ok(kind) => kind.as_str().to_owned(),
+                Err(_) => event.event_type.clone(),
+            },
+            Message::Digest { .. } => "agenda_digest".to_owned(),
+        }
+    }
+
+    /// The application it is about; none for a digest.
+    pub fn application(&self) -> Option<ApplicationId> {
+        match self {
+            Message::Event { event, .. } => Some(event.subject),
+            Message::Digest { .. } => None,
+        }
+    }
+}
+
+/// Queues `delivery` under its subscription's subject, with its id as the `Nats-Msg-Id` (the
+/// stream drops a second copy queued within its duplicate window), and waits for it to be stored.
+pub async fn queue(bus: &Bus, delivery: &QueuedDelivery) -> Result<(), HandlerError> {
+    let body = serde_json::to_vec(delivery).map_err(HandlerError::permanent)?;
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", delivery.id.to_string().as_str());
+    sandpiper_runtime::trace_context::inject(&mut headers);
+    bus.jetstream
+        .publish_with_headers(subjects::deliveries(&delivery.subscription), headers, body.into())
+        .await
+        .map_err(HandlerError::transient)?
+        .await
+        .map_err(HandlerError::transient)?;
+    Ok(())
 }
 
 pub struct Fanout {
@@ -122,21 +171,13 @@ impl Handler for Fanout {
         for subscription in wanted {
             let queued = QueuedDelivery {
                 id: EventId::derived(&event.id, &subscription),
-                subscription: subscription.clone(),
-                event: event.clone(),
-                context: context.clone(),
+                subscription,
+                message: Message::Event {
+                    event: event.clone(),
+                    context: context.clone(),
+                },
             };
-            let body = serde_json::to_vec(&queued).map_err(HandlerError::permanent)?;
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", queued.id.to_string().as_str());
-            sandpiper_runtime::trace_context::inject(&mut headers);
-            self.bus
-                .jetstream
-                .publish_with_headers(subjects::deliveries(&subscription), headers, body.into())
-                .await
-                .map_err(HandlerError::transient)?
-                .await
-                .map_err(HandlerError::transient)?;
+            queue(&self.bus, &queued).await?;
         }
         Ok(())
     }

@@ -10,13 +10,17 @@
 //! - [`delivery`]: a worker per subscription: sign, post, retry, dead-letter.
 //! - [`render`]: Slack Block Kit messages; [`signing`]: the Slack-style signature.
 //! - [`api`]: `/v1/subscriptions` and the admin's dead letters.
+//! - [`digest`]: a subscription's weekly digest of the coming week's agenda, a durable timer on
+//!   the system clock; [`portfolio`]: a partner's applications and agenda from the read model.
 //! - [`slack`]: the Slack app Slack calls: request verification, the workspace → partner mapping,
 //!   the `/sandpiper` slash command (`status`, `agenda`, `help`), the Graduate / Retire buttons.
 
 pub mod api;
 pub mod config;
 pub mod delivery;
+pub mod digest;
 pub mod fanout;
+pub mod portfolio;
 pub mod render;
 pub mod safety;
 pub mod signing;
@@ -70,6 +74,8 @@ pub struct Notifier {
     api: api::ApiState,
     slack: slack::SlackState,
     deliverer: Arc<Deliverer>,
+    digests: digest::DigestClock,
+    clock: sandpiper_runtime::clock::Clock,
 }
 
 impl Notifier {
@@ -140,14 +146,20 @@ impl Notifier {
             catalogs,
             http: http.clone(),
             policy: policy.clone(),
-            clock,
+            clock: clock.clone(),
             tokens: config.tokens.clone(),
+            answer_within: config.slack_answer_within,
         }));
+        let digests = digest::DigestClock::open(bus.clone(), views.clone(), subscriptions.clone(), clock.clone())
+            .await
+            .map_err(|e| NotifierError::Setup(format!("digest timers: {e}")))?;
         let api = api::ApiState(Arc::new(api::ApiShared {
             tokens: config.tokens,
             bus: bus.clone(),
             subscriptions,
             policy,
+            timers: digests.timers.clone(),
+            clock: clock.clone(),
         }));
         Ok(Notifier {
             listener,
@@ -156,6 +168,8 @@ impl Notifier {
             api,
             slack,
             deliverer,
+            digests,
+            clock,
         })
     }
 
@@ -170,7 +184,11 @@ impl Notifier {
         let shutdown = Shutdown::on(stop);
         let loaded = Gate::new("subscriptions loaded");
         let consuming = Gate::new("fan-out consumer running");
-        let readiness = Readiness::new(self.bus.clone(), vec![loaded.clone(), consuming.clone()]);
+        let digesting = Gate::new("digest timers running");
+        let readiness = Readiness::new(
+            self.bus.clone(),
+            vec![loaded.clone(), consuming.clone(), digesting.clone()],
+        );
         let fanout = Fanout::new(self.bus.clone(), self.views.clone(), self.api.0.subscriptions.clone());
         let fanning = tokio::spawn(fan_out_once_loaded(
             self.bus.clone(),
@@ -180,6 +198,14 @@ impl Notifier {
             consuming,
         ));
         let supervising = tokio::spawn(delivery::supervise(self.deliverer.clone(), shutdown.clone()));
+        let digest_timers = tokio::spawn(sandpiper_runtime::timers::run(
+            self.bus.clone(),
+            ServiceName::Notifier,
+            self.clock.clone(),
+            self.digests,
+            shutdown.clone(),
+            digesting,
+        ));
 
         let router = Router::new()
             .route("/v1/subscriptions", post(api::create).get(api::list))
@@ -223,6 +249,11 @@ impl Notifier {
             Ok(Ok(())) => {}
         }
         let _ = supervising.await;
+        match digest_timers.await {
+            Ok(Err(err)) => tracing::error!(error = %err, "the digest timers failed"),
+            Err(err) => tracing::error!(error = %err, "the digest timer task failed"),
+            Ok(Ok(())) => {}
+        }
         self.bus.drain().await;
         tracing::info!("notifier stopped");
         served.map_err(NotifierError::Serve)

@@ -7,6 +7,7 @@
 //! an envelope whose payload does not decode as its type gets a minimal message naming the type.
 
 use chrono::{DateTime, Utc};
+use sandpiper_contracts::agenda::DigestEvent;
 use sandpiper_contracts::decision::{Components, Continuation, Outcome, Strength};
 use sandpiper_contracts::events::{Envelope, Event, Payload, Redirected};
 use sandpiper_contracts::ids::ApplicationId;
@@ -543,6 +544,22 @@ pub fn slack(event: &Envelope, context: &AppContext) -> Value {
         if service.is_empty() { &kind } else { &service }
     );
     json!({"text": truncate(&fallback, SECTION_LIMIT), "blocks": blocks})
+}
+
+/// A weekly digest as a Slack message: the agenda answer's layout, its times in the
+/// subscription's timezone.
+pub fn digest(digest: &DigestEvent) -> Value {
+    let data = &digest.data;
+    let tz = data.timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::Tz::UTC);
+    let (text, blocks) = crate::slack::agenda::blocks(
+        "Weekly digest",
+        &data.items,
+        data.from,
+        data.to,
+        crate::digest::DAYS,
+        tz,
+    );
+    json!({"text": truncate(&text, SECTION_LIMIT), "blocks": blocks})
 }
 
 #[cfg(test)]

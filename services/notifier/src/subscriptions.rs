@@ -17,6 +17,8 @@ use sandpiper_runtime::kv_follow;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::digest::DigestSchedule;
+
 /// How a delivery is shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -36,6 +38,9 @@ pub struct Subscription {
     /// Event type patterns; `*` matches any run of characters (`office_hours_*`, `*`).
     pub events: Vec<String>,
     pub format: Format,
+    /// A weekly digest of the coming week's agenda, when asked for ([`crate::digest`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestSchedule>,
     /// Signs every delivery; shown once, at creation.
     pub secret: String,
     pub created_at: DateTime<Utc>,
@@ -49,6 +54,7 @@ impl std::fmt::Debug for Subscription {
             .field("url", &redact_url(&self.url))
             .field("events", &self.events)
             .field("format", &self.format)
+            .field("digest", &self.digest)
             .field("secret", &"<redacted>")
             .field("created_at", &self.created_at)
             .finish()
@@ -99,6 +105,8 @@ pub struct Listed {
     pub url: String,
     pub events: Vec<String>,
     pub format: Format,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestSchedule>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -109,6 +117,7 @@ impl From<&Subscription> for Listed {
             url: redact_url(&s.url),
             events: s.events.clone(),
             format: s.format,
+            digest: s.digest.clone(),
             created_at: s.created_at,
         }
     }
@@ -353,6 +362,7 @@ mod tests {
             url: "https://hooks.slack.com/services/T000/B000/XXXXSECRET".into(),
             events: vec!["*".into()],
             format: Format::Slack,
+            digest: None,
             secret: "deadbeefcafe".into(),
             created_at: Utc::now(),
         };

@@ -126,7 +126,8 @@ impl TimerHandler for ReviewDecider {
     type Kind = ReviewDue;
 
     async fn fire(&self, timer: Timer, due: ReviewDue) -> Result<(), HandlerError> {
-        self.decide(timer.cause, &timer.partner, &timer.application, due, timer.due_at)
+        let application = timer.on_application()?;
+        self.decide(timer.cause, &timer.partner, &application, due, timer.due_at)
             .await
     }
 }

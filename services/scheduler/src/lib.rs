@@ -207,8 +207,9 @@ impl TimerHandler for EngagementClock {
 
     async fn fire(&self, timer: Timer, Due(checkpoint): Due) -> Result<(), HandlerError> {
         let core = &self.0;
-        let mut effects = core.effects(timer.cause, &timer.partner, &timer.application).await?;
-        let sent = reminders_sent(&effects, &timer.application);
+        let application = timer.on_application()?;
+        let mut effects = core.effects(timer.cause, &timer.partner, &application).await?;
+        let sent = reminders_sent(&effects, &application);
         let decided = engagement::at_checkpoint(&effects.record().view, checkpoint, timer.due_at, sent);
         let outcome = core
             .store(timer.cause, Keys::OfTimer(&timer.id), &mut effects, decided)

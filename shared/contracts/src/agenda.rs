@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::events::EventType;
-use crate::ids::ApplicationId;
+use crate::ids::{ApplicationId, EventId, PartnerId};
 use crate::rule::RuleId;
 
 macro_rules! agenda_kinds {
@@ -109,4 +109,45 @@ impl AgendaItem {
     pub fn is_session(&self) -> bool {
         self.kind == AgendaKind::OfficeHours
     }
+}
+
+/// The CloudEvents `type` of a weekly digest.
+pub const DIGEST_EVENT_TYPE: &str = "dev.sandpiper.agenda_digest.v1";
+
+/// A subscription's weekly digest as one CloudEvent: the coming week's agenda of the partner's
+/// applications, as it stood when the digest fell due on the system clock. It is no
+/// application's event (so not an `Envelope`): its `subject` is the partner, and it is not on
+/// the event stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DigestEvent {
+    /// Always `1.0`.
+    pub specversion: String,
+    /// Stable for the subscription and the occurrence: a digest sent again has the same id.
+    pub id: EventId,
+    /// `/sandpiper/notifier`.
+    pub source: String,
+    /// [`DIGEST_EVENT_TYPE`].
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The partner whose portfolio it covers.
+    pub subject: PartnerId,
+    /// When it fell due (the subscription's weekday and hour in its timezone), on the system clock.
+    pub time: DateTime<Utc>,
+    pub datacontenttype: String,
+    pub partnerid: PartnerId,
+    pub data: AgendaDigest,
+}
+
+/// What a digest holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgendaDigest {
+    /// The subscription it was sent for.
+    pub subscription_id: String,
+    /// The week covered: `[from, to)`, `from` the time it fell due.
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// The subscription's IANA timezone, for showing the times as the partner reads them.
+    pub timezone: String,
+    /// What falls due in the week, in time order (as `GET /v1/agenda?from=&to=` answers).
+    pub items: Vec<AgendaItem>,
 }

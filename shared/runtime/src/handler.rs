@@ -132,7 +132,10 @@ pub struct Timer {
     pub id: String,
     pub due_at: DateTime<Utc>,
     pub partner: PartnerId,
-    pub application: ApplicationId,
+    /// The application it is on; none for a partner's own timer ([`PartnerTimerKind`], the
+    /// notifier's weekly digest). Timers of one application fire in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<ApplicationId>,
     /// The event that scheduled it; events the timer publishes derive their ids from it.
     pub cause: EventId,
     /// The timer's kind ([`TimerKind`]), as stored.
@@ -149,6 +152,13 @@ pub trait TimerKind: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// The timer's id on `application`: unique per owner, and stable for the same cause, so
     /// setting it again replaces it.
     fn timer_id(&self, application: &ApplicationId) -> String;
+}
+
+/// A kind of timer on no application but a partner's own (a subscription's digest): its id
+/// comes from the kind alone.
+pub trait PartnerTimerKind: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// Unique per owner, and stable for the same occurrence, so setting it again replaces it.
+    fn timer_id(&self) -> String;
 }
 
 /// Why a timer's payload could not be read as its kind, or written.
@@ -169,7 +179,25 @@ impl Timer {
             id: kind.timer_id(&application),
             due_at,
             partner: partner.clone(),
-            application,
+            application: Some(application),
+            cause,
+            payload: serde_json::to_value(kind).map_err(TimerPayloadError)?,
+            traceparent: None,
+        })
+    }
+
+    /// A partner's own timer of `kind`, caused by `cause`.
+    pub fn for_partner<K: PartnerTimerKind>(
+        kind: &K,
+        due_at: DateTime<Utc>,
+        partner: &PartnerId,
+        cause: EventId,
+    ) -> Result<Timer, TimerPayloadError> {
+        Ok(Timer {
+            id: kind.timer_id(),
+            due_at,
+            partner: partner.clone(),
+            application: None,
             cause,
             payload: serde_json::to_value(kind).map_err(TimerPayloadError)?,
             traceparent: None,
@@ -177,8 +205,15 @@ impl Timer {
     }
 
     /// The timer's kind, decoded from its payload.
-    pub fn kind<K: TimerKind>(&self) -> Result<K, TimerPayloadError> {
+    pub fn kind<K: DeserializeOwned>(&self) -> Result<K, TimerPayloadError> {
         K::deserialize(&self.payload).map_err(TimerPayloadError)
+    }
+
+    /// The application an application timer is on; a timer of an application kind stored
+    /// without one cannot be fired (permanent).
+    pub fn on_application(&self) -> Result<ApplicationId, HandlerError> {
+        self.application
+            .ok_or_else(|| HandlerError::permanent(format!("timer {} is on no application", self.id)))
     }
 }
 
@@ -189,9 +224,10 @@ impl From<TimerPayloadError> for HandlerError {
 }
 
 /// What a service's timers do when they fire. Every timer in the owner's bucket is of one
-/// [`TimerKind`], decoded once by the timer loop before [`TimerHandler::fire`] sees it.
+/// kind, decoded once by the timer loop before [`TimerHandler::fire`] sees it.
 pub trait TimerHandler: Send + Sync + 'static {
-    type Kind: TimerKind;
+    /// A [`TimerKind`] or a [`PartnerTimerKind`].
+    type Kind: DeserializeOwned + Send + Sync + 'static;
 
     fn fire(&self, timer: Timer, kind: Self::Kind) -> impl Future<Output = Result<(), HandlerError>> + Send;
 }

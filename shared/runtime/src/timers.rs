@@ -286,7 +286,8 @@ async fn fire_batch<H: TimerHandler>(
     owner: ServiceName,
     batch: Vec<Timer>,
 ) -> Vec<(String, bool)> {
-    let mut by_application: HashMap<ApplicationId, Vec<Timer>> = HashMap::new();
+    // A partner's own timers (no application) fire one after another, as one group.
+    let mut by_application: HashMap<Option<ApplicationId>, Vec<Timer>> = HashMap::new();
     for timer in batch {
         by_application.entry(timer.application).or_default().push(timer);
     }
@@ -318,7 +319,7 @@ async fn fire_one<H: TimerHandler>(handler: &H, timers: &Timers, owner: ServiceN
         otel.kind = "internal",
         service = owner.as_str(),
         timer = %id,
-        application_id = %timer.application,
+        application_id = %timer.application.map(|a| a.to_string()).unwrap_or_default(),
         due_at = %timer.due_at,
         trace_id = tracing::field::Empty,
     );

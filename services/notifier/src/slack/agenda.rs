@@ -2,18 +2,17 @@
 //! coming days, in Block Kit. The items are the API's (`GET /v1/agenda`): the same rules
 //! (`sandpiper_rules::agenda`) over the same read model, on the same clock.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Duration, Utc};
-use sandpiper_contracts::agenda::{AgendaItem, AgendaKind};
+use chrono_tz::Tz;
+use sandpiper_contracts::agenda::AgendaItem;
 use sandpiper_contracts::ids::PartnerId;
-use sandpiper_rules::agenda;
-use sandpiper_runtime::http::problem::{ApiResult, Problem};
+use sandpiper_runtime::http::problem::ApiResult;
 use serde_json::Value;
 
+use crate::portfolio;
 use crate::render::{escape, truncate, usd};
 use crate::slack::SlackState;
-use crate::slack::command::{section, summaries};
+use crate::slack::command::section;
 
 /// The days `/sandpiper agenda` covers when none are named.
 pub const DEFAULT_DAYS: i64 = 7;
@@ -24,38 +23,21 @@ const MAX_SECTIONS: usize = 45;
 /// Below Slack's 3,000 characters a section, leaving room for one more line's cut.
 const SECTION_CHARS: usize = 2_800;
 
-/// The partner's engaged applications' views, read from the read model.
-async fn engaged_views(
-    state: &SlackState,
-    partner: &PartnerId,
-) -> ApiResult<Vec<sandpiper_contracts::view::ApplicationView>> {
-    let ids: Vec<_> = summaries(state, partner)
-        .await?
-        .into_iter()
-        .filter(|(_, s)| agenda::engaged(s.state))
-        .map(|(id, _)| id)
-        .collect();
-    let loads = ids.iter().map(|id| state.0.views.load(partner, id));
-    let loaded = futures::future::try_join_all(loads).await.map_err(Problem::from)?;
-    Ok(loaded.into_iter().flatten().map(|s| s.record.view).collect())
-}
-
 /// The agenda of the coming `days` as an ephemeral answer's text and blocks.
 pub async fn answer(state: &SlackState, partner: &PartnerId, days: i64) -> ApiResult<(String, Vec<Value>)> {
     let now = state.0.clock.now();
     let to = now + Duration::days(days);
-    let views = engaged_views(state, partner).await?;
-    let kinds: BTreeSet<AgendaKind> = AgendaKind::ALL.iter().copied().collect();
-    let items = agenda::between(&views, now, now, to, &kinds);
-    Ok(blocks(&items, now, to, days))
+    let items = portfolio::agenda_between(&state.0.views, partner, now, now, to).await?;
+    Ok(blocks("Agenda", &items, now, to, days, Tz::UTC))
 }
 
-/// One item as a line: when, the startup, the kind with its rules, what it says.
-fn line(item: &AgendaItem) -> String {
+/// One item as a line: when (in `tz`), the startup, the kind with its rules, what it says.
+fn line(item: &AgendaItem, tz: Tz) -> String {
+    let at = item.at.with_timezone(&tz);
     let when = if item.is_session() {
-        item.at.format("%a %Y-%m-%d %H:%M UTC").to_string()
+        at.format("%a %Y-%m-%d %H:%M %Z").to_string()
     } else {
-        item.at.format("%a %Y-%m-%d").to_string()
+        at.format("%a %Y-%m-%d").to_string()
     };
     let rules: Vec<String> = item.rules.iter().map(|r| r.to_string()).collect();
     let amount = item.amount_usd.map(|a| format!(" ({})", usd(a))).unwrap_or_default();
@@ -73,17 +55,25 @@ fn line(item: &AgendaItem) -> String {
     )
 }
 
-/// The answer: a header line with the range, then the items in time order, in sections under
-/// Slack's limits (what does not fit is counted, not dropped silently).
-pub fn blocks(items: &[AgendaItem], from: DateTime<Utc>, to: DateTime<Utc>, days: i64) -> (String, Vec<Value>) {
+/// The answer (or a digest, under its own `heading`): a header line with the range, then the
+/// items in time order, in sections under Slack's limits (what does not fit is counted, not
+/// dropped silently).
+pub fn blocks(
+    heading: &str,
+    items: &[AgendaItem],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    days: i64,
+    tz: Tz,
+) -> (String, Vec<Value>) {
     let range = format!(
         "{} → {} ({days} day{})",
-        from.format("%Y-%m-%d %H:%M UTC"),
-        to.format("%Y-%m-%d %H:%M UTC"),
+        from.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+        to.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
         if days == 1 { "" } else { "s" }
     );
-    let text = format!("Sandpiper agenda: {} item(s), {range}", items.len());
-    let mut out = vec![section(&format!("*Agenda* · {range}"))];
+    let text = format!("Sandpiper {}: {} item(s), {range}", heading.to_lowercase(), items.len());
+    let mut out = vec![section(&format!("*{heading}* · {range}"))];
     if items.is_empty() {
         out.push(section("Nothing falls due in these days."));
         return (text, out);
@@ -91,7 +81,7 @@ pub fn blocks(items: &[AgendaItem], from: DateTime<Utc>, to: DateTime<Utc>, days
     let mut current = String::new();
     let mut shown = 0;
     for item in items {
-        let line = truncate(&line(item), SECTION_CHARS);
+        let line = truncate(&line(item, tz), SECTION_CHARS);
         if !current.is_empty() && current.chars().count() + 1 + line.chars().count() > SECTION_CHARS {
             if out.len() > MAX_SECTIONS {
                 break;

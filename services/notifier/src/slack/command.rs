@@ -1,18 +1,17 @@
 //! `/sandpiper`: the slash command (`status <application id or startup name>`, `agenda [days]`,
 //! `help`), and the admin's routes that map a Slack workspace to a partner.
 //!
-//! Slack posts the command form-encoded and waits 3 seconds; every answer here is one read of the
-//! read model (a status by id) or one pass over the partner's summaries (by name), well inside
-//! that. The answer is ephemeral: only the person who asked sees it.
-
-use std::time::Duration;
+//! Slack posts the command form-encoded and waits 3 seconds. An answer is one read of the read
+//! model (a status by id) or one pass over the partner's summaries (by name, an agenda), inside
+//! that as a rule; one that is not ready in time (a slow store) is answered "working on it" at
+//! once and goes through the request's `response_url` when it is. The answer is ephemeral: only
+//! the person who asked sees it.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use futures::StreamExt;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::record::Summary;
 use sandpiper_contracts::view::ApplicationView;
@@ -40,6 +39,10 @@ struct SlashRequest {
     channel_id: String,
     #[serde(default)]
     text: String,
+    /// Where a late answer goes (for 30 minutes, up to 5 times): Slack gives up on the request
+    /// itself after 3 seconds.
+    #[serde(default)]
+    response_url: Option<String>,
 }
 
 /// What the person asked for.
@@ -67,22 +70,66 @@ impl Command {
 }
 
 /// An ephemeral Block Kit answer.
-fn ephemeral(text: &str, blocks: Vec<Value>) -> Response {
-    Json(json!({"response_type": "ephemeral", "text": text, "blocks": blocks})).into_response()
+fn ephemeral(text: &str, blocks: Vec<Value>) -> Value {
+    json!({"response_type": "ephemeral", "text": text, "blocks": blocks})
 }
 
 pub(crate) fn section(markdown: &str) -> Value {
     json!({"type": "section", "text": {"type": "mrkdwn", "text": markdown}})
 }
 
-fn help() -> Response {
+fn help() -> Value {
     let text = "*`/sandpiper status <application id or startup name>`*: where an application stands, what was decided, what is due next.\n*`/sandpiper agenda [days]`*: what falls due across your applications in the coming days (7 unless named, at most 60).\n*`/sandpiper help`*: this.";
     ephemeral("Sandpiper: how to ask", vec![section(text)])
 }
 
-/// `POST /slack/commands`.
+/// `POST /slack/commands`: answered within [`SlackShared::answer_within`] (under Slack's 3
+/// seconds), or else at once with "working on it" and, when the answer is ready, through the
+/// request's `response_url`.
+///
+/// [`SlackShared::answer_within`]: crate::slack::SlackShared::answer_within
 pub async fn slash(State(state): State<SlackState>, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let request: SlashRequest = state.verified_form(&headers, &body, "slash command")?;
+    let response_url = request.response_url.clone();
+    // Its own task, so it goes on when this request is answered without it.
+    let mut answering = tokio::spawn(answer(state.clone(), request));
+    let Ok(joined) = tokio::time::timeout(state.0.answer_within, &mut answering).await else {
+        let Some(url) = response_url else {
+            // Nowhere to send it later: Slack will show its own timeout, but the answer still
+            // goes out on this request if Slack is still listening.
+            return Ok(Json(finished(answering.await)).into_response());
+        };
+        tokio::spawn(async move {
+            let message = finished(answering.await);
+            super::post_to_response_url(&state, &url, &message).await;
+        });
+        return Ok(Json(ephemeral(
+            "Working on it…",
+            vec![section("Working on it: the answer follows in a moment.")],
+        ))
+        .into_response());
+    };
+    Ok(Json(finished(joined)).into_response())
+}
+
+/// The answer's message, or one saying why there is none (a panic or a store failure).
+fn finished(joined: Result<ApiResult<Value>, tokio::task::JoinError>) -> Value {
+    let problem = match joined {
+        Ok(Ok(message)) => return message,
+        Ok(Err(problem)) => problem.detail,
+        Err(err) => {
+            tracing::error!(error = %err, "a slash command's answer failed");
+            "the answer failed".to_owned()
+        }
+    };
+    ephemeral(
+        "Sandpiper could not answer.",
+        vec![section(&format!("Sandpiper could not answer: {}", escape(&problem)))],
+    )
+}
+
+/// What `/sandpiper …` answers.
+async fn answer(state: SlackState, request: SlashRequest) -> ApiResult<Value> {
     let Some(workspace) = state.0.workspaces.get(&request.team_id).await? else {
         return Ok(ephemeral(
             "This Slack workspace is not connected to Sandpiper.",
@@ -113,7 +160,7 @@ pub async fn slash(State(state): State<SlackState>, headers: HeaderMap, body: By
     }
 }
 
-async fn status(state: &SlackState, partner: &PartnerId, query: &str) -> ApiResult<Response> {
+async fn status(state: &SlackState, partner: &PartnerId, query: &str) -> ApiResult<Value> {
     if let Ok(id) = ApplicationId::parse(query) {
         let stored = state.0.views.load(partner, &id).await?;
         return Ok(match stored {
@@ -167,43 +214,11 @@ async fn status(state: &SlackState, partner: &PartnerId, query: &str) -> ApiResu
     }
 }
 
-/// Every summary of the partner's applications in the view index.
-pub(crate) async fn summaries(state: &SlackState, partner: &PartnerId) -> ApiResult<Vec<(ApplicationId, Summary)>> {
-    let unavailable = |e: &dyn std::fmt::Display| {
-        tracing::error!(error = %e, "reading the view index failed");
-        Problem::unavailable("the application index is unavailable; retry shortly")
-    };
-    let mut watch = state
-        .0
-        .views
-        .index()
-        .watch_with_history(format!("{partner}.*"))
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let mut found = Vec::new();
-    // The watch delivers every current summary, then waits for changes: stop at the last one
-    // (`delta` 0), or when nothing comes (a partner with no applications).
-    while let Ok(Some(entry)) = tokio::time::timeout(Duration::from_millis(300), watch.next()).await {
-        let entry = entry.map_err(|e| unavailable(&e))?;
-        let last = entry.delta == 0;
-        if let (Some(id), Ok(summary)) = (
-            entry.key.rsplit('.').next().and_then(|k| ApplicationId::parse(k).ok()),
-            serde_json::from_slice::<Summary>(&entry.value),
-        ) {
-            found.push((id, summary));
-        }
-        if last {
-            break;
-        }
-    }
-    Ok(found)
-}
-
 /// The partner's applications whose startup name contains `query` (case-insensitive), an exact
 /// name alone when there is one.
 async fn by_name(state: &SlackState, partner: &PartnerId, query: &str) -> ApiResult<Vec<(ApplicationId, Summary)>> {
     let needle = query.to_lowercase();
-    let mut found: Vec<(ApplicationId, Summary)> = summaries(state, partner)
+    let mut found: Vec<(ApplicationId, Summary)> = crate::portfolio::summaries(&state.0.views, partner)
         .await?
         .into_iter()
         .filter(|(_, s)| {

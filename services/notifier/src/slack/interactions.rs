@@ -303,18 +303,5 @@ async fn respond(state: &SlackState, url: &str, reply: Reply) {
             json!({"replace_original": false, "response_type": "ephemeral", "text": text, "blocks": [section(text)]})
         }
     };
-    // Signed by Slack, but still a URL from a request: it gets the subscriptions' checks (no
-    // internal addresses, http(s) only), and the client's resolver repeats them.
-    let url = match state.0.policy.check_url(url).await {
-        Ok(url) => url,
-        Err(err) => {
-            tracing::warn!(error = %err, "a Slack response_url the destination policy refuses was ignored");
-            return;
-        }
-    };
-    match state.0.http.post(url).json(&message).send().await {
-        Ok(answer) if answer.status().is_success() => {}
-        Ok(answer) => tracing::warn!(status = %answer.status(), "Slack's response_url refused the update"),
-        Err(err) => tracing::warn!(error = %error_chain(&err), "posting to Slack's response_url failed"),
-    }
+    super::post_to_response_url(state, url, &message).await;
 }

@@ -7,7 +7,8 @@
 //!   an explicit mapping an admin sets (`PUT /v1/slack/workspaces/{team_id}`). An unmapped
 //!   workspace gets a clear message and no data.
 //! - [`command`]: the `/sandpiper` slash command (`status <id or startup name>`, `agenda [days]`,
-//!   `help`), answered at once in Block Kit, ephemeral. It only reads, so Slack's retries
+//!   `help`), answered in Block Kit, ephemeral, within Slack's 3 seconds, or else "working on
+//!   it" at once and the answer through `response_url`. It only reads, so Slack's retries
 //!   (`X-Slack-Retry-Num`) are answered alike.
 //! - [`agenda`]: the agenda answer, the API's agenda rules over the same read model and clock.
 //! - [`interactions`]: the **Graduate** / **Retire** buttons of `window_closed` and
@@ -50,6 +51,31 @@ pub struct SlackShared {
     /// Where the notifier may post (the deliveries' policy).
     pub policy: Arc<crate::safety::Policy>,
     pub tokens: sandpiper_runtime::http::auth::Tokens,
+    /// `SANDPIPER_SLACK_ANSWER_WITHIN_MS`: how long a slash command is answered on its own
+    /// request before the answer goes through `response_url` instead (Slack waits 3 s).
+    pub answer_within: std::time::Duration,
+}
+
+/// Posts `message` to a `response_url` from a verified Slack request; a failure is logged (what
+/// it answers stands).
+pub async fn post_to_response_url(state: &SlackState, url: &str, message: &serde_json::Value) {
+    // Signed by Slack, but still a URL from a request: it gets the subscriptions' checks (no
+    // internal addresses, http(s) only), and the client's resolver repeats them.
+    let url = match state.0.policy.check_url(url).await {
+        Ok(url) => url,
+        Err(err) => {
+            tracing::warn!(error = %err, "a Slack response_url the destination policy refuses was ignored");
+            return;
+        }
+    };
+    match state.0.http.post(url).json(message).send().await {
+        Ok(answer) if answer.status().is_success() => {}
+        Ok(answer) => tracing::warn!(status = %answer.status(), "Slack's response_url refused the message"),
+        Err(err) => tracing::warn!(
+            error = %sandpiper_runtime::errors::error_chain(&err),
+            "posting to Slack's response_url failed"
+        ),
+    }
 }
 
 impl SlackState {
