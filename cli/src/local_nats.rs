@@ -1,4 +1,10 @@
 //! A local `nats-server` with JetStream, as `sandpiper up` and the tests run it.
+//!
+//! It flushes every write to disk before acknowledging it (`sync_interval: always`), as every
+//! single-node deployment of Sandpiper does: with the JetStream default (an fsync every 2
+//! minutes) a power loss takes acknowledged writes with it, and a single node has no replica to
+//! recover them from (README "Faults", #13). [`SyncInterval::Default`] is there for the bench's
+//! comparison.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -58,13 +64,46 @@ pub fn free_port() -> Result<u16, LocalNatsError> {
 pub struct LocalNats {
     child: Child,
     port: u16,
+    /// Its HTTP monitoring port (`/varz`, `/healthz`).
+    monitor_port: u16,
+}
+
+/// When JetStream flushes its writes to disk (its `sync_interval`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncInterval {
+    /// Before each acknowledgement: an acknowledged write survives a power loss.
+    Always,
+    /// JetStream's default: every 2 minutes, acknowledging at once.
+    Default,
 }
 
 impl LocalNats {
     /// Starts nats-server with JetStream storing under `data_dir`, listening on loopback `port`
-    /// (0 picks a free one), and waits until it accepts connections.
+    /// (0 picks a free one), flushing every write before acknowledging it, and waits until it
+    /// accepts connections.
     pub async fn start(data_dir: &Path, port: u16) -> Result<LocalNats, LocalNatsError> {
-        LocalNats::start_with(data_dir, port, None, &[]).await
+        LocalNats::start_synced(data_dir, port, SyncInterval::Always).await
+    }
+
+    /// [`LocalNats::start`] with the given `sync_interval`.
+    pub async fn start_synced(data_dir: &Path, port: u16, sync: SyncInterval) -> Result<LocalNats, LocalNatsError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| LocalNatsError::DataDir {
+            dir: data_dir.to_owned(),
+            source,
+        })?;
+        // No command-line flag sets `sync_interval`: a configuration file of its own does (the
+        // store named through SANDPIPER_NATS_STORE_DIR, as `deploy/nats/nats-server.conf` does).
+        let sync = match sync {
+            SyncInterval::Always => "always",
+            SyncInterval::Default => "2m",
+        };
+        let config = data_dir.join("local-nats.conf");
+        let text = format!("jetstream {{\n  store_dir: $SANDPIPER_NATS_STORE_DIR\n  sync_interval: {sync}\n}}\n");
+        std::fs::write(&config, text).map_err(|source| LocalNatsError::DataDir {
+            dir: config.clone(),
+            source,
+        })?;
+        LocalNats::start_with(data_dir, port, Some(&config), &[]).await
     }
 
     /// Starts nats-server with a configuration file (e.g. `deploy/nats/nats-server.conf`) and the
@@ -77,6 +116,7 @@ impl LocalNats {
     ) -> Result<LocalNats, LocalNatsError> {
         let binary = find_binary()?;
         let port = if port == 0 { free_port()? } else { port };
+        let monitor_port = free_port()?;
         std::fs::create_dir_all(data_dir).map_err(|source| LocalNatsError::DataDir {
             dir: data_dir.to_owned(),
             source,
@@ -95,6 +135,7 @@ impl LocalNats {
         let child = command
             .arg("--jetstream")
             .args(["--addr", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--http_port", &monitor_port.to_string()])
             .arg("--log")
             .arg(&log)
             .stdin(Stdio::null())
@@ -109,7 +150,11 @@ impl LocalNats {
                 binary: binary.clone(),
                 source,
             })?;
-        let mut nats = LocalNats { child, port };
+        let mut nats = LocalNats {
+            child,
+            port,
+            monitor_port,
+        };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -132,6 +177,11 @@ impl LocalNats {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Its HTTP monitoring endpoint, e.g. `{monitor_url}/varz`.
+    pub fn monitor_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.monitor_port)
     }
 
     /// The server's process id (fault tests pause and resume it).

@@ -5,9 +5,10 @@
 //! ```
 //!
 //! Each phase runs in a fresh process of this binary (its own nats-server, its own peak RSS):
-//! - `raw`: JetStream acknowledged publishes/s on a stream with the event stream's settings
-//!   (file storage, de-duplication by `Nats-Msg-Id`, async publish with 256 in flight), and the
-//!   core NATS request round trip;
+//! - `raw`: a nats-server alone: JetStream acknowledged publishes/s on a stream with the event
+//!   stream's settings (file storage, de-duplication by `Nats-Msg-Id`, async publish with 256 in
+//!   flight), one publish's ack latency at a time, and the core NATS request round trip; with
+//!   `sync_interval: always` (the deployments') and with JetStream's default (2 minutes);
 //! - `pipeline`: applications/s from submit to `active` (simulated clock, the review period
 //!   advanced), events per application; repeated with tracing off, with span ids only (the
 //!   default), and exporting to an OTLP endpoint on a closed port;
@@ -72,7 +73,9 @@ fn sizes(var: &str, default: &str) -> Vec<usize> {
 fn orchestrate() {
     let apps = sizes("SANDPIPER_BENCH_APPS", "500")[0];
     let mut phases: Vec<(String, Vec<(&str, String)>)> = vec![
-        ("raw".into(), vec![]),
+        // The deployments' setting (every write flushed before its ack), then JetStream's default.
+        ("raw".into(), vec![("SANDPIPER_BENCH_SYNC", "always".into())]),
+        ("raw".into(), vec![("SANDPIPER_BENCH_SYNC", "default".into())]),
         (
             format!("pipeline:{apps}"),
             vec![("SANDPIPER_BENCH_TRACING", "off".into())],
@@ -117,7 +120,10 @@ fn orchestrate() {
     let mut results = Vec::new();
     for (phase, env) in phases {
         let label = match env.first() {
-            Some((_, v)) => format!("{phase} (tracing {v})"),
+            Some((k, v)) => format!(
+                "{phase} ({} {v})",
+                k.trim_start_matches("SANDPIPER_BENCH_").to_lowercase()
+            ),
             None => phase.clone(),
         };
         eprintln!("== {label}");
@@ -145,10 +151,27 @@ fn orchestrate() {
             value["result"]
         );
     }
-    let raw = results
-        .iter()
-        .find(|(l, _)| l == "raw")
-        .and_then(|(_, v)| v["result"]["jetstream_publishes_per_s"].as_f64());
+    let raw_with = |sync: &str| {
+        results
+            .iter()
+            .find(|(l, _)| *l == format!("raw (sync {sync})"))
+            .map(|(_, v)| &v["result"])
+    };
+    if let (Some(always), Some(default)) = (raw_with("always"), raw_with("default")) {
+        let figure = |v: &Value, key: &str| v[key].as_f64().unwrap_or(0.0);
+        println!(
+            "\nsync_interval always vs the default (2 min): {:.0} vs {:.0} acknowledged publishes/s ({:+.0}%); one publish at a time p50 {:.0} vs {:.0} µs, p99 {:.0} vs {:.0} µs",
+            figure(always, "jetstream_publishes_per_s"),
+            figure(default, "jetstream_publishes_per_s"),
+            100.0 * (figure(always, "jetstream_publishes_per_s") - figure(default, "jetstream_publishes_per_s"))
+                / figure(default, "jetstream_publishes_per_s").max(1.0),
+            figure(always, "ack_us_p50"),
+            figure(default, "ack_us_p50"),
+            figure(always, "ack_us_p99"),
+            figure(default, "ack_us_p99"),
+        );
+    }
+    let raw = raw_with("always").and_then(|v| v["jetstream_publishes_per_s"].as_f64());
     let ids = results
         .iter()
         .find(|(l, _)| l.contains("tracing ids"))
@@ -213,9 +236,17 @@ fn peak_rss_mb() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The bound a nats-server sets, alone (no services): `SANDPIPER_BENCH_SYNC` `always` (the
+/// deployments' `sync_interval`) or `default` (JetStream's 2 minutes).
 async fn raw_bound() -> Value {
-    let app = TestApp::spawn().await;
-    let client = async_nats::connect(&app.nats_url).await.unwrap();
+    use sandpiper_cli::local_nats::{LocalNats, SyncInterval};
+    let sync = match std::env::var("SANDPIPER_BENCH_SYNC").as_deref() {
+        Ok("default") => SyncInterval::Default,
+        _ => SyncInterval::Always,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let nats = LocalNats::start_synced(dir.path(), 0, sync).await.unwrap();
+    let client = async_nats::connect(&nats.url()).await.unwrap();
     let jetstream = async_nats::jetstream::new(client.clone());
     jetstream
         .create_stream(stream::Config {
@@ -253,6 +284,22 @@ async fn raw_bound() -> Value {
     }
     let publishes = count as f64 / started.elapsed().as_secs_f64();
 
+    // One at a time, as an API request waits for its event's ack.
+    let mut acks = Vec::new();
+    for i in 0..2_000 {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("one-{i}").as_str());
+        let started = Instant::now();
+        jetstream
+            .publish_with_headers(format!("bench.raw.{}", i % 64), headers, payload.clone().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        acks.push(started.elapsed().as_secs_f64() * 1e6);
+    }
+    acks.sort_by(|a, b| a.total_cmp(b));
+
     let mut responder = client.subscribe("bench.rtt").await.unwrap();
     let answering = client.clone();
     tokio::spawn(async move {
@@ -271,6 +318,8 @@ async fn raw_bound() -> Value {
     rtts.sort_by(|a, b| a.total_cmp(b));
     json!({
         "jetstream_publishes_per_s": publishes.round(),
+        "ack_us_p50": percentile(&acks, 0.5).round(),
+        "ack_us_p99": percentile(&acks, 0.99).round(),
         "payload_bytes": payload.len(),
         "in_flight_window": window,
         "request_rtt_us_p50": percentile(&rtts, 0.5).round(),

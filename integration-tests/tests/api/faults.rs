@@ -302,3 +302,25 @@ async fn nats_killed_mid_submissions_and_mid_advance_loses_no_acknowledged_write
         assert!(view["credits"]["amount_usd"].as_i64().unwrap() > 0, "{view}");
     }
 }
+
+/// #13 item 15: with JetStream's default `sync_interval` (an fsync every 2 minutes, acking at
+/// once) a power loss takes acknowledged writes with it. The nats-server `sandpiper up` and the
+/// tests run, and the one `deploy/nats/nats-server.conf` configures (compose, the secured
+/// tests), flush every write before acknowledging it: the server itself says so in `/varz`.
+#[tokio::test]
+async fn every_nats_server_the_project_configures_flushes_each_write_before_its_ack() {
+    for app in [TestApp::spawn().await, TestApp::spawn_secured(ClockMode::Wall).await] {
+        let nats = app.nats.as_ref().expect("the test's own nats-server");
+        let varz: serde_json::Value = reqwest::get(format!("{}/varz", nats.monitor_url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            varz["jetstream"]["config"]["sync_always"], true,
+            "{}",
+            varz["jetstream"]
+        );
+    }
+}
