@@ -450,7 +450,7 @@ async fn the_export_keeps_tenancy_and_names_what_a_draft_lacks() {
         )
         .await;
     let refused = app.get(ACME, &format!("/v1/applications/{sparse}/ace")).await;
-    assert_eq!(refused.status, 422, "{refused:?}");
+    assert_eq!(refused.status, 409, "{refused:?}");
     assert_eq!(refused.content_type, "application/problem+json");
     assert_eq!(refused.body["type"], "urn:sandpiper:problem:ace-incomplete");
     crate::api::assert_documented(&doc, "get", template, &refused);
@@ -484,5 +484,5 @@ async fn the_export_keeps_tenancy_and_names_what_a_draft_lacks() {
         operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/AceExport"
     );
-    assert!(operation["responses"]["422"].is_object());
+    assert!(operation["responses"]["409"].is_object());
 }

@@ -134,11 +134,12 @@ async fn tokens_and_tenancy() {
         "admin sees every partner"
     );
 
-    // A partner files for itself only; an admin must name the partner (E3).
+    // A partner files for itself only (403: who it is, not what it sent); an admin must name the
+    // partner (E3).
     let other = app
         .post(ACME, "/v1/applications?partner_id=globex", &example("exploring-agents"))
         .await;
-    assert_problem(&other, 422);
+    assert_problem(&other, 403);
     let admin_unnamed = app.post(ADMIN, "/v1/applications", &example("exploring-agents")).await;
     assert_problem(&admin_unnamed, 422);
     assert_eq!(admin_unnamed.body["errors"][0]["rule"], "E3");

@@ -123,7 +123,9 @@ pub fn ace_problem(err: AceError) -> Problem {
                     many.len()
                 ),
             };
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "ace-incomplete", detail).with_errors(errors.clone())
+            // The request is fine; the application is not ready for it (a GET has no body to
+            // be invalid): the state's conflict, 409, naming what the draft still lacks.
+            Problem::new(StatusCode::CONFLICT, "ace-incomplete", detail).with_errors(errors.clone())
         }
     };
     problem.logged(&err)

@@ -23,7 +23,8 @@ use sandpiper_runtime::http::problem::Problem;
     ),
     modifiers(&BearerAuth),
     paths(healthz, readyz),
-    components(schemas(Problem)),
+    // `Order` is a query parameter's type: the params derive refers to it without adding it.
+    components(schemas(Problem, sandpiper_contracts::answers::Order)),
     tags(
         (name = "applications", description = "Applications and their history"),
         (name = "engagement", description = "Credits, office hours and the decision after approval"),
@@ -129,6 +130,30 @@ fn finish(document: &mut utoipa::openapi::OpenApi) {
         .flatten()
         {
             add_common_responses(operation);
+            headers_are_never_null(operation);
+        }
+    }
+}
+
+/// An optional header is absent or a string; `Option<String>` documents it `["string", "null"]`,
+/// and a client (schemathesis) would send the text `null`.
+fn headers_are_never_null(operation: &mut Operation) {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        if parameter.parameter_in != ParameterIn::Header {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+            && let SchemaType::Array(types) = &object.schema_type
+        {
+            let kept: Vec<Type> = types.iter().filter(|t| **t != Type::Null).cloned().collect();
+            object.schema_type = match kept.as_slice() {
+                [one] => SchemaType::Type(one.clone()),
+                _ => SchemaType::Array(kept),
+            };
         }
     }
 }
@@ -249,6 +274,11 @@ mod tests {
         jsonschema::draft202012::new(&schema).unwrap()
     }
 
+    /// A validator for a string schema holding just `pattern`.
+    fn regex_lite(pattern: &Value) -> jsonschema::Validator {
+        jsonschema::draft202012::new(&json!({"type": "string", "pattern": pattern})).unwrap()
+    }
+
     fn errors(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
         validator.iter_errors(instance).map(|e| e.to_string()).collect()
     }
@@ -310,6 +340,37 @@ mod tests {
         for path in ["/healthz", "/readyz"] {
             assert!(doc["paths"][path]["get"].is_object(), "{path}");
         }
+        // What schemathesis found the document looser than the server about (#13 item 6).
+        let patch = &doc["paths"]["/v1/applications/{id}"]["patch"];
+        assert_eq!(
+            patch["requestBody"]["content"]["application/merge-patch+json"]["schema"]["$ref"],
+            "#/components/schemas/ApplicationDraft",
+            "a merge patch takes the draft's members only"
+        );
+        let if_match = patch["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "If-Match")
+            .unwrap();
+        assert_eq!(
+            if_match["schema"]["type"], "string",
+            "a header is never null: {if_match}"
+        );
+        let if_match_pattern = regex_lite(&if_match["schema"]["pattern"]);
+        for (value, ok) in [
+            ("*", true),
+            ("\"42\"", true),
+            ("\"1\", \"2\"", true),
+            ("null", false),
+            ("W/\"4\"", false),
+        ] {
+            assert_eq!(if_match_pattern.is_valid(&json!(value)), ok, "If-Match {value}");
+        }
+        assert!(
+            doc["components"]["schemas"]["Order"].is_object(),
+            "the listing's order resolves"
+        );
         let list = doc["paths"]["/v1/applications"]["get"]["parameters"]
             .as_array()
             .unwrap();

@@ -114,6 +114,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 pub struct IfMatchHeader(
     /// The `ETag` last read (`"42"`), or `*`: the write is refused with 412 if the application has
     /// changed since. Without it, the last writer wins.
+    #[param(pattern = r#"^(\*|"[0-9]{1,19}"( *, *"[0-9]{1,19}")*)$"#)]
     Option<String>,
 );
 

@@ -633,26 +633,67 @@ impl ApplicationDraft {
 
 /// Parses a JSON document into `T`, naming the failing field's path in the error.
 pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, JsonError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let mut document: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|err| JsonError::Syntax(err.to_string()))?;
+    integral_numbers_as_integers(&mut document);
+    serde_path_to_error::deserialize(document).map_err(|err| {
         let field = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            JsonError::Syntax(inner.to_string())
-        } else {
-            JsonError::Shape(FieldError {
-                field: if field == "." { String::new() } else { field },
-                // Speak of JSON, not of Rust's integer types.
-                message: inner
-                    .to_string()
-                    .replace("i64", "a whole number")
-                    .replace("u64", "a whole number"),
-                rule: None,
-            })
+        JsonError::Shape(FieldError {
+            field: if field == "." { String::new() } else { field },
+            // Speak of JSON, not of Rust's integer types.
+            message: err
+                .into_inner()
+                .to_string()
+                .replace("i64", "a whole number")
+                .replace("u64", "a whole number"),
+            rule: None,
+        })
+    })
+}
+
+/// `72.0` is an integer to JSON (and to JSON Schema's `integer`, which the OpenAPI document
+/// speaks), but not to serde: a number with no fractional part, within the range a float holds
+/// exactly, is read as the integer it is. `72.5` stays a float and is refused where a whole
+/// number is expected.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+    match value {
+        serde_json::Value::Number(number) => {
+            if let Some(float) = number.as_f64()
+                && number.is_f64()
+                && float.fract() == 0.0
+                && float.abs() <= EXACT
+            {
+                // In range and whole: the cast is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = float as i64;
+                *number = serde_json::Number::from(whole);
+            }
         }
-    })?;
-    deserializer.end().map_err(|err| JsonError::Syntax(err.to_string()))?;
-    Ok(value)
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
+}
+
+/// RFC 7396 JSON merge patch: `patch` applied to `target` (a draft's `PATCH`).
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    let serde_json::Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = serde_json::Value::Object(serde_json::Map::new());
+    }
+    if let serde_json::Value::Object(target) = target {
+        for (key, value) in patch {
+            if value.is_null() {
+                target.remove(key);
+            } else {
+                merge_patch(target.entry(key.clone()).or_insert(serde_json::Value::Null), value);
+            }
+        }
+    }
 }
 
 /// Why a JSON body could not be read.
@@ -924,6 +965,29 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_field() {
+        // RFC 7396's own example, less the array-of-objects part.
+        let mut doc = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
+        merge_patch(
+            &mut doc,
+            &serde_json::json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}),
+        );
+        assert_eq!(
+            doc,
+            serde_json::json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}})
+        );
+        // A whole number written with a fraction of zero is that number; a real fraction is not.
+        let whole = parse_json::<ApplicationDraft>(br#"{"evaluation_window_days": 45.0}"#).unwrap();
+        assert_eq!(whole.evaluation_window_days, Some(45));
+        for fraction in [
+            &br#"{"evaluation_window_days": 45.5}"#[..],
+            br#"{"evaluation_window_days": 1e20}"#,
+        ] {
+            assert!(
+                matches!(parse_json::<ApplicationDraft>(fraction), Err(JsonError::Shape(_))),
+                "{}",
+                String::from_utf8_lossy(fraction)
+            );
+        }
         let err = parse_json::<ApplicationDraft>(br#"{"evaluation_window_days": "sixty"}"#).unwrap_err();
         assert!(
             matches!(err, JsonError::Shape(ref f) if f.field == "evaluation_window_days"),

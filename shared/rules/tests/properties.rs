@@ -1,5 +1,7 @@
 //! Properties over generated applications: the rules never panic whatever the body holds, their
-//! outputs hang together, and strengthening a weak component never lowers the tier.
+//! outputs hang together, and strengthening a weak component never lowers the tier. The bench
+//! runs 100,000 cases a property: `SANDPIPER_FUZZ_CASES=100000 cargo test --release -p
+//! sandpiper-rules --test properties`.
 
 mod common;
 
@@ -182,7 +184,7 @@ fn components(r: &Review) -> [&ComponentScore; 4] {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(256)))]
 
     /// (a) Nothing panics, and what comes out hangs together.
     #[test]
@@ -354,7 +356,7 @@ fn strengthen(body: &mut ApplicationBody, which: usize, catalog: &Catalog) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(fuzz_cases(512)))]
 
     /// (b) Making one weak component strong never lowers the tier (Rejected < $10K < $20K < $25K).
     #[test]

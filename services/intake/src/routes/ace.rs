@@ -22,7 +22,7 @@ use sandpiper_runtime::http::problem::{ApiResult, Problem};
     responses(
         (status = 200, description = "Both request bodies, the mapped status and notes on what was shortened or left out", body = AceExport),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A draft lacks what the bodies need; `errors` names every such field and the AWS field it fills", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A draft lacks what the bodies need; `errors` names every such field and the AWS field it fills", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The application store is unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use sandpiper_contracts::answers::{ApplicationPage, Order};
 use sandpiper_contracts::events::{DraftUpdated, Drafted, Envelope, Submitted};
 use sandpiper_contracts::ids::{ApplicationId, EventId, PartnerId};
-use sandpiper_contracts::model::{ApplicationDraft, FieldError, Programme, parse_json};
+use sandpiper_contracts::model::{ApplicationDraft, FieldError, Programme, merge_patch, parse_json};
 use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::state::State as Lifecycle;
 use sandpiper_contracts::view::ApplicationView;
@@ -38,12 +38,13 @@ pub struct CreateParams {
 /// Creates a draft application.
 #[utoipa::path(
     post, path = "/v1/applications", tag = "applications",
-    params(CreateParams, ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body give the same answer for 24 h; the same key with another body is 422.")),
+    params(CreateParams, ("Idempotency-Key" = Option<String>, Header, pattern = "^[ -~]{1,255}$", description = "Makes retries safe: the same key and body give the same answer for 24 h; the same key with another body is 422. 1 to 255 visible ASCII characters.")),
     request_body = ApplicationDraft,
     responses(
         (status = 201, description = "The draft", body = ApplicationView, headers(("Location" = String, description = "The application's URL"))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A partner token naming another partner (E3)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not sent as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field of the wrong type or size or holding a control character, an unknown field, or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
@@ -56,9 +57,11 @@ pub async fn create(
     caller: Principal,
     ApiQuery(params): ApiQuery<CreateParams>,
     headers: HeaderMap,
-    body: JsonBody<ApplicationDraft>,
+    // Read only once the caller may file for the partner: authorization comes before the body.
+    body: Result<JsonBody<ApplicationDraft>, Problem>,
 ) -> ApiResult<Response> {
     let partner = filing_partner(&caller, params.partner_id.as_deref())?;
+    let body = body?;
     body.value.check_bounds()?;
 
     let (application, event_id, claimed) = match headers.get("idempotency-key") {
@@ -156,7 +159,12 @@ fn filing_partner(caller: &Principal, requested: Option<&str>) -> ApiResult<Part
     match (caller, requested) {
         (Principal::Partner(own), None) => Ok(own.clone()),
         (Principal::Partner(own), Some(other)) if other == own.as_str() => Ok(own.clone()),
-        (Principal::Partner(_), Some(_)) => Err(field("a partner token files only for its own partner".into())),
+        // Who may file for whom is authorization, not the body's validity: 403 (E3).
+        (Principal::Partner(_), Some(_)) => Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "a partner token files only for its own partner (E3)",
+        )),
         (Principal::Admin, None) => Err(field(
             "an admin token must name the filing partner with ?partner_id=".into(),
         )),
@@ -183,7 +191,7 @@ pub async fn get_one(State(app): State<AppState>, caller: Principal, AppId(id): 
 #[utoipa::path(
     patch, path = "/v1/applications/{id}", tag = "applications",
     params(("id" = ApplicationId, Path, description = "The application id"), IfMatchHeader),
-    request_body(content = Object, content_type = "application/merge-patch+json", description = "A JSON merge patch of the draft body"),
+    request_body(content = ApplicationDraft, content_type = "application/merge-patch+json", description = "A JSON merge patch of the draft body (RFC 7396): the draft's members, each replaced, or removed with null; unknown members are refused as in the draft itself"),
     responses(
         (status = 200, description = "The changed draft", body = ApplicationView, headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -237,26 +245,6 @@ pub async fn patch(
     Ok(Tagged::ok(view))
 }
 
-/// RFC 7396 JSON merge patch.
-fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
-    let serde_json::Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = serde_json::Value::Object(serde_json::Map::new());
-    }
-    if let serde_json::Value::Object(target) = target {
-        for (key, value) in patch {
-            if value.is_null() {
-                target.remove(key);
-            } else {
-                merge_patch(target.entry(key.clone()).or_insert(serde_json::Value::Null), value);
-            }
-        }
-    }
-}
-
 /// Validates and submits a draft; it then moves on to classification and review.
 #[utoipa::path(
     post, path = "/v1/applications/{id}/submit", tag = "applications",
@@ -308,7 +296,8 @@ pub struct ListParams {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (an application id).
+    #[param(pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")]
     cursor: Option<String>,
     /// Admin tokens only: one partner's applications.
     partner_id: Option<String>,
@@ -392,17 +381,4 @@ pub async fn events(
     let stored = app.visible_record(&caller, &id).await?;
     let events = app.history(&stored).await?;
     Ok(Json(events.into_iter().map(|(_, envelope)| envelope).collect()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::merge_patch;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc_7396() {
-        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}, "l": [1, 2]});
-        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}, "l": [3], "n": {"x": 1}}));
-        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "l": [3], "n": {"x": 1}}));
-    }
 }

@@ -96,14 +96,18 @@ pub async fn office_hours(State(app): State<AppState>, caller: Principal, AppId(
     Ok(ics_response(calendar.finish()))
 }
 
-/// A new feed.
+/// A new feed, by its `scope`: the document says which members each scope takes, so a body it
+/// accepts is one the server does.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewFeed {
-    /// `partner`: every application of the caller; `application`: the one named.
-    pub scope: Scope,
-    /// With `scope: application`: which one.
-    pub application_id: Option<ApplicationId>,
+#[serde(tag = "scope", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NewFeed {
+    /// Every application of the caller.
+    Partner {},
+    /// One application.
+    Application {
+        /// Which one.
+        application_id: ApplicationId,
+    },
 }
 
 /// A feed, as listed (never its token).
@@ -201,17 +205,14 @@ pub async fn create(
     ApiQuery(owner): ApiQuery<FeedOwner>,
     body: JsonBody<NewFeed>,
 ) -> ApiResult<(StatusCode, Json<FeedCreated>)> {
-    let NewFeed { scope, application_id } = body.value;
-    let partner = match (scope, application_id) {
-        (Scope::Application, Some(id)) => app.visible(&caller, &id).await?.partner_id,
-        (Scope::Application, None) => {
-            return Err(field("application_id", "required with scope application"));
-        }
-        (Scope::Partner, Some(_)) => {
-            return Err(field("application_id", "only with scope application"));
-        }
-        (Scope::Partner, None) => match whose(&caller, owner.partner_id)? {
-            Some(partner) => partner,
+    let (scope, application_id, partner) = match body.value {
+        NewFeed::Application { application_id } => (
+            Scope::Application,
+            Some(application_id),
+            app.visible(&caller, &application_id).await?.partner_id,
+        ),
+        NewFeed::Partner {} => match whose(&caller, owner.partner_id)? {
+            Some(partner) => (Scope::Partner, None, partner),
             None => return Err(bad("partner_id", "an admin token must name the partner".into())),
         },
     };
@@ -227,14 +228,6 @@ pub async fn create(
     };
     app.feeds.put(&feed).await?;
     Ok((StatusCode::CREATED, Json(created(&app, &headers, &feed, token))))
-}
-
-fn field(name: &str, message: &str) -> Problem {
-    Problem::validation(vec![sandpiper_contracts::model::FieldError {
-        field: name.into(),
-        message: message.into(),
-        rule: None,
-    }])
 }
 
 /// The caller's calendar feeds (never their tokens).

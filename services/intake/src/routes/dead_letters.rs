@@ -34,9 +34,11 @@ pub struct PageParams {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
-    /// `next_cursor` of the previous page (with the same `service`).
+    /// `next_cursor` of the previous page (with the same `service`): a stream sequence.
+    #[param(pattern = "^[1-9][0-9]{0,18}$")]
     cursor: Option<String>,
     /// Only the letters of this service: `classifier`, `reviewer`, `scheduler` or `notifier`.
+    #[param(pattern = "^(intake|classifier|reviewer|scheduler|notifier|ace)$")]
     service: Option<String>,
 }
 

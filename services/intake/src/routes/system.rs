@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use crate::advance;
 use crate::state::AppState;
-use sandpiper_runtime::http::auth::Principal;
+use sandpiper_runtime::http::auth::{AdminOnly, Principal};
 use sandpiper_runtime::http::extract::JsonBody;
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
@@ -68,16 +68,9 @@ pub async fn catalog_versions(State(app): State<AppState>, _caller: Principal) -
 )]
 pub async fn publish_catalog(
     State(app): State<AppState>,
-    caller: Principal,
+    _admin: AdminOnly,
     body: JsonBody<Catalog>,
 ) -> ApiResult<(StatusCode, Json<Catalog>)> {
-    if caller != Principal::Admin {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only an admin token can publish a catalog version",
-        ));
-    }
     let catalog = body.value.checked().map_err(|e| {
         Problem::validation(vec![FieldError {
             field: "services".into(),
@@ -138,16 +131,9 @@ const MAX_ADVANCE_DAYS: i64 = 3_660;
 )]
 pub async fn advance_clock(
     State(app): State<AppState>,
-    caller: Principal,
+    _admin: AdminOnly,
     body: JsonBody<Advance>,
 ) -> ApiResult<Json<ClockReading>> {
-    if caller != Principal::Admin {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "only an admin token can move the clock",
-        ));
-    }
     if !app.clock.is_simulated() {
         return Err(Problem::conflict(
             "the system runs on the wall clock (SANDPIPER_CLOCK=wall); only a simulated clock can be advanced",

@@ -249,3 +249,12 @@ pub fn check(rule: &str, baseline: ApplicationBody, must_change: bool, cases: &[
         );
     }
 }
+
+/// Cases per property: `SANDPIPER_FUZZ_CASES` when set (the bench's 100,000, as for
+/// `sandpiper-contracts`' fuzz test), else `default`.
+pub fn fuzz_cases(default: u32) -> u32 {
+    std::env::var("SANDPIPER_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -175,6 +175,22 @@ impl<S: HasTokens + Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
+/// An admin's request, refused with 403 before anything else of it is read: put it before a body
+/// extractor, so a partner posting a bad body to an admin route hears 403, not 422.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminOnly;
+
+impl<S: HasTokens + Send + Sync> FromRequestParts<S> for AdminOnly {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Principal::from_request_parts(parts, state)
+            .await?
+            .require_admin(&format!("call {} {}", parts.method, parts.uri.path()))
+            .map(|()| AdminOnly)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -65,6 +65,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             ),
             JsonError::Shape(first) => Problem::validation(shape_errors::<T>(&raw, first)),
         })?;
+        // Serde reads a struct from an array too (`[null, null]` as a draft's first two fields):
+        // every body of this API is an object.
+        if !raw.trim_ascii_start().starts_with(b"{") {
+            return Err(Problem::validation(vec![FieldError {
+                field: String::new(),
+                message: "the body must be a JSON object".into(),
+                rule: None,
+            }]));
+        }
         Ok(JsonBody { value, raw })
     }
 }
