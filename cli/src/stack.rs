@@ -35,6 +35,9 @@ pub struct StackConfig {
     /// How long a slash command is answered on its own request before it goes through
     /// `response_url` (`SANDPIPER_SLACK_ANSWER_WITHIN_MS`).
     pub slack_answer_within: Duration,
+    /// Replicas of the stream and buckets (`SANDPIPER_STREAM_REPLICAS`): 1 on one node, 3 on a
+    /// three-node cluster.
+    pub stream_replicas: usize,
     /// Per-service NATS credentials (user, password), when the server enforces them.
     pub nats_users: HashMap<ServiceName, (String, String)>,
     /// The console's sessions and trusted-proxy sign-in (`SANDPIPER_CONSOLE_*` for `up`).
@@ -111,7 +114,7 @@ impl Stack {
             nats_user: self.config.nats_users.get(&service).cloned(),
             http_addr,
             clock: self.config.clock,
-            stream_replicas: 1,
+            stream_replicas: self.config.stream_replicas,
             review: self.config.review,
         }
     }

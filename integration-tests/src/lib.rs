@@ -6,6 +6,7 @@
 
 pub mod ace_stand_in;
 pub mod browser;
+pub mod cluster;
 pub mod console;
 pub mod otlp;
 pub mod receiver;
@@ -155,6 +156,7 @@ fn test_stack_config(
         },
         slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
         slack_answer_within: sandpiper_notifier::config::DEFAULT_SLACK_ANSWER_WITHIN,
+        stream_replicas: 1,
         nats_users,
         console: Default::default(),
         review: Default::default(),
@@ -169,6 +171,27 @@ impl TestApp {
 
     pub async fn spawn_with(clock: ClockMode) -> TestApp {
         TestApp::spawn_full(clock, false, str::to_owned, |_| ()).await
+    }
+
+    /// A stack on a three-node cluster ([`cluster::Cluster`]): every service given the three
+    /// URLs, the stream and buckets at 3 replicas. [`TestApp::nats_url`] is the first node's.
+    pub async fn spawn_on_cluster(cluster: &cluster::Cluster, clock: ClockMode) -> TestApp {
+        sandpiper_runtime::http::ensure_crypto_provider();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_stack_config(cluster.urls(), clock, Default::default());
+        config.stream_replicas = 3;
+        let stack = Stack::start(config).await.expect("the stack starts");
+        stack
+            .wait_ready(Duration::from_secs(30))
+            .await
+            .expect("the stack becomes ready");
+        TestApp {
+            stack,
+            nats: None,
+            nats_url: cluster.url(0),
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
     }
 
     /// A stack whose configuration `customize` changes (a setting a test needs off its default).

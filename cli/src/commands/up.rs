@@ -171,6 +171,8 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
             .ok()
             .filter(|s| !s.trim().is_empty()),
         slack_answer_within: sandpiper_notifier::config::slack_answer_within(&sandpiper_runtime::config::Environment)?,
+        // `up` runs one nats-server, or joins the one `--nats-url` names with its own settings.
+        stream_replicas: 1,
         nats_users: Default::default(),
         console: sandpiper_console::settings::ConsoleSettings::from_config(
             &sandpiper_runtime::config::Environment,

@@ -54,7 +54,8 @@ pub struct NotifierConfig {
     /// routes are off (404).
     pub slack_signing_secret: Option<String>,
     /// `SANDPIPER_SLACK_ANSWER_WITHIN_MS` (2500): a slash command's answer not ready by then is
-    /// sent through Slack's `response_url`, with "working on it" answered at once.
+    /// sent through Slack's `response_url`, with "working on it" answered at once; 0 sends every
+    /// answer that way.
     pub slack_answer_within: Duration,
 }
 

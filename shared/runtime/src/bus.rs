@@ -96,7 +96,10 @@ impl Bus {
                 }
             }
         };
-        let jetstream = jetstream::new(client.clone());
+        let mut jetstream = jetstream::new(client.clone());
+        // A request to a node that died mid-way is never answered; each such wait is a stall
+        // (JetStream's default is 5 s; every caller retries, and the cluster suite measures it).
+        jetstream.set_timeout(crate::publish::ACK_TIMEOUT);
         let bus = Bus {
             client,
             jetstream,
@@ -210,8 +213,9 @@ impl Bus {
 }
 
 /// Whether an error (or one of its sources) is JetStream not being ready yet rather than a
-/// refusal: no responders (503), a timeout, "temporarily unavailable", no leader yet. On a fresh
-/// cluster these last seconds; a service waits them out.
+/// refusal: no responders (503), a timeout, "temporarily unavailable", no leader yet, or not
+/// enough peers online yet to place the replicas (10005, a fresh cluster's nodes still joining).
+/// On a fresh cluster these last seconds; a service waits them out.
 pub fn is_not_ready(err: &(dyn std::error::Error + 'static)) -> bool {
     let chain = crate::errors::error_chain(err).to_ascii_lowercase();
     [
@@ -221,6 +225,7 @@ pub fn is_not_ready(err: &(dyn std::error::Error + 'static)) -> bool {
         "temporarily unavailable",
         "no leader",
         "leader not",
+        "no suitable peers",
     ]
     .iter()
     .any(|sign| chain.contains(sign))
@@ -309,6 +314,7 @@ mod tests {
     fn not_ready_is_told_from_a_refusal_through_the_sources() {
         for ready_soon in [
             "jetstream error: 503 no responders",
+            "jetstream error: no suitable peers for placement, peer offline (code 400, error code 10005)",
             "request timed out: deadline has elapsed",
             "JetStream system temporarily unavailable (10008)",
         ] {

@@ -93,7 +93,15 @@ pub async fn slash(State(state): State<SlackState>, headers: HeaderMap, body: By
     let response_url = request.response_url.clone();
     // Its own task, so it goes on when this request is answered without it.
     let mut answering = tokio::spawn(answer(state.clone(), request));
-    let Ok(joined) = tokio::time::timeout(state.0.answer_within, &mut answering).await else {
+    // 0 sends every answer the slow way (a task done in the moment before the first poll would
+    // otherwise race it).
+    let within = state.0.answer_within;
+    let in_time = if within.is_zero() {
+        None
+    } else {
+        tokio::time::timeout(within, &mut answering).await.ok()
+    };
+    let Some(joined) = in_time else {
         let Some(url) = response_url else {
             // Nowhere to send it later: Slack will show its own timeout, but the answer still
             // goes out on this request if Slack is still listening.
