@@ -150,6 +150,18 @@ impl Browser {
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        self.try_command(method, path, body)
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver {path}: {error}"))
+    }
+
+    /// Sends one WebDriver command; a WebDriver error comes back as `Err("<error>: <message>")`.
+    async fn try_command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let request = self.http.request(method, &url);
         let request = match body {
@@ -159,31 +171,34 @@ impl Browser {
         let answer: Value = request
             .send()
             .await
-            .expect("chromedriver answers")
+            .map_err(|e| format!("chromedriver did not answer: {e}"))?
             .json()
             .await
-            .expect("a JSON answer");
-        if let Some(error) = answer["value"]["error"].as_str() {
-            panic!("WebDriver {path}: {error}: {}", answer["value"]["message"]);
+            .map_err(|e| format!("chromedriver's answer is not JSON: {e}"))?;
+        match answer["value"]["error"].as_str() {
+            Some(error) => Err(format!("{error}: {}", answer["value"]["message"])),
+            None => Ok(answer["value"].clone()),
         }
-        answer["value"].clone()
     }
 
-    async fn try_command(&self, method: reqwest::Method, path: &str, body: Value) -> Result<Value, String> {
-        let url = format!("{}/session/{}{path}", self.base, self.session);
-        let answer: Value = self
-            .http
-            .request(method, &url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        match answer["value"]["error"].as_str() {
-            Some(error) => Err(error.to_owned()),
-            None => Ok(answer["value"].clone()),
+    /// Reads something of the element `css` selects now. A page script may replace that element
+    /// between the find and the read (the console re-renders a live preflight as fields change):
+    /// the read then answers "stale element reference", and the element is found again.
+    async fn read_element(&self, css: &str, what: &str) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let element = self.find(css).await;
+            let path = format!("/element/{}{what}", element.0);
+            match self.try_command(reqwest::Method::GET, &path, None).await {
+                Ok(value) => return value.as_str().unwrap_or_default().to_owned(),
+                Err(error)
+                    if error.starts_with("stale element reference")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(error) => panic!("WebDriver {path} ({css}): {error}"),
+            }
         }
     }
 
@@ -213,7 +228,10 @@ impl Browser {
         let query = json!({"using": "css selector", "value": css});
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            match self.try_command(reqwest::Method::POST, "/element", query.clone()).await {
+            match self
+                .try_command(reqwest::Method::POST, "/element", Some(query.clone()))
+                .await
+            {
                 Ok(found) => {
                     let id = found[ELEMENT]
                         .as_str()
@@ -221,7 +239,9 @@ impl Browser {
                         .to_owned();
                     return Element(id);
                 }
-                Err(error) if tokio::time::Instant::now() < deadline && error == "no such element" => {
+                Err(error)
+                    if tokio::time::Instant::now() < deadline && error.starts_with("no such element") =>
+                {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(error) => panic!("no element {css}: {error}\n{}", self.source().await),
@@ -232,7 +252,7 @@ impl Browser {
     /// Whether an element matching `css` is on the page now.
     pub async fn has(&self, css: &str) -> bool {
         let query = json!({"using": "css selector", "value": css});
-        self.try_command(reqwest::Method::POST, "/elements", query)
+        self.try_command(reqwest::Method::POST, "/elements", Some(query))
             .await
             .ok()
             .and_then(|v| v.as_array().map(|a| !a.is_empty()))
@@ -278,19 +298,13 @@ impl Browser {
             .to_owned()
     }
 
+    /// The rendered text of the element `css` selects, found again if the page replaced it.
     pub async fn text_of(&self, css: &str) -> String {
-        let element = self.find(css).await;
-        self.text(&element).await
+        self.read_element(css, "/text").await
     }
 
     pub async fn attribute(&self, css: &str, name: &str) -> String {
-        let element = self.find(css).await;
-        let path = format!("/element/{}/attribute/{name}", element.0);
-        self.command(reqwest::Method::GET, &path, None)
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        self.read_element(css, &format!("/attribute/{name}")).await
     }
 
     /// Runs a script in the page (a returned promise is awaited).
