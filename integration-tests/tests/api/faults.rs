@@ -324,3 +324,125 @@ async fn every_nats_server_the_project_configures_flushes_each_write_before_its_
         );
     }
 }
+
+/// A handler that fails every attempt at one event on its first delivery (a dependency down for
+/// as long as the consumer retries in place), and records what it handled, in order.
+struct FailsFirstDelivery {
+    failing: u64,
+    handled: std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+impl sandpiper_runtime::handler::Handler for FailsFirstDelivery {
+    fn event_types(&self) -> Vec<sandpiper_contracts::events::EventType> {
+        sandpiper_contracts::events::EventType::ALL.to_vec()
+    }
+
+    async fn handle(
+        &self,
+        delivery: sandpiper_runtime::handler::Delivery,
+    ) -> Result<(), sandpiper_runtime::handler::HandlerError> {
+        if delivery.stream_sequence == self.failing && delivery.delivered == 1 {
+            return Err(sandpiper_runtime::handler::HandlerError::transient(
+                "the test's dependency is down",
+            ));
+        }
+        self.handled.lock().unwrap().push(delivery.stream_sequence);
+        Ok(())
+    }
+}
+
+/// #13 item 10: an event that failed its attempts in place is handed back for redelivery 30 s
+/// later, and its application's later events wait behind it instead of being handled first (the
+/// probe's receiver got `drafted` after `submitted` and `classified`). Another application's
+/// events go on meanwhile. The consumer loop is every service's, so this holds in each.
+#[tokio::test]
+async fn an_event_handed_back_holds_its_applications_later_events_behind_it() {
+    use sandpiper_runtime::health::Gate;
+    use sandpiper_runtime::shutdown::Shutdown;
+
+    let (_server, bus) = bare_bus(ServiceName::Notifier).await;
+    bus.events_stream().await.unwrap();
+    let partner = PartnerId::parse("acme").unwrap();
+    let (held, other) = (ApplicationId::generate(), ApplicationId::generate());
+    let drafted = Drafted {
+        draft: Default::default(),
+        originated_from: None,
+    };
+    let publish = |application: ApplicationId| {
+        let (bus, partner, drafted) = (bus.clone(), partner.clone(), drafted.clone());
+        async move {
+            let event = sandpiper_contracts::events::Envelope::new(
+                EventId::generate(),
+                ServiceName::Intake,
+                partner,
+                application,
+                chrono::Utc::now(),
+                &drafted,
+            )
+            .unwrap();
+            let subject = event.nats_subject().unwrap();
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", event.id.to_string().as_str());
+            bus.jetstream
+                .publish_with_headers(subject, headers, event.to_json().unwrap().into())
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+                .sequence
+        }
+    };
+    let first = publish(held).await;
+    let handled = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = FailsFirstDelivery {
+        failing: first,
+        handled: handled.clone(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let consumer = tokio::spawn(sandpiper_runtime::consume::run(
+        bus.clone(),
+        ServiceName::Notifier,
+        handler,
+        None,
+        Shutdown::on(async move {
+            let _ = stopped.await;
+        }),
+        Gate::new("consumer"),
+    ));
+    // The later events arrive while the first is retried in place.
+    let later = [publish(held).await, publish(held).await];
+    let unrelated = publish(other).await;
+
+    let started = Instant::now();
+    let other_done = loop {
+        if handled.lock().unwrap().contains(&unrelated) {
+            break started.elapsed();
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "the other application waited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    loop {
+        if handled.lock().unwrap().len() == 4 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not everything handled after its redelivery: {:?}",
+            handled.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let all = handled.lock().unwrap().clone();
+    let of_held: Vec<u64> = all.iter().copied().filter(|s| *s != unrelated).collect();
+    assert_eq!(
+        of_held,
+        [first, later[0], later[1]],
+        "the handed-back event first, then the ones behind it, in stream order"
+    );
+    assert_eq!(all[0], unrelated, "the other application went on meanwhile ({other_done:?})");
+    // Nothing handled twice meanwhile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(handled.lock().unwrap().len(), 4, "{:?}", handled.lock().unwrap());
+    let _ = stop.send(());
+    consumer.await.unwrap().unwrap();
+}

@@ -2,7 +2,8 @@
 //!
 //! One durable consumer per service (its replicas share it, so each event goes to one replica),
 //! explicit acks; events of different applications are handled concurrently, each application's
-//! one at a time in stream order. A handler must be idempotent:
+//! one at a time in stream order, also across a hand-back ([`crate::held_back`]). A handler must
+//! be idempotent:
 //! an event is redelivered if the process dies between handling it and acking it.
 //!
 //! An event refused for good (unreadable, on a subject its envelope disagrees with, or refused
@@ -26,6 +27,7 @@ use crate::bus::Bus;
 use crate::dead_letters::{DeadLetters, EventDeadLetter, RefusalKind};
 use crate::handler::{Delivery, Handler, HandlerError};
 use crate::health::Gate;
+use crate::held_back::{HeldBack, Turn};
 use crate::shutdown::Shutdown;
 use crate::views::ViewStore;
 
@@ -42,6 +44,9 @@ pub const MAX_DELIVER: i64 = -1;
 const ATTEMPTS_IN_PLACE: u32 = 4;
 /// The backoff of an event handed back after its attempts in place.
 const REDELIVERY_BACKOFF: Duration = Duration::from_secs(30);
+/// How soon an event held back behind an earlier one of its application ([`crate::held_back`])
+/// comes back to look again: short, so it follows soon after that one is done.
+const WAIT_BEHIND: Duration = Duration::from_secs(1);
 /// When an event refused for good could not have its dead letter stored (the dead-letter stream
 /// unavailable), how soon it comes back to be refused, and dead-lettered, again.
 const DEAD_LETTER_RETRY: Duration = Duration::from_secs(5);
@@ -107,6 +112,7 @@ pub async fn run<H: Handler>(
         views,
         dead_letters,
         lanes: (0..LANES).map(|_| Arc::new(tokio::sync::Mutex::new(()))).collect(),
+        held_back: HeldBack::default(),
     });
     let redrives = tokio::spawn(crate::redrive::serve(bus.clone(), shared.clone(), shutdown.clone()));
     let mut lanes = Lanes::new();
@@ -170,6 +176,8 @@ pub(crate) struct Shared<H> {
     pub dead_letters: DeadLetters,
     /// One lock per lane ([`lane_of`]): a redriven event takes its application's lane too.
     pub lanes: Vec<Arc<tokio::sync::Mutex<()>>>,
+    /// The applications with an event handed back, whose later events wait behind it.
+    pub held_back: HeldBack,
 }
 
 /// Handles events of different applications concurrently and each application's in stream
@@ -212,11 +220,15 @@ const LANES: usize = 32;
 /// application's events never overtake each other.
 pub(crate) fn lane_of(subject: &str, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
-    // sandpiper.v1.events.{partner}.{application}.{type}: everything but the type.
-    let application = subject.rsplit_once('.').map_or(subject, |(head, _)| head);
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    application.hash(&mut hasher);
+    application_of(subject).hash(&mut hasher);
     usize::try_from(hasher.finish() % lanes as u64).unwrap_or(0)
+}
+
+/// What names an event's application in its subject:
+/// `sandpiper.v1.events.{partner}.{application}.{type}` without the type.
+fn application_of(subject: &str) -> &str {
+    subject.rsplit_once('.').map_or(subject, |(head, _)| head)
 }
 
 /// Makes the application's record hold the event (for a handler that keeps the read model),
@@ -422,6 +434,15 @@ async fn handle_one<H: Handler>(shared: &Shared<H>, message: async_nats::jetstre
             return;
         }
     };
+    let application = application_of(&message.subject);
+    if shared.held_back.turn(application, stream_sequence, std::time::Instant::now()) == Turn::Wait {
+        // An earlier event of this application is out for redelivery: this one follows it.
+        tracing::info!(stream_sequence, delivered, subject = %message.subject, "an earlier event of this application was handed back; this one waits behind it");
+        if let Err(err) = message.ack_with(AckKind::Nak(Some(WAIT_BEHIND))).await {
+            tracing::warn!(error = %err, stream_sequence, "handing back failed");
+        }
+        return;
+    }
     let started = std::time::Instant::now();
     let incoming = Incoming {
         subject: &message.subject,
@@ -446,8 +467,14 @@ async fn handle_one<H: Handler>(shared: &Shared<H>, message: async_nats::jetstre
         pending,
     );
     let ack = match attempted.outcome {
-        Ok(()) => AckKind::Ack,
+        Ok(()) => {
+            shared.held_back.done(application, stream_sequence);
+            AckKind::Ack
+        }
         Err(Failure::Transient(err)) => {
+            shared
+                .held_back
+                .handed_back(application, stream_sequence, std::time::Instant::now());
             tracing::error!(
                 stream_sequence,
                 delivered,
@@ -472,11 +499,15 @@ async fn handle_one<H: Handler>(shared: &Shared<H>, message: async_nats::jetstre
                 Ok(id) => {
                     crate::metrics::record_dead_lettered(service.as_str(), event_type, kind.as_str());
                     tracing::error!(stream_sequence, dead_letter = id, reason_kind = kind.as_str(), %reason, subject = %message.subject, "event refused; dead-lettered and terminated");
+                    shared.held_back.done(application, stream_sequence);
                     AckKind::Term
                 }
                 Err(store) => {
                     // Never terminated without its letter: it comes back and is refused again.
                     tracing::error!(stream_sequence, %reason, error = %crate::errors::error_chain(&store), "event refused, but its dead letter could not be stored; handed back in {DEAD_LETTER_RETRY:?}");
+                    shared
+                        .held_back
+                        .handed_back(application, stream_sequence, std::time::Instant::now());
                     AckKind::Nak(Some(DEAD_LETTER_RETRY))
                 }
             }

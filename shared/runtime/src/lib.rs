@@ -12,7 +12,8 @@
 //!   with its policy (transient or permanent, the cause kept as the source). The loops below
 //!   depend on it, never the other way.
 //! - [`consume`]: the durable pull-consumer loop with explicit acks that service handlers plug into;
-//!   [`backoff`]: how it and the other pull loops wait after a failure.
+//!   [`backoff`]: how it and the other pull loops wait after a failure; `held_back`: an
+//!   application's later events waiting behind one handed back for redelivery.
 //! - [`dead_letters`]: the events a consumer refused, stored before they are terminated;
 //!   [`redrive`]: a service handling one of them again when an admin asks.
 //! - [`clock`]: the one clock of CONTRACT §5, wall or simulated.
@@ -50,6 +51,7 @@ pub mod effects;
 pub mod errors;
 pub mod handler;
 pub mod health;
+mod held_back;
 pub mod history;
 pub mod http;
 pub mod kv_follow;
