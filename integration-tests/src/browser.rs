@@ -156,12 +156,7 @@ impl Browser {
     }
 
     /// Sends one WebDriver command; a WebDriver error comes back as `Err("<error>: <message>")`.
-    async fn try_command(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, String> {
+    async fn try_command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, String> {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let request = self.http.request(method, &url);
         let request = match body {
@@ -192,8 +187,7 @@ impl Browser {
             match self.try_command(reqwest::Method::GET, &path, None).await {
                 Ok(value) => return value.as_str().unwrap_or_default().to_owned(),
                 Err(error)
-                    if error.starts_with("stale element reference")
-                        && tokio::time::Instant::now() < deadline =>
+                    if error.starts_with("stale element reference") && tokio::time::Instant::now() < deadline =>
                 {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
@@ -239,9 +233,7 @@ impl Browser {
                         .to_owned();
                     return Element(id);
                 }
-                Err(error)
-                    if tokio::time::Instant::now() < deadline && error.starts_with("no such element") =>
-                {
+                Err(error) if tokio::time::Instant::now() < deadline && error.starts_with("no such element") => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Err(error) => panic!("no element {css}: {error}\n{}", self.source().await),

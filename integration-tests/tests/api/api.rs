@@ -134,6 +134,32 @@ async fn tokens_and_tenancy() {
         "admin sees every partner"
     );
 
+    // A partner token naming another partner is refused, not quietly answered with its own
+    // partner's data; naming itself is fine.
+    for path in [
+        "/v1/applications",
+        "/v1/agenda",
+        "/v1/calendar-feeds",
+        "/v1/reports/forecast",
+    ] {
+        let refused = app.get(ACME, &format!("{path}?partner_id=globex")).await;
+        assert_problem(&refused, 403);
+        assert!(
+            refused.body["detail"].as_str().unwrap().contains("own partner"),
+            "{path}: {}",
+            refused.body
+        );
+        assert_eq!(
+            app.get(ACME, &format!("{path}?partner_id=acme")).await.status,
+            200,
+            "{path}"
+        );
+    }
+    assert_eq!(
+        app.get(ACME, "/v1/applications?partner_id=acme").await.body["items"][0]["id"],
+        id.as_str()
+    );
+
     // A partner files for itself only (403: who it is, not what it sent); an admin must name the
     // partner (E3).
     let other = app

@@ -418,7 +418,10 @@ async fn an_event_handed_back_holds_its_applications_later_events_behind_it() {
         if handled.lock().unwrap().contains(&unrelated) {
             break started.elapsed();
         }
-        assert!(started.elapsed() < Duration::from_secs(15), "the other application waited");
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the other application waited"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     loop {
@@ -439,7 +442,10 @@ async fn an_event_handed_back_holds_its_applications_later_events_behind_it() {
         [first, later[0], later[1]],
         "the handed-back event first, then the ones behind it, in stream order"
     );
-    assert_eq!(all[0], unrelated, "the other application went on meanwhile ({other_done:?})");
+    assert_eq!(
+        all[0], unrelated,
+        "the other application went on meanwhile ({other_done:?})"
+    );
     // Nothing handled twice meanwhile.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(handled.lock().unwrap().len(), 4, "{:?}", handled.lock().unwrap());

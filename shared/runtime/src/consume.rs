@@ -435,7 +435,11 @@ async fn handle_one<H: Handler>(shared: &Shared<H>, message: async_nats::jetstre
         }
     };
     let application = application_of(&message.subject);
-    if shared.held_back.turn(application, stream_sequence, std::time::Instant::now()) == Turn::Wait {
+    if shared
+        .held_back
+        .turn(application, stream_sequence, std::time::Instant::now())
+        == Turn::Wait
+    {
         // An earlier event of this application is out for redelivery: this one follows it.
         tracing::info!(stream_sequence, delivered, subject = %message.subject, "an earlier event of this application was handed back; this one waits behind it");
         if let Err(err) = message.ack_with(AckKind::Nak(Some(WAIT_BEHIND))).await {

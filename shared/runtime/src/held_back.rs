@@ -79,7 +79,9 @@ impl HeldBack {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeMap<u64, Instant>>> {
         // The map stays consistent whatever panicked while holding it: every change is one call.
-        self.by_application.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.by_application
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

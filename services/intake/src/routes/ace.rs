@@ -55,6 +55,7 @@ pub struct ForecastParams {
         (status = 200, description = "The calibration", body = ForecastCalibration),
         (status = 400, description = "A bad partner id (admins)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A partner token naming another partner in partner_id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The application store is unavailable; retry", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -64,7 +65,7 @@ pub async fn forecast_report(
     caller: Principal,
     ApiQuery(params): ApiQuery<ForecastParams>,
 ) -> ApiResult<Json<ForecastCalibration>> {
-    let partner = crate::routes::agenda::whose(&caller, params.partner_id)?;
+    let partner = crate::routes::whose(&caller, params.partner_id)?;
     let views = app.projection.forecasted(partner.as_ref()).await?;
     Ok(Json(sandpiper_rules::calibration::calibrate(&views)))
 }

@@ -6,16 +6,15 @@ use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Utc};
 use sandpiper_contracts::agenda::{AgendaItem, AgendaKind};
 use sandpiper_contracts::answers::AgendaPage;
-use sandpiper_contracts::ids::{ApplicationId, PartnerId};
-use sandpiper_contracts::model::FieldError;
+use sandpiper_contracts::ids::ApplicationId;
 use sandpiper_rules::agenda;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::routes::{bad_query as bad, whose};
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::ApiQuery;
@@ -27,20 +26,6 @@ pub const DEFAULT_DAYS: i64 = 28;
 pub const MAX_DAYS: i64 = 366;
 const DEFAULT_PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
-
-/// A 400 naming the query parameter.
-pub(crate) fn bad(field: &str, message: String) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "bad-query",
-        format!("query parameter {field}: {message}"),
-    )
-    .with_errors(vec![FieldError {
-        field: field.into(),
-        message,
-        rule: None,
-    }])
-}
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -59,7 +44,8 @@ pub struct AgendaParams {
     limit: Option<usize>,
     /// `next_cursor` of the previous page (same range and kinds).
     cursor: Option<String>,
-    /// Admin tokens only: one partner's agenda (default: every partner's).
+    /// An admin's choice of one partner's agenda (default: every partner's); a partner token
+    /// may name only its own partner (403 otherwise).
     partner_id: Option<String>,
 }
 
@@ -100,18 +86,6 @@ fn kinds(raw: Option<&str>) -> ApiResult<BTreeSet<AgendaKind>> {
         .collect()
 }
 
-/// The partner whose applications an agenda or a feed covers: the caller's own, or for an admin
-/// the one named (every partner's when none is).
-pub(crate) fn whose(caller: &Principal, partner_id: Option<String>) -> ApiResult<Option<PartnerId>> {
-    match (caller, partner_id) {
-        (Principal::Partner(own), _) => Ok(Some(own.clone())),
-        (Principal::Admin, Some(id)) => PartnerId::parse(&id)
-            .map(Some)
-            .map_err(|e| bad("partner_id", e.to_string())),
-        (Principal::Admin, None) => Ok(None),
-    }
-}
-
 /// Everything due across the caller's applications in `[from, to)`, in time order: office-hours
 /// sessions (OH1, OH3), the mid-window check-in with what it will decide (TR3, TR8), window closes
 /// (with the clawback an unused balance brings, TR6), decisions owed with their reminders (G1),
@@ -125,6 +99,7 @@ pub(crate) fn whose(caller: &Principal, partner_id: Option<String>) -> ApiResult
         (status = 200, description = "A page of the agenda", body = AgendaPage),
         (status = 400, description = "A bad range, kind, limit or cursor (the parameter is named)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A partner token naming another partner in partner_id", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -206,6 +181,6 @@ mod tests {
             [AgendaKind::OfficeHours, AgendaKind::Expiry]
         );
         let err = kinds(Some("office_hours,party")).unwrap_err();
-        assert_eq!(err.status_code(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.status_code(), axum::http::StatusCode::BAD_REQUEST);
     }
 }

@@ -299,7 +299,8 @@ pub struct ListParams {
     /// `next_cursor` of the previous page (an application id).
     #[param(pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")]
     cursor: Option<String>,
-    /// Admin tokens only: one partner's applications.
+    /// An admin's choice of one partner's applications (default: every partner's); a partner
+    /// token may name only its own partner (403 otherwise).
     partner_id: Option<String>,
 }
 
@@ -311,6 +312,7 @@ pub struct ListParams {
         (status = 200, description = "A page of applications", body = ApplicationPage),
         (status = 400, description = "A bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A partner token naming another partner in partner_id", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -319,18 +321,7 @@ pub async fn list(
     caller: Principal,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ApplicationPage>> {
-    let bad = |field: &str, message: String| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-query",
-            format!("query parameter {field}: {message}"),
-        )
-        .with_errors(vec![FieldError {
-            field: field.into(),
-            message,
-            rule: None,
-        }])
-    };
+    let bad = crate::routes::bad_query;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(bad("limit", format!("is {limit}; it must be 1 to {MAX_PAGE}")));
@@ -341,11 +332,7 @@ pub async fn list(
         .map(ApplicationId::parse)
         .transpose()
         .map_err(|_| bad("cursor", "is not one this API returned".into()))?;
-    let partner = match (&caller, params.partner_id) {
-        (Principal::Partner(own), _) => Some(own.clone()),
-        (Principal::Admin, Some(id)) => Some(PartnerId::parse(&id).map_err(|e| bad("partner_id", e.to_string()))?),
-        (Principal::Admin, None) => None,
-    };
+    let partner = crate::routes::whose(&caller, params.partner_id)?;
     let filter = Filter {
         partner,
         state: params.state,

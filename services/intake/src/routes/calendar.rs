@@ -29,7 +29,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::errors::IntakeError;
 use crate::feeds::{self, Feed, Scope};
 use crate::ics::{self, Writer};
-use crate::routes::agenda::{bad, whose};
+use crate::routes::{bad_query as bad, whose};
 use crate::state::AppState;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{ApiPath, ApiQuery, AppId, JsonBody};
@@ -192,6 +192,7 @@ pub struct FeedOwner {
     responses(
         (status = 201, description = "Created; the token is shown only now", body = FeedCreated),
         (status = 400, description = "An admin named no partner", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A partner token naming another partner in partner_id", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application for this caller", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A bad scope", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The feed store is unavailable; nothing was created", body = Problem, content_type = "application/problem+json"),
@@ -236,6 +237,7 @@ pub async fn create(
     params(FeedOwner),
     responses(
         (status = 200, description = "The feeds, oldest first", body = Vec<FeedInfo>),
+        (status = 403, description = "A partner token naming another partner in partner_id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The feed store is unavailable", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::errors::DeadLetterRouteError;
-use crate::routes::agenda::bad;
 use crate::routes::applications::MAX_PAGE;
+use crate::routes::bad_query as bad;
 use crate::state::AppState;
 
 const DEFAULT_PAGE: usize = 50;
