@@ -26,8 +26,13 @@ pub enum LocalNatsError {
     Port(std::io::Error),
     #[error("cannot create the data directory {dir}: {source}")]
     DataDir { dir: PathBuf, source: std::io::Error },
-    #[error("nats-server exited before accepting connections ({0}); see its log at {1}")]
-    Exited(std::process::ExitStatus, PathBuf),
+    #[error("nats-server exited before accepting connections ({status}); see its log at {}", log.display())]
+    Exited {
+        status: std::process::ExitStatus,
+        log: PathBuf,
+        /// Its log says its port was taken.
+        address_in_use: bool,
+    },
     #[error("nats-server did not accept connections on {0} within 10 s")]
     Timeout(SocketAddr),
 }
@@ -58,6 +63,20 @@ pub fn free_port() -> Result<u16, LocalNatsError> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(LocalNatsError::Port)
+}
+
+/// What a log file holds past its first `offset` bytes (empty if it cannot be read).
+fn log_since(log: &Path, offset: u64) -> String {
+    std::fs::read(log)
+        .map(|bytes| {
+            String::from_utf8_lossy(
+                bytes
+                    .get(usize::try_from(offset).unwrap_or(usize::MAX)..)
+                    .unwrap_or_default(),
+            )
+            .into_owned()
+        })
+        .unwrap_or_default()
 }
 
 /// A running nats-server; stopped (SIGTERM, then SIGKILL) by [`LocalNats::stop`] or on drop.
@@ -108,7 +127,34 @@ impl LocalNats {
 
     /// Starts nats-server with a configuration file (e.g. `deploy/nats/nats-server.conf`) and the
     /// environment variables it substitutes; the store is `data_dir/jetstream` either way.
+    ///
+    /// With `port` 0 the ports are free ones, which another process may take between the check
+    /// and the server's bind (tests start many servers and services at once): a server that
+    /// exits because its address is in use is started again on new ports, a few times.
     pub async fn start_with(
+        data_dir: &Path,
+        port: u16,
+        config: Option<&Path>,
+        env: &[(&str, &str)],
+    ) -> Result<LocalNats, LocalNatsError> {
+        const ATTEMPTS: usize = 5;
+        let mut attempt = 1;
+        loop {
+            match LocalNats::start_once(data_dir, port, config, env).await {
+                Err(LocalNatsError::Exited {
+                    status,
+                    address_in_use: true,
+                    ..
+                }) if port == 0 && attempt < ATTEMPTS => {
+                    tracing::warn!(%status, attempt, "nats-server found its port taken; starting it on others");
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(
         data_dir: &Path,
         port: u16,
         config: Option<&Path>,
@@ -122,6 +168,8 @@ impl LocalNats {
             source,
         })?;
         let log = data_dir.join("nats-server.log");
+        // The log is appended to across restarts on one store: read only what this start wrote.
+        let logged_before = std::fs::metadata(&log).map_or(0, |m| m.len());
         let mut command = Command::new(&binary);
         match config {
             // The configuration names the store through SANDPIPER_NATS_STORE_DIR.
@@ -159,9 +207,17 @@ impl LocalNats {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(status)) = nats.child.try_wait() {
-                return Err(LocalNatsError::Exited(status, log));
+                let address_in_use = log_since(&log, logged_before).contains("address already in use");
+                return Err(LocalNatsError::Exited {
+                    status,
+                    log,
+                    address_in_use,
+                });
             }
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            // Ready once our server says so in its own log and accepts connections: a connect
+            // alone could reach another process that took the port.
+            let says_ready = log_since(&log, logged_before).contains("Server is ready");
+            if says_ready && tokio::net::TcpStream::connect(addr).await.is_ok() {
                 return Ok(nats);
             }
             if Instant::now() > deadline {
