@@ -180,6 +180,30 @@ async fn tokens_and_tenancy() {
     assert_eq!(admin_named.body["partner_id"], "globex");
 }
 
+/// An id with no application answers 404 at once: looking for its events in the stream is a
+/// direct get that finds none, not a consumer that waits 5 s for events that never come (which
+/// any caller could make the intake do at will).
+#[tokio::test]
+async fn an_unknown_application_is_404_without_waiting() {
+    let app = TestApp::spawn().await;
+    let id = app.create(ACME, &example("bedrock-agents-support")).await;
+    let unknown = sandpiper_contracts::ids::ApplicationId::generate();
+    for path in [
+        format!("/v1/applications/{unknown}"),
+        format!("/v1/applications/{unknown}/events"),
+    ] {
+        let started = std::time::Instant::now();
+        assert_problem(&app.get(ACME, &path).await, 404);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{path} took {:?}",
+            started.elapsed()
+        );
+    }
+    // The rebuild the lookup made for the unknown id did not disturb a real one.
+    assert_eq!(app.get(ACME, &format!("/v1/applications/{id}")).await.status, 200);
+}
+
 #[tokio::test]
 async fn idempotency_key_on_create() {
     let app = TestApp::spawn().await;

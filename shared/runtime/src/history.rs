@@ -1,10 +1,7 @@
 //! Reading one application back from the stream (the source of truth): its events in order, the
 //! view they fold into, and the body as submitted.
 
-use std::time::Duration;
-
-use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use futures::StreamExt;
+use async_nats::jetstream::stream::DirectGetErrorKind;
 use sandpiper_contracts::events::{Envelope, EventType, Submitted};
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::model::ApplicationBody;
@@ -24,49 +21,31 @@ pub enum HistoryError {
     Corrupt(String),
 }
 
-/// Every event of one application with its stream sequence, oldest first.
+/// Every event of one application with its stream sequence, oldest first: direct gets of the
+/// next message on the application's subjects, from the stream's start. An application with no
+/// events answers at once (one "not found"), not after a consumer's idle wait: a 404 for an
+/// unknown id used to take 5 s, and any caller could make the intake wait so at will.
 pub async fn events(
     bus: &Bus,
     partner: &PartnerId,
     application: &ApplicationId,
 ) -> Result<Vec<(u64, Envelope)>, HistoryError> {
     let stream = bus
-        .events_stream()
+        .events_handle()
         .await
         .map_err(|e| HistoryError::Stream(e.to_string()))?;
-    let consumer = stream
-        .create_consumer(pull::OrderedConfig {
-            filter_subject: subjects::events_of_application(partner, application),
-            deliver_policy: DeliverPolicy::All,
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| HistoryError::Stream(e.to_string()))?;
-    let mut messages = consumer
-        .messages()
-        .await
-        .map_err(|e| HistoryError::Stream(e.to_string()))?;
+    let filter = subjects::events_of_application(partner, application);
     let mut events = Vec::new();
-    loop {
-        let next = tokio::time::timeout(Duration::from_secs(5), messages.next()).await;
-        let message = match next {
-            Ok(Some(Ok(message))) => message,
-            Ok(Some(Err(err))) => return Err(HistoryError::Stream(err.to_string())),
-            Ok(None) => break,
-            Err(_) if events.is_empty() => return Ok(events),
-            Err(_) => {
-                return Err(HistoryError::Stream(
-                    "the stream did not deliver the history within 5 s".into(),
-                ));
-            }
+    let mut from = 1;
+    while events.len() < MAX_EVENTS {
+        let message = match stream.direct_get_next_for_subject(&filter, Some(from)).await {
+            Ok(message) => message,
+            Err(err) if err.kind() == DirectGetErrorKind::NotFound => break,
+            Err(err) => return Err(HistoryError::Stream(format!("reading {filter} from {from}: {err}"))),
         };
-        let info = message.info().map_err(|e| HistoryError::Stream(e.to_string()))?;
-        let (pending, sequence) = (info.pending, info.stream_sequence);
+        from = message.sequence + 1;
         let envelope = Envelope::from_json(&message.payload).map_err(|e| HistoryError::Corrupt(e.to_string()))?;
-        events.push((sequence, envelope));
-        if pending == 0 || events.len() >= MAX_EVENTS {
-            break;
-        }
+        events.push((message.sequence, envelope));
     }
     Ok(events)
 }
