@@ -250,7 +250,9 @@ async fn two_editors_racing_on_one_draft_with_if_match_cannot_both_win() {
         assert_eq!(view["use_case"], b["use_case"], "round {round}");
     }
 
-    // A stale revision on a command is a 412 too; a bad If-Match is a 400; none is as before.
+    // A stale revision on a command is a 412 too, and so is an entity tag this API never sends
+    // (weak, or not a revision): it cannot match (RFC 9110 §13.1.1). Text that is no entity tag
+    // is a 400; no If-Match is as before.
     let submit_stale = app
         .send(
             app.http
@@ -260,10 +262,14 @@ async fn two_editors_racing_on_one_draft_with_if_match_cannot_both_win() {
         )
         .await;
     assert_eq!(submit_stale.status, 412, "{submit_stale:?}");
-    for bad in ["42", "W/\"1\"", "\"abc\""] {
-        let reply = patch_if(&app, &id, bad, &json!({"workload": "x"})).await;
-        assert_eq!(reply.status, 400, "If-Match {bad:?}: {reply:?}");
-        assert_eq!(reply.body["type"], "urn:sandpiper:problem:bad-if-match");
+    for (tag, status, problem) in [
+        ("42", 400, "bad-if-match"),
+        ("W/\"1\"", 412, "precondition-failed"),
+        ("\"abc\"", 412, "precondition-failed"),
+    ] {
+        let reply = patch_if(&app, &id, tag, &json!({"workload": "x"})).await;
+        assert_eq!(reply.status, status, "If-Match {tag:?}: {reply:?}");
+        assert_eq!(reply.body["type"], format!("urn:sandpiper:problem:{problem}"));
     }
     let current = app.get(ACME, &format!("/v1/applications/{id}")).await;
     let submitted = app

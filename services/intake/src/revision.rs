@@ -26,9 +26,11 @@ impl IfMatch {
     /// No precondition: the last writer wins.
     pub const ANY: IfMatch = IfMatch(None);
 
-    /// Parses the header's value: `*`, or a comma-separated list of strong entity tags this API
-    /// sent (`"42"`). A weak tag (`W/"42"`) never matches a strong comparison (RFC 9110 §13.1.1),
-    /// so it is refused rather than silently ignored.
+    /// Parses the header's value: `*`, or a comma-separated list of entity tags (RFC 9110
+    /// §8.8.3). The strong tags this API sends (`"42"`) name revisions; any other well-formed tag
+    /// (weak, `W/"42"`, which never matches a strong comparison, §13.1.1, or one this API never
+    /// sent, `"abc"`) names none, so the precondition fails (412) as the RFC says, rather than
+    /// being ignored. Text that is not an entity tag at all (`42`) is a 400.
     pub fn parse(value: &str) -> Result<IfMatch, Problem> {
         let value = value.trim();
         if value == "*" {
@@ -39,20 +41,41 @@ impl IfMatch {
                 StatusCode::BAD_REQUEST,
                 "bad-if-match",
                 format!(
-                    "If-Match: {tag:?} is not an entity tag this API sent; send the ETag of GET /v1/applications/{{id}} (e.g. \"42\") or *"
+                    "If-Match: {tag:?} is not an entity tag; send the ETag of GET /v1/applications/{{id}} (e.g. \"42\") or *"
                 ),
             )
         };
-        let revisions = value
-            .split(',')
-            .map(|tag| {
-                let tag = tag.trim();
-                tag.strip_prefix('"')
-                    .and_then(|t| t.strip_suffix('"'))
-                    .and_then(|t| t.parse::<u64>().ok())
-                    .ok_or_else(|| bad(tag))
-            })
-            .collect::<Result<Vec<u64>, Problem>>()?;
+        let mut revisions = Vec::new();
+        // A list of `[W/]"etagc*"` separated by commas and optional white space; a comma may sit
+        // inside a tag's quotes (etagc is every visible character but the double quote), so the
+        // list is read tag by tag, not split on commas.
+        let mut rest = value;
+        loop {
+            let element = rest;
+            let (weak, after) = match rest.strip_prefix("W/") {
+                Some(after) => (true, after),
+                None => (false, rest),
+            };
+            let opaque = after.strip_prefix('"').ok_or_else(|| bad(element))?;
+            let end = opaque.find('"').ok_or_else(|| bad(element))?;
+            let text = &opaque[..end];
+            // etagc: visible ASCII but the double quote (obs-text is refused: headers here are
+            // ASCII).
+            if !text.bytes().all(|b| b == 0x21 || (0x23..=0x7E).contains(&b)) {
+                return Err(bad(element));
+            }
+            if !weak && let Ok(revision) = text.parse::<u64>() {
+                revisions.push(revision);
+            }
+            rest = opaque[end + 1..].trim_start_matches([' ', '\t']);
+            if rest.is_empty() {
+                break;
+            }
+            rest = rest
+                .strip_prefix(',')
+                .ok_or_else(|| bad(element))?
+                .trim_start_matches([' ', '\t']);
+        }
         Ok(IfMatch(Some(revisions)))
     }
 
@@ -114,7 +137,7 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 pub struct IfMatchHeader(
     /// The `ETag` last read (`"42"`), or `*`: the write is refused with 412 if the application has
     /// changed since. Without it, the last writer wins.
-    #[param(pattern = r#"^(\*|"[0-9]{1,19}"( *, *"[0-9]{1,19}")*)$"#)]
+    #[param(pattern = r#"^(\*|(W/)?"[!#-~]*"( *, *(W/)?"[!#-~]*")*)$"#)]
     Option<String>,
 );
 
@@ -158,11 +181,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn if_match_takes_strong_tags_and_star() {
+    fn if_match_takes_entity_tags_and_star() {
         assert_eq!(IfMatch::parse("*").unwrap(), IfMatch::ANY);
         assert_eq!(IfMatch::parse("\"42\"").unwrap(), IfMatch(Some(vec![42])));
         assert_eq!(IfMatch::parse(" \"1\", \"7\" ").unwrap(), IfMatch(Some(vec![1, 7])));
-        for bad in ["42", "W/\"42\"", "\"x\"", "\"\"", "\"-1\"", ""] {
+        // Well-formed tags that name no revision of ours: the precondition can only fail.
+        for none in ["W/\"42\"", "\"x\"", "\"\"", "\"-1\"", "\"99999999999999999999999\""] {
+            assert_eq!(IfMatch::parse(none).unwrap(), IfMatch(Some(vec![])), "{none:?}");
+        }
+        assert_eq!(IfMatch::parse("W/\"1\", \"2\"").unwrap(), IfMatch(Some(vec![2])));
+        // A comma inside a tag's quotes is the tag's, not the list's.
+        assert_eq!(
+            IfMatch::parse("\"8,3\" ,\t\"5\",W/\"a,\"").unwrap(),
+            IfMatch(Some(vec![5]))
+        );
+        for bad in [
+            "42",
+            "",
+            "\"4\"2\"",
+            "\"a b\"",
+            "\"1\",",
+            "W/42",
+            "\"1\" \"2\"",
+            "\"open",
+            ",\"1\"",
+        ] {
             let problem = IfMatch::parse(bad).unwrap_err();
             assert_eq!(
                 (problem.status, problem.problem_type.as_str()),
