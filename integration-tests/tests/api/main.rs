@@ -21,6 +21,8 @@
 //! - `console`: the web console in a real browser (Chromium over WebDriver, axe-core) and its
 //!   security edges (escaping, tenancy, CSRF, cookies) over HTTP (needs `scripts/install-browser`).
 //! - `containers`: the images of `./scripts/build-images` on Docker, through restarts (needs Docker).
+//! - `schemathesis`: the OpenAPI document against the server, by schemathesis (needs
+//!   `.tools/schemathesis`).
 //! - `dead_letters`: refused events stored, listed, counted and redriven by an admin (#13).
 //! - `demo`: `sandpiper demo`'s story against a real stack, to the end.
 //! - `digest`: the weekly digest through simulated weeks; a slow slash command via `response_url`.
@@ -64,6 +66,7 @@ mod restart;
 mod review;
 mod scheduler_replay;
 mod scheduler_timers;
+mod schemathesis;
 mod simulate;
 mod slack;
 mod tracing;

@@ -2,8 +2,9 @@
 //! registered through [`router`] are exactly the paths documented.
 
 use axum::Router;
+use sandpiper_contracts::model::{TextKind, limits, text_pattern};
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{AdditionalProperties, Schema};
+use utoipa::openapi::schema::{AdditionalProperties, ArrayItems, Schema};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
@@ -117,6 +118,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// What the route annotations cannot say alone; runs once every route's schemas are in (a
 /// `Modify` on `ApiDoc` would run before the routes are added).
 fn finish(document: &mut utoipa::openapi::OpenApi) {
+    for missing in state_text_bounds(document) {
+        // A renamed schema or field; `every_text_bound_applies` fails on it first.
+        tracing::warn!(schema = missing, "a text bound names no schema property");
+    }
+    close_one_ofs(document);
     open_flattened_schemas(document);
     for path in document.paths.paths.values_mut() {
         for operation in [
@@ -154,6 +160,161 @@ fn headers_are_never_null(operation: &mut Operation) {
                 [one] => SchemaType::Type(one.clone()),
                 _ => SchemaType::Array(kept),
             };
+        }
+    }
+}
+
+/// What the server checks of a text, in [`TEXT_BOUNDS`].
+struct TextBound {
+    schema: &'static str,
+    /// The property; `name[]` for the items of a list of texts.
+    property: &'static str,
+    max_chars: usize,
+    kind: TextKind,
+    not_blank: bool,
+}
+
+const fn text(schema: &'static str, property: &'static str, max_chars: usize, kind: TextKind) -> TextBound {
+    TextBound {
+        schema,
+        property,
+        max_chars,
+        kind,
+        not_blank: false,
+    }
+}
+
+/// A partner's note or reason ([`crate::routes::engagement::note_ok`]).
+const fn note(schema: &'static str, property: &'static str) -> TextBound {
+    TextBound {
+        schema,
+        property,
+        max_chars: crate::routes::engagement::MAX_NOTE_CHARS,
+        kind: TextKind::MultiLine,
+        not_blank: true,
+    }
+}
+
+/// The texts of request bodies and what the server checks of each (`ApplicationDraft::bounds`,
+/// `note_ok`): their length, control characters and, for notes, blankness. The derives cannot
+/// state these; without them a client generating requests from the document (schemathesis)
+/// sends text the server must refuse.
+const TEXT_BOUNDS: &[TextBound] = {
+    use TextKind::{MultiLine, SingleLine};
+    use limits::{METRIC_CHARS, SHORT_TEXT_CHARS as SHORT, USE_CASE_CHARS};
+    &[
+        text("ApplicationDraft", "service", SHORT, SingleLine),
+        text("ApplicationDraft", "workload", SHORT, SingleLine),
+        text("ApplicationDraft", "use_case", USE_CASE_CHARS, MultiLine),
+        text("ApplicationDraft", "metrics[]", METRIC_CHARS, SingleLine),
+        text("StartupDraft", "name", SHORT, SingleLine),
+        text("StartupDraft", "aws_account_id", SHORT, SingleLine),
+        text("StartupDraft", "industry", SHORT, SingleLine),
+        text("StartupDraft", "stage", SHORT, SingleLine),
+        text("TargetMetric", "name", METRIC_CHARS, SingleLine),
+        text("TargetMetric", "target", SHORT, SingleLine),
+        text("BudgetLineDraft", "item", METRIC_CHARS, SingleLine),
+        text("BudgetLineDraft", "basis", METRIC_CHARS, MultiLine),
+        text("StackEntry", "workload", SHORT, SingleLine),
+        note("WithdrawalRequest", "reason"),
+        note("ConcernReport", "note"),
+        note("FeedbackNote", "note"),
+        note("ConsumptionReport", "note"),
+        note("DecisionRequest", "notes"),
+    ]
+};
+
+/// The lists of request bodies and how many items the server takes: the draft's lists at most
+/// [`limits::LIST_ITEMS`]; a budget line's range estimate is a pair, `[low, high]`.
+const LIST_BOUNDS: &[(&str, &str, Option<usize>, usize)] = &[
+    ("ApplicationDraft", "target_metrics", None, limits::LIST_ITEMS),
+    ("ApplicationDraft", "metrics", None, limits::LIST_ITEMS),
+    (
+        "ApplicationDraft",
+        "feedback_checkpoints_days",
+        None,
+        limits::LIST_ITEMS,
+    ),
+    ("ApplicationDraft", "budget", None, limits::LIST_ITEMS),
+    ("ApplicationDraft", "stack", None, limits::LIST_ITEMS),
+    ("BudgetLineDraft", "monthly_usd_range", Some(2), 2),
+];
+
+/// Writes [`TEXT_BOUNDS`] and [`LIST_BOUNDS`] into the component schemas; returns the bounds
+/// that found no property to go on.
+fn state_text_bounds(document: &mut utoipa::openapi::OpenApi) -> Vec<String> {
+    let Some(components) = document.components.as_mut() else {
+        return TEXT_BOUNDS
+            .iter()
+            .map(|b| format!("{}.{}", b.schema, b.property))
+            .collect();
+    };
+    let mut missing = Vec::new();
+    for bound in TEXT_BOUNDS {
+        let (name, items) = match bound.property.strip_suffix("[]") {
+            Some(list) => (list, true),
+            None => (bound.property, false),
+        };
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(bound.schema) else {
+            missing.push(format!("{}.{}", bound.schema, bound.property));
+            continue;
+        };
+        let target = match (object.properties.get_mut(name), items) {
+            (Some(RefOr::T(Schema::Object(text))), false) => Some(text),
+            (Some(RefOr::T(Schema::Array(list))), true) => match &mut list.items {
+                ArrayItems::RefOrSchema(item) => match item.as_mut() {
+                    RefOr::T(Schema::Object(text)) => Some(text),
+                    _ => None,
+                },
+                ArrayItems::False => None,
+            },
+            _ => None,
+        };
+        match target {
+            Some(text) => {
+                text.max_length = Some(bound.max_chars);
+                text.pattern = Some(text_pattern(bound.kind, bound.not_blank));
+                if bound.not_blank {
+                    text.min_length = Some(1);
+                }
+            }
+            None => missing.push(format!("{}.{}", bound.schema, bound.property)),
+        }
+    }
+    for &(schema, name, min_items, max_items) in LIST_BOUNDS {
+        let list = match components.schemas.get_mut(schema) {
+            Some(RefOr::T(Schema::Object(object))) => match object.properties.get_mut(name) {
+                Some(RefOr::T(Schema::Array(list))) => Some(list),
+                _ => None,
+            },
+            _ => None,
+        };
+        match list {
+            Some(list) => {
+                list.min_items = min_items;
+                list.max_items = Some(max_items);
+            }
+            None => missing.push(format!("{schema}.{name}")),
+        }
+    }
+    missing
+}
+
+/// Request bodies that are one of several objects by a tag, from an enum with
+/// `deny_unknown_fields`: the server refuses a member the chosen variant does not name, so each
+/// variant is documented closed (the derive leaves them open).
+fn close_one_ofs(document: &mut utoipa::openapi::OpenApi) {
+    const CLOSED: &[&str] = &["NewFeed"];
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    for name in CLOSED {
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = components.schemas.get_mut(*name) {
+            for variant in &mut one_of.items {
+                if let RefOr::T(Schema::Object(object)) = variant {
+                    object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
         }
     }
 }
@@ -362,8 +523,10 @@ mod tests {
             ("*", true),
             ("\"42\"", true),
             ("\"1\", \"2\"", true),
+            ("W/\"4\", \"abc\"", true),
             ("null", false),
-            ("W/\"4\"", false),
+            ("42", false),
+            ("\"a b\"", false),
         ] {
             assert_eq!(if_match_pattern.is_valid(&json!(value)), ok, "If-Match {value}");
         }
@@ -378,5 +541,63 @@ mod tests {
         assert_eq!(param("state")["$ref"], "#/components/schemas/State");
         assert_eq!(param("pool")["$ref"], "#/components/schemas/Programme");
         assert_eq!(param("limit")["minimum"], 1);
+    }
+
+    #[test]
+    fn every_text_bound_finds_its_property() {
+        let (_, mut fresh) = super::routes().split_for_parts();
+        assert_eq!(super::state_text_bounds(&mut fresh), Vec::<String>::new());
+    }
+
+    /// The documented patterns take exactly the text the server takes: control characters by
+    /// kind, and for notes at least one character that is not white space. (U+FEFF is left out:
+    /// ECMA-262's `\s` counts it as white space, Rust's `trim` and Python's `\s` do not.)
+    #[test]
+    fn text_patterns_take_what_the_server_takes() {
+        use sandpiper_contracts::model::{TextKind, control_message, text_pattern};
+        let mut samples: Vec<String> = (0u32..=0xA0).filter_map(char::from_u32).map(String::from).collect();
+        samples.extend(
+            [
+                "",
+                " ",
+                "  \t\n",
+                "\u{2003}",
+                "a",
+                " a ",
+                "a\tb\r\nc",
+                "Évian ☕ 🚀",
+                "a\u{85}",
+                "\u{a0}x",
+            ]
+            .map(String::from),
+        );
+        for kind in [TextKind::SingleLine, TextKind::MultiLine] {
+            for not_blank in [false, true] {
+                let pattern = regex_lite(&json!(text_pattern(kind, not_blank)));
+                for text in &samples {
+                    let server = control_message(text, kind).is_none() && (!not_blank || !text.trim().is_empty());
+                    assert_eq!(
+                        pattern.is_valid(&json!(text)),
+                        server,
+                        "{kind:?}, not blank {not_blank}: {text:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn request_texts_and_lists_are_bounded_and_feed_variants_closed() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["StartupDraft"]["properties"]["name"]["maxLength"], 200);
+        assert!(schemas["ApplicationDraft"]["properties"]["metrics"]["items"]["pattern"].is_string());
+        assert_eq!(schemas["ApplicationDraft"]["properties"]["budget"]["maxItems"], 50);
+        let range = &schemas["BudgetLineDraft"]["properties"]["monthly_usd_range"];
+        assert_eq!((&range["minItems"], &range["maxItems"]), (&json!(2), &json!(2)));
+        assert_eq!(schemas["ConcernReport"]["properties"]["note"]["minLength"], 1);
+        for variant in schemas["NewFeed"]["oneOf"].as_array().unwrap() {
+            assert_eq!(variant["additionalProperties"], false, "{variant}");
+        }
     }
 }

@@ -53,7 +53,7 @@ impl HasTokens for ApiState {
 }
 
 /// A new subscription.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
     pub url: String,

@@ -83,6 +83,20 @@ pub fn control_message(text: &str, kind: TextKind) -> Option<String> {
     })
 }
 
+/// The ECMA-262 pattern (for an OpenAPI document) of the text [`forbidden_control`] passes for
+/// `kind`; with `not_blank`, also one character that is not white space (a note, a reason).
+pub fn text_pattern(kind: TextKind, not_blank: bool) -> String {
+    let forbidden = match kind {
+        TextKind::SingleLine => r"\u0000-\u001F\u007F-\u009F",
+        TextKind::MultiLine => r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F",
+    };
+    if not_blank {
+        format!("^[^{forbidden}]*[^{forbidden}\\s][^{forbidden}]*$")
+    } else {
+        format!("^[^{forbidden}]*$")
+    }
+}
+
 /// A credit pool (DOMAIN §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -651,6 +665,37 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Jso
     })
 }
 
+/// Where a body sent an array for what reads as an object: serde fills a struct from an array
+/// too, field by field in order (`"startup": [null, null]` as a startup's first two fields), which
+/// no client means and the schema does not allow. `parsed`, written back, shows where the
+/// objects are; the path of the first array sent in an object's place, if any (`""` for the
+/// whole body, `budget[0]` for a budget line).
+pub fn array_for_object<T: Serialize>(raw: &[u8], parsed: &T) -> Option<String> {
+    fn walk(sent: &serde_json::Value, read: &serde_json::Value, path: &str) -> Option<String> {
+        use serde_json::Value;
+        match (sent, read) {
+            (Value::Array(_), Value::Object(_)) => Some(path.to_owned()),
+            (Value::Object(sent), Value::Object(read)) => read.iter().find_map(|(name, inner)| {
+                let at = if path.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{path}.{name}")
+                };
+                sent.get(name).and_then(|s| walk(s, inner, &at))
+            }),
+            (Value::Array(sent), Value::Array(read)) => sent
+                .iter()
+                .zip(read)
+                .enumerate()
+                .find_map(|(i, (s, r))| walk(s, r, &format!("{path}[{i}]"))),
+            _ => None,
+        }
+    }
+    let sent: serde_json::Value = serde_json::from_slice(raw).ok()?;
+    let read = serde_json::to_value(parsed).ok()?;
+    walk(&sent, &read, "")
+}
+
 /// `72.0` is an integer to JSON (and to JSON Schema's `integer`, which the OpenAPI document
 /// speaks), but not to serde: a number with no fractional part, within the range a float holds
 /// exactly, is read as the integer it is. `72.5` stays a float and is refused where a whole
@@ -1006,5 +1051,25 @@ mod tests {
             parse_json::<ApplicationDraft>(b"{} trailing"),
             Err(JsonError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn an_array_sent_for_an_object_is_found_where_it_is() {
+        let cases: [(&[u8], Option<&str>); 5] = [
+            (br#"{"startup": {"name": "x"}}"#, None),
+            (br#"{"startup": [null, null]}"#, Some("startup")),
+            (br#"{"budget": [{"item": "a"}, ["b", null]]}"#, Some("budget[1]")),
+            (br#"[null, null]"#, Some("")),
+            (br#"{"budget": [{"monthly_usd_range": [1, 2]}]}"#, None),
+        ];
+        for (raw, expected) in cases {
+            let draft: ApplicationDraft = parse_json(raw).unwrap();
+            assert_eq!(
+                array_for_object(raw, &draft).as_deref(),
+                expected,
+                "{}",
+                String::from_utf8_lossy(raw)
+            );
+        }
     }
 }

@@ -252,6 +252,11 @@ impl DeadLetters {
 
     /// The event dead letter `sequence`; `None` if there is none (removed, or a delivery letter).
     pub async fn get(&self, sequence: u64) -> Result<Option<EventDeadLetter>, DeadLetterError> {
+        // Stream sequences start at 1; the server answers a get of 0 as a bad request, not as
+        // "not found".
+        if sequence == 0 {
+            return Ok(None);
+        }
         let message = match self.stream.direct_get(sequence).await {
             Ok(message) => message,
             Err(err) if err.kind() == stream::DirectGetErrorKind::NotFound => return Ok(None),

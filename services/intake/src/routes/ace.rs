@@ -42,6 +42,7 @@ pub async fn export(State(app): State<AppState>, caller: Principal, AppId(id): A
 #[into_params(parameter_in = Query)]
 pub struct ForecastParams {
     /// An admin's choice of partner (default: every partner); ignored for a partner's token.
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     partner_id: Option<String>,
 }
 

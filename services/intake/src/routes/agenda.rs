@@ -43,9 +43,11 @@ pub struct AgendaParams {
     #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
     /// `next_cursor` of the previous page (same range and kinds).
+    #[param(pattern = r"^[0-9]{1,16}\.[0-7][0-9A-HJKMNP-TV-Z]{25}\.[a-z0-9._-]{1,100}$")]
     cursor: Option<String>,
     /// An admin's choice of one partner's agenda (default: every partner's); a partner token
     /// may name only its own partner (403 otherwise).
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     partner_id: Option<String>,
 }
 
@@ -56,17 +58,25 @@ fn key(item: &AgendaItem) -> Key {
     (item.at, item.application_id, item.id.clone())
 }
 
+/// A cursor: `{microseconds}.{application}.{item}`. Every string of this shape (the `cursor`
+/// parameter's pattern) is a position in the agenda's order, so the document says exactly which
+/// cursors the server takes.
 fn encode_cursor(key: &Key) -> String {
-    hex::encode(format!("{}|{}|{}", key.0.timestamp_micros(), key.1, key.2))
+    format!("{}.{}.{}", key.0.timestamp_micros(), key.1, key.2)
 }
 
 fn decode_cursor(cursor: &str) -> Option<Key> {
-    let text = String::from_utf8(hex::decode(cursor).ok()?).ok()?;
-    let mut parts = text.splitn(3, '|');
-    let at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+    let mut parts = cursor.splitn(3, '.');
+    let micros = parts
+        .next()
+        .filter(|m| (1..=16).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit()))?;
+    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
     let application = ApplicationId::parse(parts.next()?).ok()?;
-    let id = parts.next()?.to_owned();
-    Some((at, application, id))
+    let id = parts.next().filter(|id| (1..=100).contains(&id.len())).filter(|id| {
+        id.bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+    })?;
+    Some((at, application, id.to_owned()))
 }
 
 /// The kinds asked for (all when none is named).
@@ -157,6 +167,8 @@ mod tests {
 
     use super::*;
 
+    const CURSOR_PATTERN: &str = r"^[0-9]{1,16}\.[0-7][0-9A-HJKMNP-TV-Z]{25}\.[a-z0-9._-]{1,100}$";
+
     #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
         let key: Key = (
@@ -164,8 +176,39 @@ mod tests {
             ApplicationId::generate(),
             "due.reminder-2".into(),
         );
-        assert_eq!(decode_cursor(&encode_cursor(&key)), Some(key));
-        for bad in ["", "zz", "00", &hex::encode("1|nope|x"), &hex::encode("x|y")] {
+        let cursor = encode_cursor(&key);
+        // The attribute on `AgendaParams::cursor` repeats the pattern (an attribute takes a literal).
+        let documented = crate::openapi::document();
+        let documented = serde_json::to_value(&documented).unwrap();
+        let parameters = documented["paths"]["/v1/agenda"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let cursor_parameter = parameters.iter().find(|p| p["name"] == "cursor").unwrap();
+        assert_eq!(cursor_parameter["schema"]["pattern"], CURSOR_PATTERN);
+        let pattern =
+            jsonschema::draft202012::new(&serde_json::json!({"type": "string", "pattern": CURSOR_PATTERN})).unwrap();
+        let matches = |text: &str| pattern.is_valid(&serde_json::json!(text));
+        assert!(matches(&cursor), "{cursor}");
+        assert_eq!(decode_cursor(&cursor), Some(key));
+        // The document's pattern and the decoder agree: what the pattern takes decodes.
+        for fits in [
+            "0.00000000000000000000000000.a",
+            "9999999999999999.7ZZZZZZZZZZZZZZZZZZZZZZZZZ.due.reminder-2",
+        ] {
+            assert!(matches(fits), "{fits}");
+            assert!(decode_cursor(fits).is_some(), "{fits}");
+        }
+        for bad in [
+            "",
+            "zz",
+            "00",
+            "1|nope|x",
+            "x.y",
+            "1.01J0.kickoff",
+            "-1.00000000000000000000000000.a",
+        ] {
+            assert!(!matches(bad), "{bad:?}");
             assert_eq!(decode_cursor(bad), None, "{bad:?}");
         }
     }

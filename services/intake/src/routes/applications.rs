@@ -32,6 +32,7 @@ const DEFAULT_PAGE: usize = 50;
 #[into_params(parameter_in = Query)]
 pub struct CreateParams {
     /// The partner to file for; required with an admin token (E3), refused with a partner token.
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     partner_id: Option<String>,
 }
 
@@ -210,13 +211,6 @@ pub async fn patch(
     if_match: IfMatch,
     body: JsonBody<serde_json::Value>,
 ) -> ApiResult<Tagged> {
-    let view = app.writable(&caller, &id, &if_match).await?;
-    if view.state != Lifecycle::Draft {
-        return Err(Problem::conflict(format!(
-            "application {id} is {}; only a draft can be changed",
-            view.state.as_str()
-        )));
-    }
     if !body.value.is_object() {
         return Err(Problem::validation(vec![FieldError {
             field: String::new(),
@@ -224,25 +218,40 @@ pub async fn patch(
             rule: None,
         }]));
     }
+    // The patch's own members first (a null deletes, so it reads as a draft): a wrong patch is
+    // that whatever state or revision the application is at.
+    parse_draft(&body.raw)?.check_bounds()?;
+    let view = app.writable(&caller, &id, &if_match).await?;
+    if view.state != Lifecycle::Draft {
+        return Err(Problem::conflict(format!(
+            "application {id} is {}; only a draft can be changed",
+            view.state.as_str()
+        )));
+    }
     let mut merged = serde_json::to_value(&view.body).map_err(IntakeError::ReadDraft)?;
     merge_patch(&mut merged, &body.value);
     let bytes = serde_json::to_vec(&merged).map_err(IntakeError::WriteDraft)?;
-    let draft: ApplicationDraft = parse_json(&bytes).map_err(|err| match err {
-        sandpiper_contracts::model::JsonError::Shape(first) => {
-            Problem::validation(shape_errors::<ApplicationDraft>(&bytes, first))
-        }
-        sandpiper_contracts::model::JsonError::Syntax(detail) => Problem::validation(vec![FieldError {
-            field: String::new(),
-            message: detail,
-            rule: None,
-        }]),
-    })?;
+    let draft = parse_draft(&bytes)?;
     draft.check_bounds()?;
     if draft == view.body {
         return Ok(Tagged::ok(view));
     }
     let view = app.command(&view, &DraftUpdated { draft }, &if_match).await?;
     Ok(Tagged::ok(view))
+}
+
+/// A draft from JSON bytes, or a 422 listing every member of the wrong shape.
+fn parse_draft(bytes: &[u8]) -> ApiResult<ApplicationDraft> {
+    parse_json(bytes).map_err(|err| match err {
+        sandpiper_contracts::model::JsonError::Shape(first) => {
+            Problem::validation(shape_errors::<ApplicationDraft>(bytes, first))
+        }
+        sandpiper_contracts::model::JsonError::Syntax(detail) => Problem::validation(vec![FieldError {
+            field: String::new(),
+            message: detail,
+            rule: None,
+        }]),
+    })
 }
 
 /// Validates and submits a draft; it then moves on to classification and review.
@@ -301,6 +310,7 @@ pub struct ListParams {
     cursor: Option<String>,
     /// An admin's choice of one partner's applications (default: every partner's); a partner
     /// token may name only its own partner (403 otherwise).
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     partner_id: Option<String>,
 }
 

@@ -98,7 +98,7 @@ pub async fn office_hours(State(app): State<AppState>, caller: Principal, AppId(
 
 /// A new feed, by its `scope`: the document says which members each scope takes, so a body it
 /// accepts is one the server does.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "scope", rename_all = "snake_case", deny_unknown_fields)]
 pub enum NewFeed {
     /// Every application of the caller.
@@ -180,6 +180,7 @@ fn created(app: &AppState, headers: &HeaderMap, feed: &Feed, token: String) -> F
 #[into_params(parameter_in = Query)]
 pub struct FeedOwner {
     /// Admin tokens only: the partner the feed is for (required for an admin on create).
+    #[param(pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     partner_id: Option<String>,
 }
 

@@ -134,7 +134,7 @@ pub struct RedriveAnswer {
 /// and the letter stays.
 #[utoipa::path(
     post, path = "/v1/dead-letters/{id}/redrive", tag = "system",
-    params(("id" = u64, Path, description = "The dead letter's id, from the listing")),
+    params(("id" = u64, Path, minimum = 1, description = "The dead letter's id, from the listing")),
     responses(
         (status = 200, description = "Handled again: redriven, or refused again", body = RedriveAnswer),
         (status = 403, description = "Not an admin token", body = Problem, content_type = "application/problem+json"),

@@ -14,7 +14,7 @@ use sandpiper_contracts::rule::RuleId;
 use sandpiper_contracts::view::ApplicationView;
 use sandpiper_rules::position::{self, Position};
 use sandpiper_runtime::team_decision::{self, DecisionError, DecisionEvent};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::errors::IntakeError;
@@ -25,7 +25,7 @@ use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{ApiPath, AppId, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
 
-const MAX_NOTE_CHARS: usize = 5_000;
+pub(crate) const MAX_NOTE_CHARS: usize = 5_000;
 
 fn field(name: &str, message: impl Into<String>) -> Problem {
     Problem::validation(vec![FieldError {
@@ -72,7 +72,7 @@ async fn record<P: EventPayload>(
 }
 
 /// A consumption report.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumptionReport {
     /// The day the consumption happened.
@@ -103,8 +103,8 @@ pub async fn consumption(
     if_match: IfMatch,
     body: JsonBody<ConsumptionReport>,
 ) -> ApiResult<Tagged> {
-    let view = app.writable(&caller, &id, &if_match).await?;
-    allowed::<ConsumptionRecorded>(&view, "recording consumption")?;
+    // What the body alone decides comes first: a request whose body is wrong is that whatever
+    // state or revision the application is at.
     let report = body.value;
     if !(1..=100_000_000).contains(&report.amount_usd) {
         return Err(field(
@@ -112,6 +112,11 @@ pub async fn consumption(
             "a positive whole number of dollars, at most 100000000",
         ));
     }
+    if let Some(note) = &report.note {
+        note_ok("note", note)?;
+    }
+    let view = app.writable(&caller, &id, &if_match).await?;
+    allowed::<ConsumptionRecorded>(&view, "recording consumption")?;
     let today = app.clock.now().date_naive();
     if report.date > today {
         return Err(field(
@@ -131,9 +136,6 @@ pub async fn consumption(
             ),
         ));
     }
-    if let Some(note) = &report.note {
-        note_ok("note", note)?;
-    }
     let event = ConsumptionRecorded {
         consumption: Consumption {
             date: report.date,
@@ -145,7 +147,7 @@ pub async fn consumption(
 }
 
 /// A concern the team raises.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConcernReport {
     /// A blocking concern requests an ad-hoc session (OH3) and, before the mid-window check-in,
@@ -176,9 +178,9 @@ pub async fn concern(
     if_match: IfMatch,
     body: JsonBody<ConcernReport>,
 ) -> ApiResult<Tagged> {
+    note_ok("note", &body.value.note)?;
     let view = app.writable(&caller, &id, &if_match).await?;
     allowed::<ConcernRecorded>(&view, "recording a concern")?;
-    note_ok("note", &body.value.note)?;
     let concern = Concern {
         id: format!("concern-{}", view.concerns.len() + 1),
         blocking: body.value.blocking,
@@ -189,7 +191,7 @@ pub async fn concern(
 }
 
 /// Feedback notes for a session.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackNote {
     pub note: String,
@@ -217,6 +219,7 @@ pub async fn feedback(
     if_match: IfMatch,
     body: JsonBody<FeedbackNote>,
 ) -> ApiResult<Tagged> {
+    note_ok("note", &body.value.note)?;
     let view = app.writable(&caller, &id, &if_match).await?;
     if !view.office_hours.iter().any(|s| s.id == session) {
         return Err(Problem::not_found(format!(
@@ -224,7 +227,6 @@ pub async fn feedback(
         )));
     }
     allowed::<FeedbackRecorded>(&view, "recording feedback")?;
-    note_ok("note", &body.value.note)?;
     let event = FeedbackRecorded {
         session_id: session,
         note: body.value.note,
@@ -233,7 +235,7 @@ pub async fn feedback(
 }
 
 /// The team's decision at window close.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     pub decision: TeamDecision,
@@ -261,11 +263,11 @@ pub async fn decision(
     if_match: IfMatch,
     body: JsonBody<DecisionRequest>,
 ) -> ApiResult<Tagged> {
-    let view = app.writable(&caller, &id, &if_match).await?;
     let DecisionRequest { decision, notes } = body.value;
     if let Some(n) = &notes {
         note_ok("notes", n)?;
     }
+    let view = app.writable(&caller, &id, &if_match).await?;
     let prepared = team_decision::prepare(&app.publisher, &app.catalogs, &view, decision, notes)
         .await
         .map_err(|err| match err {

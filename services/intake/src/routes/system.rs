@@ -8,7 +8,7 @@ use sandpiper_contracts::answers::ClockReading;
 use sandpiper_contracts::catalog::Catalog;
 use sandpiper_contracts::model::FieldError;
 use sandpiper_contracts::rule::RuleId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::advance;
@@ -105,7 +105,7 @@ pub async fn clock(State(app): State<AppState>, _caller: Principal) -> Json<Cloc
 }
 
 /// How far to move the simulated clock.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Advance {
     pub days: Option<i64>,

@@ -11,7 +11,7 @@ use sandpiper_contracts::state::State as Lifecycle;
 use sandpiper_runtime::http::auth::Principal;
 use sandpiper_runtime::http::extract::{AppId, JsonBody};
 use sandpiper_runtime::http::problem::{ApiResult, Problem};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::revision::{IfMatch, IfMatchHeader, Tagged};
@@ -19,7 +19,7 @@ use crate::routes::engagement::note_ok;
 use crate::state::AppState;
 
 /// Why the partner withdraws it.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WithdrawalRequest {
     /// In the partner's words: 1 to 5,000 characters, not blank.
@@ -49,6 +49,8 @@ pub async fn recall(
     if_match: IfMatch,
     body: JsonBody<WithdrawalRequest>,
 ) -> ApiResult<Tagged> {
+    // The reason first: a wrong body is that whatever state or revision the application is at.
+    note_ok("reason", &body.value.reason)?;
     let view = app.writable(&caller, &id, &if_match).await?;
     let submitted_at = match (view.state, view.submitted_at) {
         (Lifecycle::Submitted | Lifecycle::InReview, Some(at)) => at,
@@ -64,7 +66,6 @@ pub async fn recall(
             )));
         }
     };
-    note_ok("reason", &body.value.reason)?;
     let event = Recalled {
         reason: body.value.reason,
         submission_id: view.submission_id,
@@ -96,6 +97,8 @@ pub async fn cancel(
     if_match: IfMatch,
     body: JsonBody<WithdrawalRequest>,
 ) -> ApiResult<Tagged> {
+    // The reason first: a wrong body is that whatever state or revision the application is at.
+    note_ok("reason", &body.value.reason)?;
     let view = app.writable(&caller, &id, &if_match).await?;
     match view.state {
         Lifecycle::Draft => {}
@@ -112,7 +115,6 @@ pub async fn cancel(
             )));
         }
     }
-    note_ok("reason", &body.value.reason)?;
     let event = Canceled {
         reason: body.value.reason,
     };

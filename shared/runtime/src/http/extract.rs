@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 use sandpiper_contracts::ids::ApplicationId;
-use sandpiper_contracts::model::{FieldError, JsonError, parse_json};
+use sandpiper_contracts::model::{FieldError, JsonError, array_for_object, parse_json};
 use serde::de::DeserializeOwned;
 
 use crate::http::problem::Problem;
@@ -26,7 +26,7 @@ fn is_json(content_type: &str) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<S: Send + Sync, T: DeserializeOwned + serde::Serialize> FromRequest<S> for JsonBody<T> {
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -66,11 +66,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             JsonError::Shape(first) => Problem::validation(shape_errors::<T>(&raw, first)),
         })?;
         // Serde reads a struct from an array too (`[null, null]` as a draft's first two fields):
-        // every body of this API is an object.
+        // every body of this API is an object, and so is every member that reads as one.
         if !raw.trim_ascii_start().starts_with(b"{") {
             return Err(Problem::validation(vec![FieldError {
                 field: String::new(),
                 message: "the body must be a JSON object".into(),
+                rule: None,
+            }]));
+        }
+        if let Some(field) = array_for_object(&raw, &value) {
+            return Err(Problem::validation(vec![FieldError {
+                field,
+                message: "must be a JSON object, not an array".into(),
                 rule: None,
             }]));
         }
