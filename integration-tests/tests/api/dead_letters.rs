@@ -409,8 +409,12 @@ async fn a_refusal_whose_letter_cannot_be_stored_is_handed_back_not_terminated()
 #[tokio::test]
 async fn an_event_the_state_machine_refuses_is_dead_lettered_not_acted_on() {
     let app = TestApp::spawn().await;
+    let receiver = sandpiper_integration_tests::receiver::Receiver::start(vec![]).await;
+    app.subscribe(ACME, &receiver.url(), &["submitted"], "cloudevents")
+        .await;
     let id = app.submit(ACME, &example("bedrock-agents-support")).await;
     let before = app.wait_for_state(ACME, &id, "in_review").await;
+    receiver.wait_until("the real submission", |r| !r.is_empty()).await;
 
     let bus = app.bus(ServiceName::Intake).await;
     let again = submitted(ApplicationId::parse(&id).unwrap(), "acme");
@@ -429,4 +433,19 @@ async fn an_event_the_state_machine_refuses_is_dead_lettered_not_acted_on() {
         after["submitted_at"], before["submitted_at"],
         "the view is unchanged: {after}"
     );
+    // The notifier, which keeps the read model too, refuses it as well: subscribers never hear
+    // of a submission that did not happen.
+    let letter = letter_of(&app, "notifier", sequence).await;
+    assert_eq!(letter["reason_kind"], "refused", "{letter}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let heard: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.json()["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        !heard.contains(&again.id.to_string()),
+        "the refused submission was delivered: {heard:?}"
+    );
+    assert_eq!(heard.len(), 1, "only the real submission: {heard:?}");
 }

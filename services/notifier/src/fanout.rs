@@ -80,7 +80,7 @@ pub async fn queue(bus: &Bus, delivery: &QueuedDelivery) -> Result<(), HandlerEr
 pub struct Fanout {
     pub bus: Bus,
     /// The read model, for an application's startup and service after a restart.
-    views: ViewStore,
+    pub(crate) views: ViewStore,
     pub subscriptions: SubscriptionStore,
     /// Startup and service per application, for messages a person reads.
     contexts: Mutex<HashMap<ApplicationId, AppContext>>,
@@ -148,6 +148,11 @@ impl Handler for Fanout {
     fn event_types(&self) -> Vec<EventType> {
         EventType::ALL.to_vec()
     }
+
+    /// The application's record holds each event before it is fanned out, so an event its state
+    /// machine refuses (a forged or faulty publisher's) is dead-lettered like every consumer's,
+    /// and subscribers hear only what happened.
+    const KEEPS_VIEWS: bool = true;
 
     async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
         let event = delivery.envelope;

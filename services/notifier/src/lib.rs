@@ -282,5 +282,8 @@ async fn fan_out_once_loaded(
         }
     }
     loaded.set(true);
-    consume::run(bus, ServiceName::Notifier, fanout, None, shutdown, consuming).await
+    // The read model: an event the state machine refuses for its application is dead-lettered,
+    // never announced to subscribers (#13 item 4).
+    let views = Some(fanout.views.clone());
+    consume::run(bus, ServiceName::Notifier, fanout, views, shutdown, consuming).await
 }
