@@ -111,9 +111,7 @@ impl DigestSchedule {
     }
 
     fn tz(&self) -> Tz {
-        // Checked at creation ([`DigestSchedule::problems`]); a stored one that no longer reads
-        // (a name dropped from the database) goes out in UTC rather than not at all.
-        self.timezone.parse::<Tz>().unwrap_or(Tz::UTC)
+        zone(&self.timezone)
     }
 
     /// The first occurrence strictly after `after`: the next `weekday` at `hour`:00 local time.
@@ -133,6 +131,12 @@ impl DigestSchedule {
 }
 
 /// `hour`:00 on `day` in `tz`, as an instant.
+/// A digest's IANA timezone. Checked at creation ([`DigestSchedule::problems`]); a stored one that
+/// no longer reads (a name dropped from the database) goes out in UTC rather than not at all.
+pub(crate) fn zone(name: &str) -> Tz {
+    name.parse::<Tz>().unwrap_or(Tz::UTC)
+}
+
 fn local_hour(tz: &Tz, day: NaiveDate, hour: u8) -> DateTime<Utc> {
     let Some(naive) = day.and_hms_opt(u32::from(hour.min(23)), 0, 0) else {
         return day.and_time(chrono::NaiveTime::MIN).and_utc();

@@ -550,7 +550,7 @@ pub fn slack(event: &Envelope, context: &AppContext) -> Value {
 /// subscription's timezone.
 pub fn digest(digest: &DigestEvent) -> Value {
     let data = &digest.data;
-    let tz = data.timezone.parse::<chrono_tz::Tz>().unwrap_or(chrono_tz::Tz::UTC);
+    let tz = crate::digest::zone(&data.timezone);
     let (text, blocks) = crate::slack::agenda::blocks(
         "Weekly digest",
         &data.items,

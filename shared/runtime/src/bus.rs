@@ -11,6 +11,14 @@ use sandpiper_contracts::subjects;
 
 use crate::config::CommonConfig;
 
+/// How long a JetStream request (a publish's ack, a stream or KV call) waits for its answer. A
+/// request to a node that died mid-way, or an ack lost with a killed leader, is never answered;
+/// the same request sent again reaches the new leader once the election is over (a second or
+/// two). So the wait is short and the callers retry: on the three-node cluster suite a filing
+/// stalled 15 s under JetStream's 5-second default with three attempts, and an election's length
+/// with this.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// How long JetStream remembers a `Nats-Msg-Id` to drop a re-published copy. A handler that
 /// crashed after publishing is redelivered its input within the consumer's ack wait, far inside this.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
@@ -97,9 +105,7 @@ impl Bus {
             }
         };
         let mut jetstream = jetstream::new(client.clone());
-        // A request to a node that died mid-way is never answered; each such wait is a stall
-        // (JetStream's default is 5 s; every caller retries, and the cluster suite measures it).
-        jetstream.set_timeout(crate::publish::ACK_TIMEOUT);
+        jetstream.set_timeout(REQUEST_TIMEOUT);
         let bus = Bus {
             client,
             jetstream,

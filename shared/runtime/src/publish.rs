@@ -42,15 +42,8 @@ pub enum PublishError {
     },
 }
 
-/// How long one publish waits for its ack. An ack lost with a node (its leader killed, the
-/// connection's server gone) never comes; the same message sent again reaches the new leader once
-/// the election is over (a second or two). So the wait is short and the attempts many: on the
-/// three-node cluster suite a filing stalled 15 s under JetStream's 5-second default with three
-/// attempts, and an election's length with these.
-pub(crate) const ACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
 /// How often an unanswered publish is sent again before its outcome is reported unknown: with
-/// [`ACK_TIMEOUT`] and the back-off between, about 15 s in all, as before.
+/// [`crate::bus::REQUEST_TIMEOUT`] and the back-off between, about 15 s in all, as before.
 const CONFIRM_ATTEMPTS: u32 = 6;
 
 /// Whether a failed publish may have been stored: the message went out and no answer came back.
@@ -91,7 +84,7 @@ pub struct Publisher {
 
 impl Publisher {
     pub fn new(mut jetstream: async_nats::jetstream::Context, source: ServiceName, clock: Clock) -> Publisher {
-        jetstream.set_timeout(ACK_TIMEOUT);
+        jetstream.set_timeout(crate::bus::REQUEST_TIMEOUT);
         Publisher {
             jetstream,
             source,
