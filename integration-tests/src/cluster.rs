@@ -153,6 +153,32 @@ impl Cluster {
         }
     }
 
+    /// The running node a client named `name` (e.g. `sandpiper-intake`) is connected to, from
+    /// each node's `/connz`.
+    pub async fn node_of_client(&self, name: &str) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            for i in 0..self.nodes.len() {
+                let Some(monitor) = self.monitor(i) else { continue };
+                let connz = match reqwest::get(format!("{monitor}/connz?limit=1024")).await {
+                    Ok(answer) => answer.json::<serde_json::Value>().await.unwrap_or_default(),
+                    Err(_) => continue,
+                };
+                let connected = connz["connections"]
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|c| c["name"] == name));
+                if connected {
+                    return i;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no node has a client named {name} within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Where node `i` keeps its store.
     pub fn store(&self, i: usize) -> &Path {
         &self.nodes[i].dir

@@ -1,7 +1,9 @@
 //! The fault suite on a three-node JetStream cluster (#13): the whole pipeline from a cold start
-//! on three nats-servers on loopback, the stream and buckets at 3 replicas; the stream's leader
-//! is killed with SIGKILL mid-run. Nothing acknowledged may be lost, nothing decided twice, and
-//! writes may stall no longer than the election.
+//! on three nats-servers on loopback, the stream and buckets at 3 replicas; the stream's leader,
+//! the node the intake is connected to and the delivery stream's leader are killed with SIGKILL
+//! mid-run. Nothing acknowledged may be lost, nothing decided or delivered twice, each
+//! application's events reach a subscriber in order, and writes may stall no longer than the
+//! election.
 
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
@@ -10,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use sandpiper_contracts::names;
 use sandpiper_integration_tests::cluster::Cluster;
+use sandpiper_integration_tests::receiver::Receiver;
 use sandpiper_integration_tests::{ACME, ADMIN, SIMULATED_START, TestApp, example};
 use sandpiper_runtime::config::ClockMode;
 use serde_json::Value;
@@ -160,6 +163,107 @@ async fn the_stream_leader_killed_mid_run_loses_nothing_acknowledged() {
                 1,
                 "{id}: {once} once in {types:?}"
             );
+        }
+    }
+}
+
+/// The event types a receiver got for `application`, in the order they arrived, each once (a
+/// delivery sent again after a lost answer has the same delivery id and is counted once).
+fn delivered_for(receiver: &Receiver, application: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    receiver
+        .received()
+        .iter()
+        .filter(|r| r.json()["subject"] == application)
+        .filter(|r| seen.insert(r.header("x-sandpiper-delivery-id")))
+        .map(|r| r.header("x-sandpiper-event-type"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_intakes_node_and_the_delivery_streams_leader_killed_mid_run_lose_nothing() {
+    let mut cluster = Cluster::start().await;
+    let app = TestApp::spawn_on_cluster(
+        &cluster,
+        ClockMode::Simulated {
+            start: SIMULATED_START.parse().unwrap(),
+        },
+    )
+    .await;
+    let receiver = Receiver::start(vec![]).await;
+    app.subscribe(ACME, &receiver.url(), &["*"], "cloudevents").await;
+    let body = example("amazon-q-business-docs");
+    let mut filed = Vec::new();
+    let mut calm = Duration::ZERO;
+    for i in 0..5 {
+        let (id, took, _) = file(&app, &format!("calm-{i}"), &body).await;
+        calm = calm.max(took);
+        filed.push(id);
+    }
+
+    // The node the intake is connected to dies: it reconnects to another, and the writes in
+    // flight are sent again there.
+    let intakes = cluster.node_of_client("sandpiper-intake").await;
+    let intakes_name = cluster.name(intakes).to_owned();
+    cluster.kill(intakes).await;
+    let mut intake_stall = Duration::ZERO;
+    let mut refused = 0;
+    for i in 0..5 {
+        let (id, took, unavailable) = file(&app, &format!("intake-node-{i}"), &body).await;
+        intake_stall = intake_stall.max(took);
+        refused += unavailable;
+        filed.push(id);
+    }
+    cluster.start_node(intakes).await;
+    cluster.wait_for_meta_leader().await;
+
+    // The delivery stream's leader dies: queued deliveries wait for the election, none is lost.
+    let leader = cluster.stream_leader(names::DELIVERIES_STREAM).await;
+    let deliveries = cluster.index_of(&leader).expect("the leader is a node of the cluster");
+    cluster.kill(deliveries).await;
+    let killed_at = Instant::now();
+    let (first, _, _) = file(&app, "deliveries-node-0", &body).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !delivered_for(&receiver, &first).contains(&"submitted".to_owned()) {
+        assert!(Instant::now() < deadline, "no delivery within 60 s of the kill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let delivery_stall = killed_at.elapsed();
+    filed.push(first);
+    for i in 1..5 {
+        let (id, _, _) = file(&app, &format!("deliveries-node-{i}"), &body).await;
+        filed.push(id);
+    }
+    cluster.start_node(deliveries).await;
+    eprintln!(
+        "cluster: {} filed; the intake's node {intakes_name} killed: the longest filing {} ms ({} ms calm), {refused} answers 503; the delivery stream's leader {leader} killed: the next submission delivered {} ms after the kill",
+        filed.len(),
+        intake_stall.as_millis(),
+        calm.as_millis(),
+        delivery_stall.as_millis()
+    );
+    assert!(
+        intake_stall < Duration::from_secs(25),
+        "a filing stalled {intake_stall:?} after the intake's node died"
+    );
+    assert!(
+        delivery_stall < Duration::from_secs(25),
+        "deliveries stalled {delivery_stall:?} after the delivery stream's leader died"
+    );
+
+    // Every acknowledged application reaches the subscriber: drafted, submitted, classified, each
+    // once and in the order they happened.
+    let expected = ["drafted", "submitted", "classified"];
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for id in &filed {
+        loop {
+            let got = delivered_for(&receiver, id);
+            if got.len() >= expected.len() {
+                assert_eq!(got[..expected.len()], expected, "{id}: in order, each once: {got:?}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{id}: only {got:?} delivered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

@@ -17,7 +17,8 @@
 //! - `api`: the API's contract at its edges (auth, tenancy, idempotency, concurrency, 4xx, metrics).
 //! - `buckets`: key-value buckets read "up to now" from the server, not from a cached status.
 //! - `clock`: the clock of CONTRACT §5, readable by all, a simulated one moved only by an admin.
-//! - `cluster`: the pipeline on a three-node JetStream cluster, its stream leader killed mid-run.
+//! - `cluster`: the pipeline on a three-node JetStream cluster, its stream leader, the intake's node
+//!   and the delivery stream's leader killed mid-run.
 //! - `console`: the web console in a real browser (Chromium over WebDriver, axe-core) and its
 //!   security edges (escaping, tenancy, CSRF, cookies) over HTTP (needs `scripts/install-browser`).
 //! - `containers`: the images of `./scripts/build-images` on Docker, through restarts (needs Docker).
