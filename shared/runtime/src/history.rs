@@ -1,12 +1,11 @@
-//! Reading one application back from the stream (the source of truth): its events in order, the
-//! view they fold into, and the body as submitted.
+//! Reading one application's events back from the stream (the source of truth), in order: for
+//! the read model's repair path only ([`crate::views::ViewStore::rebuild`]); every decision and
+//! answer reads the application's record instead.
 
 use async_nats::jetstream::stream::DirectGetErrorKind;
-use sandpiper_contracts::events::{Envelope, EventType, Submitted};
+use sandpiper_contracts::events::Envelope;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
-use sandpiper_contracts::model::ApplicationBody;
 use sandpiper_contracts::subjects;
-use sandpiper_contracts::view::ApplicationView;
 
 use crate::bus::Bus;
 
@@ -48,48 +47,4 @@ pub async fn events(
         events.push((message.sequence, envelope));
     }
     Ok(events)
-}
-
-/// The application as its events fold, or `None` if it has none.
-pub async fn view(
-    bus: &Bus,
-    partner: &PartnerId,
-    application: &ApplicationId,
-) -> Result<Option<ApplicationView>, HistoryError> {
-    let mut view: Option<ApplicationView> = None;
-    for (sequence, envelope) in events(bus, partner, application).await? {
-        match &mut view {
-            None => {
-                view = Some(
-                    ApplicationView::create(&envelope, sequence).map_err(|e| HistoryError::Corrupt(e.to_string()))?,
-                )
-            }
-            Some(current) => {
-                if let Err(err) = current.apply(&envelope, sequence) {
-                    tracing::error!(%application, sequence, error = %err, "an event in the log does not fold; skipped");
-                }
-            }
-        }
-    }
-    Ok(view)
-}
-
-/// The body as submitted (the last `submitted` event of the application).
-pub async fn submitted_body(
-    bus: &Bus,
-    partner: &PartnerId,
-    application: &ApplicationId,
-) -> Result<ApplicationBody, HistoryError> {
-    let subject = subjects::event(partner, application, EventType::Submitted);
-    let stream = bus
-        .events_stream()
-        .await
-        .map_err(|e| HistoryError::Stream(e.to_string()))?;
-    let message = stream
-        .get_last_raw_message_by_subject(&subject)
-        .await
-        .map_err(|e| HistoryError::Stream(format!("reading {subject}: {e}")))?;
-    let envelope = Envelope::from_json(&message.payload).map_err(|e| HistoryError::Corrupt(e.to_string()))?;
-    let submitted: Submitted = envelope.payload().map_err(|e| HistoryError::Corrupt(e.to_string()))?;
-    Ok(submitted.application)
 }
