@@ -246,8 +246,10 @@ async fn the_intakes_node_and_the_delivery_streams_leader_killed_mid_run_lose_no
         intake_stall < Duration::from_secs(25),
         "a filing stalled {intake_stall:?} after the intake's node died"
     );
+    // An election and the fan-out's retries (a hand-back comes back after 5 s the first time);
+    // a fixed 30 s hand-back made this 35 s under CI's load.
     assert!(
-        delivery_stall < Duration::from_secs(25),
+        delivery_stall < Duration::from_secs(30),
         "deliveries stalled {delivery_stall:?} after the delivery stream's leader died"
     );
 

@@ -351,8 +351,8 @@ impl sandpiper_runtime::handler::Handler for FailsFirstDelivery {
     }
 }
 
-/// #13 item 10: an event that failed its attempts in place is handed back for redelivery 30 s
-/// later, and its application's later events wait behind it instead of being handled first (the
+/// #13 item 10: an event that failed its attempts in place is handed back for redelivery (5 s
+/// later, the first time), and its application's later events wait behind it instead of being handled first (the
 /// probe's receiver got `drafted` after `submitted` and `classified`). Another application's
 /// events go on meanwhile. The consumer loop is every service's, so this holds in each.
 #[tokio::test]

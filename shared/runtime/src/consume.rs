@@ -42,8 +42,16 @@ pub const MAX_DELIVER: i64 = -1;
 /// Attempts at an event inside its lane (holding its application's order) before it is handed
 /// back to the server with a longer backoff.
 const ATTEMPTS_IN_PLACE: u32 = 4;
-/// The backoff of an event handed back after its attempts in place.
-const REDELIVERY_BACKOFF: Duration = Duration::from_secs(30);
+/// The backoff of an event handed back after its attempts in place: 5 s the first time, doubling
+/// with each delivery to at most 30 s. Short at first, since the common cause is a stream leader
+/// being elected again (several seconds on a cluster: a fan-out handed back for 30 s stalled a
+/// subscriber's deliveries 35 s after their stream's leader died); long for an outage that lasts.
+fn redelivery_backoff(delivered: i64) -> Duration {
+    const FIRST: Duration = Duration::from_secs(5);
+    const MOST: Duration = Duration::from_secs(30);
+    let doublings = u32::try_from(delivered.saturating_sub(1).clamp(0, 8)).unwrap_or(8);
+    FIRST.saturating_mul(1 << doublings).min(MOST)
+}
 /// How soon an event held back behind an earlier one of its application ([`crate::held_back`])
 /// comes back to look again: short, so it follows soon after that one is done.
 const WAIT_BEHIND: Duration = Duration::from_secs(1);
@@ -479,13 +487,14 @@ async fn handle_one<H: Handler>(shared: &Shared<H>, message: async_nats::jetstre
             shared
                 .held_back
                 .handed_back(application, stream_sequence, std::time::Instant::now());
+            let backoff = redelivery_backoff(delivered);
             tracing::error!(
                 stream_sequence,
                 delivered,
                 reason = %err.report(),
-                "event failed {ATTEMPTS_IN_PLACE} times; handed back for redelivery in {REDELIVERY_BACKOFF:?}"
+                "event failed {ATTEMPTS_IN_PLACE} times; handed back for redelivery in {backoff:?}"
             );
-            AckKind::Nak(Some(REDELIVERY_BACKOFF))
+            AckKind::Nak(Some(backoff))
         }
         Err(Failure::Refused(kind, err)) => {
             let reason = err.report();
@@ -521,5 +530,18 @@ async fn handle_one<H: Handler>(shared: &Shared<H>, message: async_nats::jetstre
         // The event will be redelivered after the ack wait; handlers are idempotent, and a
         // refusal's letter is stored once (its message id).
         tracing::warn!(error = %err, stream_sequence, "acknowledging failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handed_back_event_waits_5_s_then_doubles_to_30() {
+        let waits: Vec<u64> = (1..=6).map(|d| redelivery_backoff(d).as_secs()).collect();
+        assert_eq!(waits, [5, 10, 20, 30, 30, 30]);
+        assert_eq!(redelivery_backoff(0).as_secs(), 5);
+        assert_eq!(redelivery_backoff(i64::MAX).as_secs(), 30);
     }
 }
