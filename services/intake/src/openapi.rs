@@ -118,9 +118,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// What the route annotations cannot say alone; runs once every route's schemas are in (a
 /// `Modify` on `ApiDoc` would run before the routes are added).
 fn finish(document: &mut utoipa::openapi::OpenApi) {
-    for missing in state_text_bounds(document) {
-        // A renamed schema or field; `every_text_bound_applies` fails on it first.
-        tracing::warn!(schema = missing, "a text bound names no schema property");
+    for missing in state_bounds(document) {
+        // A renamed schema or field; `every_text_bound_finds_its_property` fails on it first.
+        tracing::warn!(schema = missing, "a text or list bound names no schema property");
     }
     close_one_ofs(document);
     open_flattened_schemas(document);
@@ -242,7 +242,7 @@ const LIST_BOUNDS: &[(&str, &str, Option<usize>, usize)] = &[
 
 /// Writes [`TEXT_BOUNDS`] and [`LIST_BOUNDS`] into the component schemas; returns the bounds
 /// that found no property to go on.
-fn state_text_bounds(document: &mut utoipa::openapi::OpenApi) -> Vec<String> {
+fn state_bounds(document: &mut utoipa::openapi::OpenApi) -> Vec<String> {
     let Some(components) = document.components.as_mut() else {
         return TEXT_BOUNDS
             .iter()
@@ -546,7 +546,7 @@ mod tests {
     #[test]
     fn every_text_bound_finds_its_property() {
         let (_, mut fresh) = super::routes().split_for_parts();
-        assert_eq!(super::state_text_bounds(&mut fresh), Vec::<String>::new());
+        assert_eq!(super::state_bounds(&mut fresh), Vec::<String>::new());
     }
 
     /// The documented patterns take exactly the text the server takes: control characters by
