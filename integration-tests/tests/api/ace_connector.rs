@@ -37,6 +37,20 @@ async fn filed(app: &TestApp, id: &str) -> Value {
     .await
 }
 
+/// A command as a client sends it while the connector may still be recording Partner Central's
+/// answers on the same application: a 409 ("changed while this request was handled") is fetched
+/// and retried, as the README tells clients to.
+async fn command(app: &TestApp, path: &str, body: &Value) -> sandpiper_integration_tests::Reply {
+    for _ in 0..10 {
+        let reply = app.post(ACME, path, body).await;
+        if reply.status != 409 {
+            return reply;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.post(ACME, path, body).await
+}
+
 async fn history(app: &TestApp, id: &str) -> Vec<String> {
     event_names(&app.get(ACME, &format!("/v1/applications/{id}/events")).await.body)
 }
@@ -250,25 +264,23 @@ async fn a_recall_and_a_cancel_here_are_a_recall_and_a_cancel_in_partner_central
         stand_in.state().await["benefit_applications"][benefit]["Status"].clone()
     }
 
-    let reply = app
-        .post(
-            ACME,
-            &format!("/v1/applications/{id}/recall"),
-            &json!({"reason": "Budget changed."}),
-        )
-        .await;
+    let reply = command(
+        &app,
+        &format!("/v1/applications/{id}/recall"),
+        &json!({"reason": "Budget changed."}),
+    )
+    .await;
     assert!(reply.status < 300, "{reply:?}");
     poll_async("recalled in Partner Central", || async {
         (status(&stand_in, &benefit).await == "PENDING_SUBMISSION").then_some(())
     })
     .await;
-    let reply = app
-        .post(
-            ACME,
-            &format!("/v1/applications/{id}/cancel"),
-            &json!({"reason": "Startup paused."}),
-        )
-        .await;
+    let reply = command(
+        &app,
+        &format!("/v1/applications/{id}/cancel"),
+        &json!({"reason": "Startup paused."}),
+    )
+    .await;
     assert!(reply.status < 300, "{reply:?}");
     poll_async("canceled in Partner Central", || async {
         (status(&stand_in, &benefit).await == "CANCELED").then_some(())
