@@ -41,13 +41,18 @@ async fn run(app: &TestApp, token: &str, who: &str, only: &[&str]) {
     let url = app.url("/openapi.json");
     // Kept after the run (target/schemathesis/{who}): the NDJSON report says how each case was made.
     let report = repo_root().join("target/schemathesis").join(who.replace(' ', "-"));
+    std::fs::create_dir_all(&report).unwrap();
     let authorization = format!("Authorization: Bearer {token}");
     let output = tokio::task::spawn_blocking({
         let report = report.clone();
         move || {
             Command::new(binary)
-                .current_dir(repo_root())
-                .args(["--config-file", "schemathesis.toml", "run", &url, "--checks", "all"])
+                // Hypothesis keeps caches in its working directory: the report's, not the
+                // repository's.
+                .current_dir(&report)
+                .arg("--config-file")
+                .arg(repo_root().join("schemathesis.toml"))
+                .args(["run", &url, "--checks", "all"])
                 .args(["-H", &authorization])
                 .args(&only)
                 // More arguments for a narrower run while working on a finding, e.g.
