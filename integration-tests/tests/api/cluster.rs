@@ -62,48 +62,52 @@ async fn file(app: &TestApp, key: &str, body: &Value) -> (String, Duration, u32)
     (id, filing.elapsed(), unavailable)
 }
 
+/// The stack on `cluster`, on a simulated clock.
+async fn stack_on(cluster: &Cluster) -> TestApp {
+    let start = SIMULATED_START.parse().unwrap();
+    TestApp::spawn_on_cluster(cluster, ClockMode::Simulated { start }).await
+}
+
+/// Files `count` applications keyed `{prefix}-{i}` into `filed`; returns the longest filing and
+/// how many answers were 503.
+async fn file_many(
+    app: &TestApp,
+    prefix: &str,
+    count: usize,
+    body: &Value,
+    filed: &mut Vec<String>,
+) -> (Duration, u32) {
+    let (mut longest, mut refused) = (Duration::ZERO, 0);
+    for i in 0..count {
+        let (id, took, unavailable) = file(app, &format!("{prefix}-{i}"), body).await;
+        longest = longest.max(took);
+        refused += unavailable;
+        filed.push(id);
+    }
+    (longest, refused)
+}
+
 #[tokio::test]
 async fn the_stream_leader_killed_mid_run_loses_nothing_acknowledged() {
     let mut cluster = Cluster::start().await;
-    let app = TestApp::spawn_on_cluster(
-        &cluster,
-        ClockMode::Simulated {
-            start: SIMULATED_START.parse().unwrap(),
-        },
-    )
-    .await;
+    let app = stack_on(&cluster).await;
     let body = example("amazon-q-business-docs");
     let mut filed = Vec::new();
-    let mut calm = Duration::ZERO;
-    for i in 0..10 {
-        let (id, took, _) = file(&app, &format!("calm-{i}"), &body).await;
-        calm = calm.max(took);
-        filed.push(id);
-    }
+    let (calm, _) = file_many(&app, "calm", 10, &body, &mut filed).await;
 
     // The stream's leader dies mid-run; the next writes wait for the election.
     let leader = cluster.stream_leader(names::EVENTS_STREAM).await;
     let killed = cluster.index_of(&leader).expect("the leader is a node of the cluster");
     cluster.kill(killed).await;
     let killed_at = Instant::now();
-    let mut stalled = Duration::ZERO;
-    let mut refused = 0;
-    for i in 0..10 {
-        let (id, took, unavailable) = file(&app, &format!("election-{i}"), &body).await;
-        stalled = stalled.max(took);
-        refused += unavailable;
-        filed.push(id);
-    }
+    let (stalled, refused) = file_many(&app, "election", 10, &body, &mut filed).await;
     let through = killed_at.elapsed();
     let new_leader = cluster.stream_leader(names::EVENTS_STREAM).await;
     assert_ne!(new_leader, leader, "another node leads the stream");
 
     // The node comes back on its store and catches up; the pipeline carries on.
     cluster.start_node(killed).await;
-    for i in 0..5 {
-        let (id, _, _) = file(&app, &format!("back-{i}"), &body).await;
-        filed.push(id);
-    }
+    file_many(&app, "back", 5, &body, &mut filed).await;
     eprintln!(
         "cluster: {} filed; stream leader {leader} killed, {new_leader} leads; the longest filing (create + submit, with retries): {} ms calm, {} ms through the election, {refused} answers 503 meanwhile; the ten filed after the kill took {} ms",
         filed.len(),
@@ -183,37 +187,19 @@ fn delivered_for(receiver: &Receiver, application: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_intakes_node_and_the_delivery_streams_leader_killed_mid_run_lose_nothing() {
     let mut cluster = Cluster::start().await;
-    let app = TestApp::spawn_on_cluster(
-        &cluster,
-        ClockMode::Simulated {
-            start: SIMULATED_START.parse().unwrap(),
-        },
-    )
-    .await;
+    let app = stack_on(&cluster).await;
     let receiver = Receiver::start(vec![]).await;
     app.subscribe(ACME, &receiver.url(), &["*"], "cloudevents").await;
     let body = example("amazon-q-business-docs");
     let mut filed = Vec::new();
-    let mut calm = Duration::ZERO;
-    for i in 0..5 {
-        let (id, took, _) = file(&app, &format!("calm-{i}"), &body).await;
-        calm = calm.max(took);
-        filed.push(id);
-    }
+    let (calm, _) = file_many(&app, "calm", 5, &body, &mut filed).await;
 
     // The node the intake is connected to dies: it reconnects to another, and the writes in
     // flight are sent again there.
     let intakes = cluster.node_of_client("sandpiper-intake").await;
     let intakes_name = cluster.name(intakes).to_owned();
     cluster.kill(intakes).await;
-    let mut intake_stall = Duration::ZERO;
-    let mut refused = 0;
-    for i in 0..5 {
-        let (id, took, unavailable) = file(&app, &format!("intake-node-{i}"), &body).await;
-        intake_stall = intake_stall.max(took);
-        refused += unavailable;
-        filed.push(id);
-    }
+    let (intake_stall, refused) = file_many(&app, "intake-node", 5, &body, &mut filed).await;
     cluster.start_node(intakes).await;
     cluster.wait_for_meta_leader().await;
 
@@ -230,10 +216,7 @@ async fn the_intakes_node_and_the_delivery_streams_leader_killed_mid_run_lose_no
     }
     let delivery_stall = killed_at.elapsed();
     filed.push(first);
-    for i in 1..5 {
-        let (id, _, _) = file(&app, &format!("deliveries-node-{i}"), &body).await;
-        filed.push(id);
-    }
+    file_many(&app, "deliveries-node-after", 4, &body, &mut filed).await;
     cluster.start_node(deliveries).await;
     eprintln!(
         "cluster: {} filed; the intake's node {intakes_name} killed: the longest filing {} ms ({} ms calm), {refused} answers 503; the delivery stream's leader {leader} killed: the next submission delivered {} ms after the kill",
