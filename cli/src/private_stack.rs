@@ -48,6 +48,7 @@ impl PrivateStack {
             slack_signing_secret: None,
             slack_answer_within: sandpiper_notifier::config::DEFAULT_SLACK_ANSWER_WITHIN,
             stream_replicas: 1,
+            provisioner: None,
             nats_users: Default::default(),
             console: Default::default(),
             review: Default::default(),

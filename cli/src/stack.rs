@@ -40,6 +40,9 @@ pub struct StackConfig {
     pub stream_replicas: usize,
     /// Per-service NATS credentials (user, password), when the server enforces them.
     pub nats_users: HashMap<ServiceName, (String, String)>,
+    /// The provisioning step's NATS credentials (user, password), when the server enforces them:
+    /// the one user that may create the streams, buckets and consumers the services use.
+    pub provisioner: Option<(String, String)>,
     /// The console's sessions and trusted-proxy sign-in (`SANDPIPER_CONSOLE_*` for `up`).
     pub console: sandpiper_console::settings::ConsoleSettings,
     /// Who decides reviews (`SANDPIPER_REVIEW`): the simulation, or AWS through the connector.
@@ -54,6 +57,8 @@ pub enum StackError {
     Tokens(String),
     #[error("sandpiper-{service} could not start: {reason}")]
     Start { service: ServiceName, reason: String },
+    #[error("provisioning NATS failed: {0}")]
+    Provision(String),
     #[error("not ready within {timeout:?}: {pending}")]
     NotReady { timeout: Duration, pending: String },
 }
@@ -88,6 +93,7 @@ impl Stack {
             running: HashMap::new(),
             addrs: HashMap::new(),
         };
+        stack.provision().await?;
         for service in stack.services() {
             if let Err(err) = stack.start_service(service).await {
                 stack.stop().await;
@@ -95,6 +101,31 @@ impl Stack {
             }
         }
         Ok(stack)
+    }
+
+    /// Provisions NATS as a deployment's separate step does (`sandpiper-intake provision`),
+    /// under the provisioning user when there is one, before any service starts.
+    pub async fn provision(&self) -> Result<(), StackError> {
+        let failed = |e: &dyn std::fmt::Display| StackError::Provision(e.to_string());
+        let common = CommonConfig {
+            nats_user: self.config.provisioner.clone(),
+            ..self.common(ServiceName::Intake)
+        };
+        let bus = sandpiper_runtime::bus::Bus::connect(&common, ServiceName::Intake)
+            .await
+            .map_err(|e| failed(&sandpiper_runtime::errors::error_chain(&e)))?;
+        let settings = sandpiper_runtime::provision::Provisioning {
+            simulated_start: match self.config.clock {
+                sandpiper_runtime::config::ClockMode::Simulated { start } => Some(start),
+                sandpiper_runtime::config::ClockMode::Wall => None,
+            },
+            console_session: self.config.console.session,
+            services: self.services(),
+        };
+        let provisioned = sandpiper_runtime::provision::provision(&bus, &settings).await;
+        bus.drain().await;
+        provisioned.map_err(|e| failed(&sandpiper_runtime::errors::error_chain(&e)))?;
+        Ok(())
     }
 
     /// The services this stack runs: the five core ones, and the ACE connector when configured.

@@ -76,6 +76,7 @@ pub const SECURED_PASSWORDS: &[(&str, &str)] = &[
     ("SANDPIPER_NOTIFIER_NATS_PASSWORD", "notifier-secret"),
     ("SANDPIPER_ACE_NATS_PASSWORD", "ace-secret"),
     ("SANDPIPER_BOT_ACME_NATS_PASSWORD", "bot-acme-secret"),
+    ("SANDPIPER_PROVISION_NATS_PASSWORD", "provision-secret"),
 ];
 
 /// Where simulated-clock tests start: a Monday, so weekday rules are easy to read.
@@ -157,6 +158,8 @@ fn test_stack_config(
         slack_signing_secret: Some(SLACK_SIGNING_SECRET.into()),
         slack_answer_within: sandpiper_notifier::config::DEFAULT_SLACK_ANSWER_WITHIN,
         stream_replicas: 1,
+        // A secured server's provisioning user (`deploy/nats/nats-server.conf`).
+        provisioner: (!nats_users.is_empty()).then(|| ("provision".to_owned(), "provision-secret".to_owned())),
         nats_users,
         console: Default::default(),
         review: Default::default(),

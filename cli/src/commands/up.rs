@@ -174,6 +174,8 @@ async fn start(args: &UpArgs) -> anyhow::Result<Started> {
         // `up` runs one nats-server, or joins the one `--nats-url` names with its own settings.
         stream_replicas: 1,
         nats_users: Default::default(),
+        // `up`'s own nats-server has no users; provisioning is still its own first step.
+        provisioner: None,
         console: sandpiper_console::settings::ConsoleSettings::from_config(
             &sandpiper_runtime::config::Environment,
             false,

@@ -142,10 +142,45 @@ impl<'d> ContainerStack<'d> {
             )
         }));
         stack.nats_url = format!("nats://{nats_name}:4222");
+        stack.provision(&[]);
         for (name, port) in SERVICES {
             stack.run(docker, name, port, &[]).await;
         }
         stack
+    }
+
+    /// Runs provisioning as a deployment does, before the services: the intake's image with
+    /// `provision` (and the services named; none: the five core ones), as the provisioning user,
+    /// to completion. A service's own user could not make its consumer or buckets.
+    fn provision(&self, services: &[&str]) {
+        let (image, tag) = image_name("intake");
+        let url = format!("SANDPIPER_NATS_URL={}", self.nats_url);
+        let image = format!("{image}:{tag}");
+        let mut args = vec![
+            "run",
+            "--rm",
+            "--network",
+            &self.network,
+            "-e",
+            &url,
+            "-e",
+            "SANDPIPER_NATS_USER=provision",
+            "-e",
+            "SANDPIPER_NATS_PASSWORD=provision-secret",
+            "-e",
+            "SANDPIPER_CLOCK=simulated",
+            "-e",
+        ];
+        let start = format!("SANDPIPER_CLOCK_START={SIMULATED_START}");
+        args.extend([start.as_str(), image.as_str(), "provision"]);
+        args.extend(services);
+        let out = block_in_place(|| docker(&args)).unwrap();
+        assert!(
+            out.status.success(),
+            "provisioning failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Runs one service's image on the stack's network as its NATS user, with `env` besides the
@@ -402,6 +437,8 @@ async fn containers_take_an_application_to_a_decision_through_restarts() {
         ("AWS_ACCESS_KEY_ID", ace_stand_in::ACCESS_KEY_ID.to_owned()),
         ("AWS_SECRET_ACCESS_KEY", ace_stand_in::SECRET_ACCESS_KEY.to_owned()),
     ];
+    // The connector's consumer is provisioned where the connector is deployed.
+    stack.provision(&["ace"]);
     stack.run(&docker, "ace", 8085, &env).await;
     assert_eq!(
         stack.inspect("ace", "{{.Config.User}}"),

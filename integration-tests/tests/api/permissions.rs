@@ -115,3 +115,115 @@ async fn a_bot_reads_its_partners_events_only() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(app.view(ACME, &id).await["state"], "draft");
 }
+
+/// What only provisioning may do (#13, item 14), tried with each service's user: delete or purge
+/// the event stream, make a consumer on it with a filter of its own choosing, write a bucket that
+/// is another service's (or, for all but the intake, the clock and the catalog). Each must be
+/// refused, and the stream must hold what it held. The same calls made as the provisioning user
+/// succeed, so a refusal here is the permission, not a malformed call.
+#[tokio::test]
+async fn only_provisioning_may_delete_purge_consume_at_will_or_write_anothers_bucket() {
+    use async_nats::jetstream::consumer::pull;
+    use sandpiper_contracts::names::{self, ServiceName};
+
+    let app = secured().await;
+    let id = app.create(ACME, &example("exploring-agents")).await;
+    let stored = || async {
+        let provisioner = connect_as(&app, "provision", "provision-secret").await;
+        let js = async_nats::jetstream::new(provisioner);
+        let mut stream = js.get_stream(names::EVENTS_STREAM).await.unwrap();
+        stream.info().await.unwrap().state.messages
+    };
+    let held = stored().await;
+    assert!(held >= 1);
+    let foreign_buckets = |service: ServiceName| -> Vec<String> {
+        let mut buckets = vec![match service {
+            ServiceName::Scheduler => ServiceName::Reviewer.timers_bucket(),
+            _ => ServiceName::Scheduler.timers_bucket(),
+        }];
+        if service != ServiceName::Intake {
+            buckets.extend([names::IDEMPOTENCY_BUCKET, names::CLOCK_BUCKET, names::CATALOG_BUCKET].map(str::to_owned));
+        }
+        if service != ServiceName::Notifier {
+            buckets.push(names::SUBSCRIPTIONS_BUCKET.to_owned());
+        }
+        buckets
+    };
+    // A refused request is never answered: a short wait suffices (an allowed one answers in
+    // milliseconds), and the users are tried at once.
+    let attempts = |client: async_nats::Client, timeout: Duration, buckets: Vec<String>, name: &'static str| async move {
+        let mut js = async_nats::jetstream::new(client);
+        js.set_timeout(timeout);
+        let events = js.get_stream_no_info(names::EVENTS_STREAM).await.unwrap();
+        let mut outcomes: Vec<(String, Result<(), String>)> = Vec::new();
+        let consumer = events
+            .create_consumer(pull::Config {
+                durable_name: Some(format!("snoop-{name}")),
+                filter_subject: "sandpiper.v1.events.>".into(),
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        outcomes.push(("a consumer of every event".into(), consumer));
+        for bucket in buckets {
+            let put = match js.publish(format!("$KV.{bucket}.probe"), "{}".into()).await {
+                Ok(ack) => ack.await.map(|_| ()).map_err(|e| e.to_string()),
+                Err(err) => Err(err.to_string()),
+            };
+            outcomes.push((format!("a write to {bucket}"), put));
+        }
+        let scratch = format!("SCRATCH_{}", name.to_ascii_uppercase());
+        let create = js
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: scratch.clone(),
+                subjects: vec![format!("scratch.{name}")],
+                ..Default::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        outcomes.push(("creating a stream".into(), create));
+        let purge = events.purge().await.map(|_| ()).map_err(|e| e.to_string());
+        outcomes.push(("purging the event stream".into(), purge));
+        let delete = js
+            .delete_stream(names::EVENTS_STREAM)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        outcomes.push(("deleting the event stream".into(), delete));
+        outcomes
+    };
+    let tries = ServiceName::ALL.into_iter().map(|service| {
+        let buckets = foreign_buckets(service);
+        let app = &app;
+        async move {
+            let user = service.as_str();
+            let client = connect_as(app, user, &format!("{user}-secret")).await;
+            (
+                service,
+                attempts(client, Duration::from_millis(1500), buckets, user).await,
+            )
+        }
+    });
+    for (service, outcomes) in futures::future::join_all(tries).await {
+        for (what, outcome) in outcomes {
+            assert!(outcome.is_err(), "{service} was allowed {what}");
+        }
+    }
+    assert_eq!(stored().await, held, "the event stream holds what it held");
+    assert_eq!(app.view(ACME, &id).await["state"], "draft");
+
+    // The control: the provisioning user may do each of these (the purge and the delete last).
+    let provisioner = connect_as(&app, "provision", "provision-secret").await;
+    let outcomes = attempts(
+        provisioner,
+        Duration::from_secs(10),
+        vec![names::CLOCK_BUCKET.to_owned(), names::CATALOG_BUCKET.to_owned()],
+        "provision",
+    )
+    .await;
+    for (what, outcome) in outcomes {
+        assert!(outcome.is_ok(), "provisioning was refused {what}: {outcome:?}");
+    }
+}

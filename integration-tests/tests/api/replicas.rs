@@ -101,8 +101,7 @@ async fn the_notifiers_streams_carry_the_configured_replicas() {
     let bus = sandpiper_runtime::bus::Bus::connect(&config, ServiceName::Notifier)
         .await
         .unwrap();
-    use sandpiper_notifier::delivery;
-    assert_eq!(delivery::deliveries_config(&bus).num_replicas, 3);
+    assert_eq!(sandpiper_runtime::provision::deliveries_config(&bus).num_replicas, 3);
     assert_eq!(sandpiper_runtime::dead_letters::stream_config(&bus).num_replicas, 3);
 
     js.delete_stream(names::DEAD_LETTERS_STREAM).await.unwrap();

@@ -13,13 +13,13 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{self, pull};
-use async_nats::jetstream::{kv, stream};
+use async_nats::jetstream::kv;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use rand::Rng;
 use sandpiper_contracts::ids::EventId;
 use sandpiper_contracts::{names, subjects};
-use sandpiper_runtime::bus::{Bus, BusError};
+use sandpiper_runtime::bus::Bus;
 use sandpiper_runtime::consume::holding;
 use sandpiper_runtime::shutdown::Shutdown;
 use serde::{Deserialize, Serialize};
@@ -43,24 +43,7 @@ pub struct DeadLetter {
     pub failed_at: DateTime<Utc>,
 }
 
-/// The deliveries stream (work queue: a delivery leaves it once done).
-pub fn deliveries_config(bus: &Bus) -> stream::Config {
-    bus.stream_config(
-        names::DELIVERIES_STREAM,
-        stream::Config {
-            subjects: vec![subjects::all_deliveries()],
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            duplicate_window: sandpiper_runtime::bus::DUPLICATE_WINDOW,
-            ..Default::default()
-        },
-    )
-}
-
-/// The deliveries stream, created on first use with the configured replicas.
-pub async fn deliveries_stream(bus: &Bus) -> Result<stream::Stream, BusError> {
-    bus.stream(names::DELIVERIES_STREAM, deliveries_config(bus)).await
-}
+pub use sandpiper_runtime::provision::deliveries_stream;
 
 /// What one attempt came to.
 enum Attempt {

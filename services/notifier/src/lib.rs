@@ -105,7 +105,11 @@ impl Notifier {
             .map_err(|e| NotifierError::Setup(format!("HTTP client: {e}")))?;
         // Kept an hour: a slot older than that says nothing about the next message.
         let pace = bus
-            .bucket(names::DELIVERY_PACE_BUCKET, 1, Duration::from_secs(3600))
+            .bucket(
+                names::DELIVERY_PACE_BUCKET,
+                1,
+                sandpiper_runtime::provision::DELIVERY_PACE_MAX_AGE,
+            )
             .await
             .map_err(|e| NotifierError::Setup(format!("pace bucket: {e}")))?;
         let deliverer = Arc::new(Deliverer::new(

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::events::EventType;
+
 /// The one stream holding every event: the source of truth (CONTRACT §3).
 pub const EVENTS_STREAM: &str = "SANDPIPER_EVENTS";
 
@@ -173,6 +175,27 @@ impl ServiceName {
     /// split its work, they never both process one event.
     pub fn durable_consumer(self) -> String {
         format!("sandpiper-{}", self.as_str())
+    }
+
+    /// The event types this service's durable consumer takes: what provisioning creates the
+    /// consumer with ([`ServiceName::durable_consumer`]), before the service runs and under
+    /// another user, so no service can widen what it reads. A service's handler wants a subset
+    /// (the ACE connector ignores `ace_status_changed` unless AWS decides reviews); the intake
+    /// consumes nothing (it reads the read model).
+    pub fn consumes(self) -> &'static [EventType] {
+        match self {
+            ServiceName::Intake => &[],
+            ServiceName::Classifier => &[EventType::Submitted],
+            ServiceName::Reviewer => &[EventType::Classified, EventType::Recalled],
+            ServiceName::Scheduler => &[EventType::Approved, EventType::ConcernRecorded, EventType::Retired],
+            ServiceName::Notifier => EventType::ALL,
+            ServiceName::Ace => &[
+                EventType::Submitted,
+                EventType::Recalled,
+                EventType::Canceled,
+                EventType::AceStatusChanged,
+            ],
+        }
     }
 }
 

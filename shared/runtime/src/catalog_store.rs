@@ -47,15 +47,7 @@ pub struct CatalogStore {
 impl CatalogStore {
     /// Opens the bucket, stores the built-in version if it is not there, and starts mirroring.
     pub async fn open(bus: &Bus, builtin: &Catalog) -> Result<CatalogStore, CatalogStoreError> {
-        let store = bus.bucket(names::CATALOG_BUCKET, 1, std::time::Duration::ZERO).await?;
-        let this = CatalogStore {
-            store: store.clone(),
-            mirror: watch::channel(Arc::new(Mirror::default())).1,
-        };
-        match this.publish(builtin).await {
-            Ok(()) | Err(CatalogStoreError::Exists(_)) => {}
-            Err(err) => return Err(err),
-        }
+        let store = CatalogStore::seed(bus, builtin).await?;
         let (sender, mirror) = watch::channel(Arc::new(Mirror::default()));
         let (sink, mut entries) = tokio::sync::mpsc::unbounded_channel();
         kv_follow::follow(store.clone(), ">".to_owned(), sink);
@@ -87,6 +79,28 @@ impl CatalogStore {
         let this = CatalogStore { store, mirror };
         this.sync().await?;
         Ok(this)
+    }
+
+    /// The catalog's bucket, holding the built-in version. Provisioning seeds it
+    /// ([`crate::provision`]); a service looks first and stores it only when it is missing, so
+    /// the services whose NATS user may only read the catalog never try to write it.
+    pub async fn seed(bus: &Bus, builtin: &Catalog) -> Result<kv::Store, CatalogStoreError> {
+        let store = bus.bucket(names::CATALOG_BUCKET, 1, std::time::Duration::ZERO).await?;
+        let stored = store
+            .entry(names::catalog_key(&builtin.version))
+            .await
+            .map_err(|e| CatalogStoreError::Store(e.into()))?;
+        if stored.is_some() {
+            return Ok(store);
+        }
+        let this = CatalogStore {
+            store: store.clone(),
+            mirror: watch::channel(Arc::new(Mirror::default())).1,
+        };
+        match this.publish(builtin).await {
+            Ok(()) | Err(CatalogStoreError::Exists(_)) => Ok(store),
+            Err(err) => Err(err),
+        }
     }
 
     /// Stores a new version. Versions are immutable: publishing an existing name is refused.

@@ -53,16 +53,7 @@ impl Clock {
             ClockMode::Wall => return Ok(Clock::Wall),
             ClockMode::Simulated { start } => start,
         };
-        let store = bus.bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO).await?;
-        let created = crate::bus::until_ready("the simulated clock's key", || {
-            store.create(names::CLOCK_KEY, encode(start))
-        })
-        .await;
-        match created {
-            Ok(_) => {}
-            Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => {}
-            Err(err) => return Err(ClockError::Store(err.into())),
-        }
+        let store = seed(bus, start).await?;
         let stored = read(&store).await?.map(|(time, _)| time).unwrap_or(start);
         let (sender, current) = watch::channel(stored);
         let (entries, mut updates) = tokio::sync::mpsc::unbounded_channel();
@@ -184,6 +175,25 @@ fn decode(bytes: &[u8]) -> Result<DateTime<Utc>, BadTime> {
             text: text.to_owned(),
             source,
         })
+}
+
+/// The clock's bucket, with the simulated time set to `start` if the system has none yet.
+/// Provisioning seeds it ([`crate::provision`]); a service reads it first and writes only when it
+/// finds none, so the services whose NATS user may only read the clock never try to write it.
+pub async fn seed(bus: &Bus, start: DateTime<Utc>) -> Result<kv::Store, ClockError> {
+    let store = bus.bucket(names::CLOCK_BUCKET, 1, std::time::Duration::ZERO).await?;
+    if read(&store).await?.is_some() {
+        return Ok(store);
+    }
+    let created = crate::bus::until_ready("the simulated clock's key", || {
+        store.create(names::CLOCK_KEY, encode(start))
+    })
+    .await;
+    match created {
+        Ok(_) => Ok(store),
+        Err(err) if err.kind() == kv::CreateErrorKind::AlreadyExists => Ok(store),
+        Err(err) => Err(ClockError::Store(err.into())),
+    }
 }
 
 async fn read(store: &kv::Store) -> Result<Option<(DateTime<Utc>, u64)>, ClockError> {

@@ -84,11 +84,6 @@ pub async fn run<H: Handler>(
 ) -> Result<(), ConsumeError> {
     let views = if H::KEEPS_VIEWS { views } else { None };
     let wanted = handler.event_types();
-    let filter_subjects = if wanted.len() == EventType::ALL.len() {
-        vec![subjects::all_events()]
-    } else {
-        wanted.iter().copied().map(subjects::events_of_type).collect()
-    };
     let name = service.durable_consumer();
     let setup = |source: crate::errors::BoxError| ConsumeError::Setup {
         name: name.clone(),
@@ -97,21 +92,7 @@ pub async fn run<H: Handler>(
     let stream = bus.events_stream().await.map_err(|e| setup(e.into()))?;
     // Before the first event: a refusal must find somewhere to go.
     let dead_letters = DeadLetters::open(&bus).await.map_err(|e| setup(e.into()))?;
-    let config = pull::Config {
-        durable_name: Some(name.clone()),
-        description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
-        filter_subjects,
-        ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: ACK_WAIT,
-        max_deliver: MAX_DELIVER,
-        deliver_policy: consumer::DeliverPolicy::All,
-        ..Default::default()
-    };
-    let consumer: consumer::PullConsumer = crate::bus::until_ready(format!("consumer {name}"), || {
-        stream.get_or_create_consumer(&name, config.clone())
-    })
-    .await
-    .map_err(|e| setup(e.into()))?;
+    let consumer = durable_consumer(&stream, service, &wanted).await.map_err(setup)?;
     running.set(true);
     tracing::info!(consumer = %name, "consuming");
     let shared = Arc::new(Shared {
@@ -173,6 +154,80 @@ pub async fn run<H: Handler>(
     running.set(false);
     tracing::info!(consumer = %name, "stopped consuming");
     Ok(())
+}
+
+/// The configuration of `service`'s durable consumer taking `types`: what provisioning creates
+/// ([`crate::provision`]) and what [`run`] checks it finds.
+pub fn durable_config(service: ServiceName, types: &[EventType]) -> pull::Config {
+    let filter_subjects = if types.len() == EventType::ALL.len() {
+        vec![subjects::all_events()]
+    } else {
+        types.iter().copied().map(subjects::events_of_type).collect()
+    };
+    pull::Config {
+        durable_name: Some(service.durable_consumer()),
+        description: Some(format!("sandpiper-{service}: every replica shares this consumer")),
+        filter_subjects,
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_deliver: MAX_DELIVER,
+        deliver_policy: consumer::DeliverPolicy::All,
+        ..Default::default()
+    }
+}
+
+/// `service`'s durable consumer, as provisioning made it, once it takes every type of `wanted`.
+///
+/// Under the deployments' NATS users a service may only read its consumer and pull from it, so
+/// provisioning ([`crate::provision`]) creates it from [`ServiceName::consumes`]. Where no one
+/// provisioned (a server without users), the service creates it itself; a consumer that lacks
+/// a wanted type (provisioned by an older release) is updated where the user may, and otherwise
+/// refused by name: consuming from it would skip those events without a word.
+async fn durable_consumer(
+    stream: &async_nats::jetstream::stream::Stream,
+    service: ServiceName,
+    wanted: &[EventType],
+) -> Result<consumer::PullConsumer, crate::errors::BoxError> {
+    let name = service.durable_consumer();
+    let config = durable_config(service, wanted);
+    let consumer: consumer::PullConsumer = crate::bus::until_ready(format!("consumer {name}"), || {
+        stream.get_or_create_consumer(&name, config.clone())
+    })
+    .await?;
+    let missing = missing_types(&consumer.cached_info().config, wanted);
+    if missing.is_empty() {
+        return Ok(consumer);
+    }
+    let mut types = [wanted, service.consumes()].concat();
+    types.sort_by_key(|t| t.as_str());
+    types.dedup();
+    match stream.create_consumer(durable_config(service, &types)).await {
+        Ok(updated) => {
+            tracing::info!(consumer = %name, ?missing, "the durable consumer now takes the types it lacked");
+            Ok(updated)
+        }
+        Err(err) => Err(format!(
+            "durable consumer {name} does not take {missing:?} and could not be updated ({err}): \
+             run provisioning (`sandpiper-intake provision`) with this release"
+        )
+        .into()),
+    }
+}
+
+/// The types of `wanted` a consumer of `config` does not take.
+fn missing_types(config: &consumer::Config, wanted: &[EventType]) -> Vec<EventType> {
+    let mut filters = config.filter_subjects.clone();
+    if !config.filter_subject.is_empty() {
+        filters.push(config.filter_subject.clone());
+    }
+    if filters.is_empty() || filters.contains(&subjects::all_events()) {
+        return Vec::new();
+    }
+    wanted
+        .iter()
+        .copied()
+        .filter(|t| !filters.contains(&subjects::events_of_type(*t)))
+        .collect()
 }
 
 /// What the consumer loop and the redrive responder of one service share.

@@ -4,7 +4,9 @@
 //!
 //! - [`config`]: typed configuration from `SANDPIPER_*` variables; a bad value fails start-up
 //!   naming the variable.
-//! - [`bus`]: connecting to NATS and provisioning the stream and buckets idempotently.
+//! - [`bus`]: connecting to NATS, and finding (or, where no one provisioned, creating) a stream
+//!   or bucket; [`provision`]: every stream, bucket and durable consumer, made in a step of its
+//!   own under its own NATS user, so the services' users need no right to make or break them.
 //! - [`publish`]: publishing events (awaiting the JetStream ack, `Nats-Msg-Id` = event id).
 //! - [`errors`]: an error and its chain of sources as one log line.
 //! - [`handler`]: what a service plugs in: an event [`handler::Handler`], a
@@ -56,6 +58,7 @@ pub mod history;
 pub mod http;
 pub mod kv_follow;
 pub mod metrics;
+pub mod provision;
 pub mod publish;
 pub mod redrive;
 pub mod shutdown;
