@@ -153,6 +153,44 @@ impl Cluster {
         }
     }
 
+    /// Watches, from the nodes still running, for a leader of `stream` other than `old`, and
+    /// answers how long after `since` one was first reported: the election's own length, to set
+    /// a stall beside. Runs on its own connections (requests answered within 500 ms or tried
+    /// again), so it can be spawned while the test goes on filing.
+    pub fn watch_election(&self, stream: &str, old: &str, since: Instant) -> tokio::task::JoinHandle<Duration> {
+        let urls: Vec<String> = (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].process.is_some())
+            .map(|i| self.url(i))
+            .collect();
+        let (stream, old) = (stream.to_owned(), old.to_owned());
+        tokio::spawn(async move {
+            let mut contexts = Vec::new();
+            for url in &urls {
+                if let Ok(client) = async_nats::connect(url).await {
+                    let mut js = async_nats::jetstream::new(client);
+                    js.set_timeout(Duration::from_millis(500));
+                    contexts.push(js);
+                }
+            }
+            loop {
+                for js in &contexts {
+                    if let Ok(mut handle) = js.get_stream(&stream).await
+                        && let Ok(info) = handle.info().await
+                        && let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone())
+                        && leader != old
+                    {
+                        return since.elapsed();
+                    }
+                }
+                assert!(
+                    since.elapsed() < Duration::from_secs(60),
+                    "{stream}: no new leader within 60 s"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    }
+
     /// The running node a client named `name` (e.g. `sandpiper-intake`) is connected to, from
     /// each node's `/connz`.
     pub async fn node_of_client(&self, name: &str) -> usize {

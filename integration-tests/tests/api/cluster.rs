@@ -100,8 +100,10 @@ async fn the_stream_leader_killed_mid_run_loses_nothing_acknowledged() {
     let killed = cluster.index_of(&leader).expect("the leader is a node of the cluster");
     cluster.kill(killed).await;
     let killed_at = Instant::now();
+    let election = cluster.watch_election(names::EVENTS_STREAM, &leader, killed_at);
     let (stalled, refused) = file_many(&app, "election", 10, &body, &mut filed).await;
     let through = killed_at.elapsed();
+    let elected = election.await.expect("the election watch");
     let new_leader = cluster.stream_leader(names::EVENTS_STREAM).await;
     assert_ne!(new_leader, leader, "another node leads the stream");
 
@@ -109,10 +111,12 @@ async fn the_stream_leader_killed_mid_run_loses_nothing_acknowledged() {
     cluster.start_node(killed).await;
     file_many(&app, "back", 5, &body, &mut filed).await;
     eprintln!(
-        "cluster: {} filed; stream leader {leader} killed, {new_leader} leads; the longest filing (create + submit, with retries): {} ms calm, {} ms through the election, {refused} answers 503 meanwhile; the ten filed after the kill took {} ms",
+        "cluster: {} filed; stream leader {leader} killed, {new_leader} leads {} ms after the kill (the election); the longest filing (create + submit, with retries): {} ms calm, {} ms through the election ({} ms past it), {refused} answers 503 meanwhile; the ten filed after the kill took {} ms",
         filed.len(),
+        elected.as_millis(),
         calm.as_millis(),
         stalled.as_millis(),
+        stalled.saturating_sub(elected).as_millis(),
         through.as_millis()
     );
     // An election takes seconds; the intake's retries of unanswered requests (2 s each) add
@@ -198,8 +202,38 @@ async fn the_intakes_node_and_the_delivery_streams_leader_killed_mid_run_lose_no
     // flight are sent again there.
     let intakes = cluster.node_of_client("sandpiper-intake").await;
     let intakes_name = cluster.name(intakes).to_owned();
+    // What a filing writes: the stream, and the buckets of idempotency keys and the read model.
+    // Those that node led have an election to wait for, and the filings wait for the last one.
+    let mut written = vec![names::EVENTS_STREAM.to_owned()];
+    written
+        .extend([names::IDEMPOTENCY_BUCKET, names::VIEWS_BUCKET, names::VIEW_INDEX_BUCKET].map(|b| format!("KV_{b}")));
+    let mut led = Vec::new();
+    for stream in written {
+        if cluster.stream_leader(&stream).await == intakes_name {
+            led.push(stream);
+        }
+    }
     cluster.kill(intakes).await;
+    let killed_at = Instant::now();
+    let elections: Vec<_> = led
+        .iter()
+        .map(|stream| cluster.watch_election(stream, &intakes_name, killed_at))
+        .collect();
     let (intake_stall, refused) = file_many(&app, "intake-node", 5, &body, &mut filed).await;
+    let mut elected = Duration::ZERO;
+    for watch in elections {
+        elected = elected.max(watch.await.expect("the election watch"));
+    }
+    let election = if led.is_empty() {
+        "it led none of what a filing writes".to_owned()
+    } else {
+        format!(
+            "it led {}: the last of them had another leader {} ms after the kill, the longest filing ended {} ms past it",
+            led.join(", "),
+            elected.as_millis(),
+            intake_stall.saturating_sub(elected).as_millis()
+        )
+    };
     cluster.start_node(intakes).await;
     cluster.wait_for_meta_leader().await;
 
@@ -208,6 +242,7 @@ async fn the_intakes_node_and_the_delivery_streams_leader_killed_mid_run_lose_no
     let deliveries = cluster.index_of(&leader).expect("the leader is a node of the cluster");
     cluster.kill(deliveries).await;
     let killed_at = Instant::now();
+    let delivery_election = cluster.watch_election(names::DELIVERIES_STREAM, &leader, killed_at);
     let (first, _, _) = file(&app, "deliveries-node-0", &body).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !delivered_for(&receiver, &first).contains(&"submitted".to_owned()) {
@@ -215,14 +250,16 @@ async fn the_intakes_node_and_the_delivery_streams_leader_killed_mid_run_lose_no
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let delivery_stall = killed_at.elapsed();
+    let delivery_election = delivery_election.await.expect("the election watch");
     filed.push(first);
     file_many(&app, "deliveries-node-after", 4, &body, &mut filed).await;
     cluster.start_node(deliveries).await;
     eprintln!(
-        "cluster: {} filed; the intake's node {intakes_name} killed: the longest filing {} ms ({} ms calm), {refused} answers 503; the delivery stream's leader {leader} killed: the next submission delivered {} ms after the kill",
+        "cluster: {} filed; the intake's node {intakes_name} killed ({election}): the longest filing {} ms ({} ms calm), {refused} answers 503; the delivery stream's leader {leader} killed: another led it {} ms after the kill, and the next submission was delivered {} ms after the kill",
         filed.len(),
         intake_stall.as_millis(),
         calm.as_millis(),
+        delivery_election.as_millis(),
         delivery_stall.as_millis()
     );
     assert!(
