@@ -305,20 +305,40 @@ fn outcome(view: &serde_json::Value) -> String {
 /// decided and expired over eight simulated months. With `crashes`, after every step a service
 /// drawn from the sequence (the intake included) is killed mid-work, and started again 0.5 to
 /// 2 s later. Returns each application's outcome by startup name.
-async fn engagements(crashes: Option<&mut Sequence>) -> std::collections::BTreeMap<String, String> {
+async fn engagements(faults: Faults) -> std::collections::BTreeMap<String, String> {
     let mut app = TestApp::simulated().await;
-    let mut crashes = crashes;
-    let mut ids = Vec::new();
-    for (n, name) in ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"]
+    let (mut crashes, mut timer) = match faults {
+        Faults::None => (None, None),
+        Faults::BetweenSteps(sequence) => (Some(sequence), None),
+        Faults::OnATimer(sequence) => (None, Some(sequence)),
+    };
+    let bodies: Vec<serde_json::Value> = ["bedrock-agents-support", "amazon-q-business-docs", "exploring-agents"]
         .iter()
         .cycle()
         .take(9)
         .enumerate()
-    {
-        let mut body = example(name);
-        body["startup"]["name"] = serde_json::json!(format!("Engagement {n}"));
-        ids.push(app.submit(ACME, &body).await);
-        crash_one(&mut app, crashes.as_deref_mut()).await;
+        .map(|(n, name)| {
+            let mut body = example(name);
+            body["startup"]["name"] = serde_json::json!(format!("Engagement {n}"));
+            body
+        })
+        .collect();
+    let mut ids = Vec::new();
+    if let Some(sequence) = timer.as_mut() {
+        let api = Api::of(&app);
+        ids = under_kills(&mut app, sequence, async move {
+            let mut ids = Vec::new();
+            for body in &bodies {
+                ids.push(api.submit(body).await);
+            }
+            ids
+        })
+        .await;
+    } else {
+        for body in &bodies {
+            ids.push(app.submit(ACME, body).await);
+            crash_one(&mut app, crashes.as_mut()).await;
+        }
     }
     for id in &ids {
         app.wait_for_state(ACME, id, "in_review").await;
@@ -331,8 +351,14 @@ async fn engagements(crashes: Option<&mut Sequence>) -> std::collections::BTreeM
         (150, None),
     ];
     for (step, (days, spend)) in steps.into_iter().enumerate() {
-        app.advance_days(days).await;
-        crash_one(&mut app, crashes.as_deref_mut()).await;
+        match timer.as_mut() {
+            Some(sequence) => {
+                let api = Api::of(&app);
+                under_kills(&mut app, sequence, async move { api.advance_days(days).await }).await;
+            }
+            None => app.advance_days(days).await,
+        }
+        crash_one(&mut app, crashes.as_mut()).await;
         let today = app.get(ADMIN, "/v1/clock").await.body["now"].as_str().unwrap()[..10].to_owned();
         for (n, id) in ids.iter().enumerate() {
             let view = app.view(ACME, id).await;
@@ -355,7 +381,7 @@ async fn engagements(crashes: Option<&mut Sequence>) -> std::collections::BTreeM
                 assert_eq!(reply.status, 201, "{reply:?}");
             }
         }
-        crash_one(&mut app, crashes.as_deref_mut()).await;
+        crash_one(&mut app, crashes.as_mut()).await;
     }
     // Let whatever a restarted service still had to do finish, then read the ends.
     app.advance_days(1).await;
@@ -387,6 +413,119 @@ async fn engagements(crashes: Option<&mut Sequence>) -> std::collections::BTreeM
     outcomes
 }
 
+/// Runs `work` (spawned: it owns what it needs, so the stack stays free to be changed) while a
+/// service that consumes, drawn from `sequence`, is killed 20 to 150 ms in and then every 0.5 to
+/// 2 s, and started again 0.5 to 2 s later; answers what `work` did once it is done and every
+/// service is back.
+async fn under_kills<T: Send + 'static>(
+    app: &mut TestApp,
+    sequence: &mut Sequence,
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let work = tokio::spawn(work);
+    let consumers: Vec<ServiceName> = app
+        .stack
+        .services()
+        .into_iter()
+        .filter(|s| *s != ServiceName::Intake)
+        .collect();
+    let started = std::time::Instant::now();
+    let mut kills = 0;
+    loop {
+        // The first kill soon, so even a short step has one; then every 0.5 to 2 s.
+        let pause = if kills == 0 {
+            20 + sequence.next(130)
+        } else {
+            500 + sequence.next(1_500)
+        };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        if work.is_finished() {
+            break;
+        }
+        let service = consumers[sequence.next(consumers.len() as u64) as usize];
+        app.stack.crash_service(service).await;
+        kills += 1;
+        tokio::time::sleep(Duration::from_millis(500 + sequence.next(1_500))).await;
+        app.stack.start_service(service).await.unwrap();
+    }
+    app.stack.wait_ready(Duration::from_secs(20)).await.unwrap();
+    eprintln!(
+        "restart: {kills} kills on a timer during a step of {} ms",
+        started.elapsed().as_millis()
+    );
+    work.await.expect("the step under kills")
+}
+
+/// The few calls a step makes, owning their client, for work spawned beside the kills.
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn of(app: &TestApp) -> Api {
+        Api {
+            http: app.http.clone(),
+            base: app.url(""),
+        }
+    }
+
+    async fn call(&self, token: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
+        let mut request = self.http.post(format!("{}{path}", self.base)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .expect("the intake answers (it is not killed mid-step)");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
+    async fn submit(&self, body: &serde_json::Value) -> String {
+        let (status, created) = self.call(ACME, "/v1/applications", Some(body)).await;
+        assert_eq!(status, 201, "create: {created}");
+        let id = created["id"].as_str().expect("an id").to_owned();
+        let (status, submitted) = self.call(ACME, &format!("/v1/applications/{id}/submit"), None).await;
+        assert_eq!(status, 202, "submit: {submitted}");
+        id
+    }
+
+    /// Moves the clock `days` on. An advance a kill held past its settle time answers 503
+    /// having moved the clock part of the way; the rest is asked for again, to the same end.
+    async fn advance_days(&self, days: i64) {
+        let now = || async {
+            let clock: serde_json::Value = self
+                .http
+                .get(format!("{}/v1/clock", self.base))
+                .bearer_auth(ADMIN)
+                .send()
+                .await
+                .expect("the clock")
+                .json()
+                .await
+                .expect("the clock's body");
+            chrono::DateTime::parse_from_rfc3339(clock["now"].as_str().expect("now")).expect("a time")
+        };
+        let target = now().await + chrono::Duration::days(days);
+        for _ in 0..10 {
+            let left = target - now().await;
+            if left <= chrono::Duration::zero() {
+                return;
+            }
+            let hours = (left.num_minutes() + 59) / 60;
+            let (status, reply) = self
+                .call(ADMIN, "/v1/clock/advance", Some(&serde_json::json!({"hours": hours})))
+                .await;
+            if status != 200 {
+                eprintln!("restart: an advance under kills answered {status}: {reply}; asking for the rest");
+            }
+        }
+        panic!("the clock did not reach {target} in ten advances");
+    }
+}
+
 async fn crash_one(app: &mut TestApp, crashes: Option<&mut Sequence>) {
     let Some(sequence) = crashes else {
         return;
@@ -402,14 +541,32 @@ async fn crash_one(app: &mut TestApp, crashes: Option<&mut Sequence>) {
 
 #[tokio::test]
 async fn services_killed_at_random_through_whole_engagements_change_no_outcome() {
-    let calm = engagements(None).await;
-    let mut sequence = Sequence(7);
-    let crashed = engagements(Some(&mut sequence)).await;
+    let calm = engagements(Faults::None).await;
+    let crashed = engagements(Faults::BetweenSteps(Sequence(7))).await;
+    let timed = engagements(Faults::OnATimer(Sequence(11))).await;
     assert_eq!(calm.len(), 9);
     for (name, end) in &calm {
         eprintln!("{name}: {end}");
     }
     for (name, end) in &calm {
         assert_eq!(crashed.get(name), Some(end), "{name}: {end} without crashes");
+        assert_eq!(
+            timed.get(name),
+            Some(end),
+            "{name}: {end} without kills, killed on a timer mid-step"
+        );
     }
+}
+
+/// How [`engagements`] is disturbed.
+enum Faults {
+    None,
+    /// After every step, a service drawn from the sequence (the intake included) is killed and
+    /// started again 0.5 to 2 s later, the step's work still in flight.
+    BetweenSteps(Sequence),
+    /// While the applications are filed and while each advance runs (timers firing), a service
+    /// that consumes (classifier, reviewer, scheduler, notifier) drawn from the sequence is
+    /// killed 20 to 150 ms in and then every 0.5 to 2 s, and started again 0.5 to 2 s later. The intake, which the test
+    /// talks to, is killed between steps by the mode above.
+    OnATimer(Sequence),
 }
