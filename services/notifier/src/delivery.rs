@@ -287,6 +287,7 @@ impl Deliverer {
             let mut batch = match batch {
                 Ok(batch) => batch,
                 Err(err) => {
+                    sandpiper_runtime::metrics::record_pull_failed("notifier", "deliveries");
                     let wait = backoff.failed();
                     tracing::warn!(subscription = %subscription_id, error = %err, failures = backoff.failures(), ?wait, "pulling deliveries failed; retrying");
                     tokio::select! {
@@ -302,6 +303,7 @@ impl Deliverer {
                     Some(Ok(message)) => message,
                     // A failing pull (a leader lost) fails at once: back off, or the loop spins.
                     Some(Err(err)) => {
+                        sandpiper_runtime::metrics::record_pull_failed("notifier", "deliveries");
                         let wait = backoff.failed();
                         tracing::warn!(subscription = %subscription_id, error = %err, failures = backoff.failures(), ?wait, "receiving deliveries failed; retrying");
                         tokio::select! {

@@ -139,6 +139,7 @@ pub async fn run<H: Handler>(
             Err(err) => Some(format!("pull request failed: {err}")),
         };
         if let Some(failure) = failure {
+            crate::metrics::record_pull_failed(service.as_str(), "events");
             let wait = backoff.failed();
             tracing::warn!(consumer = %name, failures = backoff.failures(), ?wait, "{failure}; retrying");
             tokio::select! {

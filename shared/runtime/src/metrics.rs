@@ -38,6 +38,7 @@ pub struct Metrics {
     pub timers_pending: Family<Labels, Gauge>,
     pub deliveries: Family<Labels, Counter>,
     pub events_dead_lettered: Family<Labels, Counter>,
+    pub pull_failures: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -54,6 +55,7 @@ impl Metrics {
         let timers_pending = Family::<Labels, Gauge>::default();
         let deliveries = Family::<Labels, Counter>::default();
         let events_dead_lettered = Family::<Labels, Counter>::default();
+        let pull_failures = Family::<Labels, Counter>::default();
         registry.register(
             "sandpiper_http_requests",
             "HTTP requests by route, method and status",
@@ -105,6 +107,11 @@ impl Metrics {
             "Events a consumer refused and wrote to the dead letters, by type and reason (unreadable, mismatched, refused)",
             events_dead_lettered.clone(),
         );
+        registry.register(
+            "sandpiper_pull_failures",
+            "Pulls from a consumer that failed (a leader lost, NATS away), by service and consumer kind; each is followed by a backoff",
+            pull_failures.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -118,6 +125,7 @@ impl Metrics {
             timers_pending,
             deliveries,
             events_dead_lettered,
+            pull_failures,
         }
     }
 
@@ -163,6 +171,24 @@ pub fn record_handled(service: &str, event_type: &str, outcome: &str, took: Dura
     m.consumer_pending
         .get_or_create(&labels(&[("service", service)]))
         .set(i64::try_from(pending).unwrap_or(i64::MAX));
+}
+
+/// Counts a failed pull of `service`'s `consumer` kind (`events`, `deliveries`): one per backoff,
+/// so a leader loss costs a handful, never the thousands a second of a loop without one.
+pub fn record_pull_failed(service: &str, consumer: &str) {
+    metrics()
+        .pull_failures
+        .get_or_create(&labels(&[("service", service), ("consumer", consumer)]))
+        .inc();
+}
+
+/// The failed pulls counted so far in this process, every service and consumer together.
+pub fn pull_failures_total() -> u64 {
+    let text = metrics().render();
+    text.lines()
+        .filter(|line| line.starts_with("sandpiper_pull_failures_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Counts an event dead-lettered by `service`'s consumer (or again by a redrive).
