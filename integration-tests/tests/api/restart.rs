@@ -326,10 +326,11 @@ async fn engagements(faults: Faults) -> std::collections::BTreeMap<String, Strin
     let mut ids = Vec::new();
     if let Some(sequence) = timer.as_mut() {
         let api = Api::of(&app);
-        ids = under_kills(&mut app, sequence, async move {
+        let client = api.clone();
+        ids = under_kills(&mut app, &api, sequence, async move {
             let mut ids = Vec::new();
-            for body in &bodies {
-                ids.push(api.submit(body).await);
+            for (n, body) in bodies.iter().enumerate() {
+                ids.push(client.submit(n, body).await);
             }
             ids
         })
@@ -354,7 +355,8 @@ async fn engagements(faults: Faults) -> std::collections::BTreeMap<String, Strin
         match timer.as_mut() {
             Some(sequence) => {
                 let api = Api::of(&app);
-                under_kills(&mut app, sequence, async move { api.advance_days(days).await }).await;
+                let client = api.clone();
+                under_kills(&mut app, &api, sequence, async move { client.advance_days(days).await }).await;
             }
             None => app.advance_days(days).await,
         }
@@ -414,26 +416,22 @@ async fn engagements(faults: Faults) -> std::collections::BTreeMap<String, Strin
 }
 
 /// Runs `work` (spawned: it owns what it needs, so the stack stays free to be changed) while a
-/// service that consumes, drawn from `sequence`, is killed 20 to 150 ms in and then every 0.5 to
-/// 2 s, and started again 0.5 to 2 s later; answers what `work` did once it is done and every
-/// service is back.
+/// service drawn from `sequence` (the intake included) is killed 20 to 150 ms in and then every
+/// 0.5 to 2 s, and started again 0.5 to 2 s later; answers what `work` did once it is done and
+/// every service is back. A restarted intake listens on a new port, which `api` is told.
 async fn under_kills<T: Send + 'static>(
     app: &mut TestApp,
+    api: &Api,
     sequence: &mut Sequence,
     work: impl std::future::Future<Output = T> + Send + 'static,
 ) -> T {
     let work = tokio::spawn(work);
-    let consumers: Vec<ServiceName> = app
-        .stack
-        .services()
-        .into_iter()
-        .filter(|s| *s != ServiceName::Intake)
-        .collect();
+    let services = app.stack.services();
     let started = std::time::Instant::now();
-    let mut kills = 0;
+    let mut kills = Vec::new();
     loop {
         // The first kill soon, so even a short step has one; then every 0.5 to 2 s.
-        let pause = if kills == 0 {
+        let pause = if kills.is_empty() {
             20 + sequence.next(130)
         } else {
             500 + sequence.next(1_500)
@@ -442,87 +440,167 @@ async fn under_kills<T: Send + 'static>(
         if work.is_finished() {
             break;
         }
-        let service = consumers[sequence.next(consumers.len() as u64) as usize];
+        let service = services[sequence.next(services.len() as u64) as usize];
         app.stack.crash_service(service).await;
-        kills += 1;
+        kills.push(service.as_str());
         tokio::time::sleep(Duration::from_millis(500 + sequence.next(1_500))).await;
         app.stack.start_service(service).await.unwrap();
+        api.moved_to(app.url(""));
     }
     app.stack.wait_ready(Duration::from_secs(20)).await.unwrap();
     eprintln!(
-        "restart: {kills} kills on a timer during a step of {} ms",
+        "restart: {} killed on a timer during a step of {} ms: {kills:?}",
+        kills.len(),
         started.elapsed().as_millis()
     );
     work.await.expect("the step under kills")
 }
 
-/// The few calls a step makes, owning their client, for work spawned beside the kills.
+/// The few calls a step makes, as a client that rides out an intake restart would: owning its
+/// client (for work spawned beside the kills), following the intake to its new port, sending a
+/// call again when the intake is away (a create under its `Idempotency-Key`).
+#[derive(Clone)]
 struct Api {
     http: reqwest::Client,
-    base: String,
+    base: std::sync::Arc<std::sync::RwLock<String>>,
 }
 
 impl Api {
     fn of(app: &TestApp) -> Api {
         Api {
-            http: app.http.clone(),
-            base: app.url(""),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(90))
+                .build()
+                .unwrap(),
+            base: std::sync::Arc::new(std::sync::RwLock::new(app.url(""))),
         }
     }
 
-    async fn call(&self, token: &str, path: &str, body: Option<&serde_json::Value>) -> (u16, serde_json::Value) {
-        let mut request = self.http.post(format!("{}{path}", self.base)).bearer_auth(token);
+    fn moved_to(&self, base: String) {
+        *self.base.write().unwrap() = base;
+    }
+
+    /// Sends until the intake answers something other than 503, for at most a minute.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        key: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(answer) = self.call_once(method.clone(), token, path, body, key).await {
+                return answer;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path}: no answer within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends once; none when the intake was away or answered 503 (said on stderr).
+    async fn call_once(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        key: Option<&str>,
+    ) -> Option<(u16, serde_json::Value)> {
+        let base = self.base.read().unwrap().clone();
+        let mut request = self.http.request(method, format!("{base}{path}")).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .expect("the intake answers (it is not killed mid-step)");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or_default())
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        match request.send().await {
+            Ok(response) if response.status() != 503 => {
+                let status = response.status().as_u16();
+                Some((status, response.json().await.unwrap_or_default()))
+            }
+            Ok(response) => {
+                eprintln!("restart: {path}: 503 {}", response.text().await.unwrap_or_default());
+                None
+            }
+            Err(err) => {
+                eprintln!("restart: {path}: {err}");
+                None
+            }
+        }
     }
 
-    async fn submit(&self, body: &serde_json::Value) -> String {
-        let (status, created) = self.call(ACME, "/v1/applications", Some(body)).await;
-        assert_eq!(status, 201, "create: {created}");
+    async fn submit(&self, n: usize, body: &serde_json::Value) -> String {
+        let key = format!("engagement-{n}");
+        let (status, created) = self
+            .call(reqwest::Method::POST, ACME, "/v1/applications", Some(body), Some(&key))
+            .await;
+        assert!(status == 201 || status == 200, "create: {status} {created}");
         let id = created["id"].as_str().expect("an id").to_owned();
-        let (status, submitted) = self.call(ACME, &format!("/v1/applications/{id}/submit"), None).await;
-        assert_eq!(status, 202, "submit: {submitted}");
+        let (status, submitted) = self
+            .call(
+                reqwest::Method::POST,
+                ACME,
+                &format!("/v1/applications/{id}/submit"),
+                None,
+                None,
+            )
+            .await;
+        if status == 409 {
+            // A submit whose answer a kill cut off, sent again: stored the first time.
+            let (_, view) = self
+                .call(
+                    reqwest::Method::GET,
+                    ACME,
+                    &format!("/v1/applications/{id}"),
+                    None,
+                    None,
+                )
+                .await;
+            assert_ne!(view["state"], "draft", "409 on a draft's submit: {submitted}");
+        } else {
+            assert_eq!(status, 202, "submit: {submitted}");
+        }
         id
     }
 
-    /// Moves the clock `days` on. An advance a kill held past its settle time answers 503
-    /// having moved the clock part of the way; the rest is asked for again, to the same end.
+    /// Moves the clock `days` on. An advance a kill cut short (its answer lost, or 503 having
+    /// moved part of the way) is asked again for the rest of the way, to the same end: never
+    /// sent again as it was, since it is relative (a first version of this client did, and
+    /// overshot by the part the cut-off advance had already moved).
     async fn advance_days(&self, days: i64) {
         let now = || async {
-            let clock: serde_json::Value = self
-                .http
-                .get(format!("{}/v1/clock", self.base))
-                .bearer_auth(ADMIN)
-                .send()
-                .await
-                .expect("the clock")
-                .json()
-                .await
-                .expect("the clock's body");
+            let (_, clock) = self.call(reqwest::Method::GET, ADMIN, "/v1/clock", None, None).await;
             chrono::DateTime::parse_from_rfc3339(clock["now"].as_str().expect("now")).expect("a time")
         };
         let target = now().await + chrono::Duration::days(days);
-        for _ in 0..10 {
+        for _ in 0..20 {
             let left = target - now().await;
             if left <= chrono::Duration::zero() {
                 return;
             }
             let hours = (left.num_minutes() + 59) / 60;
-            let (status, reply) = self
-                .call(ADMIN, "/v1/clock/advance", Some(&serde_json::json!({"hours": hours})))
+            let answer = self
+                .call_once(
+                    reqwest::Method::POST,
+                    ADMIN,
+                    "/v1/clock/advance",
+                    Some(&serde_json::json!({"hours": hours})),
+                    None,
+                )
                 .await;
-            if status != 200 {
-                eprintln!("restart: an advance under kills answered {status}: {reply}; asking for the rest");
+            match answer {
+                Some((200, _)) => {}
+                Some((status, reply)) => panic!("advance: {status} {reply}"),
+                None => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
-        panic!("the clock did not reach {target} in ten advances");
+        panic!("the clock did not reach {target} in twenty advances");
     }
 }
 
@@ -565,8 +643,7 @@ enum Faults {
     /// started again 0.5 to 2 s later, the step's work still in flight.
     BetweenSteps(Sequence),
     /// While the applications are filed and while each advance runs (timers firing), a service
-    /// that consumes (classifier, reviewer, scheduler, notifier) drawn from the sequence is
-    /// killed 20 to 150 ms in and then every 0.5 to 2 s, and started again 0.5 to 2 s later. The intake, which the test
-    /// talks to, is killed between steps by the mode above.
+    /// drawn from the sequence (the intake included) is killed 20 to 150 ms in and then every
+    /// 0.5 to 2 s, and started again 0.5 to 2 s later; the client sends again what a kill cut off.
     OnATimer(Sequence),
 }
