@@ -29,7 +29,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -527,6 +527,7 @@ async fn advance(n: usize) -> Value {
         .await;
     let setup = filing.elapsed().as_secs_f64();
     let before = tally.total();
+    let writes_before = writes_by_stream(&app.nats_url).await;
     // A marker for a profiler attached from outside: the advance starts now.
     eprintln!("   setup done in {setup:.0} s; advancing {n} applications 182 days");
     let started = Instant::now();
@@ -541,12 +542,39 @@ async fn advance(n: usize) -> Value {
         .await;
     assert_eq!(reply.status, 200, "{reply:?}");
     let took = started.elapsed().as_secs_f64();
+    // Every acknowledged write the advance caused, by stream (the event stream, each bucket's):
+    // with each write flushed before its ack, these are what the advance waits on.
+    let writes_after = writes_by_stream(&app.nats_url).await;
+    let writes: BTreeMap<String, u64> = writes_after
+        .iter()
+        .map(|(name, last)| (name.clone(), last - writes_before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    let events = tally.total() - before;
+    let total: u64 = writes.values().sum();
     json!({
         "live_applications": n,
         "advance_182_days_s": (took * 100.0).round() / 100.0,
-        "events_during_advance": tally.total() - before,
+        "events_during_advance": events,
+        "writes_during_advance": total,
+        "writes_per_event": ((total as f64 / events.max(1) as f64) * 10.0).round() / 10.0,
+        "writes_by_stream": writes,
         "setup_s": setup.round(),
     })
+}
+
+/// Each stream's last sequence: the writes it has acknowledged (a bucket's included, whose
+/// history of one keeps its message count flat while its sequence counts every put and delete).
+async fn writes_by_stream(url: &str) -> BTreeMap<String, u64> {
+    let client = async_nats::connect(url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let mut streams = js.streams();
+    let mut last = BTreeMap::new();
+    while let Some(info) = streams.next().await {
+        let info = info.unwrap();
+        last.insert(info.config.name.clone(), info.state.last_sequence);
+    }
+    last
 }
 
 /// Resident memory (VmRSS) of a process, in MB.
