@@ -535,6 +535,10 @@ impl Api {
         }
     }
 
+    async fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, token, path, None, None).await
+    }
+
     async fn submit(&self, n: usize, body: &serde_json::Value) -> String {
         let key = format!("engagement-{n}");
         let (status, created) = self
@@ -553,15 +557,7 @@ impl Api {
             .await;
         if status == 409 {
             // A submit whose answer a kill cut off, sent again: stored the first time.
-            let (_, view) = self
-                .call(
-                    reqwest::Method::GET,
-                    ACME,
-                    &format!("/v1/applications/{id}"),
-                    None,
-                    None,
-                )
-                .await;
+            let (_, view) = self.get(ACME, &format!("/v1/applications/{id}")).await;
             assert_ne!(view["state"], "draft", "409 on a draft's submit: {submitted}");
         } else {
             assert_eq!(status, 202, "submit: {submitted}");
@@ -575,7 +571,7 @@ impl Api {
     /// overshot by the part the cut-off advance had already moved).
     async fn advance_days(&self, days: i64) {
         let now = || async {
-            let (_, clock) = self.call(reqwest::Method::GET, ADMIN, "/v1/clock", None, None).await;
+            let (_, clock) = self.get(ADMIN, "/v1/clock").await;
             chrono::DateTime::parse_from_rfc3339(clock["now"].as_str().expect("now")).expect("a time")
         };
         let target = now().await + chrono::Duration::days(days);
