@@ -114,14 +114,11 @@ impl Stack {
         let bus = sandpiper_runtime::bus::Bus::connect(&common, ServiceName::Intake)
             .await
             .map_err(|e| failed(&sandpiper_runtime::errors::error_chain(&e)))?;
-        let settings = sandpiper_runtime::provision::Provisioning {
-            simulated_start: match self.config.clock {
-                sandpiper_runtime::config::ClockMode::Simulated { start } => Some(start),
-                sandpiper_runtime::config::ClockMode::Wall => None,
-            },
-            console_session: self.config.console.session,
-            services: self.services(),
-        };
+        let settings = sandpiper_runtime::provision::Provisioning::new(
+            self.config.clock,
+            self.config.console.session,
+            self.services(),
+        );
         let provisioned = sandpiper_runtime::provision::provision(&bus, &settings).await;
         bus.drain().await;
         provisioned.map_err(|e| failed(&sandpiper_runtime::errors::error_chain(&e)))?;

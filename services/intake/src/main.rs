@@ -10,7 +10,7 @@ use anyhow::Context;
 use sandpiper_contracts::names::ServiceName;
 use sandpiper_intake::Application;
 use sandpiper_intake::config::IntakeConfig;
-use sandpiper_runtime::config::{ClockMode, CommonConfig, Environment};
+use sandpiper_runtime::config::{CommonConfig, Environment};
 use sandpiper_runtime::provision::{Provisioning, provision};
 
 #[tokio::main]
@@ -55,14 +55,7 @@ async fn provision_and_exit(named: Vec<String>) -> anyhow::Result<()> {
     let bus = sandpiper_runtime::bus::Bus::connect(&common, ServiceName::Intake)
         .await
         .context("cannot connect to NATS")?;
-    let settings = Provisioning {
-        simulated_start: match common.clock {
-            ClockMode::Simulated { start } => Some(start),
-            ClockMode::Wall => None,
-        },
-        console_session: console.session,
-        services,
-    };
+    let settings = Provisioning::new(common.clock, console.session, services);
     let done = provision(&bus, &settings).await.context("provisioning failed")?;
     tracing::info!(streams = ?done.streams, buckets = done.buckets.len(), consumers = ?done.consumers, "provisioned");
     bus.drain().await;

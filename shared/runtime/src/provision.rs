@@ -39,6 +39,20 @@ pub struct Provisioning {
     pub services: Vec<ServiceName>,
 }
 
+impl Provisioning {
+    /// What a deployment running on `clock` provisions for `services`.
+    pub fn new(clock: crate::config::ClockMode, console_session: Duration, services: Vec<ServiceName>) -> Provisioning {
+        Provisioning {
+            simulated_start: match clock {
+                crate::config::ClockMode::Simulated { start } => Some(start),
+                crate::config::ClockMode::Wall => None,
+            },
+            console_session,
+            services,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
     #[error(transparent)]
