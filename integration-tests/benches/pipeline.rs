@@ -7,7 +7,8 @@
 //! Each phase runs in a fresh process of this binary (its own nats-server, its own peak RSS):
 //! - `raw`: a nats-server alone: JetStream acknowledged publishes/s on a stream with the event
 //!   stream's settings (file storage, de-duplication by `Nats-Msg-Id`, async publish with 256 in
-//!   flight), one publish's ack latency at a time, and the core NATS request round trip; with
+//!   flight) and over four such streams at once (each stream flushes its own file), one
+//!   publish's ack latency at a time, and the core NATS request round trip; with
 //!   `sync_interval: always` (the deployments') and with JetStream's default (2 minutes);
 //! - `pipeline`: applications/s from submit to `active` (simulated clock, the review period
 //!   advanced), events per application; repeated with tracing off, with span ids only (the
@@ -265,24 +266,25 @@ async fn raw_bound() -> Value {
         serde_json::to_vec(&json!({"specversion": "1.0", "data": example("bedrock-agents-support")})).unwrap();
     let count = 50_000;
     let window = 256;
-    let started = Instant::now();
-    let mut in_flight = VecDeque::new();
-    for i in 0..count {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("raw-{i}").as_str());
-        let ack = jetstream
-            .publish_with_headers(format!("bench.raw.{}", i % 64), headers, payload.clone().into())
+    let publishes = flood(&jetstream, &["bench.raw"], count, window, &payload).await;
+    // The same writes spread over four streams, as a timer firing spreads its own over the event
+    // stream and three buckets: each stream flushes its own file, one message after another.
+    let mut spread = Vec::new();
+    for i in 0..4 {
+        jetstream
+            .create_stream(stream::Config {
+                name: format!("BENCH_SPREAD_{i}"),
+                subjects: vec![format!("bench.spread{i}.>")],
+                storage: stream::StorageType::File,
+                allow_direct: true,
+                ..Default::default()
+            })
             .await
             .unwrap();
-        in_flight.push_back(ack);
-        if in_flight.len() >= window {
-            in_flight.pop_front().unwrap().await.unwrap();
-        }
+        spread.push(format!("bench.spread{i}"));
     }
-    for ack in in_flight {
-        ack.await.unwrap();
-    }
-    let publishes = count as f64 / started.elapsed().as_secs_f64();
+    let spread: Vec<&str> = spread.iter().map(String::as_str).collect();
+    let spread_publishes = flood(&jetstream, &spread, count, window, &payload).await;
 
     // One at a time, as an API request waits for its event's ack.
     let mut acks = Vec::new();
@@ -318,6 +320,7 @@ async fn raw_bound() -> Value {
     rtts.sort_by(|a, b| a.total_cmp(b));
     json!({
         "jetstream_publishes_per_s": publishes.round(),
+        "over_four_streams_per_s": spread_publishes.round(),
         "ack_us_p50": percentile(&acks, 0.5).round(),
         "ack_us_p99": percentile(&acks, 0.99).round(),
         "payload_bytes": payload.len(),
@@ -325,6 +328,39 @@ async fn raw_bound() -> Value {
         "request_rtt_us_p50": percentile(&rtts, 0.5).round(),
         "request_rtt_us_p99": percentile(&rtts, 0.99).round(),
     })
+}
+
+/// Acknowledged publishes/s: `count` publishes spread round-robin over the streams of `prefixes`,
+/// each stream with `window` in flight.
+async fn flood(
+    jetstream: &async_nats::jetstream::Context,
+    prefixes: &[&str],
+    count: usize,
+    window: usize,
+    payload: &[u8],
+) -> f64 {
+    let started = Instant::now();
+    let per_stream = count / prefixes.len();
+    futures::future::join_all(prefixes.iter().map(|prefix| async move {
+        let mut in_flight = VecDeque::new();
+        for i in 0..per_stream {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", format!("{prefix}-{i}").as_str());
+            let ack = jetstream
+                .publish_with_headers(format!("{prefix}.{}", i % 64), headers, payload.to_vec().into())
+                .await
+                .unwrap();
+            in_flight.push_back(ack);
+            if in_flight.len() >= window {
+                in_flight.pop_front().unwrap().await.unwrap();
+            }
+        }
+        for ack in in_flight {
+            ack.await.unwrap();
+        }
+    }))
+    .await;
+    (per_stream * prefixes.len()) as f64 / started.elapsed().as_secs_f64()
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

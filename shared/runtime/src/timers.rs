@@ -274,9 +274,12 @@ pub async fn run<H: TimerHandler>(
 }
 
 /// How many timers of one instant are taken at once.
-const FIRE_BATCH: usize = 256;
-/// How many applications' timers fire at once.
-const FIRE_CONCURRENCY: usize = 32;
+const FIRE_BATCH: usize = 1024;
+/// How many applications' timers fire at once. Each firing is a chain of flushed writes, so
+/// throughput grows with the chains in flight until nats-server's streams saturate: over 10,000
+/// applications the six-month advance took 20.0 s with 32, 15–17.5 s with 128, and 16.0 s with
+/// 384, whose writes only queued three times longer (README "Performance").
+const FIRE_CONCURRENCY: usize = 128;
 
 /// Fires a batch of timers due at the same instant; returns each timer's id and whether it fired
 /// and was removed from the store.
