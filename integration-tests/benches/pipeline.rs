@@ -26,7 +26,9 @@
 //! Sizes: `SANDPIPER_BENCH_APPS` (pipeline, default 500), `SANDPIPER_BENCH_LIVE` (advance,
 //! default `10000`; e.g. `10000,100000`), `SANDPIPER_BENCH_STORED` (growth, default
 //! `1000,10000`), `SANDPIPER_BENCH_RESTART` (restart, default `200000`),
-//! `SANDPIPER_BENCH_PHASES` (default all).
+//! `SANDPIPER_BENCH_PHASES` (default all). `SANDPIPER_BENCH_SYNC=default` runs every phase's
+//! nats-server on JetStream's default `sync_interval` instead of flushing each write (what the
+//! deployments do): it shows what the flushes cost.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 

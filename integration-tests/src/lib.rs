@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::StreamExt;
-use sandpiper_cli::local_nats::LocalNats;
+use sandpiper_cli::local_nats::{LocalNats, SyncInterval};
 use sandpiper_cli::stack::{Stack, StackConfig};
 use sandpiper_contracts::events::Envelope;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
@@ -297,7 +297,7 @@ impl TestApp {
         let started = if secured {
             LocalNats::start_with(&dir.path().join("nats"), 0, Some(&config), SECURED_PASSWORDS).await
         } else {
-            LocalNats::start(&dir.path().join("nats"), 0).await
+            LocalNats::start_synced(&dir.path().join("nats"), 0, sync_interval()).await
         };
         let nats = started.unwrap_or_else(|e| panic!("integration tests need a real nats-server: {e}"));
         let nats_users = if secured {
@@ -556,4 +556,14 @@ pub fn event_names(events: &Value) -> Vec<String> {
                 .to_owned()
         })
         .collect()
+}
+
+/// How the stack's nats-server flushes: before every ack, as every deployment does, unless
+/// `SANDPIPER_BENCH_SYNC=default` asks for JetStream's default (a bench comparing what the
+/// flushes cost; no test sets it).
+fn sync_interval() -> SyncInterval {
+    match std::env::var("SANDPIPER_BENCH_SYNC").as_deref() {
+        Ok("default") => SyncInterval::Default,
+        _ => SyncInterval::Always,
+    }
 }
