@@ -315,6 +315,14 @@ async fn agenda_lists_the_coming_days_as_the_api_does_and_status_finds_startups_
     assert!(none.contains("No application of a startup named like"), "{none}");
     let other = ask(&app, "T0ACME01", &format!("status {foreign}")).await;
     assert!(other.contains("No application"), "{other}");
+
+    // A partner with no application at all: the index read ends at once with nothing (it used
+    // to wait out a quiet period, and a read that never ended would hang these answers).
+    map(&app, "T0INIT01", "initech").await;
+    let empty = ask(&app, "T0INIT01", "agenda").await;
+    assert!(empty.contains("Nothing falls due in these days."), "{empty}");
+    let nobody = ask(&app, "T0INIT01", "status guild").await;
+    assert!(nobody.contains("No application of a startup named like"), "{nobody}");
 }
 
 /// A `block_actions` payload as Slack sends it when `user` presses the button with `value`.
@@ -525,6 +533,9 @@ async fn a_press_on_the_secured_stack_graduates_with_the_notifiers_own_permissio
     app.advance_days(61).await; // the 60-day window closed with consumption
     assert_eq!(app.view(ACME, &id).await["state"], "window_closed");
     map(&app, "T0ACME01", "acme").await;
+    // The partner's summaries are read from the index under the notifier's own user too.
+    let status = ask(&app, "T0ACME01", "status helpdesk").await;
+    assert!(status.contains(id.as_str()), "{status}");
 
     // A Bedrock graduation drafts the linked Bedrock POC first (G2): the notifier's NATS user
     // publishes drafted and graduated and writes them into the read model.

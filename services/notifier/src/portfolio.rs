@@ -3,10 +3,8 @@
 //! weekly digest both read it, so `/sandpiper agenda` and a digest of the same days agree.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use sandpiper_contracts::agenda::{AgendaItem, AgendaKind};
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::record::Summary;
@@ -16,10 +14,6 @@ use sandpiper_runtime::errors::BoxError;
 use sandpiper_runtime::handler::HandlerError;
 use sandpiper_runtime::http::problem::Problem;
 use sandpiper_runtime::views::{ViewStore, ViewStoreError};
-
-/// How long the index watch may stay quiet before the listing counts as complete (a partner
-/// with no applications gets no entry at all, not even a last one).
-const QUIET: Duration = Duration::from_millis(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortfolioError {
@@ -41,33 +35,16 @@ impl From<PortfolioError> for HandlerError {
     }
 }
 
-/// Every summary of the partner's applications in the view index.
+/// Every summary of the partner's applications in the view index
+/// ([`ViewStore::partner_summaries`]).
 pub async fn summaries(
     views: &ViewStore,
     partner: &PartnerId,
 ) -> Result<Vec<(ApplicationId, Summary)>, PortfolioError> {
-    let mut watch = views
-        .index()
-        .watch_with_history(format!("{partner}.*"))
+    views
+        .partner_summaries(partner)
         .await
-        .map_err(|e| PortfolioError::Index(e.into()))?;
-    let mut found = Vec::new();
-    // The watch delivers every current summary, then waits for changes: stop at the last one
-    // (`delta` 0), or when nothing comes (a partner with no applications).
-    while let Ok(Some(entry)) = tokio::time::timeout(QUIET, watch.next()).await {
-        let entry = entry.map_err(|e| PortfolioError::Index(e.into()))?;
-        let last = entry.delta == 0;
-        if let (Some(id), Ok(summary)) = (
-            entry.key.rsplit('.').next().and_then(|k| ApplicationId::parse(k).ok()),
-            serde_json::from_slice::<Summary>(&entry.value),
-        ) {
-            found.push((id, summary));
-        }
-        if last {
-            break;
-        }
-    }
-    Ok(found)
+        .map_err(|e| PortfolioError::Index(e.into()))
 }
 
 /// The views of the partner's applications that have an agenda ([`agenda::engaged`]).

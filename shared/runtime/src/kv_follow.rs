@@ -1,13 +1,63 @@
 //! Following a key-value bucket: every entry from a revision on, forever, surviving NATS restarts.
-//! The catalog mirror, the simulated clock and the timer index all rest on this.
+//! The catalog mirror, the simulated clock and the timer index all rest on this. And reading
+//! what a bucket holds under a pattern once ([`current`]).
 //!
 //! A watch ends with an error when the connection behind it goes away; polling it again would
 //! panic inside async-nats, so the watch is dropped and, unless the client itself is gone (the
 //! service is shutting down), made anew from the next unseen revision.
 
+use async_nats::jetstream::consumer::{DeliverPolicy, ReplayPolicy, push};
 use async_nats::jetstream::kv;
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::mpsc;
+
+use crate::errors::BoxError;
+
+/// Every key of `store` matching `pattern` (`partner.*`) with its current value, read once: the
+/// last message of each matching key, ending at the last one stored when asked, and at once when
+/// nothing matches. (A watch has no last entry to report when nothing matches, and async-nats's
+/// `history` refuses a wildcard.) Deleted and purged keys are left out.
+pub async fn current(
+    client: &async_nats::Client,
+    store: &kv::Store,
+    pattern: &str,
+) -> Result<Vec<(String, Bytes)>, BoxError> {
+    let consumer = store
+        .stream
+        .create_consumer(push::OrderedConfig {
+            deliver_subject: client.new_inbox(),
+            description: Some("kv current values".to_owned()),
+            filter_subject: format!("{}{pattern}", store.prefix),
+            replay_policy: ReplayPolicy::Instant,
+            deliver_policy: DeliverPolicy::LastPerSubject,
+            ..Default::default()
+        })
+        .await?;
+    let mut found = Vec::new();
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(found);
+    }
+    let mut messages = consumer.messages().await?;
+    while let Some(message) = messages.next().await {
+        let message = message?;
+        let pending = message.info()?.pending;
+        let operation = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get("KV-Operation"))
+            .map(|op| op.as_str().to_owned());
+        if operation.is_none()
+            && let Some(key) = message.subject.strip_prefix(store.prefix.as_str())
+        {
+            found.push((key.to_owned(), message.payload.clone()));
+        }
+        if pending == 0 {
+            break;
+        }
+    }
+    Ok(found)
+}
 
 /// Sends every entry of `store` under `filter` (`>` for all keys) from revision 1 on into `sink`,
 /// in order, until the sink is dropped or the client is closed.

@@ -159,6 +159,29 @@ impl ViewStore {
         &self.index
     }
 
+    /// Every summary of the partner's applications in the index, read once: it ends at the last
+    /// one stored when asked (at once for a partner with none), never cut short by a timeout.
+    /// An unreadable summary is left out, and logged.
+    pub async fn partner_summaries(
+        &self,
+        partner: &PartnerId,
+    ) -> Result<Vec<(ApplicationId, Summary)>, ViewStoreError> {
+        let stored = crate::kv_follow::current(&self.bus.client, &self.index, &format!("{partner}.*"))
+            .await
+            .map_err(|e| ViewStoreError::store("reading a partner's summaries", e))?;
+        let mut found = Vec::with_capacity(stored.len());
+        for (key, value) in stored {
+            let Some(id) = key.rsplit('.').next().and_then(|k| ApplicationId::parse(k).ok()) else {
+                continue;
+            };
+            match serde_json::from_slice::<Summary>(&value) {
+                Ok(summary) => found.push((id, summary)),
+                Err(err) => tracing::warn!(%key, error = %err, "skipping an unreadable summary"),
+            }
+        }
+        Ok(found)
+    }
+
     /// The application's record, as last stored (one direct read).
     pub async fn load(
         &self,
