@@ -14,6 +14,9 @@ use tokio::sync::mpsc;
 
 use crate::errors::BoxError;
 
+/// How long [`current`] may take before it gives up with an error.
+const CURRENT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Every key of `store` matching `pattern` (`partner.*`) with its current value, read once: the
 /// last message of each matching key, ending at the last one stored when asked, and at once when
 /// nothing matches. (A watch has no last entry to report when nothing matches, and async-nats's
@@ -39,23 +42,27 @@ pub async fn current(
         return Ok(found);
     }
     let mut messages = consumer.messages().await?;
-    while let Some(message) = messages.next().await {
-        let message = message?;
-        let pending = message.info()?.pending;
-        let operation = message
-            .headers
-            .as_ref()
-            .and_then(|headers| headers.get("KV-Operation"))
-            .map(|op| op.as_str().to_owned());
-        if operation.is_none()
-            && let Some(key) = message.subject.strip_prefix(store.prefix.as_str())
-        {
-            found.push((key.to_owned(), message.payload.clone()));
+    let read = async {
+        while let Some(message) = messages.next().await {
+            let message = message?;
+            let pending = message.info()?.pending;
+            let removed = message
+                .headers
+                .as_ref()
+                .is_some_and(|headers| headers.get("KV-Operation").is_some());
+            if !removed && let Some(key) = message.subject.strip_prefix(store.prefix.as_str()) {
+                found.push((key.to_owned(), message.payload.clone()));
+            }
+            if pending == 0 {
+                break;
+            }
         }
-        if pending == 0 {
-            break;
-        }
-    }
+        Ok::<(), BoxError>(())
+    };
+    // A stalled server (an election) fails the read rather than hanging it or cutting it short.
+    tokio::time::timeout(CURRENT_LIMIT, read)
+        .await
+        .map_err(|_| format!("reading {} under {pattern} took over {CURRENT_LIMIT:?}", store.name))??;
     Ok(found)
 }
 
