@@ -242,13 +242,11 @@ fn peak_rss_mb() -> f64 {
 /// The bound a nats-server sets, alone (no services): `SANDPIPER_BENCH_SYNC` `always` (the
 /// deployments' `sync_interval`) or `default` (JetStream's 2 minutes).
 async fn raw_bound() -> Value {
-    use sandpiper_cli::local_nats::{LocalNats, SyncInterval};
-    let sync = match std::env::var("SANDPIPER_BENCH_SYNC").as_deref() {
-        Ok("default") => SyncInterval::Default,
-        _ => SyncInterval::Always,
-    };
+    use sandpiper_cli::local_nats::LocalNats;
     let dir = tempfile::tempdir().unwrap();
-    let nats = LocalNats::start_synced(dir.path(), 0, sync).await.unwrap();
+    let nats = LocalNats::start_synced(dir.path(), 0, sandpiper_integration_tests::sync_interval())
+        .await
+        .unwrap();
     let client = async_nats::connect(&nats.url()).await.unwrap();
     let jetstream = async_nats::jetstream::new(client.clone());
     jetstream

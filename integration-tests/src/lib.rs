@@ -560,8 +560,8 @@ pub fn event_names(events: &Value) -> Vec<String> {
 
 /// How the stack's nats-server flushes: before every ack, as every deployment does, unless
 /// `SANDPIPER_BENCH_SYNC=default` asks for JetStream's default (a bench comparing what the
-/// flushes cost; no test sets it).
-fn sync_interval() -> SyncInterval {
+/// flushes cost; no test sets it). The bench's raw phase reads it too.
+pub fn sync_interval() -> SyncInterval {
     match std::env::var("SANDPIPER_BENCH_SYNC").as_deref() {
         Ok("default") => SyncInterval::Default,
         _ => SyncInterval::Always,

@@ -251,12 +251,7 @@ impl Projection {
         if !matches!(entry.operation, kv::Operation::Put) {
             return;
         }
-        let Some(id) = entry
-            .key
-            .rsplit('.')
-            .next()
-            .and_then(|id| ApplicationId::parse(id).ok())
-        else {
+        let Some(id) = sandpiper_contracts::names::application_of_view_key(&entry.key) else {
             tracing::warn!(key = %entry.key, "an index key names no application; skipped");
             return;
         };

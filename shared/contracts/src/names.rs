@@ -45,6 +45,13 @@ pub fn view_key(partner: &crate::ids::PartnerId, application: &crate::ids::Appli
     format!("{partner}.{application}")
 }
 
+/// The application a [`view_key`] names, if it names one.
+pub fn application_of_view_key(key: &str) -> Option<crate::ids::ApplicationId> {
+    key.rsplit('.')
+        .next()
+        .and_then(|id| crate::ids::ApplicationId::parse(id).ok())
+}
+
 /// The header a guarded publish carries: the stream sequence of the application's event it
 /// follows (its expected last subject sequence). A reader whose record ends there folds the event
 /// at once; one that does not knows its record is behind and catches up.

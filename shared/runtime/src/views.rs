@@ -171,7 +171,7 @@ impl ViewStore {
             .map_err(|e| ViewStoreError::store("reading a partner's summaries", e))?;
         let mut found = Vec::with_capacity(stored.len());
         for (key, value) in stored {
-            let Some(id) = key.rsplit('.').next().and_then(|k| ApplicationId::parse(k).ok()) else {
+            let Some(id) = names::application_of_view_key(&key) else {
                 continue;
             };
             match serde_json::from_slice::<Summary>(&value) {
