@@ -7,7 +7,8 @@
 //! Each phase runs in a fresh process of this binary (its own nats-server, its own peak RSS):
 //! - `raw`: a nats-server alone: JetStream acknowledged publishes/s on a stream with the event
 //!   stream's settings (file storage, de-duplication by `Nats-Msg-Id`, async publish with 256 in
-//!   flight) and over four such streams at once (each stream flushes its own file), one
+//!   flight), over four such streams at once (each stream flushes its own file) and over sixteen
+//!   (the most the disk flushes: the floor the orchestrator prints under each advance), one
 //!   publish's ack latency at a time, and the core NATS request round trip; with
 //!   `sync_interval: always` (the deployments') and with JetStream's default (2 minutes);
 //! - `pipeline`: applications/s from submit to `active` (simulated clock, the review period
@@ -21,7 +22,8 @@
 //! - `restart`: N applications of 5 events each stored (the events on the stream, their records
 //!   and summaries in the read model, as the services write them), then the `sandpiper-intake`
 //!   binary started: seconds until `/readyz`, its RSS, and `GET /v1/applications/{id}` latency
-//!   at 200 requests/s on random applications.
+//!   at 200 requests/s on random applications: right after `/readyz`, once the processes are
+//!   quiet, and again after 12 s without a read (nats-server's block caches expired).
 //!
 //! Sizes: `SANDPIPER_BENCH_APPS` (pipeline, default 500), `SANDPIPER_BENCH_LIVE` (advance,
 //! default `10000`; e.g. `10000,100000`), `SANDPIPER_BENCH_STORED` (growth, default
@@ -186,6 +188,29 @@ fn orchestrate() {
             100.0 * events_per_s / raw
         );
     }
+    // What the flushing disk allows the advance at best: every write it made at the most the disk
+    // flushes with sixteen streams written at once, and its events alone, in order, into the
+    // one event stream at that stream's own ceiling.
+    let ceilings = raw_with("always").map(|v| {
+        (
+            v["jetstream_publishes_per_s"].as_f64().unwrap_or(0.0),
+            v["over_sixteen_streams_per_s"].as_f64().unwrap_or(0.0),
+        )
+    });
+    if let Some((one_stream, sixteen)) = ceilings.filter(|(one, many)| *one > 0.0 && *many > 0.0) {
+        for (label, value) in results.iter().filter(|(l, _)| l.starts_with("advance")) {
+            let result = &value["result"];
+            let figure = |key: &str| result[key].as_f64().unwrap_or(0.0);
+            println!(
+                "{label}: {:.2} s; its {:.0} writes take at least {:.2} s at the disk's best ({sixteen:.0}/s over sixteen streams), its {:.0} events at least {:.2} s in one stream ({one_stream:.0}/s)",
+                figure("advance_182_days_s"),
+                figure("writes_during_advance"),
+                figure("writes_during_advance") / sixteen,
+                figure("events_during_advance"),
+                figure("events_during_advance") / one_stream,
+            );
+        }
+    }
     let rate = |mode: &str| {
         results
             .iter()
@@ -269,22 +294,10 @@ async fn raw_bound() -> Value {
     let publishes = flood(&jetstream, &["bench.raw"], count, window, &payload).await;
     // The same writes spread over four streams, as a timer firing spreads its own over the event
     // stream and three buckets: each stream flushes its own file, one message after another.
-    let mut spread = Vec::new();
-    for i in 0..4 {
-        jetstream
-            .create_stream(stream::Config {
-                name: format!("BENCH_SPREAD_{i}"),
-                subjects: vec![format!("bench.spread{i}.>")],
-                storage: stream::StorageType::File,
-                allow_direct: true,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        spread.push(format!("bench.spread{i}"));
-    }
-    let spread: Vec<&str> = spread.iter().map(String::as_str).collect();
-    let spread_publishes = flood(&jetstream, &spread, count, window, &payload).await;
+    // Then over sixteen: what the disk flushes at best with many files written at once, the
+    // ceiling no partitioning of the streams could pass.
+    let spread_publishes = flood_spread(&jetstream, "four", 4, count, window, &payload).await;
+    let sixteen_publishes = flood_spread(&jetstream, "sixteen", 16, count, window, &payload).await;
 
     // One at a time, as an API request waits for its event's ack.
     let mut acks = Vec::new();
@@ -321,6 +334,7 @@ async fn raw_bound() -> Value {
     json!({
         "jetstream_publishes_per_s": publishes.round(),
         "over_four_streams_per_s": spread_publishes.round(),
+        "over_sixteen_streams_per_s": sixteen_publishes.round(),
         "ack_us_p50": percentile(&acks, 0.5).round(),
         "ack_us_p99": percentile(&acks, 0.99).round(),
         "payload_bytes": payload.len(),
@@ -328,6 +342,33 @@ async fn raw_bound() -> Value {
         "request_rtt_us_p50": percentile(&rtts, 0.5).round(),
         "request_rtt_us_p99": percentile(&rtts, 0.99).round(),
     })
+}
+
+/// Acknowledged publishes/s over `streams` new streams named after `label`, `count` in all.
+async fn flood_spread(
+    jetstream: &async_nats::jetstream::Context,
+    label: &str,
+    streams: usize,
+    count: usize,
+    window: usize,
+    payload: &[u8],
+) -> f64 {
+    let mut prefixes = Vec::new();
+    for i in 0..streams {
+        jetstream
+            .create_stream(stream::Config {
+                name: format!("BENCH_{}_{i}", label.to_uppercase()),
+                subjects: vec![format!("bench.{label}{i}.>")],
+                storage: stream::StorageType::File,
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        prefixes.push(format!("bench.{label}{i}"));
+    }
+    let prefixes: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    flood(jetstream, &prefixes, count, window, payload).await
 }
 
 /// Acknowledged publishes/s: `count` publishes spread round-robin over the streams of `prefixes`,
@@ -820,6 +861,10 @@ async fn restart(n: usize) -> Value {
     wait_quiet(&[intake_pid, nats.pid().unwrap_or(0)], Duration::from_secs(300)).await;
     let quiet_s = quiet_started.elapsed().as_secs_f64();
     let settled = get_latencies(&http, port, &ids, 1).await;
+    // Then after 12 s without a read: nats-server drops a message block's cache after 10 s
+    // unread, so this shows whether the first window's tail is the restart or those cold blocks.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let after_pause = get_latencies(&http, port, &ids, 2).await;
     json!({
         "applications": n,
         "events_stored": events,
@@ -833,6 +878,8 @@ async fn restart(n: usize) -> Value {
         "get_settled_p50_ms": percentile_ms(&settled, 0.5),
         "get_settled_p99_ms": percentile_ms(&settled, 0.99),
         "get_settled_p999_ms": percentile_ms(&settled, 0.999),
+        "get_after_12s_unread_p50_ms": percentile_ms(&after_pause, 0.5),
+        "get_after_12s_unread_p99_ms": percentile_ms(&after_pause, 0.99),
     })
 }
 
