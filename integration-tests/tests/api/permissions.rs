@@ -227,3 +227,47 @@ async fn only_provisioning_may_delete_purge_consume_at_will_or_write_anothers_bu
         assert!(outcome.is_ok(), "provisioning was refused {what}: {outcome:?}");
     }
 }
+
+/// Deleting a dead letter: a service's redrive answers, and the intake removes the letter, so only
+/// the intake (and the notifier, for its deliveries' letters) may delete from the shared
+/// dead-letter stream; the classifier, reviewer, scheduler and connector may not remove anyone's
+/// letters. Each user asks to delete a letter that is not there: an allowed user gets an answer
+/// (no such message), a refused one none at all.
+#[tokio::test]
+async fn only_the_intake_and_the_notifier_may_delete_a_dead_letter() {
+    use async_nats::jetstream::stream::DeleteMessageErrorKind;
+    use sandpiper_contracts::names::{self, ServiceName};
+
+    let app = secured().await;
+    let tries = ServiceName::ALL
+        .into_iter()
+        .map(|s| s.as_str())
+        .chain(["provision"])
+        .map(|user| {
+            let app = &app;
+            async move {
+                let client = connect_as(app, user, &format!("{user}-secret")).await;
+                let mut js = async_nats::jetstream::new(client);
+                js.set_timeout(Duration::from_millis(1500));
+                let letters = js.get_stream_no_info(names::DEAD_LETTERS_STREAM).await.unwrap();
+                let answered = match letters.delete_message(1_000_000).await {
+                    Ok(_) => true,
+                    Err(err) => match err.kind() {
+                        DeleteMessageErrorKind::TimedOut => false,
+                        DeleteMessageErrorKind::JetStream(_) => true,
+                        other => panic!("{user}: deleting a dead letter failed otherwise: {other:?} {err}"),
+                    },
+                };
+                (user, answered)
+            }
+        });
+    for (user, answered) in futures::future::join_all(tries).await {
+        let allowed = matches!(user, "intake" | "notifier" | "provision");
+        assert_eq!(
+            answered,
+            allowed,
+            "{user}: {} to delete a dead letter",
+            if answered { "allowed" } else { "refused" }
+        );
+    }
+}

@@ -176,6 +176,14 @@ pub enum DeadLetterRouteError {
     /// The service tried and failed for a reason worth retrying; the letter stays.
     #[error("the {service} could not redrive the event: {reason}")]
     Failed { service: ServiceName, reason: String },
+    /// The service handled the event, and the letter could not be removed: it stays, and a
+    /// second redrive handles the event again, harmlessly (handlers are idempotent).
+    #[error("the {service} handled the event, and its dead letter could not be removed")]
+    NotRemoved {
+        service: ServiceName,
+        #[source]
+        source: DeadLetterError,
+    },
 }
 
 impl From<DeadLetterRouteError> for Problem {
@@ -198,6 +206,9 @@ impl From<DeadLetterRouteError> for Problem {
             // Only an admin redrives: the reason is theirs to read (a transient failure's chain).
             DeadLetterRouteError::Failed { service, reason } => Problem::unavailable(format!(
                 "the {service} could not redrive the event, the dead letter stays: {reason}"
+            )),
+            DeadLetterRouteError::NotRemoved { service, .. } => Problem::unavailable(format!(
+                "the {service} handled the event, but its dead letter could not be removed; a redrive again is harmless"
             )),
         };
         problem.logged(&err)

@@ -134,9 +134,9 @@ pub struct RedriveRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum RedriveOutcome {
-    /// Handled: the dead letter is removed.
+    /// Handled: the intake then removes the dead letter.
     Redriven,
-    /// Refused again: a new dead letter replaces the old one.
+    /// Refused again: a new dead letter is stored, and the intake removes the old one.
     Refused { dead_letter: u64, reason: String },
     /// Neither (NATS or a dependency down): the dead letter stays; try again later.
     Failed { reason: String },
@@ -215,7 +215,8 @@ pub async fn stream(bus: &Bus) -> Result<stream::Stream, DeadLetterError> {
     Ok(bus.stream(names::DEAD_LETTERS_STREAM, stream_config(bus)).await?)
 }
 
-/// One service's event dead letters: written by its consumer, read and removed by its redrives.
+/// The event dead letters: each service's written by its consumer and read by its redrives;
+/// removed by the intake alone, once a redrive was answered.
 #[derive(Clone)]
 pub struct DeadLetters {
     bus: Bus,

@@ -3,8 +3,10 @@
 //! `subjects::redrive(service)`, core NATS request/reply in a queue group, so one replica
 //! answers). The original event is fetched from the stream by its sequence (a direct get) and
 //! goes through the very checks and handler a delivered one does ([`crate::consume::attempt`]),
-//! in its application's lane. Handled, the letter is removed; refused again, a new letter
-//! replaces it; failed for a transient reason, it stays.
+//! in its application's lane. Handled, or refused again (a new letter stored in its place), the
+//! answer says so and the intake removes the letter: a service may not delete from the shared
+//! dead-letter stream, so none can remove another's letters. Failed for a transient reason, it
+//! stays.
 
 use std::sync::Arc;
 
@@ -110,18 +112,10 @@ async fn redrive<H: Handler>(bus: &Bus, shared: &Shared<H>, id: u64) -> RedriveO
     };
     let attempted = attempt(shared, &incoming, None).await;
     match attempted.outcome {
-        Ok(()) => match shared.dead_letters.remove(id).await {
-            Ok(()) => {
-                tracing::info!(
-                    dead_letter = id,
-                    stream_sequence = letter.stream_sequence,
-                    "redriven; the dead letter is removed"
-                );
-                RedriveOutcome::Redriven
-            }
-            // Handled, and handlers are idempotent: a second redrive handles it again, harmlessly.
-            Err(err) => failed("handled, but the dead letter could not be removed", &err),
-        },
+        Ok(()) => {
+            tracing::info!(dead_letter = id, stream_sequence = letter.stream_sequence, "redriven");
+            RedriveOutcome::Redriven
+        }
         Err(Failure::Transient(err)) => RedriveOutcome::Failed { reason: err.report() },
         Err(Failure::Refused(kind, err)) => {
             let reason = err.report();
@@ -141,9 +135,6 @@ async fn redrive<H: Handler>(bus: &Bus, shared: &Shared<H>, id: u64) -> RedriveO
                 Err(err) => return failed("refused again, and the new dead letter could not be stored", &err),
             };
             crate::metrics::record_dead_lettered(service.as_str(), attempted.event_type, kind.as_str());
-            if let Err(err) = shared.dead_letters.remove(id).await {
-                tracing::warn!(dead_letter = id, error = %crate::errors::error_chain(&err), "the old dead letter stays beside the new one");
-            }
             tracing::warn!(dead_letter = id, new_dead_letter = dead_letter, %reason, "redrive refused again");
             RedriveOutcome::Refused { dead_letter, reason }
         }

@@ -179,9 +179,21 @@ pub async fn redrive(
         dead_letter,
         reason,
     };
+    // The intake removes the letter, not the service: only the intake's NATS user may delete from
+    // the shared dead-letter stream, so no service can remove another's letters.
     match outcome {
-        RedriveOutcome::Redriven => Ok(Json(answer(Redrive::Redriven, None, None))),
+        RedriveOutcome::Redriven => {
+            letters
+                .remove(sequence)
+                .await
+                .map_err(|source| DeadLetterRouteError::NotRemoved { service, source })?;
+            Ok(Json(answer(Redrive::Redriven, None, None)))
+        }
         RedriveOutcome::Refused { dead_letter, reason } => {
+            // The new letter is stored; an old one left beside it is a duplicate, not a loss.
+            if let Err(err) = letters.remove(sequence).await {
+                tracing::warn!(dead_letter = sequence, new_dead_letter = dead_letter, error = %sandpiper_runtime::errors::error_chain(&err), "the old dead letter stays beside the new one");
+            }
             Ok(Json(answer(Redrive::Refused, Some(dead_letter), Some(reason))))
         }
         RedriveOutcome::NotFound => Err(not_found()),
