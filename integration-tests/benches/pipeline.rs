@@ -843,7 +843,9 @@ async fn restart(n: usize) -> Value {
         .env("SANDPIPER_API_TOKENS", format!("acme:{ACME}"))
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
-        .stdout(std::process::Stdio::null())
+        // Its warnings and errors (it logs to stdout) beside the bench's own, on stderr: this
+        // process's stdout carries the result.
+        .stdout(std::io::stderr())
         .spawn()
         .unwrap_or_else(|e| panic!("{} cannot start: {e}", binary.display()));
     sandpiper_runtime::http::ensure_crypto_provider();
@@ -872,25 +874,41 @@ async fn restart(n: usize) -> Value {
         "intake_ready_s": (ready_s * 100.0).round() / 100.0,
         "intake_rss_mb_ready": ready_rss,
         "intake_rss_mb_after_gets": rss_mb(child.id().unwrap_or(0)),
-        "get_p50_ms": percentile_ms(&first, 0.5),
-        "get_p99_ms": percentile_ms(&first, 0.99),
+        "get_first_10s": first.figures(),
         "quiet_after_s": (quiet_s * 10.0).round() / 10.0,
-        "get_settled_p50_ms": percentile_ms(&settled, 0.5),
-        "get_settled_p99_ms": percentile_ms(&settled, 0.99),
-        "get_settled_p999_ms": percentile_ms(&settled, 0.999),
-        "get_after_12s_unread_p50_ms": percentile_ms(&after_pause, 0.5),
-        "get_after_12s_unread_p99_ms": percentile_ms(&after_pause, 0.99),
+        "get_settled": settled.figures(),
+        "get_after_12s_unread": after_pause.figures(),
     })
 }
 
+/// What one window of GETs came to: every answer's latency (sorted), and the answers that were
+/// not a success (status, body), which count in the latencies too.
+struct Window {
+    latencies: Vec<Duration>,
+    failed: Vec<(u16, String)>,
+}
+
+impl Window {
+    fn figures(&self) -> Value {
+        let first_failure = self.failed.first().map(|(status, body)| format!("{status}: {body}"));
+        json!({
+            "p50_ms": percentile_ms(&self.latencies, 0.5),
+            "p99_ms": percentile_ms(&self.latencies, 0.99),
+            "p999_ms": percentile_ms(&self.latencies, 0.999),
+            "failed": self.failed.len(),
+            "first_failure": first_failure,
+        })
+    }
+}
+
 /// `GET /v1/applications/{id}` at 200 requests/s for 10 s, each on one of `ids` (spread by
-/// `round`, so a second round asks for others); the latencies, sorted.
+/// `round`, so a second round asks for others).
 async fn get_latencies(
     http: &reqwest::Client,
     port: u16,
     ids: &[sandpiper_contracts::ids::ApplicationId],
     round: usize,
-) -> Vec<Duration> {
+) -> Window {
     let interval = Duration::from_millis(5);
     let mut requests = Vec::with_capacity(2000);
     let begun = Instant::now();
@@ -907,17 +925,24 @@ async fn get_latencies(
                 .send()
                 .await
                 .unwrap();
-            assert!(reply.status().is_success(), "GET answered {}", reply.status());
-            reply.bytes().await.unwrap();
-            sent.elapsed()
+            let status = reply.status();
+            let body = reply.bytes().await.unwrap();
+            let failure =
+                (!status.is_success()).then(|| (status.as_u16(), String::from_utf8_lossy(&body).into_owned()));
+            (sent.elapsed(), failure)
         }));
     }
-    let mut latencies = Vec::with_capacity(2000);
+    let mut window = Window {
+        latencies: Vec::with_capacity(2000),
+        failed: Vec::new(),
+    };
     for request in requests {
-        latencies.push(request.await.unwrap());
+        let (latency, failure) = request.await.unwrap();
+        window.latencies.push(latency);
+        window.failed.extend(failure);
     }
-    latencies.sort();
-    latencies
+    window.latencies.sort();
+    window
 }
 
 /// The `q` quantile of sorted latencies, in milliseconds to two decimals.

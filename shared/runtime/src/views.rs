@@ -12,8 +12,8 @@
 //! nothing can sit between) folds it at once: every service's effects ([`crate::effects`]) and
 //! the intake's commands. A consumer of a service that keeps the read model makes the record hold
 //! each event it receives before handling it ([`ViewStore::ensure`]): mostly one read that finds
-//! it folded; the intake's consumer does so for every event, which folds the event of a publisher
-//! that crashed before its fold and is what the clock barrier waits for.
+//! it folded; the notifier's consumer does so for every event, which folds the event of a
+//! publisher that crashed before its fold and is what the clock barrier waits for.
 //!
 //! The stream stays the source of truth. Reading an application back from it happens only in two
 //! repair paths: [`ViewStore::rebuild`] (an event arrived out of stream order, or a record is
