@@ -271,10 +271,24 @@ async fn an_event_stored_but_never_folded_is_caught_up_by_the_next_command() {
     );
 }
 
-/// A small deterministic sequence (no dependency, the same crashes every run).
+/// A small deterministic sequence (no dependency): the same seed, the same crashes.
 struct Sequence(u64);
 
 impl Sequence {
+    /// The seed of this run's faults: `SANDPIPER_FAULT_SEED` when set (to replay a failed run),
+    /// else drawn from the clock, so each run kills at other moments; printed either way.
+    fn seed() -> u64 {
+        let seed = std::env::var("SANDPIPER_FAULT_SEED")
+            .ok()
+            .map(|s| s.parse().expect("SANDPIPER_FAULT_SEED is a number"))
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                now.map_or(7, |d| d.as_nanos() as u64 % 1_000_000)
+            });
+        eprintln!("faults: seed {seed} (SANDPIPER_FAULT_SEED={seed} replays these kills)");
+        seed
+    }
+
     fn next(&mut self, below: u64) -> u64 {
         self.0 = self
             .0
@@ -616,18 +630,23 @@ async fn crash_one(app: &mut TestApp, crashes: Option<&mut Sequence>) {
 #[tokio::test]
 async fn services_killed_at_random_through_whole_engagements_change_no_outcome() {
     let calm = engagements(Faults::None).await;
-    let crashed = engagements(Faults::BetweenSteps(Sequence(7))).await;
-    let timed = engagements(Faults::OnATimer(Sequence(11))).await;
+    let seed = Sequence::seed();
+    let crashed = engagements(Faults::BetweenSteps(Sequence(seed))).await;
+    let timed = engagements(Faults::OnATimer(Sequence(seed + 1))).await;
     assert_eq!(calm.len(), 9);
     for (name, end) in &calm {
         eprintln!("{name}: {end}");
     }
     for (name, end) in &calm {
-        assert_eq!(crashed.get(name), Some(end), "{name}: {end} without crashes");
+        assert_eq!(
+            crashed.get(name),
+            Some(end),
+            "{name}: {end} without crashes (SANDPIPER_FAULT_SEED={seed})"
+        );
         assert_eq!(
             timed.get(name),
             Some(end),
-            "{name}: {end} without kills, killed on a timer mid-step"
+            "{name}: {end} without kills, killed on a timer mid-step (SANDPIPER_FAULT_SEED={seed})"
         );
     }
 }
