@@ -66,15 +66,16 @@ def main() -> None:
         if "--http_port" in args:
             at = args.index("--http_port")
             del args[at : at + 2]
+        # Its log to a file, not a pipe nobody reads while it runs (a full pipe would stall it).
+        log = open(os.path.join(scratch, "nats-server.log"), "w+")
         server = subprocess.Popen(
             [nats_server, *args, "-a", "127.0.0.1", "-p", str(port)],
             env={"PATH": os.environ.get("PATH", "")} | environment,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=log,
         )
         try:
-            wait_listening(port, server)
+            wait_listening(port, server, log)
             checked = []
             for d in docs:
                 if d["kind"] != "Deployment":
@@ -95,18 +96,20 @@ def main() -> None:
             assert len(checked) >= 6, checked
         finally:
             server.terminate()
-            server.communicate(timeout=10)
+            server.wait(timeout=10)
+            log.close()
     print(
         "validate-deploy: dev: nats-server runs the overlay's nats.conf with its Secrets; "
         f"{len(checked)} containers connect as their own users ({', '.join(checked)}), none with a wrong password"
     )
 
 
-def wait_listening(port: int, server: subprocess.Popen) -> None:
+def wait_listening(port: int, server: subprocess.Popen, log) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            sys.exit(f"validate-deploy: nats-server will not start with the dev overlay:\n{server.stderr.read()}")
+            log.seek(0)
+            sys.exit(f"validate-deploy: nats-server will not start with the dev overlay:\n{log.read()}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return

@@ -23,7 +23,7 @@
 //!   and summaries in the read model, as the services write them), then the `sandpiper-intake`
 //!   binary started: seconds until `/readyz`, its RSS, and `GET /v1/applications/{id}` latency
 //!   at 200 requests/s on random applications: right after `/readyz`, once the processes are
-//!   quiet, and again after 12 s without a read (nats-server's block caches expired).
+//!   quiet, and again after 12 s without a read (once nats-server's block caches expired).
 //!
 //! Sizes: `SANDPIPER_BENCH_APPS` (pipeline, default 500), `SANDPIPER_BENCH_LIVE` (advance,
 //! default `10000`; e.g. `10000,100000`), `SANDPIPER_BENCH_STORED` (growth, default
@@ -854,8 +854,8 @@ async fn restart(n: usize) -> Value {
     let ready_s = launched.elapsed().as_secs_f64();
     let ready_rss = rss_mb(child.id().unwrap_or(0));
 
-    // 200 requests/s for 10 s, each on a stored application: first right after `/readyz`, with
-    // nats-server still writing out the store and the intake still reading the listing index;
+    // 200 requests/s for 10 s, each on a stored application: first right after `/readyz` (the
+    // intake's index is loaded by then; nats-server is seconds past the store's last write);
     // then once both are quiet (under 5% of a core over a second), as a running system is.
     let intake_pid = child.id().unwrap_or(0);
     let first = get_latencies(&http, port, &ids, 0).await;
@@ -864,7 +864,7 @@ async fn restart(n: usize) -> Value {
     let quiet_s = quiet_started.elapsed().as_secs_f64();
     let settled = get_latencies(&http, port, &ids, 1).await;
     // Then after 12 s without a read: nats-server drops a message block's cache after 10 s
-    // unread, so this shows whether the first window's tail is the restart or those cold blocks.
+    // unread, so this tells cold blocks apart from whatever else slows the first window.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let after_pause = get_latencies(&http, port, &ids, 2).await;
     json!({
