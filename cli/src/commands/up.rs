@@ -69,12 +69,16 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // starting stops what has started instead of leaving nats-server behind.
     let stop = sandpiper_runtime::shutdown::signal();
     tokio::pin!(stop);
+    // Biased, the signal branch first: its first poll installs the handlers, and it must come
+    // before `start`'s first poll spawns nats-server, or a Ctrl-C in between kills `up` outright
+    // (the default action) and leaves nats-server behind.
     let started = tokio::select! {
-        started = start(&args) => started?,
+        biased;
         () = &mut stop => {
             println!("stopped before the stack was ready");
             return Ok(());
         }
+        started = start(&args) => started?,
     };
     let Started { nats, stack } = started;
     stop.await;
