@@ -28,9 +28,13 @@
 //! Sizes: `SANDPIPER_BENCH_APPS` (pipeline, default 500), `SANDPIPER_BENCH_LIVE` (advance,
 //! default `10000`; e.g. `10000,100000`), `SANDPIPER_BENCH_STORED` (growth, default
 //! `1000,10000`), `SANDPIPER_BENCH_RESTART` (restart, default `200000`),
-//! `SANDPIPER_BENCH_PHASES` (default all). `SANDPIPER_BENCH_SYNC=default` runs every phase's
-//! nats-server on JetStream's default `sync_interval` instead of flushing each write (what the
-//! deployments do): it shows what the flushes cost.
+//! `SANDPIPER_BENCH_PHASES` (default all).
+//!
+//! What-ifs no deployment runs: `SANDPIPER_BENCH_SYNC=default` runs every phase's nats-server on
+//! JetStream's default `sync_interval` instead of flushing each write (what the deployments
+//! do): it shows what the flushes cost. `SANDPIPER_BENCH_READ_MODEL=async` keeps the flushes but
+//! makes the read model's two buckets with `persist_mode: async` (their writes flushed in the
+//! background): it shows what the read model's share of the flushes costs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
@@ -855,25 +859,31 @@ async fn restart(n: usize) -> Value {
     let ready_rss = rss_mb(child.id().unwrap_or(0));
 
     // 200 requests/s for 10 s, each on a stored application: first right after `/readyz` (the
-    // intake's index is loaded by then; nats-server is seconds past the store's last write);
+    // intake's index is loaded and its read model warmed by then; nats-server is seconds past
+    // the store's last write);
     // then once both are quiet (under 5% of a core over a second), as a running system is.
     let intake_pid = child.id().unwrap_or(0);
-    let first = get_latencies(&http, port, &ids, 0).await;
+    let nats_pid = nats.pid().unwrap_or(0);
+    let first = get_latencies(&http, port, &ids, 0, nats_pid).await;
+    let rss_after_first = rss_mb(intake_pid);
     let quiet_started = Instant::now();
-    wait_quiet(&[intake_pid, nats.pid().unwrap_or(0)], Duration::from_secs(300)).await;
+    wait_quiet(&[intake_pid, nats_pid], Duration::from_secs(300)).await;
     let quiet_s = quiet_started.elapsed().as_secs_f64();
-    let settled = get_latencies(&http, port, &ids, 1).await;
+    let settled = get_latencies(&http, port, &ids, 1, nats_pid).await;
+    let rss_after_settled = rss_mb(intake_pid);
     // Then after 12 s without a read: nats-server drops a message block's cache after 10 s
     // unread, so this tells cold blocks apart from whatever else slows the first window.
     tokio::time::sleep(Duration::from_secs(12)).await;
-    let after_pause = get_latencies(&http, port, &ids, 2).await;
+    let after_pause = get_latencies(&http, port, &ids, 2, nats_pid).await;
     json!({
         "applications": n,
         "events_stored": events,
         "store_s": (stored_s * 10.0).round() / 10.0,
         "intake_ready_s": (ready_s * 100.0).round() / 100.0,
         "intake_rss_mb_ready": ready_rss,
-        "intake_rss_mb_after_gets": rss_mb(child.id().unwrap_or(0)),
+        // After each window: whether the intake's memory grows with the reads, or with how many
+        // were in flight at once (a stall holds hundreds of connections open).
+        "intake_rss_mb_after_each_window": [rss_after_first, rss_after_settled, rss_mb(intake_pid)],
         "get_first_10s": first.figures(),
         "quiet_after_s": (quiet_s * 10.0).round() / 10.0,
         "get_settled": settled.figures(),
@@ -882,37 +892,97 @@ async fn restart(n: usize) -> Value {
 }
 
 /// What one window of GETs came to: every answer's latency (sorted), and the answers that were
-/// not a success (status, body), which count in the latencies too.
+/// not a success (status, body), which count in the latencies too; and second by second, the
+/// slowest answer to a request sent in it beside what nats-server did in that second, so a
+/// stall can be told apart: nats-server busy, reading from the disk, writing, or idle.
 struct Window {
     latencies: Vec<Duration>,
     failed: Vec<(u16, String)>,
+    seconds: Vec<Second>,
+}
+
+/// One second of a window.
+#[derive(Default, Clone, Copy)]
+struct Second {
+    slowest_ms: f64,
+    /// nats-server's CPU in that second, in percent of one core.
+    nats_cpu_pct: u64,
+    /// What nats-server read from and wrote to the disk in that second (`/proc/PID/io`: the
+    /// block layer's bytes, so a read served from the page cache counts nothing).
+    nats_read_kb: u64,
+    nats_write_kb: u64,
 }
 
 impl Window {
     fn figures(&self) -> Value {
         let first_failure = self.failed.first().map(|(status, body)| format!("{status}: {body}"));
+        let by_second: Vec<String> = self
+            .seconds
+            .iter()
+            .map(|s| {
+                format!(
+                    "slowest {:.1} ms; nats-server cpu {}%, read {} KB, wrote {} KB",
+                    s.slowest_ms, s.nats_cpu_pct, s.nats_read_kb, s.nats_write_kb
+                )
+            })
+            .collect();
         json!({
             "p50_ms": percentile_ms(&self.latencies, 0.5),
             "p99_ms": percentile_ms(&self.latencies, 0.99),
             "p999_ms": percentile_ms(&self.latencies, 0.999),
             "failed": self.failed.len(),
             "first_failure": first_failure,
+            "by_second": by_second,
         })
     }
 }
 
+/// A process's CPU ticks (utime + stime, 100 a second on Linux) and its block-layer read and
+/// write bytes; zeros for what cannot be read.
+fn process_counters(pid: u32) -> (u64, u64, u64) {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let field = |name: &str| {
+        io.lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks, field("read_bytes:"), field("write_bytes:"))
+}
+
 /// `GET /v1/applications/{id}` at 200 requests/s for 10 s, each on one of `ids` (spread by
-/// `round`, so a second round asks for others).
+/// `round`, so a second round asks for others), with nats-server (`nats_pid`) sampled each second.
 async fn get_latencies(
     http: &reqwest::Client,
     port: u16,
     ids: &[sandpiper_contracts::ids::ApplicationId],
     round: usize,
+    nats_pid: u32,
 ) -> Window {
+    const PER_SECOND: usize = 200;
+    const SECONDS: usize = 10;
     let interval = Duration::from_millis(5);
-    let mut requests = Vec::with_capacity(2000);
+    let mut requests = Vec::with_capacity(PER_SECOND * SECONDS);
+    let mut seconds = vec![Second::default(); SECONDS];
+    let mut counters = process_counters(nats_pid);
+    let mut close_second = |second: &mut Second| {
+        let now = process_counters(nats_pid);
+        second.nats_cpu_pct = now.0.saturating_sub(counters.0);
+        second.nats_read_kb = now.1.saturating_sub(counters.1) / 1024;
+        second.nats_write_kb = now.2.saturating_sub(counters.2) / 1024;
+        counters = now;
+    };
     let begun = Instant::now();
-    for i in 0..2000usize {
+    for i in 0..PER_SECOND * SECONDS {
+        if i > 0 && i % PER_SECOND == 0 {
+            close_second(&mut seconds[i / PER_SECOND - 1]);
+        }
         let at = begun + interval * i as u32;
         tokio::time::sleep_until(at.into()).await;
         let id = ids[(i * 7919 + 13 + round * 104_729) % ids.len()];
@@ -932,12 +1002,17 @@ async fn get_latencies(
             (sent.elapsed(), failure)
         }));
     }
+    tokio::time::sleep_until((begun + interval * (PER_SECOND * SECONDS) as u32).into()).await;
+    close_second(&mut seconds[SECONDS - 1]);
     let mut window = Window {
-        latencies: Vec::with_capacity(2000),
+        latencies: Vec::with_capacity(PER_SECOND * SECONDS),
         failed: Vec::new(),
+        seconds,
     };
-    for request in requests {
+    for (i, request) in requests.into_iter().enumerate() {
         let (latency, failure) = request.await.unwrap();
+        let second = &mut window.seconds[i / PER_SECOND];
+        second.slowest_ms = second.slowest_ms.max(latency.as_secs_f64() * 1000.0);
         window.latencies.push(latency);
         window.failed.extend(failure);
     }
@@ -955,16 +1030,7 @@ fn percentile_ms(sorted: &[Duration], q: f64) -> f64 {
 
 /// Waits (at most `limit`) until each of `pids` used under 5% of a core over the last second.
 async fn wait_quiet(pids: &[u32], limit: Duration) {
-    // utime + stime of a process, in clock ticks (100 a second on Linux).
-    fn ticks(pid: u32) -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split(' ').collect();
-                Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-            })
-            .unwrap_or(0)
-    }
+    let ticks = |pid: u32| process_counters(pid).0;
     let deadline = Instant::now() + limit;
     loop {
         let before: Vec<u64> = pids.iter().map(|p| ticks(*p)).collect();

@@ -309,6 +309,9 @@ impl TestApp {
             Default::default()
         };
         let nats_url = nats.url();
+        if !secured {
+            prepare_read_model(&nats_url).await;
+        }
         let mut config = test_stack_config(list(&nats_url), clock, nats_users);
         customize(&mut config);
         let stack = Stack::start(config).await.expect("the stack starts");
@@ -565,5 +568,42 @@ pub fn sync_interval() -> SyncInterval {
     match std::env::var("SANDPIPER_BENCH_SYNC").as_deref() {
         Ok("default") => SyncInterval::Default,
         _ => SyncInterval::Always,
+    }
+}
+
+/// `SANDPIPER_BENCH_READ_MODEL=async` (a bench's what-if; no test and no deployment sets it):
+/// the read model's two buckets are made before the stack starts, with nats-server 2.12's
+/// per-stream `persist_mode: async`, so their writes are acknowledged before they are flushed
+/// while the event stream and every other bucket flush each write. It shows what the read
+/// model's flushes cost. (Async persistence is refused on a replicated stream, and an
+/// acknowledged record write lost to a crash would leave the record behind the stream until
+/// something repairs it, which nothing sweeps for: see README "Performance".)
+async fn prepare_read_model(nats_url: &str) {
+    use async_nats::jetstream::stream::{Config, DiscardPolicy, PersistenceMode, StorageType};
+    if std::env::var("SANDPIPER_BENCH_READ_MODEL").as_deref() != Ok("async") {
+        return;
+    }
+    let client = async_nats::connect(nats_url).await.expect("connect to nats-server");
+    let jetstream = async_nats::jetstream::new(client);
+    for bucket in [names::VIEWS_BUCKET, names::VIEW_INDEX_BUCKET] {
+        // As async-nats's `create_key_value` makes a bucket of history 1, but flushed lazily.
+        jetstream
+            .create_stream(Config {
+                name: format!("KV_{bucket}"),
+                subjects: vec![format!("$KV.{bucket}.>")],
+                max_messages_per_subject: 1,
+                max_bytes: -1,
+                max_message_size: -1,
+                storage: StorageType::File,
+                allow_rollup: true,
+                deny_delete: true,
+                allow_direct: true,
+                discard: DiscardPolicy::New,
+                num_replicas: 1,
+                persist_mode: Some(PersistenceMode::Async),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create the bucket {bucket} with async persistence: {e}"));
     }
 }
