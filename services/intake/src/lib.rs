@@ -146,7 +146,7 @@ impl Application {
     /// Serves until `stop` resolves, then finishes in-flight requests and drains NATS.
     pub async fn run_until_stopped(self, stop: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let shutdown = Shutdown::on(stop);
-        let index_loaded = Gate::new("application index loaded");
+        let index_loaded = Gate::new("application index loaded and warmed");
         let readiness = Readiness::new(self.state.bus.clone(), vec![index_loaded.clone()]);
 
         // The index follower outlives the HTTP server: a request still in flight when the stop

@@ -5,6 +5,10 @@
 //! - Listings and the credit position filter an in-memory index of every application's
 //!   [`Summary`] (state, pool, service, account: about 200 bytes each), mirrored from
 //!   `sandpiper_view_index`; start-up reads those summaries, never the event history.
+//! - Before the intake reports ready it reads a sample of records spread over the index
+//!   ([`Projection::warm_up`]): nats-server loads a bucket's blocks on their first read, which
+//!   after its own start or a burst of writes held the first second of reads up to 100 ms and
+//!   more (README "Performance"); the sample pays that before traffic arrives, not during it.
 //! - A command folds its own event at once, so its answer, and the replica's index, already
 //!   include it (a client reads its own writes). Every service writes a cause's record back
 //!   before acking the cause, so a crash in between is repaired when the cause is redelivered;
@@ -16,6 +20,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
+use futures::StreamExt;
 use sandpiper_contracts::ids::{ApplicationId, PartnerId};
 use sandpiper_contracts::model::Programme;
 use sandpiper_contracts::record::{ApplicationRecord, Summary};
@@ -89,6 +94,20 @@ pub struct Page {
     pub next: Option<ApplicationId>,
     /// Matching applications per state, the state filter aside.
     pub counts: BTreeMap<State, usize>,
+}
+
+/// How many records [`Projection::warm_up`] reads at most: spread evenly over the index, enough
+/// to touch every block of the views bucket (a block holds a few thousand records) at any size.
+const WARM_UP_READS: usize = 1_000;
+/// How many of those are in flight at once.
+const WARM_UP_CONCURRENCY: usize = 32;
+/// The warm-up never holds readiness back longer than this: it only saves latency.
+const WARM_UP_LIMIT: Duration = Duration::from_secs(3);
+
+/// At most `at_most` of `items`, every n-th from the first, so they spread over the whole.
+fn spread<I: ExactSizeIterator>(items: I, at_most: usize) -> std::iter::StepBy<I> {
+    let step = items.len().div_ceil(at_most.max(1)).max(1);
+    items.step_by(step)
 }
 
 /// The read model as the API reads it.
@@ -264,8 +283,36 @@ impl Projection {
         }
     }
 
+    /// Reads up to [`WARM_UP_READS`] records spread evenly over the index (every n-th
+    /// application in creation order), so nats-server has loaded the views bucket's blocks
+    /// before the first request needs one; gives up after [`WARM_UP_LIMIT`]. A read that fails is
+    /// only logged: warming saves latency, it decides nothing. Returns how many were read.
+    pub async fn warm_up(&self) -> usize {
+        let sample: Vec<(PartnerId, ApplicationId)> = self.read(|index| {
+            spread(index.all.iter(), WARM_UP_READS)
+                .filter_map(|id| Some((index.by_id.get(id)?.partner_id.clone(), *id)))
+                .collect()
+        });
+        let started = std::time::Instant::now();
+        let reads = futures::stream::iter(sample)
+            .map(|(partner, id)| async move {
+                let read = self.views.load(&partner, &id).await;
+                if let Err(err) = &read {
+                    tracing::warn!(application_id = %id, error = %err, "a warm-up read failed");
+                }
+                read.is_ok()
+            })
+            .buffer_unordered(WARM_UP_CONCURRENCY)
+            .take_until(tokio::time::sleep(WARM_UP_LIMIT))
+            .filter(|read| std::future::ready(*read))
+            .count()
+            .await;
+        tracing::info!(reads, elapsed_ms = started.elapsed().as_millis(), "read model warmed");
+        reads
+    }
+
     /// Mirrors the index bucket until `shutdown`; `loaded` opens once every summary stored at
-    /// start-up is in.
+    /// start-up is in and the read model is warmed ([`Projection::warm_up`]).
     pub async fn follow_index(&self, shutdown: Shutdown, loaded: Gate) {
         let store = self.views.index().clone();
         let target = loop {
@@ -294,11 +341,41 @@ impl Projection {
                     self.apply(entry);
                     if revision >= target && !loaded.is_open() {
                         tracing::info!(revision, "application index loaded");
+                        self.warm_up().await;
                         loaded.set(true);
                     }
                 }
             }
         }
         watcher.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn taken(len: usize, at_most: usize) -> Vec<usize> {
+        spread(0..len, at_most).collect()
+    }
+
+    #[test]
+    fn the_warm_up_sample_spreads_over_every_application_and_stays_within_its_size() {
+        // Fewer than the limit: every one of them.
+        assert_eq!(taken(7, 1_000), (0..7).collect::<Vec<_>>());
+        assert_eq!(taken(1_000, 1_000).len(), 1_000);
+        assert!(taken(0, 1_000).is_empty());
+        // More: every n-th from the first, reaching into the last stretch, never over the limit.
+        for len in [1_001, 2_500, 200_000, 1_000_003] {
+            let sample = taken(len, 1_000);
+            let step = len.div_ceil(1_000);
+            assert!(sample.len() <= 1_000, "{len}: {} taken", sample.len());
+            assert_eq!(sample.first(), Some(&0));
+            assert!(
+                sample.last().is_some_and(|last| last + step >= len),
+                "{len}: the last stretch is left out"
+            );
+            assert!(sample.windows(2).all(|pair| pair[1] - pair[0] == step));
+        }
     }
 }
